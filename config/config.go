@@ -1,0 +1,92 @@
+// Package config reads the bridge's configuration from the environment. It is
+// the only package that does (DESIGN.md section 4).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// DevelopmentSecret is the webhook secret every provider without one accepts
+// in dry run, so that `go run .` and `go run . simulate stripe` work with no
+// configuration. It is public (it is in the README), which is why it is never
+// accepted once REDITUS_API_KEY is set. It is a valid Stripe and Svix secret:
+// "whsec_" followed by base64 of "reditus-bridge-development-secret".
+const DevelopmentSecret Secret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"
+
+// Config is the bridge's whole configuration. Field tags name the variables;
+// README.md documents each one.
+type Config struct {
+	Port     int        `envconfig:"PORT" default:"8080"`
+	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
+
+	ReditusAPIKey Secret `envconfig:"REDITUS_API_KEY"`
+	ReditusAPIURL string `envconfig:"REDITUS_API_URL" default:"https://api.getreditus.com/api"`
+
+	StripeWebhookSecret    Secrets `envconfig:"STRIPE_WEBHOOK_SECRET"`
+	StripeAcceptTestEvents bool    `envconfig:"STRIPE_ACCEPT_TEST_EVENTS" default:"false"`
+}
+
+// Load reads the configuration from the process environment and validates it.
+// Its errors name the variable at fault and never contain a secret.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			// pe.Value is left out on purpose: it could be a secret.
+			return c, fmt.Errorf("%s: %w", pe.KeyName, pe.Err)
+		}
+		return c, fmt.Errorf("read environment: %w", err)
+	}
+	return c, c.validate()
+}
+
+// DryRun reports whether conversions are only logged, never sent: the case
+// when no REDITUS_API_KEY is set.
+func (c Config) DryRun() bool { return c.ReditusAPIKey == "" }
+
+// Addr is the address the server listens on.
+func (c Config) Addr() string { return fmt.Sprintf(":%d", c.Port) }
+
+// WebhookSecrets returns the secrets a provider's webhooks are verified with:
+// the configured ones, else DevelopmentSecret in dry run, else none, which
+// turns the provider off.
+func (c Config) WebhookSecrets(configured Secrets) Secrets {
+	switch {
+	case len(configured) > 0:
+		return configured
+	case c.DryRun():
+		return Secrets{DevelopmentSecret}
+	default:
+		return nil
+	}
+}
+
+func (c Config) validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("PORT: %d is not a TCP port (0-65535)", c.Port)
+	}
+	if err := checkBaseURL(c.ReditusAPIURL); err != nil {
+		return fmt.Errorf("REDITUS_API_URL: %w", err)
+	}
+	if !c.DryRun() && c.StripeWebhookSecret.contains(DevelopmentSecret) {
+		return errors.New("STRIPE_WEBHOOK_SECRET: the development secret is public and is never accepted when REDITUS_API_KEY is set")
+	}
+	return nil
+}
+
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/verify"
+)
+
+// MaxBody is the largest webhook body accepted. Provider events are a few
+// KiB; the limit keeps a hostile sender from making the bridge buffer more.
+const MaxBody = 1 << 20
+
+type server struct {
+	dryRun     bool
+	tracker    Tracker
+	log        *slog.Logger
+	deliveries *deliveries
+}
+
+// webhook is the pipeline every provider shares: limit the body, read it raw,
+// verify, map, forward, answer, and log one line.
+func (s *server) webhook(p provider) gin.HandlerFunc {
+	if len(p.secrets) == 0 {
+		off := newAnswer(codeDisabled, fmt.Sprintf("%s webhooks are off: set %s", p.name, p.envVar))
+		return func(c *gin.Context) { s.respond(c, p.name, off, time.Now(), false) }
+	}
+	check := p.verify(p.secrets.Reveal())
+	return func(c *gin.Context) {
+		start := time.Now()
+		ans, shared := s.process(c.Request.Context(), c.Writer, c.Request, p, check)
+		s.respond(c, p.name, ans, start, shared)
+	}
+}
+
+func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Request, p provider, check verify.Func) (answer, bool) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return errorAnswer(err), false
+	}
+	if err := check(r.Header, body); err != nil {
+		return errorAnswer(err), false
+	}
+	ev, err := p.parse(body)
+	if err != nil {
+		return errorAnswer(err), false
+	}
+	if ev.Skip != "" {
+		ans := newAnswer(codeSkipped, ev.Skip)
+		ans.EventID, ans.EventType = ev.ID, ev.Type
+		return ans, false
+	}
+
+	ans, shared := s.deliveries.do(p.name+"\x00"+ev.ID, func() answer {
+		// The sender hanging up must not abandon a conversion half-sent:
+		// finishing it costs at most the client's budget, and the sender's
+		// re-send then finds it in Reditus (409) instead of racing it.
+		return s.forward(context.WithoutCancel(ctx), ev.Conversion)
+	})
+	ans.EventID, ans.EventType = ev.ID, ev.Type
+	return ans, shared
+}
+
+// readBody reads the raw body, which is what signatures are computed over,
+// before anything else looks at the request.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBody {
+		return nil, &http.MaxBytesError{Limit: MaxBody}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	return body, nil
+}
+
+func (s *server) forward(ctx context.Context, conv reditus.Conversion) answer {
+	if s.dryRun {
+		ans := newAnswer(codeDryRun, "REDITUS_API_KEY is not set: nothing was sent")
+		ans.Conversion, ans.sent = &conv, conv
+		return ans
+	}
+	res, err := s.tracker.Track(ctx, conv)
+	var ans answer
+	if err != nil {
+		ans = errorAnswer(err)
+	} else {
+		ans = newAnswer(codeForwarded, "")
+		ans.ReferralID = res.ReferralID
+	}
+	ans.sent = conv
+	return ans
+}
+
+// respond writes the answer and the webhook's one log line.
+func (s *server) respond(c *gin.Context, provider string, ans answer, start time.Time, shared bool) {
+	c.JSON(ans.status(), ans)
+	attrs := []slog.Attr{
+		slog.String("provider", provider),
+		slog.String("event_id", ans.EventID),
+		slog.String("event_type", ans.EventType),
+		slog.String("outcome", ans.Outcome),
+		slog.Int("status", ans.status()),
+		slog.String("reason", ans.Reason),
+		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if shared {
+		attrs = append(attrs, slog.Bool("repeat_delivery", true))
+	}
+	if sent := ans.sent; sent != (reditus.Conversion{}) {
+		attrs = append(attrs, slog.Group("conversion",
+			slog.String("email", MaskEmail(sent.Email)),
+			slog.String("uid", sent.UID),
+			slog.String("affiliate_slug", sent.AffiliateSlug),
+			slog.String("advocate_slug", sent.AdvocateSlug),
+			slog.String("gr_id", sent.GrID),
+		))
+	}
+	s.log.LogAttrs(c.Request.Context(), table[ans.code].level, "webhook", attrs...)
+}
+
+// MaskEmail keeps an email recognisable to its owner in a log line without
+// putting the address there: "jane@example.com" becomes "j***@example.com".
+func MaskEmail(email string) string {
+	if email == "" {
+		return ""
+	}
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" {
+		return "***"
+	}
+	_, first := utf8.DecodeRuneInString(local)
+	return local[:first] + "***@" + domain
+}

@@ -1,0 +1,102 @@
+// Command reditus-bridge turns signed webhooks from Stripe and auth providers
+// into Reditus conversions. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/simulate"
+)
+
+// shutdownGrace is how long in-flight webhooks get to finish after SIGTERM.
+// It exceeds the Reditus client's whole budget (8 s), so that every request
+// in flight can end with its real answer.
+const shutdownGrace = 12 * time.Second
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "reditus-bridge: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: main only calls it and exits. Unlike the usual
+// run(ctx, args, getenv, ...), it takes no getenv: configuration is read by
+// envconfig, which reads the process environment itself, and a getenv that
+// config ignored would mislead the tests that pass one (see README.md).
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if len(args) == 0 {
+		return serve(ctx, cfg, stdout)
+	}
+	switch args[0] {
+	case "simulate":
+		return simulate.Run(ctx, cfg, args[1:], stdout)
+	default:
+		return fmt.Errorf("unknown command %q (commands: simulate)", args[0])
+	}
+}
+
+// serve runs the bridge until ctx is done, then lets in-flight webhooks
+// finish. Logs go to stdout as JSON lines.
+func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	logHandler := slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})
+	logger := slog.New(logHandler)
+
+	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal()})
+	srv := &http.Server{
+		Handler:           handlers.New(cfg, client, logger),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second, // above the body read plus the Reditus budget
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logHandler, slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "dry_run", cfg.DryRun())
+	if cfg.DryRun() {
+		logger.Warn("dry run: REDITUS_API_KEY is not set, so conversions are logged and not sent, and providers without a secret accept the development secret")
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down: finishing in-flight webhooks", "grace", shutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

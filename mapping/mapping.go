@@ -1,0 +1,145 @@
+// Package mapping turns a provider's webhook payload into a Reditus
+// conversion, or into the reason none is sent. It is pure: no I/O, no clock,
+// no logging. It is where to look to learn which field becomes which.
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+// ErrInvalidPayload is returned for a body that is signed but cannot be read
+// as the provider's event.
+var ErrInvalidPayload = errors.New("invalid payload")
+
+// Event is what a mapping function makes of one webhook: a conversion to
+// send, or the reason to skip it.
+type Event struct {
+	ID   string // the provider's event id; a dedupe key when the delivery has none
+	Type string
+
+	Conversion reditus.Conversion // meaningful only when Skip is empty
+	Skip       string             // why no conversion is sent, for a person to act on
+}
+
+// The metadata keys the bridge reads, each with its aliases, canonical name
+// first (DESIGN.md section 2). Keys match case-insensitively.
+var (
+	keysGrID          = []string{"gr_id", "_gr_id", "reditus_gr_id"}
+	keysAffiliateSlug = []string{"affiliate_slug", "reditus_affiliate_slug", "red"}
+	keysAdvocateSlug  = []string{"advocate_slug", "reditus_advocate_slug", "refby"}
+	keysUserID        = []string{"user_id"}
+)
+
+// Metadata is a provider's free-form metadata map. Only string values are
+// read: a site stores the cookie and slugs as strings, and anything else under
+// those keys is not something the bridge can interpret.
+type Metadata map[string]any
+
+// get returns the first non-empty string value under any of keys, trying an
+// exact match before a case-insensitive one.
+func (m Metadata) get(keys []string) string {
+	for _, key := range keys {
+		if s, ok := m[key].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+		for k, v := range m {
+			if s, ok := v.(string); ok && strings.EqualFold(k, key) && strings.TrimSpace(s) != "" {
+				return strings.TrimSpace(s)
+			}
+		}
+	}
+	return ""
+}
+
+// place is one map in a payload where a site may have stored referral data;
+// name says where, for skip reasons ("customer metadata").
+type place struct {
+	name string
+	meta Metadata
+}
+
+// identity is who converted: at least one of the two is needed.
+type identity struct {
+	email, uid string
+	looked     string // where they were looked for, for the skip reason
+}
+
+// convert combines the referral data found in places (most trusted first)
+// with the converting user into a conversion, or explains what was missing.
+// An explicit slug wins over the cookie's, and then the cookie contributes
+// only its click id: the site chose that slug on purpose.
+func convert(ev Event, who identity, places ...place) Event {
+	var explicit, cookie Referral
+	var cookieFrom string
+	var problems []string
+	for _, p := range places {
+		if explicit.AffiliateSlug == "" {
+			explicit.AffiliateSlug = p.meta.get(keysAffiliateSlug)
+		}
+		if explicit.AdvocateSlug == "" {
+			explicit.AdvocateSlug = p.meta.get(keysAdvocateSlug)
+		}
+		if cookieFrom != "" {
+			continue
+		}
+		if raw := p.meta.get(keysGrID); raw != "" {
+			c, err := ParseCookie(raw)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("gr_id in %s: %v", p.name, err))
+				continue
+			}
+			cookie, cookieFrom = c, p.name
+		}
+	}
+
+	ref := explicit
+	if !explicit.hasSlug() {
+		ref = cookie
+	}
+	ref.GrID = cookie.GrID
+
+	switch {
+	case !ref.hasSlug() && ref.GrID == "":
+		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
+	case !ref.hasSlug():
+		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", cookieFrom, names(places))
+	case who.email == "" && who.uid == "":
+		ev.Skip = "no email or user id: looked at " + who.looked
+	default:
+		ev.Conversion = reditus.Conversion{
+			AffiliateSlug: ref.AffiliateSlug,
+			AdvocateSlug:  ref.AdvocateSlug,
+			Email:         who.email,
+			UID:           who.uid,
+			GrID:          ref.GrID,
+		}
+		return ev
+	}
+	if len(problems) > 0 {
+		ev.Skip += " (" + strings.Join(problems, "; ") + ")"
+	}
+	return ev
+}
+
+func names(places []place) string {
+	out := make([]string, len(places))
+	for i, p := range places {
+		out[i] = p.name
+	}
+	switch len(out) {
+	case 0:
+		return "nothing"
+	case 1:
+		return out[0]
+	default:
+		return strings.Join(out[:len(out)-1], ", ") + " and " + out[len(out)-1]
+	}
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidPayload, fmt.Sprintf(format, args...))
+}

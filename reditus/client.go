@@ -1,0 +1,245 @@
+package reditus
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for Options. Together they keep a webhook's answer under 10
+// seconds, well inside Stripe's and Svix's delivery timeouts: at most Budget
+// is spent on Reditus, however many attempts that allows.
+const (
+	DefaultAttemptTimeout = 3 * time.Second
+	DefaultBudget         = 8 * time.Second
+	DefaultMaxAttempts    = 4
+	DefaultBackoff        = 150 * time.Millisecond
+)
+
+// maxBody bounds how much of an answer is read: Reditus's answers are small,
+// and a misbehaving server must not make the bridge buffer megabytes.
+const maxBody = 64 << 10
+
+// Options configures a Client. Zero values take the defaults above.
+type Options struct {
+	BaseURL string // for example https://api.getreditus.com/api
+	APIKey  string
+
+	// HTTPClient defaults to one with keep-alive sized for many concurrent
+	// webhooks. Its Timeout should be zero: AttemptTimeout bounds attempts.
+	HTTPClient *http.Client
+
+	AttemptTimeout time.Duration // one HTTP attempt
+	Budget         time.Duration // all attempts and the waits between them
+	MaxAttempts    int
+	Backoff        time.Duration // wait before the second attempt; doubles after
+}
+
+// Client sends conversions to Reditus. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	key      string
+	http     *http.Client
+	opts     Options
+}
+
+// New returns a Client for the Tracking API under opts.BaseURL.
+func New(opts Options) *Client {
+	if opts.HTTPClient == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 256 // every request goes to one host
+		opts.HTTPClient = &http.Client{Transport: t}
+	}
+	opts.AttemptTimeout = orDefault(opts.AttemptTimeout, DefaultAttemptTimeout)
+	opts.Budget = orDefault(opts.Budget, DefaultBudget)
+	opts.Backoff = orDefault(opts.Backoff, DefaultBackoff)
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	return &Client{
+		endpoint: strings.TrimRight(opts.BaseURL, "/") + "/v2/tracking/conversion",
+		key:      opts.APIKey,
+		http:     opts.HTTPClient,
+		opts:     opts,
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Track creates conv in Reditus. Retryable failures are retried with
+// exponential backoff (or the server's Retry-After) while the budget allows;
+// when it does not, Track returns the last failure, so that the webhook's
+// sender retries instead of the bridge holding the request open. Errors are
+// *Error values; use KindOf to classify them.
+func (c *Client) Track(ctx context.Context, conv Conversion) (Result, error) {
+	body, err := json.Marshal(conv)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode conversion: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Budget)
+	defer cancel()
+
+	wait := c.opts.Backoff
+	for attempt := 1; ; attempt++ {
+		res, err := c.attempt(ctx, body)
+		var e *Error
+		if err == nil || !errors.As(err, &e) || e.Kind != Retryable || attempt == c.opts.MaxAttempts {
+			return res, err
+		}
+		if d, ok := e.retryAfter.delay(time.Now()); ok {
+			wait = d
+		}
+		// Sleep only if a whole attempt still fits after it: a retry that the
+		// deadline would cut short only delays the 503 that makes the sender
+		// retry.
+		if deadline, _ := ctx.Deadline(); time.Until(deadline) < wait+c.opts.AttemptTimeout/2 {
+			return res, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return res, err
+		}
+		wait *= 2
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, body []byte) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return Result{}, &Error{Kind: Misconfigured, Message: "build request", Err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "reditus-bridge")
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Result{}, &Error{Kind: Retryable, Message: "no answer", Err: err}
+	}
+	defer resp.Body.Close()
+	// A read error after the status line is ignored on purpose: the status
+	// alone decides what happened, and for a 201 the conversion exists even
+	// if the connection dropped before its body arrived.
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return parseCreated(raw), nil
+	}
+	e := &Error{Kind: classify(resp.StatusCode), Status: resp.StatusCode, Message: errorText(raw)}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	if e.Kind == Retryable {
+		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
+	}
+	return Result{}, e
+}
+
+// classify maps a non-2xx status to a Kind (DESIGN.md section 1).
+func classify(status int) Kind {
+	switch {
+	case status == http.StatusConflict:
+		return Duplicate
+	case status == http.StatusBadRequest, status == http.StatusUnprocessableEntity:
+		return Rejected
+	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
+		return Retryable
+	default:
+		// 401 and 403 are a wrong key. Anything else (404, 405, a 3xx) means
+		// REDITUS_API_URL does not point at the Tracking API. Either way the
+		// conversion is good and must be retried once the bridge is fixed.
+		return Misconfigured
+	}
+}
+
+func parseCreated(raw []byte) Result {
+	var body struct {
+		Data struct {
+			ID         json.RawMessage `json:"id"`
+			Attributes struct {
+				State string `json:"state"`
+			} `json:"attributes"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(raw, &body) != nil {
+		return Result{}
+	}
+	// JSON:API ids are strings, but a number costs nothing to accept.
+	id := strings.Trim(string(body.Data.ID), `"`)
+	if id == "null" {
+		id = ""
+	}
+	return Result{ReferralID: id, State: body.Data.Attributes.State}
+}
+
+// errorText finds the human-readable message in an error answer: a JSON:API
+// errors list, an "error" or "message" field, or else the text itself.
+func errorText(raw []byte) string {
+	var body struct {
+		Errors []struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+		} `json:"errors"`
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		var parts []string
+		for _, e := range body.Errors {
+			if text := cmp.Or(e.Detail, e.Title); text != "" {
+				parts = append(parts, text)
+			}
+		}
+		var nested struct{ Message string }
+		var plain string
+		switch {
+		case len(parts) > 0:
+			return strings.Join(parts, "; ")
+		case json.Unmarshal(body.Error, &plain) == nil && plain != "":
+			return plain
+		case json.Unmarshal(body.Error, &nested) == nil && nested.Message != "":
+			return nested.Message
+		case body.Message != "":
+			return body.Message
+		}
+	}
+	text := strings.TrimSpace(string(raw))
+	if len(text) > 300 {
+		text = text[:300] + "..."
+	}
+	return text
+}
+
+// retryAfter is a Retry-After header value: seconds or an HTTP date.
+type retryAfter string
+
+func (r retryAfter) delay(now time.Time) (time.Duration, bool) {
+	if r == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(string(r)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(string(r)); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

@@ -1,0 +1,93 @@
+// Package reditus is a client for Reditus's Tracking API: it creates
+// conversions and classifies every answer, so that the caller can decide
+// whether the webhook behind it is done or must be retried.
+package reditus
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Conversion is one referred signup or purchase, as POST
+// /v2/tracking/conversion takes it. Empty fields are left out of the request.
+type Conversion struct {
+	AffiliateSlug string `json:"affiliate_slug,omitempty"`
+	AdvocateSlug  string `json:"advocate_slug,omitempty"`
+	Email         string `json:"email,omitempty"`
+	UID           string `json:"uid,omitempty"`
+	GrID          string `json:"gr_id,omitempty"`
+}
+
+// Result is what Reditus answered when it created a conversion. Both fields
+// may be empty: a 2xx whose body was lost still means the conversion exists.
+type Result struct {
+	ReferralID string
+	State      string
+}
+
+// Kind says why Reditus did not create a conversion, and so what the sender of
+// the webhook should be told.
+type Kind int
+
+// The kinds of failure. The zero Kind is not used, so that a forgotten
+// assignment is never mistaken for one of them.
+const (
+	// Retryable failures (429, 5xx, timeouts, connection errors) may succeed
+	// if the same conversion is sent again later.
+	Retryable Kind = iota + 1
+	// Duplicate (409) means Reditus has this referral already.
+	Duplicate
+	// Rejected (400, 422) means Reditus will never accept this conversion,
+	// for example because the slug names no affiliate.
+	Rejected
+	// Misconfigured (401, 403 and unexpected statuses such as 404) means the
+	// bridge's key or URL is wrong; the conversion succeeds once it is fixed.
+	Misconfigured
+)
+
+var kindNames = map[Kind]string{
+	Retryable:     "retryable",
+	Duplicate:     "duplicate",
+	Rejected:      "rejected",
+	Misconfigured: "misconfigured",
+}
+
+func (k Kind) String() string {
+	if name, ok := kindNames[k]; ok {
+		return name
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Error is a failed Track. Message is Reditus's own error text when it sent
+// one, else a description of what went wrong; it never contains the API key.
+type Error struct {
+	Kind    Kind
+	Status  int // the HTTP status, or 0 when no answer arrived
+	Message string
+	Err     error // the transport error, if any
+
+	retryAfter retryAfter
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if e.Err != nil {
+		msg = fmt.Sprintf("%s: %v", msg, e.Err)
+	}
+	if e.Status != 0 {
+		return fmt.Sprintf("reditus: %s (HTTP %d): %s", e.Kind, e.Status, msg)
+	}
+	return fmt.Sprintf("reditus: %s: %s", e.Kind, msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of a Track error, or 0 when err is not one.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}

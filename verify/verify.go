@@ -1,0 +1,24 @@
+// Package verify checks that a webhook was sent by the provider it claims to
+// come from. Each provider has a function that returns a Func for a list of
+// secrets; a list, because during a rotation both the old and the new secret
+// must verify.
+package verify
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// ErrSignature is wrapped by every verification failure: a missing,
+// malformed or wrong signature, or a timestamp outside Tolerance.
+var ErrSignature = errors.New("invalid signature")
+
+// Tolerance is how far a signature's timestamp may be from now, in either
+// direction. Older deliveries are replays; newer ones come from a clock that
+// cannot be trusted. Five minutes is Stripe's and Svix's own default.
+const Tolerance = 5 * time.Minute
+
+// Func verifies one delivery from its headers and its raw body. Its error
+// wraps ErrSignature and says what was wrong, never with a secret.
+type Func func(header http.Header, body []byte) error
