@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrNotCookie is returned by ParseCookie for a value that is neither a
@@ -55,6 +57,10 @@ func ParseCookie(value string) (Referral, error) {
 			return Referral{}, fmt.Errorf("%w: bad percent-encoding", ErrNotCookie)
 		}
 		v = unescaped
+	}
+	// A cookie is printable text; anything else would reach Reditus mangled.
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return Referral{}, fmt.Errorf("%w: not printable text", ErrNotCookie)
 	}
 	if isUUID(v) {
 		return Referral{GrID: v}, nil

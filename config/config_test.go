@@ -1,0 +1,106 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+)
+
+// setenv sets the environment for one Load, clearing every variable the
+// bridge reads first so that the machine's own environment cannot leak in.
+func setenv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, k := range []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_ACCEPT_TEST_EVENTS"} {
+		t.Setenv(k, "") // restores the variable after the test
+		os.Unsetenv(k)  // envconfig takes a set-but-empty variable as set
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	setenv(t, nil)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.ReditusAPIURL != "https://api.getreditus.com/api" || c.LogLevel != slog.LevelInfo || c.StripeAcceptTestEvents {
+		t.Errorf("defaults: %+v", c)
+	}
+	if !c.DryRun() {
+		t.Error("no REDITUS_API_KEY must mean dry run")
+	}
+	if got := c.WebhookSecrets(c.StripeWebhookSecret); len(got) != 1 || got[0] != DevelopmentSecret {
+		t.Errorf("dry run secrets = %v, want the development secret", got.Reveal())
+	}
+}
+
+func TestLoadLive(t *testing.T) {
+	setenv(t, map[string]string{
+		"PORT": "9000", "LOG_LEVEL": "DEBUG", "REDITUS_API_KEY": "rk_live_1",
+		"STRIPE_WEBHOOK_SECRET": " whsec_old , whsec_new ,", "STRIPE_ACCEPT_TEST_EVENTS": "true",
+	})
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DryRun() || c.Port != 9000 || c.LogLevel != slog.LevelDebug || !c.StripeAcceptTestEvents {
+		t.Errorf("live config: %+v", c)
+	}
+	if got := strings.Join(c.WebhookSecrets(c.StripeWebhookSecret).Reveal(), "|"); got != "whsec_old|whsec_new" {
+		t.Errorf("secrets = %q", got)
+	}
+	if got := c.WebhookSecrets(nil); got != nil {
+		t.Errorf("live provider without a secret got %v, want none (off)", got.Reveal())
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"PORT": "eighty"}, "PORT"},
+		{map[string]string{"PORT": "70000"}, "PORT"},
+		{map[string]string{"REDITUS_API_URL": "api.getreditus.com"}, "REDITUS_API_URL"},
+		{map[string]string{"STRIPE_ACCEPT_TEST_EVENTS": "maybe"}, "STRIPE_ACCEPT_TEST_EVENTS"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "STRIPE_WEBHOOK_SECRET": "whsec_real," + string(DevelopmentSecret)}, "development secret"},
+	}
+	for _, tt := range tests {
+		setenv(t, tt.env)
+		_, err := Load()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load with %v = %v, want an error naming %s", tt.env, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "rk_live_1") {
+			t.Errorf("error %q contains the API key", err)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	const value = "whsec_do_not_print"
+	s := Secret(value)
+	list := Secrets{s, s}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "secret", s, "cfg", Config{ReditusAPIKey: s})
+	asJSON, _ := json.Marshal(Config{ReditusAPIKey: s, StripeWebhookSecret: list})
+	for name, out := range map[string]string{
+		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%#v": fmt.Sprintf("%#v", s),
+		"%+v config": fmt.Sprintf("%+v", Config{ReditusAPIKey: s, StripeWebhookSecret: list}),
+		"slog":       logged.String(), "json": string(asJSON),
+	} {
+		if strings.Contains(out, value) {
+			t.Errorf("%s printed the secret: %s", name, out)
+		}
+	}
+	if s.Reveal() != value {
+		t.Error("Reveal must return the value")
+	}
+}

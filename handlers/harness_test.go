@@ -1,0 +1,180 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+const (
+	stripeSecret    = "whsec_test_secret_one"
+	stripeSecretOld = "whsec_test_secret_old"
+	apiKey          = "rk_live_handler_test_key"
+)
+
+// fakeReditus is a Reditus Tracking API on loopback. It records every
+// conversion it receives and answers with respond (201 by default).
+type fakeReditus struct {
+	*httptest.Server
+	mu       sync.Mutex
+	received []reditus.Conversion
+	respond  func(n int, w http.ResponseWriter) // n counts calls from 1
+}
+
+func newFakeReditus(t *testing.T) *fakeReditus {
+	t.Helper()
+	f := &fakeReditus{respond: func(n int, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"data":{"id":"ref_1","attributes":{"state":"lead"}}}`)
+	}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c reditus.Conversion
+		if r.URL.Path != "/api/v2/tracking/conversion" || r.Header.Get("Authorization") != "Bearer "+apiKey {
+			t.Errorf("fake Reditus got %s %s with Authorization %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+		}
+		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+			t.Errorf("fake Reditus: bad body: %v", err)
+		}
+		f.mu.Lock()
+		f.received = append(f.received, c)
+		n := len(f.received)
+		f.mu.Unlock()
+		f.respond(n, w)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeReditus) conversions() []reditus.Conversion {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]reditus.Conversion(nil), f.received...)
+}
+
+func answerWith(status int, body string) func(int, http.ResponseWriter) {
+	return func(_ int, w http.ResponseWriter) {
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+// bridge is the handler under test, its fake Reditus and its log.
+type bridge struct {
+	handler http.Handler
+	reditus *fakeReditus
+	logMu   sync.Mutex
+	log     bytes.Buffer
+}
+
+func (b *bridge) Write(p []byte) (int, error) {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	return b.log.Write(p)
+}
+
+func (b *bridge) logText() string {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	return b.log.String()
+}
+
+// liveConfig is a real-looking configuration: an API key, so no dry run and
+// no development secret.
+func liveConfig(reditusURL string) config.Config {
+	return config.Config{
+		ReditusAPIKey:       apiKey,
+		ReditusAPIURL:       reditusURL + "/api",
+		StripeWebhookSecret: config.Secrets{stripeSecret},
+	}
+}
+
+func newBridge(t *testing.T, configure func(*config.Config)) *bridge {
+	t.Helper()
+	b := &bridge{reditus: newFakeReditus(t)}
+	cfg := liveConfig(b.reditus.URL)
+	if configure != nil {
+		configure(&cfg)
+	}
+	client := reditus.New(reditus.Options{
+		BaseURL:        cfg.ReditusAPIURL,
+		APIKey:         cfg.ReditusAPIKey.Reveal(),
+		AttemptTimeout: 200 * time.Millisecond,
+		Budget:         time.Second,
+		Backoff:        5 * time.Millisecond,
+	})
+	logger := slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b.handler = New(cfg, client, logger)
+	return b
+}
+
+// response is a decoded webhook answer.
+type response struct {
+	Status     int
+	Outcome    string              `json:"outcome"`
+	Reason     string              `json:"reason"`
+	EventID    string              `json:"event_id"`
+	ReferralID string              `json:"referral_id"`
+	Conversion *reditus.Conversion `json:"conversion"`
+}
+
+func (b *bridge) do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	b.handler.ServeHTTP(rec, req)
+	var r response
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		t.Fatalf("answer %d is not JSON: %q", rec.Code, rec.Body.String())
+	}
+	r.Status = rec.Code
+	return r
+}
+
+// stripeRequest signs body the way Stripe does, with stripe-go's own signer.
+func stripeRequest(body []byte, secret string, at time.Time) *http.Request {
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: at})
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/stripe", bytes.NewReader(body))
+	req.Header.Set("Stripe-Signature", signed.Header)
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	return req
+}
+
+// stripeFixture reads a Stripe event from mapping's testdata, the payloads
+// the mapping tables are written against.
+func stripeFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "mapping", "testdata", "stripe", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (r response) is(t *testing.T, status int, outcome string) {
+	t.Helper()
+	if r.Status != status || r.Outcome != outcome {
+		t.Fatalf("answer %d %q (reason %q), want %d %q", r.Status, r.Outcome, r.Reason, status, outcome)
+	}
+}
+
+func mustContain(t *testing.T, s string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			t.Errorf("%q does not contain %q", s, p)
+		}
+	}
+}

@@ -1,0 +1,388 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+// Each Stripe event that converts reaches Reditus with the fields the
+// fixture's referral data and customer call for.
+func TestStripeEventsReachReditus(t *testing.T) {
+	const click = "0f8fad5b-d9cb-469f-a165-70867728950e"
+	tests := []struct {
+		fixture string
+		want    reditus.Conversion
+	}{
+		{"customer.created.json", reditus.Conversion{AffiliateSlug: "john", GrID: click, Email: "jane.doe@example.com", UID: "cus_R2x8LmNq4TzK1a"}},
+		{"customer.updated.metadata.json", reditus.Conversion{AdvocateSlug: "jwe512", GrID: "7c9e6679-7425-40de-944b-e07fc1f90ae7", Email: "jane.doe@example.com", UID: "cus_R2x8LmNq4TzK1a"}},
+		{"checkout.session.completed.json", reditus.Conversion{AffiliateSlug: "john", GrID: click, Email: "jane.doe@example.com", UID: "cus_R2x8LmNq4TzK1a"}},
+		{"checkout.session.async_payment_succeeded.json", reditus.Conversion{AffiliateSlug: "john", GrID: click, Email: "jane.doe@example.com", UID: "cus_R2x8LmNq4TzK1a"}},
+		{"customer.subscription.created.json", reditus.Conversion{AffiliateSlug: "john", UID: "usr_42"}},
+		// Another API version than stripe-go v76's own converts all the same.
+		{"customer.created.api_2020.json", reditus.Conversion{AffiliateSlug: "john", GrID: click, Email: "jane.doe@example.com", UID: "cus_R2x8LmNq4TzK1a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			b := newBridge(t, nil)
+			r := b.do(t, stripeRequest(stripeFixture(t, tt.fixture), stripeSecret, time.Now()))
+			r.is(t, http.StatusOK, "forwarded")
+			if r.ReferralID != "ref_1" || r.EventID == "" {
+				t.Errorf("referral_id %q, event_id %q", r.ReferralID, r.EventID)
+			}
+			got := b.reditus.conversions()
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("Reditus received %+v, want [%+v]", got, tt.want)
+			}
+		})
+	}
+}
+
+// Events that must not convert never reach Reditus, and say why.
+func TestStripeSkips(t *testing.T) {
+	for _, fixture := range []string{
+		"customer.created.no_referral.json",
+		"customer.created.bad_cookie.json",
+		"customer.created.test_mode.json",
+		"customer.updated.address.json",
+		"checkout.session.completed.unpaid.json",
+		"checkout.session.completed.app_reference.json",
+		"invoice.paid.json",
+	} {
+		t.Run(fixture, func(t *testing.T) {
+			b := newBridge(t, nil)
+			r := b.do(t, stripeRequest(stripeFixture(t, fixture), stripeSecret, time.Now()))
+			r.is(t, http.StatusOK, "skipped")
+			if r.Reason == "" {
+				t.Error("a skip must say why")
+			}
+			if got := b.reditus.conversions(); len(got) != 0 {
+				t.Errorf("Reditus received %+v", got)
+			}
+		})
+	}
+}
+
+func TestStripeAcceptTestEvents(t *testing.T) {
+	b := newBridge(t, func(c *config.Config) { c.StripeAcceptTestEvents = true })
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.test_mode.json"), stripeSecret, time.Now())).is(t, http.StatusOK, "forwarded")
+}
+
+// The signature rows of the status table: nothing unverified reaches Reditus.
+func TestStripeSignatureRejected(t *testing.T) {
+	body := stripeFixture(t, "customer.created.json")
+	tests := []struct {
+		name   string
+		req    func() *http.Request
+		reason string
+	}{
+		{"no signature", func() *http.Request {
+			req := stripeRequest(body, stripeSecret, time.Now())
+			req.Header.Del("Stripe-Signature")
+			return req
+		}, "no Stripe-Signature header"},
+		{"malformed header", func() *http.Request {
+			req := stripeRequest(body, stripeSecret, time.Now())
+			req.Header.Set("Stripe-Signature", "garbage")
+			return req
+		}, "invalid Stripe-Signature header"},
+		{"wrong secret", func() *http.Request { return stripeRequest(body, "whsec_someone_else", time.Now()) }, "no valid signature"},
+		{"development secret while live", func() *http.Request {
+			return stripeRequest(body, config.DevelopmentSecret.Reveal(), time.Now())
+		}, "no valid signature"},
+		{"replayed: signed 10 minutes ago", func() *http.Request {
+			return stripeRequest(body, stripeSecret, time.Now().Add(-10*time.Minute))
+		}, "tolerance"},
+		{"signed 10 minutes in the future", func() *http.Request {
+			return stripeRequest(body, stripeSecret, time.Now().Add(10*time.Minute))
+		}, "in the future"},
+		{"tampered body", func() *http.Request {
+			req := stripeRequest(body, stripeSecret, time.Now())
+			forged := bytes.Replace(body, []byte(`"jane.doe@example.com"`), []byte(`"mallory@example.com"`), 1)
+			req.Body = io.NopCloser(bytes.NewReader(forged))
+			req.ContentLength = int64(len(forged))
+			return req
+		}, "no valid signature"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBridge(t, nil)
+			r := b.do(t, tt.req())
+			r.is(t, http.StatusBadRequest, "invalid_signature")
+			mustContain(t, r.Reason, tt.reason)
+			if got := b.reditus.conversions(); len(got) != 0 {
+				t.Errorf("Reditus received %+v", got)
+			}
+		})
+	}
+}
+
+// During a rotation both secrets verify; one that was removed does not.
+func TestStripeSecretRotation(t *testing.T) {
+	b := newBridge(t, func(c *config.Config) { c.StripeWebhookSecret = config.Secrets{stripeSecretOld, stripeSecret} })
+	for _, secret := range []string{stripeSecretOld, stripeSecret} {
+		b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), secret, time.Now())).is(t, http.StatusOK, "forwarded")
+	}
+	after := newBridge(t, nil) // the old secret has been removed
+	after.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecretOld, time.Now())).is(t, http.StatusBadRequest, "invalid_signature")
+}
+
+func TestTooLarge(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), MaxBody+1)
+	t.Run("declared length", func(t *testing.T) {
+		b := newBridge(t, nil)
+		b.do(t, stripeRequest(big, stripeSecret, time.Now())).is(t, http.StatusRequestEntityTooLarge, "too_large")
+	})
+	t.Run("chunked, no length", func(t *testing.T) {
+		b := newBridge(t, nil)
+		req := stripeRequest(big, stripeSecret, time.Now())
+		req.ContentLength = -1
+		req.Body = io.NopCloser(bytes.NewReader(big))
+		b.do(t, req).is(t, http.StatusRequestEntityTooLarge, "too_large")
+	})
+	t.Run("exactly the limit is read", func(t *testing.T) {
+		b := newBridge(t, nil)
+		body := append([]byte(`{"id":"evt_1","type":"ping","pad":"`), bytes.Repeat([]byte("x"), MaxBody)...)
+		body = append(body[:MaxBody-2], `"}`...)
+		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusOK, "skipped")
+	})
+}
+
+func TestSignedButUnparsable(t *testing.T) {
+	for name, body := range map[string]string{
+		"not JSON":             `{"id": "evt_1", "type":`,
+		"JSON but no event":    `{"hello":"world"}`,
+		"object of wrong type": `{"id":"evt_1","type":"customer.created","livemode":true,"data":{"object":"cus_1"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := newBridge(t, nil)
+			b.do(t, stripeRequest([]byte(body), stripeSecret, time.Now())).is(t, http.StatusBadRequest, "invalid_payload")
+			if got := b.reditus.conversions(); len(got) != 0 {
+				t.Errorf("Reditus received %+v", got)
+			}
+		})
+	}
+}
+
+// The Reditus rows of the status table.
+func TestReditusAnswers(t *testing.T) {
+	tests := []struct {
+		name    string
+		respond func(int, http.ResponseWriter)
+		status  int
+		outcome string
+		reason  string
+	}{
+		{"201", answerWith(201, `{"data":{"id":"ref_9"}}`), 200, "forwarded", ""},
+		{"409", answerWith(409, `{"errors":[{"detail":"Referral already exists"}]}`), 200, "duplicate", "already has"},
+		{"400 unknown slug", answerWith(400, `{"errors":[{"detail":"Affiliate john not found"}]}`), 200, "rejected", "Affiliate john not found"},
+		{"422", answerWith(422, `{"message":"The email must be a valid email address."}`), 200, "rejected", "valid email"},
+		{"401", answerWith(401, `{"message":"Unauthenticated."}`), 500, "retry", "misconfigured"},
+		{"403", answerWith(403, ``), 500, "retry", "misconfigured"},
+		{"429", answerWith(429, ``), 503, "retry", "retryable"},
+		{"500", answerWith(500, ``), 503, "retry", "retryable"},
+		{"503", answerWith(503, ``), 503, "retry", "retryable"},
+		{"timeout", func(_ int, w http.ResponseWriter) { time.Sleep(400 * time.Millisecond) }, 503, "retry", "retryable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBridge(t, nil)
+			b.reditus.respond = tt.respond
+			r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now()))
+			r.is(t, tt.status, tt.outcome)
+			mustContain(t, r.Reason, tt.reason)
+			if len(b.reditus.conversions()) == 0 {
+				t.Error("Reditus was never called")
+			}
+			if strings.Contains(b.logText(), apiKey) || strings.Contains(r.Reason, apiKey) {
+				t.Error("the API key leaked into the log or the answer")
+			}
+		})
+	}
+}
+
+func TestRejectedIsLoggedAsError(t *testing.T) {
+	b := newBridge(t, nil)
+	b.reditus.respond = answerWith(400, `{"errors":[{"detail":"Affiliate john not found"}]}`)
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now())).is(t, 200, "rejected")
+	line := lastLogLine(t, b)
+	if line["level"] != "ERROR" || line["outcome"] != "rejected" {
+		t.Errorf("log line %v: want level ERROR, outcome rejected", line)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	b := newBridge(t, func(c *config.Config) {
+		c.ReditusAPIKey = ""
+		c.StripeWebhookSecret = nil
+	})
+	// No secret configured: the development secret verifies.
+	r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), config.DevelopmentSecret.Reveal(), time.Now()))
+	r.is(t, http.StatusOK, "dry_run")
+	want := reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "jane.doe@example.com", UID: "cus_R2x8LmNq4TzK1a"}
+	if r.Conversion == nil || *r.Conversion != want {
+		t.Errorf("conversion %+v, want %+v", r.Conversion, want)
+	}
+	if got := b.reditus.conversions(); len(got) != 0 {
+		t.Errorf("dry run sent %+v to Reditus", got)
+	}
+	mustContain(t, b.logText(), `"outcome":"dry_run"`, `"affiliate_slug":"john"`, `"email":"j***@example.com"`)
+}
+
+func TestProviderWithoutSecretIsOff(t *testing.T) {
+	b := newBridge(t, func(c *config.Config) { c.StripeWebhookSecret = nil })
+	r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), config.DevelopmentSecret.Reveal(), time.Now()))
+	r.is(t, http.StatusNotFound, "disabled")
+	mustContain(t, r.Reason, "STRIPE_WEBHOOK_SECRET")
+}
+
+// A re-sent event is answered from memory, while in flight or after it was
+// acknowledged, and Reditus is called once.
+func TestRepeatDelivery(t *testing.T) {
+	t.Run("after success", func(t *testing.T) {
+		b := newBridge(t, nil)
+		body := stripeFixture(t, "customer.created.json")
+		first := b.do(t, stripeRequest(body, stripeSecret, time.Now()))
+		again := b.do(t, stripeRequest(body, stripeSecret, time.Now()))
+		first.is(t, 200, "forwarded")
+		again.is(t, 200, "forwarded")
+		if again.ReferralID != first.ReferralID {
+			t.Errorf("repeat answered %q, first %q", again.ReferralID, first.ReferralID)
+		}
+		if n := len(b.reditus.conversions()); n != 1 {
+			t.Errorf("Reditus called %d times, want 1", n)
+		}
+		mustContain(t, b.logText(), `"repeat_delivery":true`)
+	})
+	t.Run("in flight", func(t *testing.T) {
+		b := newBridge(t, nil)
+		arrived, release := make(chan struct{}), make(chan struct{})
+		b.reditus.respond = func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				close(arrived)
+				<-release
+			}
+			answerWith(201, `{"data":{"id":"ref_1"}}`)(n, w)
+		}
+		body := stripeFixture(t, "customer.created.json")
+		var wg sync.WaitGroup
+		answers := make([]response, 2)
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[0] = b.do(t, stripeRequest(body, stripeSecret, time.Now())) }()
+		<-arrived // the first delivery is now inside Reditus
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[1] = b.do(t, stripeRequest(body, stripeSecret, time.Now())) }()
+		close(release)
+		wg.Wait()
+		for _, a := range answers {
+			a.is(t, 200, "forwarded")
+		}
+		if n := len(b.reditus.conversions()); n != 1 {
+			t.Errorf("Reditus called %d times, want 1", n)
+		}
+	})
+	t.Run("after a failure it is sent again", func(t *testing.T) {
+		b := newBridge(t, nil)
+		b.reditus.respond = func(n int, w http.ResponseWriter) {
+			if n <= 4 { // every attempt of the first delivery fails
+				answerWith(503, ``)(n, w)
+				return
+			}
+			answerWith(201, `{"data":{"id":"ref_2"}}`)(n, w)
+		}
+		body := stripeFixture(t, "customer.created.json")
+		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, 503, "retry")
+		r := b.do(t, stripeRequest(body, stripeSecret, time.Now()))
+		r.is(t, 200, "forwarded")
+		if r.ReferralID != "ref_2" {
+			t.Errorf("referral_id %q, want the retry's ref_2", r.ReferralID)
+		}
+	})
+}
+
+// One log line per webhook, with what an operator needs, and neither the
+// customer's email nor any secret.
+func TestLogLine(t *testing.T) {
+	b := newBridge(t, nil)
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now())).is(t, 200, "forwarded")
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), "whsec_wrong", time.Now())).is(t, 400, "invalid_signature")
+
+	lines := strings.Split(strings.TrimSpace(b.logText()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines for 2 webhooks:\n%s", len(lines), b.logText())
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{
+		"msg": "webhook", "provider": "stripe", "event_id": "evt_1QcustCreated01",
+		"event_type": "customer.created", "outcome": "forwarded", "status": float64(200),
+	} {
+		if line[key] != want {
+			t.Errorf("log %s = %v, want %v", key, line[key], want)
+		}
+	}
+	if _, ok := line["latency_ms"].(float64); !ok {
+		t.Errorf("log line has no latency_ms: %v", line)
+	}
+	for _, secret := range []string{"jane.doe@example.com", stripeSecret, apiKey} {
+		if strings.Contains(b.logText(), secret) {
+			t.Errorf("log contains %q", secret)
+		}
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	b := newBridge(t, nil)
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/healthz", 200},
+		{http.MethodGet, "/nope", 404},
+		{http.MethodGet, "/webhooks/stripe", 405},
+	} {
+		rec := httptest.NewRecorder()
+		b.handler.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status || !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("%s %s = %d %q, want %d with a JSON body", tt.method, tt.path, rec.Code, rec.Body, tt.status)
+		}
+	}
+	if n := len(b.reditus.conversions()); n != 0 {
+		t.Errorf("routes called Reditus %d times", n)
+	}
+}
+
+func TestMaskEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  "",
+		"jane@example.com":  "j***@example.com",
+		"élodie@exemple.fr": "é***@exemple.fr",
+		"@example.com":      "***",
+		"no-at-sign":        "***",
+	} {
+		if got := MaskEmail(in); got != want {
+			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func lastLogLine(t *testing.T, b *bridge) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(b.logText()), "\n")
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &line); err != nil {
+		t.Fatal(err)
+	}
+	return line
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+// The end-to-end tests build the real binary and run it as a process, as
+// Fly.io would, against a fake Reditus on loopback.
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "reditus-bridge-e2e")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "reditus-bridge")
+		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
+		if err != nil {
+			binary.err = &buildError{err, out}
+		}
+	})
+	if binary.err != nil {
+		t.Fatalf("go build: %v", binary.err)
+	}
+	return binary.path
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.path != "" {
+		os.RemoveAll(filepath.Dir(binary.path))
+	}
+	os.Exit(code)
+}
+
+// process is a running bridge.
+type process struct {
+	cmd  *exec.Cmd
+	base string // http://127.0.0.1:port
+	mu   sync.Mutex
+	log  []map[string]any
+	done chan error
+}
+
+// start runs the binary with exactly env (nothing inherited, so the machine's
+// own variables cannot change the test) and waits until /healthz answers.
+func start(t *testing.T, env ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(buildBinary(t)), done: make(chan error, 1)}
+	p.cmd.Env = append([]string{"PORT=0"}, env...) // 0: the kernel picks a free port
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	p.cmd.Stderr = &stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				t.Errorf("log line is not JSON: %q", sc.Text())
+				continue
+			}
+			p.mu.Lock()
+			p.log = append(p.log, line)
+			p.mu.Unlock()
+			if line["msg"] == "listening" {
+				addr <- line["addr"].(string)
+			}
+		}
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("bridge stderr: %s\nlog: %v", stderr.String(), p.lines())
+		}
+	})
+
+	select {
+	case a := <-addr:
+		p.base = "http://127.0.0.1:" + a[strings.LastIndex(a, ":")+1:]
+	case err := <-p.done:
+		t.Fatalf("bridge exited before listening: %v\n%s", err, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge did not log its listen address within 10s")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(p.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz not ready: %v", err)
+		}
+	}
+}
+
+func (p *process) lines() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any(nil), p.log...)
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("bridge exited with %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("bridge did not exit within 20s of SIGTERM")
+	}
+}
+
+func postStripe(t *testing.T, base, fixture, secret string) (int, map[string]any) {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("mapping", "testdata", "stripe", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/stripe", bytes.NewReader(body))
+	req.Header.Set("Stripe-Signature", signed.Header)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", fixture, err)
+	}
+	defer resp.Body.Close()
+	var answer map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		t.Fatalf("answer to %s is not JSON: %v", fixture, err)
+	}
+	return resp.StatusCode, answer
+}
+
+// recorder is a fake Reditus that records conversions; slow delays the
+// answer to conversions for that email.
+type recorder struct {
+	mu       sync.Mutex
+	received []reditus.Conversion
+	arrived  chan struct{} // gets a value when the slow conversion arrives
+	slow     string
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var c reditus.Conversion
+	_ = json.NewDecoder(req.Body).Decode(&c)
+	r.mu.Lock()
+	r.received = append(r.received, c)
+	r.mu.Unlock()
+	if c.Email != "" && c.Email == r.slow {
+		r.arrived <- struct{}{}
+		time.Sleep(500 * time.Millisecond)
+	}
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, `{"data":{"id":"ref_e2e","attributes":{"state":"lead"}}}`)
+}
+
+func TestEndToEndStripe(t *testing.T) {
+	rec := &recorder{arrived: make(chan struct{}, 1), slow: "sam@example.org"}
+	fake := httptest.NewServer(rec)
+	defer fake.Close()
+	const secret = "whsec_e2e_secret"
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+
+	want := map[string]string{ // fixture -> outcome
+		"customer.created.json":                         "forwarded",
+		"checkout.session.completed.json":               "forwarded",
+		"checkout.session.async_payment_succeeded.json": "forwarded",
+		"customer.subscription.created.json":            "forwarded",
+		"customer.created.no_referral.json":             "skipped",
+	}
+	for fixture, outcome := range want {
+		status, answer := postStripe(t, p.base, fixture, secret)
+		if status != http.StatusOK || answer["outcome"] != outcome {
+			t.Errorf("%s: %d %v, want 200 %s", fixture, status, answer, outcome)
+		}
+	}
+	if status, _ := postStripe(t, p.base, "customer.created.json", "whsec_forged"); status != http.StatusBadRequest {
+		t.Errorf("forged signature: %d, want 400", status)
+	}
+	rec.mu.Lock()
+	if len(rec.received) != 4 {
+		t.Errorf("Reditus received %d conversions, want 4: %+v", len(rec.received), rec.received)
+	}
+	rec.mu.Unlock()
+
+	// SIGTERM while a webhook is inside Reditus: it still gets its answer.
+	type result struct {
+		status int
+		answer map[string]any
+	}
+	inFlight := make(chan result, 1)
+	go func() {
+		s, a := postStripe(t, p.base, "checkout.session.completed.guest.json", secret)
+		inFlight <- result{s, a}
+	}()
+	<-rec.arrived
+	p.stop(t)
+	r := <-inFlight
+	if r.status != http.StatusOK || r.answer["outcome"] != "forwarded" {
+		t.Errorf("in-flight webhook during shutdown: %d %v, want 200 forwarded", r.status, r.answer)
+	}
+	if _, err := http.Get(p.base + "/healthz"); err == nil {
+		t.Error("the bridge still answers after it exited")
+	}
+
+	var webhooks int
+	for _, line := range p.lines() {
+		if line["msg"] == "webhook" {
+			webhooks++
+		}
+	}
+	if webhooks != len(want)+2 {
+		t.Errorf("%d webhook log lines for %d webhooks", webhooks, len(want)+2)
+	}
+	if last := p.lines()[len(p.lines())-1]; last["msg"] != "stopped" {
+		t.Errorf("last log line %v, want stopped", last)
+	}
+}
+
+// The README's first two minutes: a bridge with no configuration, and
+// `simulate stripe` against it, which prints the dry-run conversion.
+func TestEndToEndDryRunSimulate(t *testing.T) {
+	p := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, event := range []string{"customer.created", "checkout.session.completed", "customer.subscription.created"} {
+		cmd := exec.CommandContext(ctx, buildBinary(t), "simulate", "stripe", "--event", event, "--url", p.base+"/webhooks/stripe")
+		cmd.Env = []string{}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("simulate %s: %v\n%s", event, err, out)
+		}
+		for _, want := range []string{"HTTP 200", `"outcome": "dry_run"`, `"affiliate_slug": "john"`, `"gr_id": "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a"`} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("simulate %s printed no %s:\n%s", event, want, out)
+			}
+		}
+	}
+	p.stop(t)
+}
+
+func TestRefusesBadConfiguration(t *testing.T) {
+	cmd := exec.Command(buildBinary(t))
+	cmd.Env = []string{"PORT=eighty", "REDITUS_API_KEY=rk_live_must_not_print"}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatal("started with PORT=eighty")
+	}
+	if !bytes.Contains(out, []byte("PORT")) || bytes.Contains(out, []byte("rk_live_must_not_print")) {
+		t.Errorf("output %q: want PORT named and no secret", out)
+	}
+}

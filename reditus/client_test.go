@@ -1,0 +1,232 @@
+package reditus
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const testKey = "rk_live_secret_key_123"
+
+// fake is a Reditus that answers each request with the next handler in its
+// script (the last one repeats) and counts the requests.
+type fake struct {
+	script []http.HandlerFunc
+	calls  atomic.Int32
+}
+
+func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := int(f.calls.Add(1)) - 1
+	f.script[min(n, len(f.script)-1)](w, r)
+}
+
+func status(code int, body string, headers ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(headers); i += 2 {
+			w.Header().Set(headers[i], headers[i+1])
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// hang answers nothing until the client gives up. The body is read first:
+// only then does the server notice the client hanging up.
+func hang(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+	}
+}
+
+const created = `{"data":{"id":"ref_123","type":"referral","attributes":{"state":"lead"}}}`
+
+func newClient(t *testing.T, f *fake) *Client {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return New(Options{
+		BaseURL:        srv.URL + "/api/",
+		APIKey:         testKey,
+		AttemptTimeout: 300 * time.Millisecond,
+		Budget:         2 * time.Second,
+		Backoff:        10 * time.Millisecond,
+	})
+}
+
+func TestTrackSendsTheConversion(t *testing.T) {
+	var got struct {
+		path, auth, contentType string
+		body                    map[string]any
+	}
+	f := &fake{script: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+		got.path, got.auth, got.contentType = r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("Content-Type")
+		_ = json.NewDecoder(r.Body).Decode(&got.body)
+		status(http.StatusCreated, created)(w, r)
+	}}}
+	res, err := newClient(t, f).Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "jane@example.com", GrID: "g1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (Result{ReferralID: "ref_123", State: "lead"}) {
+		t.Errorf("result = %+v", res)
+	}
+	if got.path != "/api/v2/tracking/conversion" {
+		t.Errorf("path = %q", got.path)
+	}
+	if got.auth != "Bearer "+testKey || got.contentType != "application/json" {
+		t.Errorf("Authorization %q, Content-Type %q", got.auth, got.contentType)
+	}
+	want := map[string]any{"affiliate_slug": "john", "email": "jane@example.com", "gr_id": "g1"}
+	if len(got.body) != len(want) {
+		t.Errorf("body %v: empty fields must be left out, want %v", got.body, want)
+	}
+	for k, v := range want {
+		if got.body[k] != v {
+			t.Errorf("body[%q] = %v, want %v", k, got.body[k], v)
+		}
+	}
+}
+
+func TestTrackClassifies(t *testing.T) {
+	tests := []struct {
+		name      string
+		answer    http.HandlerFunc
+		kind      Kind
+		message   string
+		wantCalls int32
+	}{
+		{"409", status(409, `{"errors":[{"detail":"Referral already exists"}]}`), Duplicate, "Referral already exists", 1},
+		{"400 JSON:API", status(400, `{"errors":[{"title":"Invalid","detail":"affiliate slug nope not found"}]}`), Rejected, "affiliate slug nope not found", 1},
+		{"422 error field", status(422, `{"error":"email is invalid"}`), Rejected, "email is invalid", 1},
+		{"400 plain text", status(400, `bad slug`), Rejected, "bad slug", 1},
+		{"401", status(401, `{"message":"Unauthenticated."}`), Misconfigured, "Unauthenticated.", 1},
+		{"403 empty", status(403, ``), Misconfigured, "Forbidden", 1},
+		{"404 wrong URL", status(404, `<html>not found</html>`), Misconfigured, "not found", 1},
+		{"500 every time", status(500, `{"error":{"message":"boom"}}`), Retryable, "boom", DefaultMaxAttempts},
+		{"502", status(502, ``), Retryable, "Bad Gateway", DefaultMaxAttempts},
+		{"429 Retry-After beyond the budget", status(429, ``, "Retry-After", "120"), Retryable, "Too Many Requests", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fake{script: []http.HandlerFunc{tt.answer}}
+			_, err := newClient(t, f).Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "a@b.c"})
+			if KindOf(err) != tt.kind {
+				t.Fatalf("kind of %v = %v, want %v", err, KindOf(err), tt.kind)
+			}
+			if !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("error %q does not carry %q", err, tt.message)
+			}
+			if strings.Contains(err.Error(), testKey) {
+				t.Errorf("error %q contains the API key", err)
+			}
+			if got := f.calls.Load(); got != tt.wantCalls {
+				t.Errorf("%d calls, want %d", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestTrackRetriesThenSucceeds(t *testing.T) {
+	f := &fake{script: []http.HandlerFunc{
+		status(503, ``),
+		status(429, ``, "Retry-After", "0"),
+		status(201, created),
+	}}
+	res, err := newClient(t, f).Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "a@b.c"})
+	if err != nil || res.ReferralID != "ref_123" {
+		t.Fatalf("Track = %+v, %v; want ref_123", res, err)
+	}
+	if got := f.calls.Load(); got != 3 {
+		t.Errorf("%d calls, want 3", got)
+	}
+}
+
+func TestTrackTimesOutAndRetries(t *testing.T) {
+	f := &fake{script: []http.HandlerFunc{hang, status(201, created)}}
+	res, err := newClient(t, f).Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "a@b.c"})
+	if err != nil || res.ReferralID != "ref_123" {
+		t.Fatalf("Track = %+v, %v; want the second attempt's ref_123", res, err)
+	}
+}
+
+func TestTrackStaysWithinBudget(t *testing.T) {
+	f := &fake{script: []http.HandlerFunc{hang}}
+	c := newClient(t, f)
+	start := time.Now()
+	_, err := c.Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "a@b.c"})
+	if KindOf(err) != Retryable {
+		t.Fatalf("err = %v, want retryable", err)
+	}
+	// Not a timing assertion on speed: the budget is a hard upper bound.
+	if elapsed := time.Since(start); elapsed > c.opts.Budget+time.Second {
+		t.Errorf("took %v, over the %v budget", elapsed, c.opts.Budget)
+	}
+}
+
+// A 201 whose body is cut off still means the conversion exists: the bridge
+// must not retry it into a duplicate, nor ask the sender to.
+func TestTrackCreatedThenConnectionDropped(t *testing.T) {
+	f := &fake{script: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_, _ = buf.WriteString("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"data\":")
+		_ = buf.Flush()
+		_ = conn.Close()
+	}}}
+	_, err := newClient(t, f).Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "a@b.c"})
+	if err != nil {
+		t.Fatalf("Track = %v, want success", err)
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Errorf("%d calls, want 1", got)
+	}
+}
+
+func TestTrackConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := New(Options{BaseURL: "http://" + addr, APIKey: testKey, Budget: time.Second, Backoff: time.Millisecond})
+	_, err = c.Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "a@b.c"})
+	if KindOf(err) != Retryable {
+		t.Errorf("err = %v, want retryable", err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{
+		{"", 0, false},
+		{"3", 3 * time.Second, true},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{now.Add(2 * time.Second).Format(http.TimeFormat), 2 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+	}
+	for _, tt := range tests {
+		got, ok := retryAfter(tt.value).delay(now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("delay(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.ok)
+		}
+	}
+}
