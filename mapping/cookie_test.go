@@ -49,7 +49,7 @@ func TestParseCookieRejects(t *testing.T) {
 		"gr_!!!",
 		"rl:x::pk:::jo\x00hn:::sid:affiliate", // a control character
 		ClientReferenceID("rl:x::pk:::t\xf0M:::sid:affiliate"), // not UTF-8
-		"0f8fad5b-d9cb-469f-a165-70867728950", // one digit short of a UUID
+		"0f8fad5b-d9cb-469f-a165-70867728950",                  // one digit short of a UUID
 	} {
 		if got, err := ParseCookie(value); !errors.Is(err, ErrNotCookie) {
 			t.Errorf("ParseCookie(%q) = %+v, %v; want ErrNotCookie", value, got, err)
