@@ -210,6 +210,17 @@ func TestReditusAnswers(t *testing.T) {
 	}
 }
 
+func TestReditusUnreachable(t *testing.T) {
+	b := newBridge(t, func(c *config.Config) {
+		closed := httptest.NewServer(http.NotFoundHandler())
+		closed.Close() // nothing listens there any more
+		c.ReditusAPIURL = closed.URL + "/api"
+	})
+	r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now()))
+	r.is(t, http.StatusServiceUnavailable, "retry")
+	mustContain(t, r.Reason, "no answer")
+}
+
 func TestRejectedIsLoggedAsError(t *testing.T) {
 	b := newBridge(t, nil)
 	b.reditus.respond = answerWith(400, `{"errors":[{"detail":"Affiliate john not found"}]}`)
