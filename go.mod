@@ -6,6 +6,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/stripe/stripe-go/v76 v76.25.0
+	github.com/svix/svix-webhooks v1.44.0
 )
 
 require (
@@ -38,4 +39,5 @@ require (
 	golang.org/x/sys v0.41.0 // indirect
 	golang.org/x/text v0.34.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
+	gopkg.in/validator.v2 v2.0.1 // indirect
 )

@@ -63,8 +63,12 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	logger := slog.New(logHandler)
 
 	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal()})
+	handler, err := handlers.New(cfg, client, logger)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	srv := &http.Server{
-		Handler:           handlers.New(cfg, client, logger),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second, // above the body read plus the Reditus budget

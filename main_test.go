@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -263,6 +264,47 @@ func TestEndToEndStripe(t *testing.T) {
 	}
 	if last := p.lines()[len(p.lines())-1]; last["msg"] != "stopped" {
 		t.Errorf("last log line %v, want stopped", last)
+	}
+}
+
+// Every provider, end to end: `simulate` signs each provider's sample the
+// provider's way with the configured secret, the running binary verifies it
+// and the fake Reditus receives the conversion.
+func TestEndToEndEveryProvider(t *testing.T) {
+	rec := &recorder{arrived: make(chan struct{}, 1)}
+	fake := httptest.NewServer(rec)
+	defer fake.Close()
+	env := []string{
+		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fake.URL + "/api",
+		"STRIPE_WEBHOOK_SECRET=whsec_e2e_stripe",
+		"CLERK_WEBHOOK_SECRET=whsec_ZTJlLWNsZXJr",
+		"STYTCH_WEBHOOK_SECRET=whsec_ZTJlLXN0eXRjaA==",
+		"WORKOS_WEBHOOK_SECRET=e2e-workos",
+		"SUPABASE_WEBHOOK_SECRET=e2e-supabase",
+		"GENERIC_WEBHOOK_SECRET=whsec_ZTJlLWdlbmVyaWM=",
+	}
+	p := start(t, env...)
+	providers := []string{"stripe", "clerk", "stytch", "workos", "supabase", "generic"}
+	for i, provider := range providers {
+		email := fmt.Sprintf("user%d@example.com", i)
+		cmd := exec.Command(buildBinary(t), "simulate", provider, "--email", email, "--url", p.base+"/webhooks/"+provider)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte(`"outcome": "forwarded"`)) {
+			t.Errorf("simulate %s: %v\n%s", provider, err, out)
+		}
+	}
+	p.stop(t)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.received) != len(providers) {
+		t.Fatalf("Reditus received %d conversions, want %d: %+v", len(rec.received), len(providers), rec.received)
+	}
+	for i, c := range rec.received {
+		if c.Email != fmt.Sprintf("user%d@example.com", i) || c.AffiliateSlug != "john" || c.GrID == "" || c.UID == "" {
+			t.Errorf("%s: Reditus received %+v", providers[i], c)
+		}
 	}
 }
 

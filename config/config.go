@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -29,6 +30,41 @@ type Config struct {
 
 	StripeWebhookSecret    Secrets `envconfig:"STRIPE_WEBHOOK_SECRET"`
 	StripeAcceptTestEvents bool    `envconfig:"STRIPE_ACCEPT_TEST_EVENTS" default:"false"`
+
+	ClerkWebhookSecret    Secrets `envconfig:"CLERK_WEBHOOK_SECRET"`
+	StytchWebhookSecret   Secrets `envconfig:"STYTCH_WEBHOOK_SECRET"`
+	WorkOSWebhookSecret   Secrets `envconfig:"WORKOS_WEBHOOK_SECRET"`
+	SupabaseWebhookSecret Secrets `envconfig:"SUPABASE_WEBHOOK_SECRET"`
+	GenericWebhookSecret  Secrets `envconfig:"GENERIC_WEBHOOK_SECRET"`
+}
+
+// Providers are the webhook senders the bridge serves, each at
+// /webhooks/{name}, in the order the README documents them.
+var Providers = []string{"stripe", "clerk", "stytch", "workos", "supabase", "generic"}
+
+// SecretVar names the variable that holds a provider's webhook secrets.
+func SecretVar(provider string) string {
+	return strings.ToUpper(provider) + "_WEBHOOK_SECRET"
+}
+
+// configured returns the secrets set for provider, which is one of Providers.
+func (c Config) configured(provider string) Secrets {
+	switch provider {
+	case "stripe":
+		return c.StripeWebhookSecret
+	case "clerk":
+		return c.ClerkWebhookSecret
+	case "stytch":
+		return c.StytchWebhookSecret
+	case "workos":
+		return c.WorkOSWebhookSecret
+	case "supabase":
+		return c.SupabaseWebhookSecret
+	case "generic":
+		return c.GenericWebhookSecret
+	default:
+		return nil
+	}
 }
 
 // Load reads the configuration from the process environment and validates it.
@@ -56,8 +92,8 @@ func (c Config) Addr() string { return fmt.Sprintf(":%d", c.Port) }
 // WebhookSecrets returns the secrets a provider's webhooks are verified with:
 // the configured ones, else DevelopmentSecret in dry run, else none, which
 // turns the provider off.
-func (c Config) WebhookSecrets(configured Secrets) Secrets {
-	switch {
+func (c Config) WebhookSecrets(provider string) Secrets {
+	switch configured := c.configured(provider); {
 	case len(configured) > 0:
 		return configured
 	case c.DryRun():
@@ -74,8 +110,10 @@ func (c Config) validate() error {
 	if err := checkBaseURL(c.ReditusAPIURL); err != nil {
 		return fmt.Errorf("REDITUS_API_URL: %w", err)
 	}
-	if !c.DryRun() && c.StripeWebhookSecret.contains(DevelopmentSecret) {
-		return errors.New("STRIPE_WEBHOOK_SECRET: the development secret is public and is never accepted when REDITUS_API_KEY is set")
+	for _, p := range Providers {
+		if !c.DryRun() && c.configured(p).contains(DevelopmentSecret) {
+			return fmt.Errorf("%s: the development secret is public and is never accepted when REDITUS_API_KEY is set", SecretVar(p))
+		}
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ import (
 // bridge reads first so that the machine's own environment cannot leak in.
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, k := range []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_ACCEPT_TEST_EVENTS"} {
+	for _, k := range []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_ACCEPT_TEST_EVENTS",
+		"CLERK_WEBHOOK_SECRET", "STYTCH_WEBHOOK_SECRET", "WORKOS_WEBHOOK_SECRET", "SUPABASE_WEBHOOK_SECRET", "GENERIC_WEBHOOK_SECRET"} {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)  // envconfig takes a set-but-empty variable as set
 	}
@@ -35,8 +36,10 @@ func TestLoadDefaults(t *testing.T) {
 	if !c.DryRun() {
 		t.Error("no REDITUS_API_KEY must mean dry run")
 	}
-	if got := c.WebhookSecrets(c.StripeWebhookSecret); len(got) != 1 || got[0] != DevelopmentSecret {
-		t.Errorf("dry run secrets = %v, want the development secret", got.Reveal())
+	for _, p := range Providers {
+		if got := c.WebhookSecrets(p); len(got) != 1 || got[0] != DevelopmentSecret {
+			t.Errorf("dry run %s secrets = %v, want the development secret", p, got.Reveal())
+		}
 	}
 }
 
@@ -44,6 +47,8 @@ func TestLoadLive(t *testing.T) {
 	setenv(t, map[string]string{
 		"PORT": "9000", "LOG_LEVEL": "DEBUG", "REDITUS_API_KEY": "rk_live_1",
 		"STRIPE_WEBHOOK_SECRET": " whsec_old , whsec_new ,", "STRIPE_ACCEPT_TEST_EVENTS": "true",
+		"CLERK_WEBHOOK_SECRET": "whsec_clerk", "STYTCH_WEBHOOK_SECRET": "whsec_stytch", "WORKOS_WEBHOOK_SECRET": "workos",
+		"SUPABASE_WEBHOOK_SECRET": "supabase", "GENERIC_WEBHOOK_SECRET": "whsec_generic",
 	})
 	c, err := Load()
 	if err != nil {
@@ -52,10 +57,19 @@ func TestLoadLive(t *testing.T) {
 	if c.DryRun() || c.Port != 9000 || c.LogLevel != slog.LevelDebug || !c.StripeAcceptTestEvents {
 		t.Errorf("live config: %+v", c)
 	}
-	if got := strings.Join(c.WebhookSecrets(c.StripeWebhookSecret).Reveal(), "|"); got != "whsec_old|whsec_new" {
-		t.Errorf("secrets = %q", got)
+	for provider, want := range map[string]string{
+		"stripe": "whsec_old|whsec_new", "clerk": "whsec_clerk", "stytch": "whsec_stytch",
+		"workos": "workos", "supabase": "supabase", "generic": "whsec_generic",
+	} {
+		if got := strings.Join(c.WebhookSecrets(provider).Reveal(), "|"); got != want {
+			t.Errorf("%s secrets = %q, want %q", provider, got, want)
+		}
 	}
-	if got := c.WebhookSecrets(nil); got != nil {
+	setenv(t, map[string]string{"REDITUS_API_KEY": "rk_live_1"})
+	if c, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.WebhookSecrets("clerk"); got != nil {
 		t.Errorf("live provider without a secret got %v, want none (off)", got.Reveal())
 	}
 }
@@ -70,7 +84,8 @@ func TestLoadRejects(t *testing.T) {
 		{map[string]string{"REDITUS_API_URL": "api.getreditus.com"}, "REDITUS_API_URL"},
 		{map[string]string{"STRIPE_ACCEPT_TEST_EVENTS": "maybe"}, "STRIPE_ACCEPT_TEST_EVENTS"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
-		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "STRIPE_WEBHOOK_SECRET": "whsec_real," + string(DevelopmentSecret)}, "development secret"},
+		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "STRIPE_WEBHOOK_SECRET": "whsec_real," + string(DevelopmentSecret)}, "STRIPE_WEBHOOK_SECRET: the development secret"},
+		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "SUPABASE_WEBHOOK_SECRET": string(DevelopmentSecret)}, "SUPABASE_WEBHOOK_SECRET: the development secret"},
 	}
 	for _, tt := range tests {
 		setenv(t, tt.env)

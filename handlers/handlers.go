@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,11 +26,12 @@ type Tracker interface {
 // provider is one webhook sender: everything that differs between providers.
 // The pipeline in webhook.go is everything that does not.
 type provider struct {
-	name    string
-	secrets config.Secrets // none turns the provider off
-	envVar  string         // where its secret is configured, for the 404 message
-	verify  func(secrets []string) verify.Func
-	parse   func(body []byte) (mapping.Event, error)
+	name   string // also its route, /webhooks/{name}
+	verify func(secrets []string) (verify.Func, error)
+	parse  func(body []byte) (mapping.Event, error)
+	// deliveryID reads the sender's delivery id from the headers, for the
+	// providers that put it there; the others' events carry their own id.
+	deliveryID func(http.Header) string
 }
 
 // Memory for re-sent deliveries: a sender re-sends within seconds or minutes,
@@ -40,8 +42,9 @@ const (
 )
 
 // New returns the bridge's routes. In dry run (cfg.DryRun) tracker is never
-// called; it may be nil.
-func New(cfg config.Config, tracker Tracker, logger *slog.Logger) http.Handler {
+// called; it may be nil. It fails when a provider's secret cannot verify
+// anything, naming the variable.
+func New(cfg config.Config, tracker Tracker, logger *slog.Logger) (http.Handler, error) {
 	s := &server{
 		dryRun:     cfg.DryRun(),
 		tracker:    tracker,
@@ -60,15 +63,20 @@ func New(cfg config.Config, tracker Tracker, logger *slog.Logger) http.Handler {
 
 	stripe := mapping.StripeOptions{AcceptTestEvents: cfg.StripeAcceptTestEvents}
 	for _, p := range []provider{
-		{
-			name: "stripe", secrets: cfg.WebhookSecrets(cfg.StripeWebhookSecret), envVar: "STRIPE_WEBHOOK_SECRET",
-			verify: verify.Stripe,
-			parse:  func(body []byte) (mapping.Event, error) { return mapping.FromStripe(body, stripe) },
-		},
+		{name: "stripe", verify: verify.Stripe, parse: func(body []byte) (mapping.Event, error) { return mapping.FromStripe(body, stripe) }},
+		{name: "clerk", verify: verify.Svix, parse: mapping.FromClerk, deliveryID: verify.SvixID},
+		{name: "stytch", verify: verify.Svix, parse: mapping.FromStytch, deliveryID: verify.SvixID},
+		{name: "workos", verify: verify.WorkOS, parse: mapping.FromWorkOS},
+		{name: "supabase", verify: verify.Bearer, parse: mapping.FromSupabase},
+		{name: "generic", verify: verify.Svix, parse: mapping.FromGeneric, deliveryID: verify.SvixID},
 	} {
-		r.POST("/webhooks/"+p.name, s.webhook(p))
+		h, err := s.webhook(p, cfg.WebhookSecrets(p.name))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", config.SecretVar(p.name), err)
+		}
+		r.POST("/webhooks/"+p.name, h)
 	}
-	return r
+	return r, nil
 }
 
 // recovered answers a panic, which no input should cause, with a retry, so

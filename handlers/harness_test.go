@@ -24,6 +24,14 @@ const (
 	stripeSecret    = "whsec_test_secret_one"
 	stripeSecretOld = "whsec_test_secret_old"
 	apiKey          = "rk_live_handler_test_key"
+
+	// Svix secrets are whsec_ and base64.
+	clerkSecret    = "whsec_Y2xlcmstc2VjcmV0LW5ldw=="
+	clerkSecretOld = "whsec_Y2xlcmstc2VjcmV0LW9sZA=="
+	stytchSecret   = "whsec_c3R5dGNoLXNlY3JldA=="
+	genericSecret  = "whsec_Z2VuZXJpYy1zZWNyZXQ="
+	workOSSecret   = "workos_webhook_secret_1"
+	supabaseSecret = "supabase-trigger-token-1"
 )
 
 // fakeReditus is a Reditus Tracking API on loopback. It records every
@@ -96,9 +104,14 @@ func (b *bridge) logText() string {
 // no development secret.
 func liveConfig(reditusURL string) config.Config {
 	return config.Config{
-		ReditusAPIKey:       apiKey,
-		ReditusAPIURL:       reditusURL + "/api",
-		StripeWebhookSecret: config.Secrets{stripeSecret},
+		ReditusAPIKey:         apiKey,
+		ReditusAPIURL:         reditusURL + "/api",
+		StripeWebhookSecret:   config.Secrets{stripeSecret},
+		ClerkWebhookSecret:    config.Secrets{clerkSecretOld, clerkSecret},
+		StytchWebhookSecret:   config.Secrets{stytchSecret},
+		WorkOSWebhookSecret:   config.Secrets{workOSSecret},
+		SupabaseWebhookSecret: config.Secrets{supabaseSecret},
+		GenericWebhookSecret:  config.Secrets{genericSecret},
 	}
 }
 
@@ -117,7 +130,11 @@ func newBridge(t *testing.T, configure func(*config.Config)) *bridge {
 		Backoff:        5 * time.Millisecond,
 	})
 	logger := slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b.handler = New(cfg, client, logger)
+	h, err := New(cfg, client, logger)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	b.handler = h
 	return b
 }
 
@@ -152,11 +169,17 @@ func stripeRequest(body []byte, secret string, at time.Time) *http.Request {
 	return req
 }
 
-// stripeFixture reads a Stripe event from mapping's testdata, the payloads
-// the mapping tables are written against.
+// stripeFixture reads a Stripe event from mapping's testdata.
 func stripeFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "mapping", "testdata", "stripe", name))
+	return fixture(t, "stripe/"+name)
+}
+
+// fixture reads a payload from mapping's testdata, the payloads the mapping
+// tables are written against.
+func fixture(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "mapping", "testdata", path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
@@ -29,17 +30,20 @@ type server struct {
 
 // webhook is the pipeline every provider shares: limit the body, read it raw,
 // verify, map, forward, answer, and log one line.
-func (s *server) webhook(p provider) gin.HandlerFunc {
-	if len(p.secrets) == 0 {
-		off := newAnswer(codeDisabled, fmt.Sprintf("%s webhooks are off: set %s", p.name, p.envVar))
-		return func(c *gin.Context) { s.respond(c, p.name, off, time.Now(), false) }
+func (s *server) webhook(p provider, secrets config.Secrets) (gin.HandlerFunc, error) {
+	if len(secrets) == 0 {
+		off := newAnswer(codeDisabled, fmt.Sprintf("%s webhooks are off: set %s", p.name, config.SecretVar(p.name)))
+		return func(c *gin.Context) { s.respond(c, p.name, off, time.Now(), false) }, nil
 	}
-	check := p.verify(p.secrets.Reveal())
+	check, err := p.verify(secrets.Reveal())
+	if err != nil {
+		return nil, err
+	}
 	return func(c *gin.Context) {
 		start := time.Now()
 		ans, shared := s.process(c.Request.Context(), c.Writer, c.Request, p, check)
 		s.respond(c, p.name, ans, start, shared)
-	}
+	}, nil
 }
 
 func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Request, p provider, check verify.Func) (answer, bool) {
@@ -53,6 +57,11 @@ func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Req
 	ev, err := p.parse(body)
 	if err != nil {
 		return errorAnswer(err), false
+	}
+	if p.deliveryID != nil {
+		if id := p.deliveryID(r.Header); id != "" {
+			ev.ID = id
+		}
 	}
 	if ev.Skip != "" {
 		ans := newAnswer(codeSkipped, ev.Skip)

@@ -32,6 +32,8 @@ var (
 	keysAffiliateSlug = []string{"affiliate_slug", "reditus_affiliate_slug", "red"}
 	keysAdvocateSlug  = []string{"advocate_slug", "reditus_advocate_slug", "refby"}
 	keysUserID        = []string{"user_id"}
+	keysEmail         = []string{"email"} // the generic endpoint's body
+	keysUID           = []string{"uid"}   // the generic endpoint's body
 )
 
 // Metadata is a provider's free-form metadata map. Only string values are
@@ -138,6 +140,13 @@ func names(places []place) string {
 	default:
 		return strings.Join(out[:len(out)-1], ", ") + " and " + out[len(out)-1]
 	}
+}
+
+// doesNotConvert skips an event of a type the bridge does not convert,
+// naming the ones it does, so that a person can fix the webhook's selection.
+func doesNotConvert(ev Event, converts ...string) Event {
+	ev.Skip = "event type " + ev.Type + " does not convert; the bridge converts " + strings.Join(converts, ", ")
+	return ev
 }
 
 func invalid(format string, args ...any) error {

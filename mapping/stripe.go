@@ -91,16 +91,15 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 // because Reditus's Stripe connector matches later payments by either.
 func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
 	var e stripeEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return Event{}, invalid("not a Stripe event: %v", err)
+	if err := decode(payload, &e, "a Stripe event"); err != nil {
+		return Event{}, err
 	}
 	if e.ID == "" || e.Type == "" {
 		return Event{}, invalid("not a Stripe event: no id or type")
 	}
 	ev := Event{ID: e.ID, Type: e.Type}
 	if !slices.Contains(stripeEventTypes, e.Type) {
-		ev.Skip = "event type " + e.Type + " does not convert; the bridge converts " + strings.Join(stripeEventTypes, ", ")
-		return ev, nil
+		return doesNotConvert(ev, stripeEventTypes...), nil
 	}
 	if !e.Livemode && !opts.AcceptTestEvents {
 		ev.Skip = "test-mode event (livemode: false); set STRIPE_ACCEPT_TEST_EVENTS=true to forward test events"

@@ -14,16 +14,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/stripe/stripe-go/v76/webhook"
+	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/verify"
 )
 
 // SampleCookie is the _gr_id cookie simulated events carry unless --gr-id
@@ -33,20 +37,30 @@ const SampleCookie = "1732492800:9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a::pk_demo::
 //go:embed samples
 var samples embed.FS
 
-var templates = template.Must(template.New("").
-	Funcs(template.FuncMap{"json": func(v any) (string, error) {
+// templates holds every sample, named by its path under samples/:
+// template.ParseFS would name them by file name, and two providers have a
+// user.created.json.
+var templates = func() *template.Template {
+	root := template.New("").Funcs(template.FuncMap{"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
-	}}).
-	ParseFS(samples, "samples/*/*.json"))
+	}})
+	paths, _ := fs.Glob(samples, "samples/*/*.json")
+	for _, path := range paths {
+		text, err := fs.ReadFile(samples, path)
+		if err != nil {
+			panic(err) // embedded at build time: cannot happen
+		}
+		template.Must(root.New(strings.TrimPrefix(path, "samples/")).Parse(string(text)))
+	}
+	return root
+}()
 
 // sender is what simulate knows of one provider: its events, each with the
 // sample template it is made from, and how the provider signs.
 type sender struct {
-	events  []event // the first is the default
-	secrets func(config.Config) config.Secrets
-	envVar  string
-	sign    func(secret string, body []byte, now time.Time) http.Header
+	events []event // the first is the default
+	sign   func(secret string, body []byte, now time.Time) (http.Header, error)
 }
 
 type event struct{ name, template string }
@@ -54,19 +68,53 @@ type event struct{ name, template string }
 var senders = map[string]sender{
 	"stripe": {
 		events: []event{
-			{"customer.created", "customer.json"},
-			{"customer.updated", "customer.json"},
-			{"checkout.session.completed", "checkout.session.json"},
-			{"checkout.session.async_payment_succeeded", "checkout.session.json"},
-			{"customer.subscription.created", "customer.subscription.json"},
+			{"customer.created", "stripe/customer.json"},
+			{"customer.updated", "stripe/customer.json"},
+			{"checkout.session.completed", "stripe/checkout.session.json"},
+			{"checkout.session.async_payment_succeeded", "stripe/checkout.session.json"},
+			{"customer.subscription.created", "stripe/customer.subscription.json"},
 		},
-		secrets: func(c config.Config) config.Secrets { return c.WebhookSecrets(c.StripeWebhookSecret) },
-		envVar:  "STRIPE_WEBHOOK_SECRET",
-		sign: func(secret string, body []byte, now time.Time) http.Header {
+		sign: func(secret string, body []byte, now time.Time) (http.Header, error) {
 			signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: now})
-			return http.Header{"Stripe-Signature": {signed.Header}}
+			return http.Header{"Stripe-Signature": {signed.Header}}, nil
 		},
 	},
+	"clerk":  {events: []event{{"user.created", "clerk/user.created.json"}}, sign: signSvix("svix")},
+	"stytch": {events: []event{{"direct.user.create", "stytch/user.create.json"}, {"dashboard.user.create", "stytch/user.create.json"}}, sign: signSvix("svix")},
+	"workos": {
+		events: []event{{"user.created", "workos/user.created.json"}},
+		sign: func(secret string, body []byte, now time.Time) (http.Header, error) {
+			return http.Header{"Workos-Signature": {verify.SignWorkOS(secret, body, now)}}, nil
+		},
+	},
+	"supabase": {
+		events: []event{{"INSERT", "supabase/insert.json"}},
+		sign: func(secret string, _ []byte, _ time.Time) (http.Header, error) {
+			return http.Header{"Authorization": {"Bearer " + secret}}, nil
+		},
+	},
+	"generic": {events: []event{{"conversion", "generic/conversion.json"}}, sign: signSvix("webhook")},
+}
+
+// signSvix signs with the svix library, under Svix's header names ("svix")
+// or Standard Webhooks' ("webhook").
+func signSvix(prefix string) func(string, []byte, time.Time) (http.Header, error) {
+	return func(secret string, body []byte, now time.Time) (http.Header, error) {
+		wh, err := svix.NewWebhook(secret)
+		if err != nil {
+			return nil, errors.New("the secret is not a Svix secret (whsec_ followed by base64)")
+		}
+		id := "msg_" + randomHex(12)
+		sig, err := wh.Sign(id, now, body)
+		if err != nil {
+			return nil, fmt.Errorf("sign: %w", err)
+		}
+		h := http.Header{}
+		h.Set(prefix+"-id", id)
+		h.Set(prefix+"-timestamp", strconv.FormatInt(now.Unix(), 10))
+		h.Set(prefix+"-signature", sig)
+		return h, nil
+	}
 }
 
 // Providers lists the providers simulate can send for.
@@ -96,7 +144,7 @@ func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer
 	fs := flag.NewFlagSet("simulate "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	eventName := fs.String("event", s.events[0].name, "event type to send")
-	email := fs.String("email", "jane.doe@example.com", "the new customer's email")
+	email := fs.String("email", "jane.doe@example.com", "the new customer's or user's email")
 	cookie := fs.String("gr-id", SampleCookie, "the _gr_id cookie value the site stored (empty: no referral)")
 	url := fs.String("url", fmt.Sprintf("http://localhost:%d/webhooks/%s", cfg.Port, name), "the bridge's webhook URL")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -111,9 +159,9 @@ func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer
 		}
 		return fmt.Errorf("%s has no sample for %q; try one of %s", name, *eventName, strings.Join(names, ", "))
 	}
-	secrets := s.secrets(cfg)
+	secrets := cfg.WebhookSecrets(name)
 	if len(secrets) == 0 {
-		return fmt.Errorf("%s webhooks are off: set %s, which simulate signs with", name, s.envVar)
+		return fmt.Errorf("%s webhooks are off: set %s, which simulate signs with", name, config.SecretVar(name))
 	}
 
 	now := time.Now()
@@ -121,26 +169,39 @@ func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	return post(ctx, *url, s.sign(secrets[0].Reveal(), body, now), body, stdout)
+	header, err := s.sign(secrets[0].Reveal(), body, now)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.SecretVar(name), err)
+	}
+	return post(ctx, *url, header, body, stdout)
 }
 
-// sample is what a template is filled with.
+// sample is what a template is filled with: the event, the person, and fresh
+// ids in each provider's format, so that every simulated event is new.
 type sample struct {
 	EventID, Type, Email, Cookie, ClientReferenceID string
-	Created                                         int64
+	Source                                          string // Stytch's DIRECT or DASHBOARD
+	UUID, ULID                                      string
+	Created, CreatedMillis                          int64
+	CreatedRFC3339                                  string
 	Updated                                         bool
 }
 
 func render(e event, email, cookie string, now time.Time) ([]byte, error) {
-	id := make([]byte, 12)
-	_, _ = rand.Read(id) // crypto/rand.Read never fails
+	u := randomHex(16)
+	source, _, _ := strings.Cut(e.name, ".")
 	s := sample{
-		EventID: "evt_sim_" + hex.EncodeToString(id),
-		Type:    e.name,
-		Email:   email,
-		Cookie:  cookie,
-		Created: now.Unix(),
-		Updated: strings.HasSuffix(e.name, ".updated"),
+		EventID:        "evt_sim_" + randomHex(12),
+		Type:           e.name,
+		Email:          email,
+		Cookie:         cookie,
+		Source:         strings.ToUpper(source),
+		UUID:           u[:8] + "-" + u[8:12] + "-4" + u[13:16] + "-a" + u[17:20] + "-" + u[20:],
+		ULID:           strings.ToUpper(randomHex(11)),
+		Created:        now.Unix(),
+		CreatedMillis:  now.UnixMilli(),
+		CreatedRFC3339: now.UTC().Format(time.RFC3339Nano),
+		Updated:        strings.HasSuffix(e.name, ".updated"),
 	}
 	if cookie != "" {
 		s.ClientReferenceID = mapping.ClientReferenceID(cookie)
@@ -150,6 +211,12 @@ func render(e event, email, cookie string, now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("render %s sample: %w", e.name, err)
 	}
 	return buf.Bytes(), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
 }
 
 func post(ctx context.Context, url string, header http.Header, body []byte, stdout io.Writer) error {

@@ -38,7 +38,11 @@ func TestStripe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Stripe(tt.secrets)(tt.header, body)
+			check, err := Stripe(tt.secrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = check(tt.header, body)
 			if tt.ok && err != nil {
 				t.Fatalf("rejected: %v", err)
 			}

@@ -6,6 +6,7 @@ package verify
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -22,3 +23,18 @@ const Tolerance = 5 * time.Minute
 // Func verifies one delivery from its headers and its raw body. Its error
 // wraps ErrSignature and says what was wrong, never with a secret.
 type Func func(header http.Header, body []byte) error
+
+// errNoSecret is what a Func built from no secrets answers: a provider
+// without secrets is off, and nothing it sends can be verified.
+var errNoSecret = fmt.Errorf("%w: no secret configured", ErrSignature)
+
+// withinTolerance checks a signature's timestamp against now.
+func withinTolerance(at, now time.Time) error {
+	switch {
+	case now.Sub(at) > Tolerance:
+		return fmt.Errorf("%w: timestamp is more than %v old", ErrSignature, Tolerance)
+	case at.Sub(now) > Tolerance:
+		return fmt.Errorf("%w: timestamp is more than %v in the future", ErrSignature, Tolerance)
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+package handlers
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/verify"
+)
+
+// signer makes the headers a provider sends for body: id is the delivery id
+// where the provider has one in its headers.
+type signer func(t *testing.T, secret, id string, body []byte, at time.Time) http.Header
+
+// svixSigner signs with the svix library itself, under Svix's header names
+// ("svix") or Standard Webhooks' ("webhook").
+func svixSigner(prefix string) signer {
+	return func(t *testing.T, secret, id string, body []byte, at time.Time) http.Header {
+		t.Helper()
+		wh, err := svix.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := wh.Sign(id, at, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set(prefix+"-id", id)
+		h.Set(prefix+"-timestamp", strconv.FormatInt(at.Unix(), 10))
+		h.Set(prefix+"-signature", sig)
+		return h
+	}
+}
+
+func signWorkOS(_ *testing.T, secret, _ string, body []byte, at time.Time) http.Header {
+	return http.Header{"Workos-Signature": {verify.SignWorkOS(secret, body, at)}}
+}
+
+func bearer(_ *testing.T, secret, _ string, _ []byte, _ time.Time) http.Header {
+	return http.Header{"Authorization": {"Bearer " + secret}}
+}
+
+// authProviders are the providers beside Stripe, each with a fixture that
+// converts and one that does not.
+var authProviders = []struct {
+	name              string
+	sign              signer
+	secret, rotated   string // a configured secret, and another one of the same provider
+	converts, skips   string // fixtures under mapping/testdata
+	want              reditus.Conversion
+	hasTimestamp      bool // a signature with a timestamp, so replays are refused
+	idFromDelivery    bool // the delivery id comes from the headers, not the body
+	malformedButValid string
+}{
+	{
+		name: "clerk", sign: svixSigner("svix"), secret: clerkSecret, rotated: clerkSecretOld,
+		converts: "clerk/user.created.json", skips: "clerk/user.created.no_referral.json",
+		want:         reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "user_2pQx7Lm9Kz3Vb8Nc1Rt5Yw0Ae"},
+		hasTimestamp: true, idFromDelivery: true, malformedButValid: `{"type":`,
+	},
+	{
+		name: "stytch", sign: svixSigner("svix"), secret: stytchSecret,
+		converts: "stytch/direct.user.create.json", skips: "stytch/direct.user.create.no_referral.json",
+		want:         reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "user-live-8c2e4f6a-1b3d-4e5f-8a7b-9c0d1e2f3a4b"},
+		hasTimestamp: true, idFromDelivery: true, malformedButValid: `{"source":"DIRECT"}`,
+	},
+	{
+		name: "workos", sign: signWorkOS, secret: workOSSecret,
+		converts: "workos/user.created.json", skips: "workos/user.created.no_referral.json",
+		want:         reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "user_01JDQ8YH3G2F1E0D9C8B7A6Z5Y"},
+		hasTimestamp: true, malformedButValid: `{"id":"event_1","event":"user.created","data":"x"}`,
+	},
+	{
+		name: "supabase", sign: bearer, secret: supabaseSecret,
+		converts: "supabase/insert.json", skips: "supabase/insert.no_referral.json",
+		want:              reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "5d0c8f3e-2a1b-4c9d-8e7f-6a5b4c3d2e1f"},
+		malformedButValid: `{"type":"INSERT","table":"users","schema":"auth","record":null}`,
+	},
+	{
+		name: "generic", sign: svixSigner("webhook"), secret: genericSecret,
+		converts: "generic/conversion.json", skips: "generic/no_referral.json",
+		want:         reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "usr_1001"},
+		hasTimestamp: true, idFromDelivery: true, malformedButValid: `["email"]`,
+	},
+}
+
+func providerRequest(name string, header http.Header, body []byte) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/"+name, bytes.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+func TestAuthProviders(t *testing.T) {
+	for _, p := range authProviders {
+		send := func(t *testing.T, b *bridge, secret, id string, body []byte, at time.Time) response {
+			t.Helper()
+			return b.do(t, providerRequest(p.name, p.sign(t, secret, id, body, at), body))
+		}
+		t.Run(p.name+"/converts", func(t *testing.T) {
+			b := newBridge(t, nil)
+			r := send(t, b, p.secret, "msg_converts", fixture(t, p.converts), time.Now())
+			r.is(t, http.StatusOK, "forwarded")
+			if got := b.reditus.conversions(); len(got) != 1 || got[0] != p.want {
+				t.Errorf("Reditus received %+v, want [%+v]", got, p.want)
+			}
+			if p.idFromDelivery && r.EventID != "msg_converts" {
+				t.Errorf("event_id %q, want the delivery id", r.EventID)
+			}
+		})
+		t.Run(p.name+"/skips without referral data", func(t *testing.T) {
+			b := newBridge(t, nil)
+			r := send(t, b, p.secret, "msg_skips", fixture(t, p.skips), time.Now())
+			r.is(t, http.StatusOK, "skipped")
+			mustContain(t, r.Reason, "no Reditus referral data")
+			if got := b.reditus.conversions(); len(got) != 0 {
+				t.Errorf("Reditus received %+v", got)
+			}
+		})
+		t.Run(p.name+"/wrong secret", func(t *testing.T) {
+			b := newBridge(t, nil)
+			send(t, b, "whsec_b3RoZXItc2VjcmV0", "msg_1", fixture(t, p.converts), time.Now()).is(t, http.StatusBadRequest, "invalid_signature")
+		})
+		t.Run(p.name+"/no signature", func(t *testing.T) {
+			b := newBridge(t, nil)
+			b.do(t, providerRequest(p.name, nil, fixture(t, p.converts))).is(t, http.StatusBadRequest, "invalid_signature")
+		})
+		t.Run(p.name+"/another provider's signature", func(t *testing.T) {
+			b := newBridge(t, nil)
+			body := fixture(t, p.converts)
+			req := providerRequest(p.name, stripeRequest(body, p.secret, time.Now()).Header, body)
+			b.do(t, req).is(t, http.StatusBadRequest, "invalid_signature")
+		})
+		if p.hasTimestamp {
+			t.Run(p.name+"/stale signature", func(t *testing.T) {
+				b := newBridge(t, nil)
+				send(t, b, p.secret, "msg_1", fixture(t, p.converts), time.Now().Add(-10*time.Minute)).is(t, http.StatusBadRequest, "invalid_signature")
+				send(t, b, p.secret, "msg_1", fixture(t, p.converts), time.Now().Add(10*time.Minute)).is(t, http.StatusBadRequest, "invalid_signature")
+			})
+			t.Run(p.name+"/tampered body", func(t *testing.T) {
+				b := newBridge(t, nil)
+				body := fixture(t, p.converts)
+				header := p.sign(t, p.secret, "msg_1", body, time.Now())
+				forged := bytes.Replace(body, []byte("ada@example.com"), []byte("eve@example.com"), 1)
+				b.do(t, providerRequest(p.name, header, forged)).is(t, http.StatusBadRequest, "invalid_signature")
+			})
+		}
+		t.Run(p.name+"/secret rotation", func(t *testing.T) {
+			rotated := p.rotated
+			if rotated == "" {
+				rotated = "whsec_cm90YXRlZC1zZWNyZXQ=" // valid for every provider
+			}
+			b := newBridge(t, func(c *config.Config) {
+				for _, s := range []*config.Secrets{&c.ClerkWebhookSecret, &c.StytchWebhookSecret, &c.WorkOSWebhookSecret, &c.SupabaseWebhookSecret, &c.GenericWebhookSecret} {
+					*s = append(*s, config.Secret(rotated))
+				}
+			})
+			send(t, b, rotated, "msg_rot", fixture(t, p.converts), time.Now()).is(t, http.StatusOK, "forwarded")
+		})
+		t.Run(p.name+"/signed but malformed", func(t *testing.T) {
+			b := newBridge(t, nil)
+			send(t, b, p.secret, "msg_bad", []byte(p.malformedButValid), time.Now()).is(t, http.StatusBadRequest, "invalid_payload")
+		})
+		t.Run(p.name+"/re-sent delivery calls Reditus once", func(t *testing.T) {
+			b := newBridge(t, nil)
+			body := fixture(t, p.converts)
+			for range 2 {
+				send(t, b, p.secret, "msg_same", body, time.Now()).is(t, http.StatusOK, "forwarded")
+			}
+			if n := len(b.reditus.conversions()); n != 1 {
+				t.Errorf("Reditus called %d times, want 1", n)
+			}
+		})
+		t.Run(p.name+"/off without a secret", func(t *testing.T) {
+			b := newBridge(t, func(c *config.Config) {
+				*c = liveConfig(c.ReditusAPIURL[:strings.LastIndex(c.ReditusAPIURL, "/api")])
+				c.ClerkWebhookSecret, c.StytchWebhookSecret, c.WorkOSWebhookSecret, c.SupabaseWebhookSecret, c.GenericWebhookSecret = nil, nil, nil, nil, nil
+			})
+			r := send(t, b, config.DevelopmentSecret.Reveal(), "msg_off", fixture(t, p.converts), time.Now())
+			r.is(t, http.StatusNotFound, "disabled")
+			mustContain(t, r.Reason, config.SecretVar(p.name))
+		})
+	}
+}
+
+// In dry run every provider accepts the development secret.
+func TestDryRunAcceptsDevelopmentSecretEverywhere(t *testing.T) {
+	b := newBridge(t, func(c *config.Config) { *c = config.Config{ReditusAPIURL: c.ReditusAPIURL} })
+	for _, p := range authProviders {
+		r := b.do(t, providerRequest(p.name, p.sign(t, config.DevelopmentSecret.Reveal(), "msg_dev_"+p.name, fixture(t, p.converts), time.Now()), fixture(t, p.converts)))
+		r.is(t, http.StatusOK, "dry_run")
+		if r.Conversion == nil || *r.Conversion != p.want {
+			t.Errorf("%s: conversion %+v, want %+v", p.name, r.Conversion, p.want)
+		}
+	}
+	if n := len(b.reditus.conversions()); n != 0 {
+		t.Errorf("dry run called Reditus %d times", n)
+	}
+}
+
+func TestUnusableSvixSecretFailsAtStartup(t *testing.T) {
+	cfg := liveConfig("http://127.0.0.1:1")
+	cfg.ClerkWebhookSecret = config.Secrets{"whsec_not base64"}
+	_, err := New(cfg, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "CLERK_WEBHOOK_SECRET") {
+		t.Errorf("New = %v, want an error naming CLERK_WEBHOOK_SECRET", err)
+	}
+}

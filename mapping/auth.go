@@ -1,0 +1,182 @@
+package mapping
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// The auth providers' mapping functions. For each, uid is the provider's user
+// id, and referral data is read from the trusted metadata first (set by your
+// backend), then from the client-writable metadata (set by your sign-up form).
+// The event id is left to the delivery's header where the provider signs with
+// Svix: it is the same on every retry of a message.
+
+// FromClerk maps a Clerk user.created event.
+func FromClerk(payload []byte) (Event, error) {
+	var e struct {
+		Type string `json:"type"`
+		Data struct {
+			ID             string `json:"id"`
+			EmailAddresses []struct {
+				ID           string `json:"id"`
+				EmailAddress string `json:"email_address"`
+			} `json:"email_addresses"`
+			PrimaryEmailAddressID string   `json:"primary_email_address_id"`
+			PublicMetadata        Metadata `json:"public_metadata"`
+			PrivateMetadata       Metadata `json:"private_metadata"`
+			UnsafeMetadata        Metadata `json:"unsafe_metadata"`
+		} `json:"data"`
+	}
+	if err := decode(payload, &e, "a Clerk event"); err != nil {
+		return Event{}, err
+	}
+	if e.Type == "" {
+		return Event{}, invalid("not a Clerk event: no type")
+	}
+	ev := Event{Type: e.Type}
+	if e.Type != "user.created" {
+		return doesNotConvert(ev, "user.created"), nil
+	}
+	u := e.Data
+	var email string
+	for i, a := range u.EmailAddresses {
+		// The primary address, or the first when none is marked primary.
+		if a.ID == u.PrimaryEmailAddressID || (i == 0 && u.PrimaryEmailAddressID == "") {
+			email = a.EmailAddress
+		}
+	}
+	who := identity{email: email, uid: u.ID, looked: "data.email_addresses (the primary one) and data.id"}
+	return convert(ev, who,
+		place{"public_metadata", u.PublicMetadata},
+		place{"private_metadata", u.PrivateMetadata},
+		place{"unsafe_metadata", u.UnsafeMetadata},
+	), nil
+}
+
+// FromStytch maps a Stytch user creation, direct.user.create (API or SDK) or
+// dashboard.user.create. Stytch names an event by its source, object_type and
+// action fields, which together make the type.
+func FromStytch(payload []byte) (Event, error) {
+	var e struct {
+		EventID    string `json:"event_id"`
+		Source     string `json:"source"`
+		ObjectType string `json:"object_type"`
+		Action     string `json:"action"`
+		User       *struct {
+			UserID string `json:"user_id"`
+			Emails []struct {
+				Email string `json:"email"`
+			} `json:"emails"`
+			TrustedMetadata   Metadata `json:"trusted_metadata"`
+			UntrustedMetadata Metadata `json:"untrusted_metadata"`
+		} `json:"user"`
+	}
+	if err := decode(payload, &e, "a Stytch event"); err != nil {
+		return Event{}, err
+	}
+	if e.Source == "" || e.ObjectType == "" || e.Action == "" {
+		return Event{}, invalid("not a Stytch event: no source, object_type or action")
+	}
+	ev := Event{ID: e.EventID, Type: strings.ToLower(e.Source + "." + e.ObjectType + "." + e.Action)}
+	if ev.Type != "direct.user.create" && ev.Type != "dashboard.user.create" {
+		return doesNotConvert(ev, "direct.user.create", "dashboard.user.create"), nil
+	}
+	if e.User == nil {
+		return Event{}, invalid("%s event has no user", ev.Type)
+	}
+	var email string
+	if len(e.User.Emails) > 0 {
+		email = e.User.Emails[0].Email
+	}
+	who := identity{email: email, uid: e.User.UserID, looked: "user.emails and user.user_id"}
+	return convert(ev, who,
+		place{"trusted_metadata", e.User.TrustedMetadata},
+		place{"untrusted_metadata", e.User.UntrustedMetadata},
+	), nil
+}
+
+// FromWorkOS maps a WorkOS user.created event. WorkOS names the type in the
+// field "event" and gives every event an id of its own.
+func FromWorkOS(payload []byte) (Event, error) {
+	var e struct {
+		ID    string `json:"id"`
+		Event string `json:"event"`
+		Data  struct {
+			ID       string   `json:"id"`
+			Email    string   `json:"email"`
+			Metadata Metadata `json:"metadata"`
+		} `json:"data"`
+	}
+	if err := decode(payload, &e, "a WorkOS event"); err != nil {
+		return Event{}, err
+	}
+	if e.ID == "" || e.Event == "" {
+		return Event{}, invalid("not a WorkOS event: no id or event")
+	}
+	ev := Event{ID: e.ID, Type: e.Event}
+	if e.Event != "user.created" {
+		return doesNotConvert(ev, "user.created"), nil
+	}
+	who := identity{email: e.Data.Email, uid: e.Data.ID, looked: "data.email and data.id"}
+	return convert(ev, who, place{"data.metadata", e.Data.Metadata}), nil
+}
+
+// FromSupabase maps a Supabase database webhook on INSERT into auth.users.
+// Such a webhook carries no event id; the new user's id is one, since a user
+// is inserted once.
+func FromSupabase(payload []byte) (Event, error) {
+	var e struct {
+		Type   string `json:"type"`
+		Table  string `json:"table"`
+		Schema string `json:"schema"`
+		Record *struct {
+			ID              string   `json:"id"`
+			Email           string   `json:"email"`
+			RawAppMetaData  Metadata `json:"raw_app_meta_data"`
+			RawUserMetaData Metadata `json:"raw_user_meta_data"`
+		} `json:"record"`
+	}
+	if err := decode(payload, &e, "a Supabase database webhook"); err != nil {
+		return Event{}, err
+	}
+	if e.Type == "" || e.Table == "" {
+		return Event{}, invalid("not a Supabase database webhook: no type or table")
+	}
+	ev := Event{Type: e.Type + " " + e.Schema + "." + e.Table}
+	if ev.Type != "INSERT auth.users" {
+		return doesNotConvert(ev, "INSERT auth.users"), nil
+	}
+	if e.Record == nil || e.Record.ID == "" {
+		return Event{}, invalid("INSERT has no record id")
+	}
+	ev.ID = e.Record.ID
+	who := identity{email: e.Record.Email, uid: e.Record.ID, looked: "record.email and record.id"}
+	return convert(ev, who,
+		place{"raw_app_meta_data", e.Record.RawAppMetaData},
+		place{"raw_user_meta_data", e.Record.RawUserMetaData},
+	), nil
+}
+
+// FromGeneric maps the generic endpoint's flat body, {email, uid, gr_id,
+// affiliate_slug, advocate_slug}, which any backend can send. The referral
+// keys and their aliases are the same as in metadata.
+func FromGeneric(payload []byte) (Event, error) {
+	var body Metadata
+	if err := decode(payload, &body, "a JSON object"); err != nil {
+		return Event{}, err
+	}
+	if body == nil {
+		return Event{}, invalid("not a JSON object")
+	}
+	ev := Event{Type: "conversion"}
+	who := identity{email: body.get(keysEmail), uid: body.get(keysUID), looked: "email and uid"}
+	return convert(ev, who, place{"the body", body}), nil
+}
+
+// decode unmarshals a provider payload, or says what it was expected to be.
+func decode(payload []byte, v any, what string) error {
+	if err := json.Unmarshal(payload, v); err != nil {
+		return invalid("not %s: %v", what, err)
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package mapping
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+var parsers = map[string]func([]byte) (Event, error){
+	"clerk":    FromClerk,
+	"stytch":   FromStytch,
+	"workos":   FromWorkOS,
+	"supabase": FromSupabase,
+	"generic":  FromGeneric,
+}
+
+func parseFixture(t *testing.T, path string) (Event, error) {
+	t.Helper()
+	provider, _, _ := strings.Cut(path, "/")
+	b, err := os.ReadFile(filepath.Join("testdata", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsers[provider](b)
+}
+
+func TestAuthProvidersConvert(t *testing.T) {
+	tests := []struct {
+		fixture  string
+		wantType string
+		want     reditus.Conversion
+	}{
+		// Clerk: the cookie in unsafe_metadata, as signUp.create({ unsafeMetadata }) puts it.
+		{"clerk/user.created.json", "user.created",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "user_2pQx7Lm9Kz3Vb8Nc1Rt5Yw0Ae"}},
+		// A slug in public_metadata (backend-set) wins over one in unsafe_metadata.
+		{"clerk/user.created.public_slug.json", "user.created",
+			reditus.Conversion{AffiliateSlug: "mary", GrID: clickAffiliate, Email: "ada@example.com", UID: "user_2pQx7Lm9Kz3Vb8Nc1Rt5Yw0Ae"}},
+		// The primary email, not the first; an advocate slug in private_metadata.
+		{"clerk/user.created.second_email_primary.json", "user.created",
+			reditus.Conversion{AdvocateSlug: "jwe512", Email: "ada@example.com", UID: "user_2pQx7Lm9Kz3Vb8Nc1Rt5Yw0Ae"}},
+		{"stytch/direct.user.create.json", "direct.user.create",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "user-live-8c2e4f6a-1b3d-4e5f-8a7b-9c0d1e2f3a4b"}},
+		{"stytch/dashboard.user.create.json", "dashboard.user.create",
+			reditus.Conversion{AdvocateSlug: "jwe512", GrID: clickReferral, Email: "ada@example.com", UID: "user-live-8c2e4f6a-1b3d-4e5f-8a7b-9c0d1e2f3a4b"}},
+		{"workos/user.created.json", "user.created",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "user_01JDQ8YH3G2F1E0D9C8B7A6Z5Y"}},
+		{"supabase/insert.json", "INSERT auth.users",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "5d0c8f3e-2a1b-4c9d-8e7f-6a5b4c3d2e1f"}},
+		{"generic/conversion.json", "conversion",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1001"}},
+		{"generic/advocate.json", "conversion",
+			reditus.Conversion{AdvocateSlug: "jwe512", UID: "usr_1002"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			got, err := parseFixture(t, tt.fixture)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Skip != "" {
+				t.Fatalf("skipped: %s", got.Skip)
+			}
+			if got.Type != tt.wantType {
+				t.Errorf("type %q, want %q", got.Type, tt.wantType)
+			}
+			if got.Conversion != tt.want {
+				t.Errorf("conversion:\n got %+v\nwant %+v", got.Conversion, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuthProvidersSkip(t *testing.T) {
+	tests := []struct {
+		fixture string
+		reason  []string
+	}{
+		{"clerk/user.created.no_referral.json", []string{"no Reditus referral data", "public_metadata, private_metadata and unsafe_metadata"}},
+		{"clerk/user.updated.json", []string{"user.updated does not convert", "user.created"}},
+		{"stytch/direct.user.create.no_referral.json", []string{"no Reditus referral data", "trusted_metadata and untrusted_metadata"}},
+		{"stytch/direct.user.update.json", []string{"direct.user.update does not convert", "direct.user.create, dashboard.user.create"}},
+		{"workos/user.created.no_referral.json", []string{"no Reditus referral data", "data.metadata"}},
+		{"workos/user.updated.json", []string{"user.updated does not convert"}},
+		{"supabase/insert.no_referral.json", []string{"no Reditus referral data", "raw_app_meta_data and raw_user_meta_data"}},
+		{"supabase/update.json", []string{"UPDATE auth.users does not convert", "INSERT auth.users"}},
+		{"generic/no_referral.json", []string{"no Reditus referral data", "the body"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			got, err := parseFixture(t, tt.fixture)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Skip == "" {
+				t.Fatalf("converted to %+v, want a skip", got.Conversion)
+			}
+			for _, want := range tt.reason {
+				if !strings.Contains(got.Skip, want) {
+					t.Errorf("skip reason %q does not say %q", got.Skip, want)
+				}
+			}
+		})
+	}
+}
+
+func TestGenericNeedsEmailOrUID(t *testing.T) {
+	got, err := FromGeneric([]byte(`{"affiliate_slug":"john","email":7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got.Skip, "no email or user id: looked at email and uid") {
+		t.Errorf("skip = %q", got.Skip)
+	}
+}
+
+// The ids that make re-sent deliveries recognisable, where the body has one.
+func TestAuthProviderEventIDs(t *testing.T) {
+	for fixture, want := range map[string]string{
+		"workos/user.created.json":       "event_01JDQ8ZK4V3M2N1P0R9S8T7U6W",
+		"supabase/insert.json":           "5d0c8f3e-2a1b-4c9d-8e7f-6a5b4c3d2e1f",
+		"stytch/direct.user.create.json": "event-live-3b1f0c2e-5d4a-4e8b-9c7d-6e5f4a3b2c1d",
+	} {
+		if got, err := parseFixture(t, fixture); err != nil || got.ID != want {
+			t.Errorf("%s: id %q, %v; want %q", fixture, got.ID, err, want)
+		}
+	}
+}
+
+func TestAuthProvidersInvalid(t *testing.T) {
+	for provider, bodies := range map[string][]string{
+		"clerk":    {`{`, `[]`, `{"data":{}}`, `{"type":"user.created","data":{"email_addresses":"x"}}`},
+		"stytch":   {`nope`, `{"event_id":"e"}`, `{"source":"DIRECT","object_type":"user","action":"CREATE"}`},
+		"workos":   {`{"event":"user.created"}`, `{"id":"e","event":"user.created","data":[]}`},
+		"supabase": {`{}`, `{"type":"INSERT","table":"users","schema":"auth"}`, `{"type":"INSERT","table":"users","schema":"auth","record":{"id":5}}`},
+		"generic":  {`null`, `[]`, `"a string"`, `{"email":`},
+	} {
+		for _, body := range bodies {
+			if _, err := parsers[provider]([]byte(body)); !errors.Is(err, ErrInvalidPayload) {
+				t.Errorf("%s %s: err = %v, want ErrInvalidPayload", provider, body, err)
+			}
+		}
+	}
+}

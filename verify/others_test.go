@@ -1,0 +1,146 @@
+package verify
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	svix "github.com/svix/svix-webhooks/go"
+)
+
+const (
+	svixA = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	svixB = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+)
+
+// svixHeader signs like Svix itself, with the svix library's signer, under
+// Svix's header names ("svix") or Standard Webhooks' ("webhook").
+func svixHeader(t *testing.T, prefix, secret, id string, body []byte, at time.Time) http.Header {
+	t.Helper()
+	wh, err := svix.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := wh.Sign(id, at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set(prefix+"-id", id)
+	h.Set(prefix+"-timestamp", strconv.FormatInt(at.Unix(), 10))
+	h.Set(prefix+"-signature", sig)
+	return h
+}
+
+func TestSvix(t *testing.T) {
+	body := []byte(`{"type":"user.created"}`)
+	now := time.Now()
+	tests := []struct {
+		name   string
+		header http.Header
+		ok     bool
+	}{
+		{"svix headers", svixHeader(t, "svix", svixA, "msg_1", body, now), true},
+		{"standard webhooks headers", svixHeader(t, "webhook", svixA, "msg_1", body, now), true},
+		{"second secret", svixHeader(t, "svix", svixB, "msg_1", body, now), true},
+		{"no headers", http.Header{}, false},
+		{"unknown secret", svixHeader(t, "svix", "whsec_dW5rbm93bg==", "msg_1", body, now), false},
+		{"too old", svixHeader(t, "svix", svixA, "msg_1", body, now.Add(-Tolerance-time.Minute)), false},
+		{"too new", svixHeader(t, "svix", svixA, "msg_1", body, now.Add(Tolerance+time.Minute)), false},
+		{"id swapped after signing", func() http.Header {
+			h := svixHeader(t, "svix", svixA, "msg_1", body, now)
+			h.Set("svix-id", "msg_2")
+			return h
+		}(), false},
+	}
+	check, err := Svix([]string{svixA, svixB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := check(tt.header, body)
+			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, ErrSignature)) {
+				t.Errorf("err = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	if SvixID(svixHeader(t, "webhook", svixA, "msg_7", body, now)) != "msg_7" {
+		t.Error("SvixID does not read webhook-id")
+	}
+}
+
+func TestSvixRejectsUnusableSecret(t *testing.T) {
+	_, err := Svix([]string{svixA, "whsec_not base64!"})
+	if err == nil || !strings.Contains(err.Error(), "secret 2 of 2") || strings.Contains(err.Error(), "base64!") {
+		t.Errorf("err = %v: want secret 2 named, and nothing of it quoted", err)
+	}
+}
+
+// workOSHeader computes WorkOS's signature independently of SignWorkOS.
+func workOSHeader(secret string, body []byte, at time.Time) http.Header {
+	t := strconv.FormatInt(at.UnixMilli(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(t + "." + string(body)))
+	return http.Header{"Workos-Signature": {"t=" + t + ", v1=" + hex.EncodeToString(mac.Sum(nil))}}
+}
+
+func TestWorkOS(t *testing.T) {
+	body := []byte(`{"id":"event_1","event":"user.created"}`)
+	now := time.Now()
+	check, _ := WorkOS([]string{"sk_old", "sk_new"})
+	tests := []struct {
+		name   string
+		header http.Header
+		ok     bool
+	}{
+		{"signed", workOSHeader("sk_new", body, now), true},
+		{"old secret during rotation", workOSHeader("sk_old", body, now), true},
+		{"SignWorkOS agrees", http.Header{"Workos-Signature": {SignWorkOS("sk_new", body, now)}}, true},
+		{"no header", http.Header{}, false},
+		{"malformed", http.Header{"Workos-Signature": {"v1=abcd"}}, false},
+		{"seconds, not milliseconds", http.Header{"Workos-Signature": {"t=" + strconv.FormatInt(now.Unix(), 10) + ", v1=00"}}, false},
+		{"other secret", workOSHeader("sk_other", body, now), false},
+		{"too old", workOSHeader("sk_new", body, now.Add(-Tolerance-time.Minute)), false},
+		{"too new", workOSHeader("sk_new", body, now.Add(Tolerance+time.Minute)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := check(tt.header, body)
+			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, ErrSignature)) {
+				t.Errorf("err = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	if err := check(workOSHeader("sk_new", body, now), append(body, ' ')); err == nil {
+		t.Error("a changed body verified")
+	}
+}
+
+func TestBearer(t *testing.T) {
+	check, _ := Bearer([]string{"s3cret-old", "s3cret-new"})
+	for auth, ok := range map[string]bool{
+		"Bearer s3cret-new": true,
+		"Bearer s3cret-old": true,
+		"Bearer s3cret":     false,
+		"Bearer ":           false,
+		"s3cret-new":        false,
+		"Basic s3cret-new":  false,
+		"":                  false,
+	} {
+		err := check(http.Header{"Authorization": {auth}}, nil)
+		if ok != (err == nil) || (err != nil && !errors.Is(err, ErrSignature)) {
+			t.Errorf("Authorization %q: err = %v, want ok=%v", auth, err, ok)
+		}
+	}
+	none, _ := Bearer(nil)
+	if err := none(http.Header{"Authorization": {"Bearer "}}, nil); !errors.Is(err, ErrSignature) {
+		t.Errorf("no secrets: err = %v, want ErrSignature", err)
+	}
+}
