@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -25,18 +22,10 @@ type signer func(t *testing.T, secret, id string, body []byte, at time.Time) htt
 func svixSigner(prefix string) signer {
 	return func(t *testing.T, secret, id string, body []byte, at time.Time) http.Header {
 		t.Helper()
-		wh, err := svix.NewWebhook(secret)
+		h, err := verify.SignSvix(prefix, secret, id, body, at)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig, err := wh.Sign(id, at, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := http.Header{}
-		h.Set(prefix+"-id", id)
-		h.Set(prefix+"-timestamp", strconv.FormatInt(at.Unix(), 10))
-		h.Set(prefix+"-signature", sig)
 		return h
 	}
 }

@@ -93,17 +93,7 @@ func TestAuthProvidersSkip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
 			got, err := parseFixture(t, tt.fixture)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Skip == "" {
-				t.Fatalf("converted to %+v, want a skip", got.Conversion)
-			}
-			for _, want := range tt.reason {
-				if !strings.Contains(got.Skip, want) {
-					t.Errorf("skip reason %q does not say %q", got.Skip, want)
-				}
-			}
+			wantSkip(t, got, err, tt.reason...)
 		})
 	}
 }

@@ -116,17 +116,7 @@ func TestFromStripeSkips(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
 			got, err := FromStripe(readFixture(t, tt.fixture), StripeOptions{})
-			if err != nil {
-				t.Fatalf("FromStripe: %v", err)
-			}
-			if got.Skip == "" {
-				t.Fatalf("converted to %+v, want a skip", got.Conversion)
-			}
-			for _, want := range tt.reason {
-				if !strings.Contains(got.Skip, want) {
-					t.Errorf("skip reason %q does not say %q", got.Skip, want)
-				}
-			}
+			wantSkip(t, got, err, tt.reason...)
 		})
 	}
 }
@@ -173,5 +163,22 @@ func TestFromStripeInvalid(t *testing.T) {
 				t.Errorf("err = %v, want ErrInvalidPayload", err)
 			}
 		})
+	}
+}
+
+// wantSkip checks that a mapping skipped, with a reason that says each of
+// reason.
+func wantSkip(t *testing.T, got Event, err error, reason ...string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Skip == "" {
+		t.Fatalf("converted to %+v, want a skip", got.Conversion)
+	}
+	for _, want := range reason {
+		if !strings.Contains(got.Skip, want) {
+			t.Errorf("skip reason %q does not say %q", got.Skip, want)
+		}
 	}
 }

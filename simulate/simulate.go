@@ -17,13 +17,11 @@ import (
 	"io/fs"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/stripe/stripe-go/v76/webhook"
-	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
@@ -100,20 +98,7 @@ var senders = map[string]sender{
 // or Standard Webhooks' ("webhook").
 func signSvix(prefix string) func(string, []byte, time.Time) (http.Header, error) {
 	return func(secret string, body []byte, now time.Time) (http.Header, error) {
-		wh, err := svix.NewWebhook(secret)
-		if err != nil {
-			return nil, errors.New("the secret is not a Svix secret (whsec_ followed by base64)")
-		}
-		id := "msg_" + randomHex(12)
-		sig, err := wh.Sign(id, now, body)
-		if err != nil {
-			return nil, fmt.Errorf("sign: %w", err)
-		}
-		h := http.Header{}
-		h.Set(prefix+"-id", id)
-		h.Set(prefix+"-timestamp", strconv.FormatInt(now.Unix(), 10))
-		h.Set(prefix+"-signature", sig)
-		return h, nil
+		return verify.SignSvix(prefix, secret, "msg_"+randomHex(12), body, now)
 	}
 }
 

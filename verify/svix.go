@@ -2,8 +2,11 @@ package verify
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 )
@@ -45,4 +48,23 @@ func Svix(secrets []string) (Func, error) {
 // re-sent delivery by.
 func SvixID(header http.Header) string {
 	return cmp.Or(header.Get("svix-id"), header.Get("webhook-id"))
+}
+
+// SignSvix returns the headers Svix would send for body, signed with svix's
+// own signer: under Svix's header names when prefix is "svix", under Standard
+// Webhooks' when it is "webhook". simulate and the tests sign with it.
+func SignSvix(prefix, secret, id string, body []byte, at time.Time) (http.Header, error) {
+	wh, err := svix.NewWebhook(secret)
+	if err != nil {
+		return nil, errors.New("not a Svix secret (whsec_ followed by base64)")
+	}
+	sig, err := wh.Sign(id, at, body)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	h := http.Header{}
+	h.Set(prefix+"-id", id)
+	h.Set(prefix+"-timestamp", strconv.FormatInt(at.Unix(), 10))
+	h.Set(prefix+"-signature", sig)
+	return h, nil
 }
