@@ -308,6 +308,50 @@ func TestEndToEndEveryProvider(t *testing.T) {
 	}
 }
 
+// The generic endpoint's copy-paste sender (examples/generic/send.mjs), run
+// by Node with the standardwebhooks package, reaches Reditus through the
+// binary: the README's snippet and the bridge agree on Standard Webhooks.
+func TestEndToEndGenericSenderInNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if _, statErr := os.Stat("examples/generic/node_modules/standardwebhooks"); err != nil || statErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must run this test: install Node and run npm ci --prefix examples/generic (.ci/run does)")
+		}
+		t.Skip("needs node and `npm ci --prefix examples/generic`")
+	}
+	rec := &recorder{arrived: make(chan struct{}, 1)}
+	fake := httptest.NewServer(rec)
+	defer fake.Close()
+	const secret = "whsec_bm9kZS1zZW5kZXItdGVzdA=="
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fake.URL+"/api", "GENERIC_WEBHOOK_SECRET="+secret)
+
+	cmd := exec.Command(node, "send.mjs", "--email", "node@example.com", "--uid", "usr_node", "--gr-id", "0f8fad5b-d9cb-469f-a165-70867728950e")
+	cmd.Dir = "examples/generic"
+	cmd.Env = append(os.Environ(), "REDITUS_BRIDGE_URL="+p.base, "REDITUS_BRIDGE_SECRET="+secret)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node send.mjs: %v\n%s", err, out)
+	}
+	// A bare click id carries no slug, so this one is skipped, and says so;
+	// the second send names the affiliate and is forwarded.
+	if !bytes.Contains(out, []byte(`"outcome":"skipped"`)) {
+		t.Errorf("bare click id: %s", out)
+	}
+	cmd = exec.Command(node, "send.mjs", "--email", "node@example.com", "--uid", "usr_node", "--gr-id", "rl:0f8fad5b-d9cb-469f-a165-70867728950e::pk:::john:::sid:affiliate")
+	cmd.Dir = "examples/generic"
+	cmd.Env = append(os.Environ(), "REDITUS_BRIDGE_URL="+p.base, "REDITUS_BRIDGE_SECRET="+secret)
+	if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte(`"outcome":"forwarded"`)) {
+		t.Fatalf("node send.mjs: %v\n%s", err, out)
+	}
+	p.stop(t)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := reditus.Conversion{AffiliateSlug: "john", Email: "node@example.com", UID: "usr_node", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e"}
+	if len(rec.received) != 1 || rec.received[0] != want {
+		t.Errorf("Reditus received %+v, want [%+v]", rec.received, want)
+	}
+}
+
 // The README's first two minutes: a bridge with no configuration, and
 // `simulate stripe` against it, which prints the dry-run conversion.
 func TestEndToEndDryRunSimulate(t *testing.T) {
