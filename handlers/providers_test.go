@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -161,6 +162,29 @@ func TestAuthProviders(t *testing.T) {
 			b := newBridge(t, nil)
 			send(t, b, p.secret, "msg_bad", []byte(p.malformedButValid), time.Now()).is(t, http.StatusBadRequest, "invalid_payload")
 		})
+		t.Run(p.name+"/too large", func(t *testing.T) {
+			b := newBridge(t, nil)
+			big := bytes.Repeat([]byte(" "), MaxBody+1)
+			send(t, b, p.secret, "msg_big", big, time.Now()).is(t, http.StatusRequestEntityTooLarge, "too_large")
+		})
+		for _, row := range []struct {
+			reditus         int
+			status          int
+			outcome, reason string
+		}{
+			{409, 200, "duplicate", "already has"},
+			{400, 200, "rejected", "Affiliate john not found"},
+			{401, 500, "retry", "misconfigured"},
+			{503, 503, "retry", "retryable"},
+		} {
+			t.Run(fmt.Sprintf("%s/Reditus %d", p.name, row.reditus), func(t *testing.T) {
+				b := newBridge(t, nil)
+				b.reditus.respond = answerWith(row.reditus, `{"errors":[{"detail":"Affiliate john not found"}]}`)
+				r := send(t, b, p.secret, "msg_row", fixture(t, p.converts), time.Now())
+				r.is(t, row.status, row.outcome)
+				mustContain(t, r.Reason, row.reason)
+			})
+		}
 		t.Run(p.name+"/re-sent delivery calls Reditus once", func(t *testing.T) {
 			b := newBridge(t, nil)
 			body := fixture(t, p.converts)
