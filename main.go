@@ -17,9 +17,14 @@ import (
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/simulate"
 )
+
+// version is the bridge's version, set at build time with
+// -ldflags "-X main.version=..." (the Dockerfile does).
+var version = "dev"
 
 // shutdownGrace is how long in-flight webhooks get to finish after SIGTERM.
 // It exceeds the Reditus client's whole budget (8 s), so that every request
@@ -49,10 +54,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return serve(ctx, cfg, stdout)
 	}
 	switch args[0] {
+	case "check":
+		// The same construction as serve's, so that both fail alike.
+		if _, err := handlers.New(cfg, nil, slog.New(slog.DiscardHandler), nil); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		fmt.Fprintf(stdout, "reditus-bridge %s: the configuration is valid\n", version)
+		cfg.Report(stdout)
+		return nil
 	case "simulate":
 		return simulate.Run(ctx, cfg, args[1:], stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: simulate)", args[0])
+		return fmt.Errorf("unknown command %q (commands: check, simulate)", args[0])
 	}
 }
 
@@ -62,8 +75,13 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	logHandler := slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})
 	logger := slog.New(logHandler)
 
-	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal()})
-	handler, err := handlers.New(cfg, client, logger)
+	m := metrics.New()
+	client := reditus.New(reditus.Options{
+		BaseURL:   cfg.ReditusAPIURL,
+		APIKey:    cfg.ReditusAPIKey.Reveal(),
+		OnAttempt: m.ReditusAttempt,
+	})
+	handler, err := handlers.New(cfg, client, logger, m)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -79,9 +97,9 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "dry_run", cfg.DryRun())
-	if cfg.DryRun() {
-		logger.Warn("dry run: REDITUS_API_KEY is not set, so conversions are logged and not sent, and providers without a secret accept the development secret")
+	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On())
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w)
 	}
 
 	served := make(chan error, 1)

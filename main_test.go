@@ -374,6 +374,47 @@ func TestEndToEndDryRunSimulate(t *testing.T) {
 	p.stop(t)
 }
 
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		ok   bool
+		want []string
+	}{
+		{"dry run", nil, true, []string{"the configuration is valid", "mode:      dry run", "stripe:    on, development secret", "warnings:", "dry run:"}},
+		{"live", []string{"REDITUS_API_KEY=rk_live_must_not_print", "STRIPE_WEBHOOK_SECRET=sk_live_must_not_print", "STRIPE_ACCEPT_TEST_EVENTS=true"}, true, []string{
+			"mode:      live", "stripe:    on, 1 secret(s) in STRIPE_WEBHOOK_SECRET", "clerk:     off (set CLERK_WEBHOOK_SECRET)",
+			"does not start with whsec_", "STRIPE_ACCEPT_TEST_EVENTS=true while live",
+		}},
+		{"port not a number", []string{"PORT=eighty"}, false, []string{"PORT"}},
+		{"svix secret not base64", []string{"REDITUS_API_KEY=rk_live_must_not_print", "CLERK_WEBHOOK_SECRET=whsec_must_not_print!"}, false, []string{"CLERK_WEBHOOK_SECRET", "not a Svix secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(buildBinary(t), "check")
+			cmd.Env = tt.env
+			if cmd.Env == nil {
+				cmd.Env = []string{}
+			}
+			out, err := cmd.CombinedOutput()
+			if tt.ok != (err == nil) {
+				t.Fatalf("check exited %v, want ok=%v:\n%s", err, tt.ok, out)
+			}
+			if !tt.ok && cmd.ProcessState.ExitCode() != 1 {
+				t.Errorf("exit code %d, want 1", cmd.ProcessState.ExitCode())
+			}
+			for _, want := range tt.want {
+				if !bytes.Contains(out, []byte(want)) {
+					t.Errorf("check printed no %q:\n%s", want, out)
+				}
+			}
+			if bytes.Contains(out, []byte("must_not_print")) {
+				t.Errorf("check printed a secret:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestRefusesBadConfiguration(t *testing.T) {
 	cmd := exec.Command(buildBinary(t))
 	cmd.Env = []string{"PORT=eighty", "REDITUS_API_KEY=rk_live_must_not_print"}

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
@@ -41,14 +43,21 @@ const (
 	rememberFor        = 10 * time.Minute
 )
 
-// New returns the bridge's routes. In dry run (cfg.DryRun) tracker is never
-// called; it may be nil. It fails when a provider's secret cannot verify
-// anything, naming the variable.
-func New(cfg config.Config, tracker Tracker, logger *slog.Logger) (http.Handler, error) {
+// browserHelper is GET /reditus-bridge.js (README.md, "The browser helper").
+//
+//go:embed static/reditus-bridge.js
+var browserHelper []byte
+
+// New returns the bridge's routes, all of them. In dry run (cfg.DryRun)
+// tracker is never called; it may be nil. m may be nil, which records
+// nothing. New fails when a provider's secret cannot verify anything, naming
+// the variable.
+func New(cfg config.Config, tracker Tracker, logger *slog.Logger, m *metrics.Metrics) (http.Handler, error) {
 	s := &server{
 		dryRun:     cfg.DryRun(),
 		tracker:    tracker,
 		log:        logger,
+		metrics:    m,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),
 	}
 
@@ -60,6 +69,14 @@ func New(cfg config.Config, tracker Tracker, logger *slog.Logger) (http.Handler,
 	r.NoMethod(func(c *gin.Context) { c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed"}) })
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	if m != nil {
+		r.GET("/metrics", gin.WrapH(m.Handler()))
+	}
+	r.GET("/reditus-bridge.js", func(c *gin.Context) {
+		// An hour of caching: the script changes only with a new bridge.
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Data(http.StatusOK, "text/javascript; charset=utf-8", browserHelper)
+	})
 
 	stripe := mapping.StripeOptions{AcceptTestEvents: cfg.StripeAcceptTestEvents}
 	for _, p := range []provider{

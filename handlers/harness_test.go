@@ -17,6 +17,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -83,6 +84,7 @@ func answerWith(status int, body string) func(int, http.ResponseWriter) {
 // bridge is the handler under test, its fake Reditus and its log.
 type bridge struct {
 	handler http.Handler
+	metrics *metrics.Metrics
 	reditus *fakeReditus
 	logMu   sync.Mutex
 	log     bytes.Buffer
@@ -117,12 +119,13 @@ func liveConfig(reditusURL string) config.Config {
 
 func newBridge(t *testing.T, configure func(*config.Config)) *bridge {
 	t.Helper()
-	b := &bridge{reditus: newFakeReditus(t)}
+	b := &bridge{reditus: newFakeReditus(t), metrics: metrics.New()}
 	cfg := liveConfig(b.reditus.URL)
 	if configure != nil {
 		configure(&cfg)
 	}
 	client := reditus.New(reditus.Options{
+		OnAttempt:      b.metrics.ReditusAttempt,
 		BaseURL:        cfg.ReditusAPIURL,
 		APIKey:         cfg.ReditusAPIKey.Reveal(),
 		AttemptTimeout: 200 * time.Millisecond,
@@ -130,7 +133,7 @@ func newBridge(t *testing.T, configure func(*config.Config)) *bridge {
 		Backoff:        5 * time.Millisecond,
 	})
 	logger := slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := New(cfg, client, logger)
+	h, err := New(cfg, client, logger, b.metrics)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
@@ -25,6 +26,7 @@ type server struct {
 	dryRun     bool
 	tracker    Tracker
 	log        *slog.Logger
+	metrics    *metrics.Metrics
 	deliveries *deliveries
 }
 
@@ -41,8 +43,10 @@ func (s *server) webhook(p provider, secrets config.Secrets) (gin.HandlerFunc, e
 	}
 	return func(c *gin.Context) {
 		start := time.Now()
+		done := s.metrics.WebhookStarted(p.name)
 		ans, shared := s.process(c.Request.Context(), c.Writer, c.Request, p, check)
 		s.respond(c, p.name, ans, start, shared)
+		done(ans.Outcome)
 	}, nil
 }
 

@@ -41,6 +41,11 @@ type Options struct {
 	Budget         time.Duration // all attempts and the waits between them
 	MaxAttempts    int
 	Backoff        time.Duration // wait before the second attempt; doubles after
+
+	// OnAttempt, if set, is told of every HTTP attempt: its status (0 when no
+	// answer arrived), its duration, and whether it retried a failed one.
+	// The bridge's metrics come from it.
+	OnAttempt func(status int, d time.Duration, retry bool)
 }
 
 // Client sends conversions to Reditus. It is safe for concurrent use.
@@ -64,6 +69,9 @@ func New(opts Options) *Client {
 	opts.Backoff = orDefault(opts.Backoff, DefaultBackoff)
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.OnAttempt == nil {
+		opts.OnAttempt = func(int, time.Duration, bool) {}
 	}
 	return &Client{
 		endpoint: strings.TrimRight(opts.BaseURL, "/") + "/v2/tracking/conversion",
@@ -95,7 +103,7 @@ func (c *Client) Track(ctx context.Context, conv Conversion) (Result, error) {
 
 	wait := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
-		res, err := c.attempt(ctx, body)
+		res, err := c.attempt(ctx, body, attempt > 1)
 		var e *Error
 		if err == nil || !errors.As(err, &e) || e.Kind != Retryable || attempt == c.opts.MaxAttempts {
 			return res, err
@@ -118,9 +126,11 @@ func (c *Client) Track(ctx context.Context, conv Conversion) (Result, error) {
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, body []byte) (Result, error) {
+func (c *Client) attempt(ctx context.Context, body []byte, retry bool) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
+	start, status := time.Now(), 0
+	defer func() { c.opts.OnAttempt(status, time.Since(start), retry) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return Result{}, &Error{Kind: Misconfigured, Message: "build request", Err: err}
@@ -135,6 +145,7 @@ func (c *Client) attempt(ctx context.Context, body []byte) (Result, error) {
 		return Result{}, &Error{Kind: Retryable, Message: "no answer", Err: err}
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	// A read error after the status line is ignored on purpose: the status
 	// alone decides what happened, and for a 201 the conversion exists even
 	// if the connection dropped before its body arrived.

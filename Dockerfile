@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+
+# Build: a static, trimmed binary. deploy_test.go runs the go build line below
+# exactly as written, since CI has no Docker engine.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o dist/reditus-bridge .
+
+# Run: distroless static carries CA certificates (for Reditus's HTTPS API) and
+# a non-root user, and nothing else: no shell, no package manager.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /src/dist/reditus-bridge /reditus-bridge
+USER nonroot:nonroot
+ENV PORT=8080
+EXPOSE 8080
+ENTRYPOINT ["/reditus-bridge"]

@@ -1,0 +1,105 @@
+// Package metrics is the bridge's Prometheus instrumentation: webhooks by
+// provider and outcome, their latency, calls to Reditus and their retries.
+// It keeps a registry of its own, so that a test's metrics start at zero and
+// nothing else in the process can add to them.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics records what the bridge does. Its methods are safe for concurrent
+// use; a nil *Metrics records nothing, for tests that do not care.
+type Metrics struct {
+	registry        *prometheus.Registry
+	webhooks        *prometheus.CounterVec
+	webhookDuration *prometheus.HistogramVec
+	inFlight        prometheus.Gauge
+	reditusCalls    *prometheus.CounterVec
+	reditusDuration prometheus.Histogram
+	reditusRetries  prometheus.Counter
+}
+
+// New returns Metrics registered, with the Go runtime's and the process's own
+// collectors (memory, goroutines, file descriptors), in a new registry.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_webhooks_total",
+			Help: "Webhooks answered, by provider and outcome (forwarded, duplicate, skipped, rejected, retry, ...).",
+		}, []string{"provider", "outcome"}),
+		webhookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "reditus_bridge_webhook_duration_seconds",
+			Help: "Time from a webhook's arrival to its answer, Reditus included.",
+			// From sub-millisecond skips to the 8 s Reditus budget.
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"provider"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "reditus_bridge_webhooks_in_flight",
+			Help: "Webhooks being processed now.",
+		}),
+		reditusCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_reditus_requests_total",
+			Help: "HTTP attempts to Reditus's Tracking API, by status class (2xx, 4xx, 5xx, or error when no answer came).",
+		}, []string{"status_class"}),
+		reditusDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "reditus_bridge_reditus_request_duration_seconds",
+			Help:    "Duration of one HTTP attempt to Reditus.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		reditusRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "reditus_bridge_reditus_retries_total",
+			Help: "Attempts to Reditus that were retries of a failed one.",
+		}),
+	}
+	m.registry.MustRegister(
+		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the metrics in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// WebhookStarted counts a webhook in flight; call the function it returns
+// with the webhook's outcome when it is answered.
+func (m *Metrics) WebhookStarted(provider string) (done func(outcome string)) {
+	if m == nil {
+		return func(string) {}
+	}
+	start := time.Now()
+	m.inFlight.Inc()
+	return func(outcome string) {
+		m.inFlight.Dec()
+		m.webhooks.WithLabelValues(provider, outcome).Inc()
+		m.webhookDuration.WithLabelValues(provider).Observe(time.Since(start).Seconds())
+	}
+}
+
+// ReditusAttempt records one HTTP attempt to Reditus: its status (0 when no
+// answer arrived), how long it took, and whether it was a retry.
+func (m *Metrics) ReditusAttempt(status int, d time.Duration, retry bool) {
+	if m == nil {
+		return
+	}
+	class := "error"
+	if status > 0 {
+		class = strconv.Itoa(status/100) + "xx"
+	}
+	m.reditusCalls.WithLabelValues(class).Inc()
+	m.reditusDuration.Observe(d.Seconds())
+	if retry {
+		m.reditusRetries.Inc()
+	}
+}
