@@ -20,6 +20,7 @@ import (
 	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/simulate"
+	"github.com/getreditus/reditus-bridge/stripeapi"
 )
 
 // version is the bridge's version, set at build time with
@@ -27,8 +28,8 @@ import (
 var version = "dev"
 
 // shutdownGrace is how long in-flight webhooks get to finish after SIGTERM.
-// It exceeds the Reditus client's whole budget (8 s), so that every request
-// in flight can end with its real answer.
+// It exceeds the Stripe look-ups' 2 s plus the Reditus client's 7 s budget,
+// so that every request in flight can end with its real answer.
 const shutdownGrace = 12 * time.Second
 
 func main() {
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "check":
 		// The same construction as serve's, so that both fail alike.
-		if _, err := handlers.New(cfg, nil, slog.New(slog.DiscardHandler), nil); err != nil {
+		if _, err := handlers.New(cfg, handlers.Deps{}); err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
 		fmt.Fprintf(stdout, "reditus-bridge %s: the configuration is valid\n", version)
@@ -67,6 +68,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown command %q (commands: check, simulate)", args[0])
 	}
+}
+
+// stripeLookups is the Stripe API client of the webhook path, or nil (no
+// look-ups) without STRIPE_API_KEY. One call may take 1.5 s, and stripe-go
+// does not retry: a failed look-up answers 503, and the sender retries.
+func stripeLookups(cfg config.Config) handlers.StripeFetcher {
+	if cfg.StripeAPIKey == "" {
+		return nil
+	}
+	return stripeapi.New(stripeapi.Options{Key: cfg.StripeAPIKey.Reveal(), BaseURL: cfg.StripeAPIURL, Timeout: 1500 * time.Millisecond})
 }
 
 // serve runs the bridge until ctx is done, then lets in-flight webhooks
@@ -81,7 +92,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
 	})
-	handler, err := handlers.New(cfg, client, logger, m)
+	handler, err := handlers.New(cfg, handlers.Deps{Tracker: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

@@ -30,6 +30,8 @@ type Config struct {
 
 	StripeWebhookSecret    Secrets `envconfig:"STRIPE_WEBHOOK_SECRET"`
 	StripeAcceptTestEvents bool    `envconfig:"STRIPE_ACCEPT_TEST_EVENTS" default:"false"`
+	StripeAPIKey           Secret  `envconfig:"STRIPE_API_KEY"`
+	StripeAPIURL           string  `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
 
 	ClerkWebhookSecret    Secrets `envconfig:"CLERK_WEBHOOK_SECRET"`
 	StytchWebhookSecret   Secrets `envconfig:"STYTCH_WEBHOOK_SECRET"`
@@ -109,6 +111,9 @@ func (c Config) validate() error {
 	}
 	if err := checkBaseURL(c.ReditusAPIURL); err != nil {
 		return fmt.Errorf("REDITUS_API_URL: %w", err)
+	}
+	if err := checkBaseURL(c.StripeAPIURL); err != nil {
+		return fmt.Errorf("STRIPE_API_URL: %w", err)
 	}
 	for _, p := range Providers {
 		if !c.DryRun() && c.configured(p).contains(DevelopmentSecret) {

@@ -41,6 +41,12 @@ func (c Config) Warnings() []string {
 	if u, err := url.Parse(c.ReditusAPIURL); err == nil && u.Scheme != "https" {
 		w = append(w, "REDITUS_API_URL is not https: the API key would travel in clear text")
 	}
+	if u, err := url.Parse(c.StripeAPIURL); err == nil && u.Scheme != "https" && c.StripeAPIKey != "" {
+		w = append(w, "STRIPE_API_URL is not https: STRIPE_API_KEY would travel in clear text")
+	}
+	if k := c.StripeAPIKey.Reveal(); k != "" && !strings.HasPrefix(k, "rk_") && !strings.HasPrefix(k, "sk_") {
+		w = append(w, "STRIPE_API_KEY does not start with rk_ or sk_, as Stripe API keys do (a restricted key with read access to customers, subscriptions, Checkout Sessions and events is enough)")
+	}
 	if len(c.On()) == 0 {
 		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
 	}
@@ -56,6 +62,11 @@ func (c Config) Report(w io.Writer) {
 	}
 	fmt.Fprintf(w, "mode:      %s\n", mode)
 	fmt.Fprintf(w, "listen:    %s\n", c.Addr())
+	lookups := "off (set STRIPE_API_KEY to look at related Stripe objects)"
+	if c.StripeAPIKey != "" {
+		lookups = "on, at " + c.StripeAPIURL
+	}
+	fmt.Fprintf(w, "stripe api: %s\n", lookups)
 	for _, p := range Providers {
 		secrets := c.WebhookSecrets(p)
 		switch {

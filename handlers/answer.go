@@ -7,6 +7,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/stripeapi"
 	"github.com/getreditus/reditus-bridge/verify"
 )
 
@@ -105,6 +106,10 @@ func codeOf(err error) code {
 		return codeTooLarge
 	case errors.Is(err, mapping.ErrInvalidPayload):
 		return codeInvalidPayload
+	case errors.Is(err, stripeapi.ErrMisconfigured):
+		return codeMisconfigured
+	case errors.Is(err, stripeapi.ErrUnavailable):
+		return codeUnavailable
 	}
 	switch reditus.KindOf(err) {
 	case reditus.Duplicate:

@@ -25,6 +25,20 @@ type Tracker interface {
 	Track(ctx context.Context, c reditus.Conversion) (reditus.Result, error)
 }
 
+// StripeFetcher fetches the Stripe objects an event names when it lacks
+// referral data. *stripeapi.Client is one.
+type StripeFetcher interface {
+	Fetch(ctx context.Context, lookups []mapping.StripeLookup) ([]mapping.Related, error)
+}
+
+// Deps are what New wires together. A nil field turns its part off.
+type Deps struct {
+	Tracker Tracker       // Reditus; never called in dry run
+	Stripe  StripeFetcher // Stripe API look-ups; nil without STRIPE_API_KEY
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+}
+
 // provider is one webhook sender: everything that differs between providers.
 // The pipeline in webhook.go is everything that does not.
 type provider struct {
@@ -34,6 +48,8 @@ type provider struct {
 	// deliveryID reads the sender's delivery id from the headers, for the
 	// providers that put it there; the others' events carry their own id.
 	deliveryID func(http.Header) string
+	// enrich looks further for referral data an event lacks; nil: nowhere.
+	enrich func(context.Context, mapping.Event) (mapping.Event, error)
 }
 
 // Memory for re-sent deliveries: a sender re-sends within seconds or minutes,
@@ -43,21 +59,34 @@ const (
 	rememberFor        = 10 * time.Minute
 )
 
+// lookupBudget bounds the Stripe look-ups for one event. With Reditus's 7 s
+// budget it keeps the answer under 10 s.
+const lookupBudget = 2 * time.Second
+
 // browserHelper is GET /reditus-bridge.js (README.md, "The browser helper").
 //
 //go:embed static/reditus-bridge.js
 var browserHelper []byte
 
-// New returns the bridge's routes, all of them. In dry run (cfg.DryRun)
-// tracker is never called; it may be nil. m may be nil, which records
-// nothing. New fails when a provider's secret cannot verify anything, naming
-// the variable.
-func New(cfg config.Config, tracker Tracker, logger *slog.Logger, m *metrics.Metrics) (http.Handler, error) {
+// Bridge is the bridge's HTTP handler, and its webhook pipeline for events
+// that arrive another way (Process).
+type Bridge struct {
+	http.Handler
+	server    *server
+	providers map[string]provider
+}
+
+// New returns the bridge with all of its routes. It fails when a provider's
+// secret cannot verify anything, naming the variable.
+func New(cfg config.Config, deps Deps) (*Bridge, error) {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
 	s := &server{
 		dryRun:     cfg.DryRun(),
-		tracker:    tracker,
-		log:        logger,
-		metrics:    m,
+		tracker:    deps.Tracker,
+		log:        deps.Log,
+		metrics:    deps.Metrics,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),
 	}
 
@@ -69,8 +98,8 @@ func New(cfg config.Config, tracker Tracker, logger *slog.Logger, m *metrics.Met
 	r.NoMethod(func(c *gin.Context) { c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed"}) })
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	if m != nil {
-		r.GET("/metrics", gin.WrapH(m.Handler()))
+	if deps.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(deps.Metrics.Handler()))
 	}
 	r.GET("/reditus-bridge.js", func(c *gin.Context) {
 		// An hour of caching: the script changes only with a new bridge.
@@ -79,8 +108,9 @@ func New(cfg config.Config, tracker Tracker, logger *slog.Logger, m *metrics.Met
 	})
 
 	stripe := mapping.StripeOptions{AcceptTestEvents: cfg.StripeAcceptTestEvents}
+	b := &Bridge{Handler: r, server: s, providers: map[string]provider{}}
 	for _, p := range []provider{
-		{name: "stripe", verify: verify.Stripe, parse: func(body []byte) (mapping.Event, error) { return mapping.FromStripe(body, stripe) }},
+		{name: "stripe", verify: verify.Stripe, parse: func(body []byte) (mapping.Event, error) { return mapping.FromStripe(body, stripe) }, enrich: stripeLookups(deps.Stripe)},
 		{name: "clerk", verify: verify.Svix, parse: mapping.FromClerk, deliveryID: verify.SvixID},
 		{name: "stytch", verify: verify.Svix, parse: mapping.FromStytch, deliveryID: verify.SvixID},
 		{name: "workos", verify: verify.WorkOS, parse: mapping.FromWorkOS},
@@ -92,8 +122,57 @@ func New(cfg config.Config, tracker Tracker, logger *slog.Logger, m *metrics.Met
 			return nil, fmt.Errorf("%s: %w", config.SecretVar(p.name), err)
 		}
 		r.POST("/webhooks/"+p.name, h)
+		b.providers[p.name] = p
 	}
-	return r, nil
+	return b, nil
+}
+
+// stripeLookups fetches the related objects a Stripe event names when it
+// lacks referral data; without a fetcher (no STRIPE_API_KEY) it is off.
+func stripeLookups(fetcher StripeFetcher) func(context.Context, mapping.Event) (mapping.Event, error) {
+	if fetcher == nil {
+		return nil
+	}
+	return func(ctx context.Context, ev mapping.Event) (mapping.Event, error) {
+		if len(ev.Lookups) == 0 {
+			return ev, nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, lookupBudget)
+		defer cancel()
+		related, err := fetcher.Fetch(ctx, ev.Lookups)
+		if err != nil {
+			return ev, fmt.Errorf("look up related stripe objects: %w", err)
+		}
+		return ev.WithRelated(related...), nil
+	}
+}
+
+// Result is what the pipeline made of one event.
+type Result struct {
+	Status     int
+	Outcome    string
+	Reason     string
+	EventID    string
+	EventType  string
+	ReferralID string
+}
+
+// Acknowledged reports whether the event is done: in Reditus, or never to be.
+func (r Result) Acknowledged() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Process runs an event that the bridge fetched from the provider's own API
+// (so it carries no signature to check) through the webhook pipeline: map,
+// look up, forward, answer and log, exactly as if it had arrived signed. The
+// backfill and recover commands replay history through it.
+func (b *Bridge) Process(ctx context.Context, providerName string, body []byte) Result {
+	p, ok := b.providers[providerName]
+	if !ok {
+		return Result{Status: http.StatusNotFound, Outcome: "disabled", Reason: "no provider " + providerName}
+	}
+	start := time.Now()
+	ans, shared := b.server.deliver(ctx, p, body, "")
+	b.server.logLine(ctx, p.name, ans, start, shared)
+	return Result{Status: ans.status(), Outcome: ans.Outcome, Reason: ans.Reason, EventID: ans.EventID, EventType: ans.EventType, ReferralID: ans.ReferralID}
 }
 
 // recovered answers a panic, which no input should cause, with a retry, so

@@ -83,8 +83,9 @@ func answerWith(status int, body string) func(int, http.ResponseWriter) {
 
 // bridge is the handler under test, its fake Reditus and its log.
 type bridge struct {
-	handler http.Handler
+	handler *Bridge
 	metrics *metrics.Metrics
+	stripe  StripeFetcher // set by configure hooks that need look-ups
 	reditus *fakeReditus
 	logMu   sync.Mutex
 	log     bytes.Buffer
@@ -133,7 +134,7 @@ func newBridge(t *testing.T, configure func(*config.Config)) *bridge {
 		Backoff:        5 * time.Millisecond,
 	})
 	logger := slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := New(cfg, client, logger, b.metrics)
+	h, err := New(cfg, Deps{Tracker: client, Stripe: b.stripe, Log: logger, Metrics: b.metrics})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -225,7 +225,7 @@ func TestDryRunAcceptsDevelopmentSecretEverywhere(t *testing.T) {
 func TestUnusableSvixSecretFailsAtStartup(t *testing.T) {
 	cfg := liveConfig("http://127.0.0.1:1")
 	cfg.ClerkWebhookSecret = config.Secrets{"whsec_not base64"}
-	_, err := New(cfg, nil, nil, nil)
+	_, err := New(cfg, Deps{})
 	if err == nil || !strings.Contains(err.Error(), "CLERK_WEBHOOK_SECRET") {
 		t.Errorf("New = %v, want an error naming CLERK_WEBHOOK_SECRET", err)
 	}

@@ -58,13 +58,29 @@ func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err := check(r.Header, body); err != nil {
 		return errorAnswer(err), false
 	}
+	var deliveryID string
+	if p.deliveryID != nil {
+		deliveryID = p.deliveryID(r.Header)
+	}
+	return s.deliver(ctx, p, body, deliveryID)
+}
+
+// deliver is the pipeline after verification: map, look further, then
+// forward once per delivery. shared reports an answer given to an earlier
+// copy of the same delivery.
+func (s *server) deliver(ctx context.Context, p provider, body []byte, deliveryID string) (ans answer, shared bool) {
 	ev, err := p.parse(body)
 	if err != nil {
 		return errorAnswer(err), false
 	}
-	if p.deliveryID != nil {
-		if id := p.deliveryID(r.Header); id != "" {
-			ev.ID = id
+	if deliveryID != "" {
+		ev.ID = deliveryID
+	}
+	if p.enrich != nil && ev.MissingReferral() {
+		if ev, err = p.enrich(ctx, ev); err != nil {
+			ans = errorAnswer(err)
+			ans.EventID, ans.EventType = ev.ID, ev.Type
+			return ans, false
 		}
 	}
 	if ev.Skip != "" {
@@ -73,7 +89,7 @@ func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return ans, false
 	}
 
-	ans, shared := s.deliveries.do(p.name+"\x00"+ev.ID, func() answer {
+	ans, shared = s.deliveries.do(p.name+"\x00"+ev.ID, func() answer {
 		// The sender hanging up must not abandon a conversion half-sent:
 		// finishing it costs at most the client's budget, and the sender's
 		// re-send then finds it in Reditus (409) instead of racing it.
@@ -117,6 +133,11 @@ func (s *server) forward(ctx context.Context, conv reditus.Conversion) answer {
 // respond writes the answer and the webhook's one log line.
 func (s *server) respond(c *gin.Context, provider string, ans answer, start time.Time, shared bool) {
 	c.JSON(ans.status(), ans)
+	s.logLine(c.Request.Context(), provider, ans, start, shared)
+}
+
+// logLine writes the one log line of a webhook or a replayed event.
+func (s *server) logLine(ctx context.Context, provider string, ans answer, start time.Time, shared bool) {
 	attrs := []slog.Attr{
 		slog.String("provider", provider),
 		slog.String("event_id", ans.EventID),
@@ -138,7 +159,7 @@ func (s *server) respond(c *gin.Context, provider string, ans answer, start time
 			slog.String("gr_id", sent.GrID),
 		))
 	}
-	s.log.LogAttrs(c.Request.Context(), table[ans.code].level, "webhook", attrs...)
+	s.log.LogAttrs(ctx, table[ans.code].level, "webhook", attrs...)
 }
 
 // MaskEmail keeps an email recognisable to its owner in a log line without

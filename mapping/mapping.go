@@ -23,6 +23,44 @@ type Event struct {
 
 	Conversion reditus.Conversion // meaningful only when Skip is empty
 	Skip       string             // why no conversion is sent, for a person to act on
+
+	// Lookups names the related Stripe objects that may hold the referral
+	// data this event lacks, in the order to look. Only FromStripe sets it,
+	// and only when MissingReferral.
+	Lookups []StripeLookup
+
+	// What convert was given, so that WithRelated can map the event again.
+	who             identity
+	places          []place
+	missingReferral bool
+}
+
+// MissingReferral reports whether the event was skipped for want of referral
+// data: the one skip that a look at related objects can undo.
+func (ev Event) MissingReferral() bool { return ev.missingReferral }
+
+// Related is a Stripe object fetched because an event lacked referral data.
+type Related struct {
+	Name     string // where it is, for skip reasons: "customer cus_123 metadata"
+	Metadata Metadata
+	Email    string // a customer's email, which a subscription event lacks
+}
+
+// WithRelated maps ev again with the related objects' metadata read after
+// the event's own places, and the first related email when the event has
+// none. It is how a Stripe API look-up becomes a conversion, or a skip
+// reason that names every object looked at.
+func (ev Event) WithRelated(related ...Related) Event {
+	who := ev.who
+	places := append([]place(nil), ev.places...)
+	for _, r := range related {
+		places = append(places, place{r.Name, r.Metadata})
+		if who.email == "" && r.Email != "" {
+			who.email = r.Email
+		}
+	}
+	ev.Skip, ev.Lookups = "", nil
+	return convert(ev, who, places...)
 }
 
 // The metadata keys the bridge reads, each with its aliases, canonical name
@@ -75,6 +113,7 @@ type identity struct {
 // An explicit slug wins over the cookie's, and then the cookie contributes
 // only its click id: the site chose that slug on purpose.
 func convert(ev Event, who identity, places ...place) Event {
+	ev.who, ev.places, ev.missingReferral = who, places, false
 	var explicit, cookie Referral
 	var cookieFrom string
 	var problems []string
@@ -107,8 +146,10 @@ func convert(ev Event, who identity, places ...place) Event {
 	switch {
 	case !ref.hasSlug() && ref.GrID == "":
 		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
+		ev.missingReferral = true
 	case !ref.hasSlug():
 		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", cookieFrom, names(places))
+		ev.missingReferral = true
 	case who.email == "" && who.uid == "":
 		ev.Skip = "no email or user id: looked at " + who.looked
 	default:

@@ -8,6 +8,14 @@ import (
 	"strings"
 )
 
+// StripeLookup names a Stripe object to fetch for the referral data an event
+// lacks: a "customer" or "subscription" by id, or a customer's
+// "subscriptions" (ID is then the customer's).
+type StripeLookup struct {
+	Object string
+	ID     string
+}
+
 // StripeOptions changes how Stripe events are mapped.
 type StripeOptions struct {
 	// AcceptTestEvents forwards events with livemode false, which are
@@ -53,9 +61,10 @@ type stripeCheckoutSession struct {
 	CustomerDetails   struct {
 		Email string `json:"email"`
 	} `json:"customer_details"`
-	CustomerEmail string   `json:"customer_email"`
-	Metadata      Metadata `json:"metadata"`
-	PaymentStatus string   `json:"payment_status"`
+	CustomerEmail string    `json:"customer_email"`
+	Metadata      Metadata  `json:"metadata"`
+	PaymentStatus string    `json:"payment_status"`
+	Subscription  stripeRef `json:"subscription"`
 }
 
 type stripeSubscription struct {
@@ -124,7 +133,9 @@ func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
 			uid:    cmp.Or(c.Metadata.get(keysUserID), c.ID),
 			looked: "the customer's email, metadata.user_id and id",
 		}
-		return convert(ev, who, place{"customer metadata", c.Metadata}), nil
+		// Laravel Cashier and others put the referral on the subscription.
+		ev = convert(ev, who, place{"customer metadata", c.Metadata})
+		return lookups(ev, StripeLookup{"subscriptions", c.ID}), nil
 
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
 		var s stripeCheckoutSession
@@ -140,10 +151,13 @@ func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
 			uid:    cmp.Or(s.Metadata.get(keysUserID), string(s.Customer)),
 			looked: "customer_details.email, customer_email, metadata.user_id and customer",
 		}
-		return convert(ev, who,
+		ev = convert(ev, who,
 			place{"checkout session metadata", s.Metadata},
 			place{"client_reference_id", clientReference(s.ClientReferenceID)},
-		), nil
+		)
+		// Checkout copies none of its metadata to the objects it creates,
+		// and the referral may have been put on those.
+		return lookups(ev, StripeLookup{"customer", string(s.Customer)}, StripeLookup{"subscription", string(s.Subscription)}), nil
 
 	default: // customer.subscription.created
 		var s stripeSubscription
@@ -156,8 +170,23 @@ func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
 			uid:    cmp.Or(s.Metadata.get(keysUserID), string(s.Customer)),
 			looked: "the subscription's metadata.user_id and customer",
 		}
-		return convert(ev, who, place{"subscription metadata", s.Metadata}), nil
+		ev = convert(ev, who, place{"subscription metadata", s.Metadata})
+		return lookups(ev, StripeLookup{"customer", string(s.Customer)}), nil
 	}
+}
+
+// lookups lists the related objects that exist, for an event that lacks
+// referral data.
+func lookups(ev Event, candidates ...StripeLookup) Event {
+	if !ev.missingReferral {
+		return ev
+	}
+	for _, l := range candidates {
+		if l.ID != "" {
+			ev.Lookups = append(ev.Lookups, l)
+		}
+	}
+	return ev
 }
 
 // referralMayHaveChanged reports whether a customer.updated event touched the

@@ -14,12 +14,13 @@ import (
 	"time"
 )
 
-// Defaults for Options. Together they keep a webhook's answer under 10
-// seconds, well inside Stripe's and Svix's delivery timeouts: at most Budget
-// is spent on Reditus, however many attempts that allows.
+// Defaults for Options. Together with the Stripe look-ups' 2 s they keep a
+// webhook's answer under 10 seconds, well inside Stripe's and Svix's delivery
+// timeouts: at most Budget is spent on Reditus, however many attempts that
+// allows.
 const (
 	DefaultAttemptTimeout = 3 * time.Second
-	DefaultBudget         = 8 * time.Second
+	DefaultBudget         = 7 * time.Second
 	DefaultMaxAttempts    = 4
 	DefaultBackoff        = 150 * time.Millisecond
 )

@@ -1,0 +1,188 @@
+// Package stripeapi reads Stripe's API with stripe-go's client: the related
+// objects an event's referral data may sit on, and the history that the
+// backfill and recover commands replay. It is used only with STRIPE_API_KEY.
+package stripeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	stripe "github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/getreditus/reditus-bridge/mapping"
+)
+
+// Failures are classified like Reditus's, so that the same status table
+// answers the webhook's sender.
+var (
+	// ErrUnavailable wraps failures that may pass: 429, 5xx, timeouts,
+	// connection errors. The sender retries.
+	ErrUnavailable = errors.New("stripe api unavailable")
+	// ErrMisconfigured wraps a refused key (401, 403): retried once fixed.
+	ErrMisconfigured = errors.New("stripe api refused STRIPE_API_KEY")
+)
+
+// Options configures a Client.
+type Options struct {
+	Key     string
+	BaseURL string // https://api.stripe.com, or a fake or stripe-mock
+
+	// Timeout bounds one call. In the webhook path it keeps the look-ups
+	// inside the webhook's 10-second answer, beside Reditus's budget.
+	Timeout time.Duration
+	// Retries is how often stripe-go retries a failed call itself. The
+	// webhook path leaves it 0: the sender's own retries are the better ones.
+	Retries int64
+	// PerSecond, when set, paces calls, to stay under Stripe's rate limits
+	// during a backfill or a recovery (100 reads per second in live mode).
+	PerSecond int
+}
+
+// Client reads Stripe's API. It is safe for concurrent use.
+type Client struct {
+	api     *client.API
+	timeout time.Duration
+	pace    <-chan time.Time // nil: unpaced
+}
+
+// New returns a Client. stripe-go's own logging is off: it would print
+// request errors in its own format, outside the bridge's JSON log.
+func New(opts Options) *Client {
+	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
+		URL:               stripe.String(opts.BaseURL),
+		HTTPClient:        &http.Client{},
+		MaxNetworkRetries: stripe.Int64(opts.Retries),
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+	})
+	c := &Client{
+		api:     client.New(opts.Key, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
+		timeout: opts.Timeout,
+	}
+	if opts.PerSecond > 0 {
+		c.pace = time.Tick(time.Second / time.Duration(opts.PerSecond))
+	}
+	return c
+}
+
+// Fetch fetches the objects an event names, in order, and returns each as a
+// place to look for referral data. An object that no longer exists is
+// reported as looked at and empty. Other failures stop the fetch and wrap
+// ErrUnavailable or ErrMisconfigured.
+func (c *Client) Fetch(ctx context.Context, lookups []mapping.StripeLookup) ([]mapping.Related, error) {
+	var related []mapping.Related
+	for _, l := range lookups {
+		r, err := c.fetch(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		related = append(related, r...)
+	}
+	return related, nil
+}
+
+func (c *Client) fetch(ctx context.Context, l mapping.StripeLookup) ([]mapping.Related, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	switch l.Object {
+	case "customer":
+		cust, err := c.api.Customers.Get(l.ID, &stripe.CustomerParams{Params: stripe.Params{Context: ctx}})
+		if gone(err) {
+			return []mapping.Related{{Name: "customer " + l.ID + " (not found)"}}, nil
+		}
+		if err != nil {
+			return nil, classify(err, "customer "+l.ID)
+		}
+		return []mapping.Related{{Name: "customer " + l.ID + " metadata", Metadata: metadata(cust.Metadata), Email: cust.Email}}, nil
+
+	case "subscription":
+		sub, err := c.api.Subscriptions.Get(l.ID, &stripe.SubscriptionParams{Params: stripe.Params{Context: ctx}})
+		if gone(err) {
+			return []mapping.Related{{Name: "subscription " + l.ID + " (not found)"}}, nil
+		}
+		if err != nil {
+			return nil, classify(err, "subscription "+l.ID)
+		}
+		return []mapping.Related{{Name: "subscription " + l.ID + " metadata", Metadata: metadata(sub.Metadata)}}, nil
+
+	case "subscriptions":
+		// A customer has few subscriptions; three covers the one that
+		// Cashier-style apps create at signup.
+		params := &stripe.SubscriptionListParams{Customer: stripe.String(l.ID), Status: stripe.String("all")}
+		params.Context = ctx
+		params.Limit = stripe.Int64(3)
+		params.Single = true // one page, one call
+		it := c.api.Subscriptions.List(params)
+		related := []mapping.Related{}
+		for it.Next() {
+			sub := it.Subscription()
+			related = append(related, mapping.Related{Name: "subscription " + sub.ID + " metadata", Metadata: metadata(sub.Metadata)})
+		}
+		if err := it.Err(); err != nil && !gone(err) {
+			return nil, classify(err, "subscriptions of customer "+l.ID)
+		}
+		if len(related) == 0 {
+			related = append(related, mapping.Related{Name: "subscriptions of customer " + l.ID + " (none)"})
+		}
+		return related, nil
+
+	default:
+		return nil, fmt.Errorf("stripe api: unknown object %q", l.Object)
+	}
+}
+
+// call paces the call, when pacing is on, and bounds it with the timeout.
+func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	c.wait(ctx)
+	if c.timeout > 0 {
+		return context.WithTimeout(ctx, c.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// wait blocks until the pace allows another call, or ctx ends.
+func (c *Client) wait(ctx context.Context) {
+	if c.pace == nil {
+		return
+	}
+	select {
+	case <-c.pace:
+	case <-ctx.Done():
+	}
+}
+
+func metadata(m map[string]string) mapping.Metadata {
+	out := make(mapping.Metadata, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// gone reports a 404: the object was deleted, or belongs to the other mode.
+func gone(err error) bool {
+	var se *stripe.Error
+	return errors.As(err, &se) && se.HTTPStatusCode == http.StatusNotFound
+}
+
+// classify wraps a failed call in ErrMisconfigured or ErrUnavailable. The
+// message is Stripe's, which never contains the key.
+func classify(err error, what string) error {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		switch code := se.HTTPStatusCode; {
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			return fmt.Errorf("%w: %s: %s", ErrMisconfigured, what, se.Msg)
+		case code == http.StatusTooManyRequests || code >= 500:
+			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrUnavailable, what, code, se.Msg)
+		default:
+			// Any other 4xx means the bridge asked wrongly; a retry would
+			// ask wrongly again, but the event is good: keep it for later.
+			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrMisconfigured, what, code, se.Msg)
+		}
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
+}
