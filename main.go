@@ -19,6 +19,7 @@ import (
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/replay"
 	"github.com/getreditus/reditus-bridge/simulate"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
@@ -65,9 +66,39 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	case "simulate":
 		return simulate.Run(ctx, cfg, args[1:], stdout)
+	case "backfill", "recover":
+		return replayStripe(ctx, cfg, args, stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: check, simulate)", args[0])
+		return fmt.Errorf("unknown command %q (commands: check, simulate, backfill, recover)", args[0])
 	}
+}
+
+// replayStripe runs backfill or recover. They read Stripe's API paced at 20
+// calls a second, under Stripe's limits (100 a second live, 25 in test mode),
+// and stripe-go retries a 429 itself. Each event goes through the webhook
+// pipeline, which logs to stderr what needs attention (rejected, retry); the
+// summary goes to stdout.
+func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if cfg.StripeAPIKey == "" {
+		return fmt.Errorf("%s reads Stripe's API: set STRIPE_API_KEY (a restricted key that reads customers, subscriptions, Checkout Sessions and events)", args[0])
+	}
+	lister := stripeapi.New(stripeapi.Options{
+		Key: cfg.StripeAPIKey.Reveal(), BaseURL: cfg.StripeAPIURL,
+		Timeout: 20 * time.Second, Retries: 2, PerSecond: 20,
+	})
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	open := func(dryRun bool) (replay.Processor, error) {
+		c := cfg
+		if dryRun {
+			c.ReditusAPIKey = ""
+		}
+		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
+		return handlers.New(c, handlers.Deps{Tracker: tracker, Stripe: lister, Log: logger})
+	}
+	if args[0] == "backfill" {
+		return replay.Backfill(ctx, args[1:], lister, open, stdout)
+	}
+	return replay.Recover(ctx, args[1:], lister, open, stdout)
 }
 
 // stripeLookups is the Stripe API client of the webhook path, or nil (no

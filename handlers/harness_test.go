@@ -85,7 +85,7 @@ func answerWith(status int, body string) func(int, http.ResponseWriter) {
 type bridge struct {
 	handler *Bridge
 	metrics *metrics.Metrics
-	stripe  StripeFetcher // set by configure hooks that need look-ups
+	stripe  StripeFetcher // nil: no Stripe API look-ups
 	reditus *fakeReditus
 	logMu   sync.Mutex
 	log     bytes.Buffer
@@ -120,7 +120,13 @@ func liveConfig(reditusURL string) config.Config {
 
 func newBridge(t *testing.T, configure func(*config.Config)) *bridge {
 	t.Helper()
-	b := &bridge{reditus: newFakeReditus(t), metrics: metrics.New()}
+	return newBridgeWithStripe(t, configure, nil)
+}
+
+// newBridgeWithStripe is newBridge with Stripe API look-ups through stripe.
+func newBridgeWithStripe(t *testing.T, configure func(*config.Config), stripe StripeFetcher) *bridge {
+	t.Helper()
+	b := &bridge{reditus: newFakeReditus(t), metrics: metrics.New(), stripe: stripe}
 	cfg := liveConfig(b.reditus.URL)
 	if configure != nil {
 		configure(&cfg)

@@ -1,0 +1,162 @@
+package stripeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/fakestripe"
+	"github.com/getreditus/reditus-bridge/mapping"
+)
+
+func newClient(fake *fakestripe.Server, key string) *Client {
+	return New(Options{Key: key, BaseURL: fake.URL, Timeout: time.Second})
+}
+
+func TestFetch(t *testing.T) {
+	fake := fakestripe.New(t)
+	fake.Customers["cus_1"] = fakestripe.Customer("cus_1", "ada@example.com", 1, map[string]string{"gr_id": "x"})
+	fake.Subscriptions["sub_1"] = fakestripe.Subscription("sub_1", "cus_1", map[string]string{"red": "john"})
+	fake.Subscriptions["sub_2"] = fakestripe.Subscription("sub_2", "cus_1", nil)
+
+	related, err := newClient(fake, fakestripe.Key).Fetch(context.Background(), []mapping.StripeLookup{
+		{Object: "customer", ID: "cus_1"},
+		{Object: "subscription", ID: "sub_1"},
+		{Object: "subscriptions", ID: "cus_1"},
+		{Object: "customer", ID: "cus_deleted"},
+		{Object: "subscriptions", ID: "cus_without"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range related {
+		names = append(names, r.Name)
+	}
+	want := []string{
+		"customer cus_1 metadata", "subscription sub_1 metadata",
+		"subscription sub_2 metadata", "subscription sub_1 metadata", // the customer's, newest first
+		"customer cus_deleted (not found)", "subscriptions of customer cus_without (none)",
+	}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("looked at\n %q\nwant\n %q", names, want)
+	}
+	if related[0].Email != "ada@example.com" || related[0].Metadata["gr_id"] != "x" || related[1].Metadata["red"] != "john" {
+		t.Errorf("related %+v", related[:2])
+	}
+	if reqs := fake.Requests(); len(reqs) != 5 {
+		t.Errorf("%d API calls for 5 look-ups: %q", len(reqs), reqs)
+	}
+}
+
+func TestFetchFailures(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		key    string
+		want   error
+	}{
+		{http.StatusTooManyRequests, fakestripe.Key, ErrUnavailable},
+		{http.StatusInternalServerError, fakestripe.Key, ErrUnavailable},
+		{0, "sk_test_wrong", ErrMisconfigured},
+		{http.StatusBadRequest, fakestripe.Key, ErrMisconfigured},
+	} {
+		t.Run(fmt.Sprint(tt.status, tt.key), func(t *testing.T) {
+			fake := fakestripe.New(t)
+			fake.Fail = func(*http.Request) int { return tt.status }
+			_, err := newClient(fake, tt.key).Fetch(context.Background(), []mapping.StripeLookup{{Object: "customer", ID: "cus_1"}})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %q contains the key", err)
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		fake := fakestripe.New(t)
+		fake.Close()
+		_, err := newClient(fake, fakestripe.Key).Fetch(context.Background(), []mapping.StripeLookup{{Object: "customer", ID: "cus_1"}})
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("err = %v, want ErrUnavailable", err)
+		}
+	})
+}
+
+// Listings follow pagination and the window, and every item reads as the
+// event that would have announced it.
+func TestEachCustomerPaginates(t *testing.T) {
+	fake := fakestripe.New(t)
+	for i := range 250 {
+		id := fmt.Sprintf("cus_%03d", i)
+		fake.Customers[id] = fakestripe.Customer(id, id+"@example.com", int64(1000+i), nil)
+	}
+	var ids []string
+	err := newClient(fake, fakestripe.Key).EachCustomer(context.Background(), Window{Since: time.Unix(1010, 0), Until: time.Unix(1240, 0)},
+		func(kind string, body []byte) error {
+			ev, err := mapping.FromStripe(body, mapping.StripeOptions{})
+			if err != nil || kind != "customer" || ev.Type != "customer.created" {
+				t.Fatalf("%s %s: %+v %v", kind, body, ev, err)
+			}
+			ids = append(ids, ev.ID)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 230 || ids[0] != "backfill_cus_239" || ids[229] != "backfill_cus_010" {
+		t.Errorf("%d customers, first %v last %v; want 230, cus_239 .. cus_010", len(ids), ids[:1], ids[len(ids)-1:])
+	}
+	if pages := len(fake.Requests()); pages != 3 {
+		t.Errorf("%d list calls for 230 customers, want 3 pages of 100", pages)
+	}
+}
+
+func TestEachUndeliveredEvent(t *testing.T) {
+	fake := fakestripe.New(t)
+	cust := fakestripe.Customer("cus_1", "ada@example.com", 100, map[string]string{"red": "john"})
+	fake.Events["evt_1"] = fakestripe.Event("evt_1", "customer.created", 2000, cust)
+	fake.Events["evt_old"] = fakestripe.Event("evt_old", "customer.created", 10, cust)
+	fake.Events["evt_other"] = fakestripe.Event("evt_other", "invoice.paid", 2000, map[string]any{"id": "in_1"})
+	var got []string
+	err := newClient(fake, fakestripe.Key).EachUndeliveredEvent(context.Background(), time.Unix(1000, 0), func(kind string, body []byte) error {
+		var ev struct {
+			ID   string `json:"id"`
+			Data struct {
+				Object map[string]any `json:"object"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &ev); err != nil || ev.Data.Object["email"] != "ada@example.com" {
+			t.Errorf("event body %s: %v", body, err)
+		}
+		got = append(got, ev.ID)
+		return nil
+	})
+	if err != nil || strings.Join(got, ",") != "evt_1" {
+		t.Errorf("visited %v, %v; want evt_1 only (in the window, a converting type)", got, err)
+	}
+	q := fake.Requests()[0]
+	for _, want := range []string{"delivery_success=false", "types[0]=customer.created", "created[gte]=1000"} {
+		if !strings.Contains(q, want) {
+			t.Errorf("request %q lacks %s", q, want)
+		}
+	}
+}
+
+func TestPacing(t *testing.T) {
+	fake := fakestripe.New(t)
+	c := New(Options{Key: fakestripe.Key, BaseURL: fake.URL, PerSecond: 20})
+	start := time.Now()
+	for range 5 {
+		_, _ = c.Fetch(context.Background(), []mapping.StripeLookup{{Object: "customer", ID: "cus_x"}})
+	}
+	// A lower bound, which a loaded machine cannot break: five calls at
+	// 20 per second take at least four intervals.
+	if elapsed := time.Since(start); elapsed < 4*50*time.Millisecond {
+		t.Errorf("5 paced calls took %v, want at least 200ms", elapsed)
+	}
+}
