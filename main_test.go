@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -467,5 +468,110 @@ func TestRefusesBadConfiguration(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte("PORT")) || bytes.Contains(out, []byte("rk_live_must_not_print")) {
 		t.Errorf("output %q: want PORT named and no secret", out)
+	}
+}
+
+// gate is a fake Reditus that holds every conversion until released.
+type gate struct {
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{} // closed when want conversions are held
+	want    int
+	release chan struct{}
+}
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	g.mu.Lock()
+	if g.arrived++; g.arrived == g.want {
+		close(g.all)
+	}
+	g.mu.Unlock()
+	<-g.release
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, `{"data":{"id":"ref_1"}}`)
+}
+
+// SIGTERM under load: every webhook in flight finishes with its real answer,
+// and new connections are refused, not accepted and dropped.
+func TestGracefulShutdownUnderLoad(t *testing.T) {
+	const inFlight = 40
+	g := &gate{all: make(chan struct{}), want: inFlight, release: make(chan struct{})}
+	fake := httptest.NewServer(g)
+	defer fake.Close()
+	defer func() {
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+	}()
+	const secret = "whsec_shutdown"
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	send := func(i int) (*http.Response, error) {
+		body := []byte(fmt.Sprintf(`{"id":"evt_shut_%d","type":"customer.created","livemode":true,
+			"data":{"object":{"id":"cus_%d","email":"s%d@example.com","metadata":{"red":"john"}}}}`, i, i, i))
+		signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhooks/stripe", bytes.NewReader(body))
+		req.Header.Set("Stripe-Signature", signed.Header)
+		return client.Do(req)
+	}
+
+	type result struct {
+		status  int
+		outcome string
+		err     error
+	}
+	results := make(chan result, inFlight)
+	for i := range inFlight {
+		go func() {
+			resp, err := send(i)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			var a struct{ Outcome string }
+			err = json.NewDecoder(resp.Body).Decode(&a)
+			results <- result{resp.StatusCode, a.Outcome, err}
+		}()
+	}
+	select {
+	case <-g.all: // every webhook is now inside Reditus
+	case <-time.After(20 * time.Second):
+		t.Fatal("the webhooks never reached Reditus")
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// New connections are refused once the listener is closed.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := send(inFlight + 1)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a new connection after SIGTERM got %v, want it refused", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(g.release)
+
+	for range inFlight {
+		r := <-results
+		if r.err != nil || r.status != http.StatusOK || r.outcome != "forwarded" {
+			t.Errorf("in-flight webhook: %d %q, %v; want 200 forwarded", r.status, r.outcome, r.err)
+		}
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the bridge did not exit")
 	}
 }
