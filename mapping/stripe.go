@@ -38,38 +38,38 @@ var stripeEventTypes = []string{
 func StripeEventTypes() []string { return append([]string(nil), stripeEventTypes...) }
 
 // stripeEvent holds only what the bridge reads of an event, which is the same
-// in every Stripe API version; that is why any version is accepted.
+// in every Stripe API version; that is why any version is accepted. It is
+// decoded in one pass: the fields the three object kinds use do not clash.
 type stripeEvent struct {
 	ID       string `json:"id"`
 	Type     string `json:"type"`
 	Livemode bool   `json:"livemode"`
 	Data     struct {
-		Object             json.RawMessage            `json:"object"`
-		PreviousAttributes map[string]json.RawMessage `json:"previous_attributes"`
+		Object             *stripeObject `json:"object"`
+		PreviousAttributes *struct {
+			// Present (even as null) when the update changed them.
+			Metadata json.RawMessage `json:"metadata"`
+			Email    json.RawMessage `json:"email"`
+		} `json:"previous_attributes"`
 	} `json:"data"`
 }
 
-type stripeCustomer struct {
+// stripeObject is a customer, a Checkout Session or a subscription: each
+// reads its own fields of it.
+type stripeObject struct {
 	ID       string   `json:"id"`
-	Email    string   `json:"email"`
 	Metadata Metadata `json:"metadata"`
-}
 
-type stripeCheckoutSession struct {
+	Email string `json:"email"` // customer
+
+	Customer          stripeRef `json:"customer"` // session, subscription
 	ClientReferenceID string    `json:"client_reference_id"`
-	Customer          stripeRef `json:"customer"`
-	CustomerDetails   struct {
+	CustomerDetails   *struct {
 		Email string `json:"email"`
 	} `json:"customer_details"`
 	CustomerEmail string    `json:"customer_email"`
-	Metadata      Metadata  `json:"metadata"`
 	PaymentStatus string    `json:"payment_status"`
 	Subscription  stripeRef `json:"subscription"`
-}
-
-type stripeSubscription struct {
-	Customer stripeRef `json:"customer"`
-	Metadata Metadata  `json:"metadata"`
 }
 
 // stripeRef is an expandable field: an object id, or the object itself when
@@ -101,6 +101,13 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
 	var e stripeEvent
 	if err := decode(payload, &e, "a Stripe event"); err != nil {
+		// The one-pass decode reads data.object as the objects the bridge
+		// converts; another event's object may not fit, and is still only
+		// an event to skip. Only this error path pays for the second look.
+		var head struct{ ID, Type string }
+		if json.Unmarshal(payload, &head) == nil && head.ID != "" && !slices.Contains(stripeEventTypes, head.Type) {
+			return doesNotConvert(Event{ID: head.ID, Type: head.Type}, stripeEventTypes...), nil
+		}
 		return Event{}, err
 	}
 	if e.ID == "" || e.Type == "" {
@@ -114,64 +121,61 @@ func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
 		ev.Skip = "test-mode event (livemode: false); set STRIPE_ACCEPT_TEST_EVENTS=true to forward test events"
 		return ev, nil
 	}
-	if len(e.Data.Object) == 0 || string(e.Data.Object) == "null" {
+	o := e.Data.Object
+	if o == nil {
 		return Event{}, invalid("%s event has no data.object", e.Type)
 	}
 
 	switch e.Type {
 	case "customer.created", "customer.updated":
-		var c stripeCustomer
-		if err := json.Unmarshal(e.Data.Object, &c); err != nil {
-			return Event{}, invalid("data.object is not a customer: %v", err)
-		}
-		if e.Type == "customer.updated" && !referralMayHaveChanged(e.Data.PreviousAttributes) {
+		if prev := e.Data.PreviousAttributes; e.Type == "customer.updated" && prev != nil && prev.Metadata == nil && prev.Email == nil {
+			// Stripe sends customer.updated for every change (address,
+			// balance, payment method); forwarding each would ask Reditus
+			// again for a referral it has. Without previous_attributes,
+			// nothing says the referral did not change.
 			ev.Skip = "customer.updated changed neither metadata nor email; a referral on this customer was sent when it was set"
 			return ev, nil
 		}
 		who := identity{
-			email:  c.Email,
-			uid:    cmp.Or(c.Metadata.get(keysUserID), c.ID),
+			email:  o.Email,
+			uid:    cmp.Or(o.Metadata.get(keysUserID), o.ID),
 			looked: "the customer's email, metadata.user_id and id",
 		}
 		// Laravel Cashier and others put the referral on the subscription.
-		ev = convert(ev, who, place{"customer metadata", c.Metadata})
-		return lookups(ev, StripeLookup{"subscriptions", c.ID}), nil
+		ev = convert(ev, who, place{"customer metadata", o.Metadata})
+		return lookups(ev, StripeLookup{"subscriptions", o.ID}), nil
 
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
-		var s stripeCheckoutSession
-		if err := json.Unmarshal(e.Data.Object, &s); err != nil {
-			return Event{}, invalid("data.object is not a checkout session: %v", err)
-		}
-		if s.PaymentStatus == "unpaid" {
+		if o.PaymentStatus == "unpaid" {
 			ev.Skip = "checkout session is unpaid (a delayed payment method); it converts on checkout.session.async_payment_succeeded"
 			return ev, nil
 		}
+		var detailsEmail string
+		if o.CustomerDetails != nil {
+			detailsEmail = o.CustomerDetails.Email
+		}
 		who := identity{
-			email:  cmp.Or(s.CustomerDetails.Email, s.CustomerEmail),
-			uid:    cmp.Or(s.Metadata.get(keysUserID), string(s.Customer)),
+			email:  cmp.Or(detailsEmail, o.CustomerEmail),
+			uid:    cmp.Or(o.Metadata.get(keysUserID), string(o.Customer)),
 			looked: "customer_details.email, customer_email, metadata.user_id and customer",
 		}
 		ev = convert(ev, who,
-			place{"checkout session metadata", s.Metadata},
-			place{"client_reference_id", clientReference(s.ClientReferenceID)},
+			place{"checkout session metadata", o.Metadata},
+			place{"client_reference_id", clientReference(o.ClientReferenceID)},
 		)
 		// Checkout copies none of its metadata to the objects it creates,
 		// and the referral may have been put on those.
-		return lookups(ev, StripeLookup{"customer", string(s.Customer)}, StripeLookup{"subscription", string(s.Subscription)}), nil
+		return lookups(ev, StripeLookup{"customer", string(o.Customer)}, StripeLookup{"subscription", string(o.Subscription)}), nil
 
 	default: // customer.subscription.created
-		var s stripeSubscription
-		if err := json.Unmarshal(e.Data.Object, &s); err != nil {
-			return Event{}, invalid("data.object is not a subscription: %v", err)
-		}
 		// A subscription carries no email; the customer id is enough for
 		// Reditus to match the customer's payments.
 		who := identity{
-			uid:    cmp.Or(s.Metadata.get(keysUserID), string(s.Customer)),
+			uid:    cmp.Or(o.Metadata.get(keysUserID), string(o.Customer)),
 			looked: "the subscription's metadata.user_id and customer",
 		}
-		ev = convert(ev, who, place{"subscription metadata", s.Metadata})
-		return lookups(ev, StripeLookup{"customer", string(s.Customer)}), nil
+		ev = convert(ev, who, place{"subscription metadata", o.Metadata})
+		return lookups(ev, StripeLookup{"customer", string(o.Customer)}), nil
 	}
 }
 
@@ -187,20 +191,6 @@ func lookups(ev Event, candidates ...StripeLookup) Event {
 		}
 	}
 	return ev
-}
-
-// referralMayHaveChanged reports whether a customer.updated event touched the
-// fields a conversion is made of. Stripe sends customer.updated for every
-// change (address, balance, payment method); forwarding each would ask
-// Reditus again for a referral it already has. An event without
-// previous_attributes is taken as a change, since nothing says otherwise.
-func referralMayHaveChanged(previous map[string]json.RawMessage) bool {
-	if previous == nil {
-		return true
-	}
-	_, metadata := previous["metadata"]
-	_, email := previous["email"]
-	return metadata || email
 }
 
 // clientReference reads a client_reference_id as a place that may hold the

@@ -148,6 +148,15 @@ func TestFromStripeExpandedCustomer(t *testing.T) {
 	}
 }
 
+// An event the bridge does not convert is skipped even when its object has
+// fields the converting objects read differently.
+func TestFromStripeOtherObjectsSkip(t *testing.T) {
+	body := `{"id":"evt_1","type":"issuing_cardholder.created","livemode":true,"data":{"object":
+		{"id":"ich_1","email":{"odd":true},"metadata":"not a map","customer":5}}}`
+	ev, err := FromStripe([]byte(body), StripeOptions{})
+	wantSkip(t, ev, err, "issuing_cardholder.created does not convert")
+}
+
 func TestFromStripeInvalid(t *testing.T) {
 	for name, body := range map[string]string{
 		"not json":          `{"id":`,

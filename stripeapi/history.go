@@ -32,7 +32,7 @@ func (c *Client) EachCustomer(ctx context.Context, w Window, visit Visit) error 
 	params := &stripe.CustomerListParams{CreatedRange: w.params()}
 	params.Context = ctx
 	params.Limit = stripe.Int64(pageSize)
-	it := c.api.Customers.List(params)
+	it := c.customers.List(params)
 	next := c.pager(ctx)
 	for next(it.Iter) {
 		cust := it.Customer()
@@ -49,7 +49,7 @@ func (c *Client) EachCheckoutSession(ctx context.Context, w Window, visit Visit)
 	params := &stripe.CheckoutSessionListParams{CreatedRange: w.params(), Status: stripe.String("complete")}
 	params.Context = ctx
 	params.Limit = stripe.Int64(pageSize)
-	it := c.api.CheckoutSessions.List(params)
+	it := c.sessions.List(params)
 	next := c.pager(ctx)
 	for next(it.Iter) {
 		s := it.CheckoutSession()
@@ -73,7 +73,7 @@ func (c *Client) EachUndeliveredEvent(ctx context.Context, since time.Time, visi
 	}
 	params.Context = ctx
 	params.Limit = stripe.Int64(pageSize)
-	it := c.api.Events.List(params)
+	it := c.events.List(params)
 	next := c.pager(ctx)
 	for next(it.Iter) {
 		// An event's data.object is kept raw by stripe-go, so the event

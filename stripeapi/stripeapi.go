@@ -11,7 +11,10 @@ import (
 	"time"
 
 	stripe "github.com/stripe/stripe-go/v76"
-	"github.com/stripe/stripe-go/v76/client"
+	checkoutsession "github.com/stripe/stripe-go/v76/checkout/session"
+	"github.com/stripe/stripe-go/v76/customer"
+	"github.com/stripe/stripe-go/v76/event"
+	"github.com/stripe/stripe-go/v76/subscription"
 
 	"github.com/getreditus/reditus-bridge/mapping"
 )
@@ -42,11 +45,16 @@ type Options struct {
 	PerSecond int
 }
 
-// Client reads Stripe's API. It is safe for concurrent use.
+// Client reads Stripe's API. It is safe for concurrent use. It holds the four
+// resource clients it uses rather than stripe-go's client.API, which would
+// build (and link) one for every Stripe resource.
 type Client struct {
-	api     *client.API
-	timeout time.Duration
-	pace    <-chan time.Time // nil: unpaced
+	customers     *customer.Client
+	subscriptions *subscription.Client
+	sessions      *checkoutsession.Client
+	events        *event.Client
+	timeout       time.Duration
+	pace          <-chan time.Time // nil: unpaced
 }
 
 // New returns a Client. stripe-go's own logging is off: it would print
@@ -59,8 +67,11 @@ func New(opts Options) *Client {
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
 	})
 	c := &Client{
-		api:     client.New(opts.Key, &stripe.Backends{API: backend, Connect: backend, Uploads: backend}),
-		timeout: opts.Timeout,
+		customers:     &customer.Client{B: backend, Key: opts.Key},
+		subscriptions: &subscription.Client{B: backend, Key: opts.Key},
+		sessions:      &checkoutsession.Client{B: backend, Key: opts.Key},
+		events:        &event.Client{B: backend, Key: opts.Key},
+		timeout:       opts.Timeout,
 	}
 	if opts.PerSecond > 0 {
 		c.pace = time.Tick(time.Second / time.Duration(opts.PerSecond))
@@ -89,7 +100,7 @@ func (c *Client) fetch(ctx context.Context, l mapping.StripeLookup) ([]mapping.R
 	defer cancel()
 	switch l.Object {
 	case "customer":
-		cust, err := c.api.Customers.Get(l.ID, &stripe.CustomerParams{Params: stripe.Params{Context: ctx}})
+		cust, err := c.customers.Get(l.ID, &stripe.CustomerParams{Params: stripe.Params{Context: ctx}})
 		if gone(err) {
 			return []mapping.Related{{Name: "customer " + l.ID + " (not found)"}}, nil
 		}
@@ -99,7 +110,7 @@ func (c *Client) fetch(ctx context.Context, l mapping.StripeLookup) ([]mapping.R
 		return []mapping.Related{{Name: "customer " + l.ID + " metadata", Metadata: metadata(cust.Metadata), Email: cust.Email}}, nil
 
 	case "subscription":
-		sub, err := c.api.Subscriptions.Get(l.ID, &stripe.SubscriptionParams{Params: stripe.Params{Context: ctx}})
+		sub, err := c.subscriptions.Get(l.ID, &stripe.SubscriptionParams{Params: stripe.Params{Context: ctx}})
 		if gone(err) {
 			return []mapping.Related{{Name: "subscription " + l.ID + " (not found)"}}, nil
 		}
@@ -115,7 +126,7 @@ func (c *Client) fetch(ctx context.Context, l mapping.StripeLookup) ([]mapping.R
 		params.Context = ctx
 		params.Limit = stripe.Int64(3)
 		params.Single = true // one page, one call
-		it := c.api.Subscriptions.List(params)
+		it := c.subscriptions.List(params)
 		related := []mapping.Related{}
 		for it.Next() {
 			sub := it.Subscription()

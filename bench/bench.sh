@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Per-webhook work (verify, decode, map) of each provider, beside the floor
+# that only computes the provider's HMAC over the same bytes. Runs each
+# benchmark COUNT times (default 5) and prints medians and the ratio.
+#   bash bench/bench.sh [COUNT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-5}
+out=$(mktemp)
+go test ./bench/ -run '^$' -bench . -benchmem -count "$count" | tee "$out" | grep -E '^(goos|goarch|cpu)'
+awk '
+  /^Benchmark(Webhook|Floor)\// {
+    split($1, part, "/"); kind = part[1]; sub(/-[0-9]+$/, "", part[2]); p = part[2]
+    for (i = 2; i <= NF; i++) {
+      if ($(i+1) == "ns/op") ns[kind, p] = ns[kind, p] " " $i
+      if ($(i+1) == "allocs/op") allocs[kind, p] = $i
+    }
+    providers[p] = 1
+  }
+  function median(list,   n, v, i, j, t) {
+    n = split(list, v, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  END {
+    printf "%-9s %12s %12s %7s %8s   targets: ratio <= 10, allocs < 50\n", "provider", "webhook ns", "HMAC ns", "ratio", "allocs"
+    n = split("stripe clerk stytch workos supabase generic", order, " ")
+    for (k = 1; k <= n; k++) {
+      p = order[k]; if (!(p in providers)) continue
+      w = median(ns["BenchmarkWebhook", p]); f = median(ns["BenchmarkFloor", p])
+      printf "%-9s %12.0f %12.0f %6.1fx %8d%s\n", p, w, f, w / f, allocs["BenchmarkWebhook", p], (p == "supabase" ? "   (no HMAC: the floor is the token digest)" : "")
+    }
+  }' "$out"
+rm -f "$out"

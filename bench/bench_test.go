@@ -1,0 +1,178 @@
+// Package bench holds the bridge's performance evidence: benchmarks of the
+// per-webhook work of each provider (verify, decode, map) beside a floor that
+// only computes the provider's HMAC over the same bytes, and (in load/) the
+// load driver. BENCHMARKS.md has the numbers and how to reproduce them.
+package bench
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/verify"
+)
+
+const (
+	svixSecret  = "whsec_YmVuY2htYXJrLXNlY3JldC1rZXk="
+	plainSecret = "whsec_benchmark_secret_key"
+)
+
+// provider is one provider's per-webhook work and its HMAC floor.
+type provider struct {
+	name    string
+	fixture string
+	header  func(body []byte, at time.Time) http.Header
+	verify  func([]string) (verify.Func, error)
+	secret  string
+	parse   func([]byte) (mapping.Event, error)
+	floor   func(body []byte, at time.Time) []byte // only the MAC the signature is
+}
+
+func hmacSHA256(key []byte, parts ...[]byte) []byte {
+	mac := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		mac.Write(p)
+	}
+	return mac.Sum(nil)
+}
+
+var svixKey, _ = decodeSvix(svixSecret)
+
+var providers = []provider{
+	{
+		name: "stripe", fixture: "stripe/customer.created.json", secret: plainSecret, verify: verify.Stripe,
+		header: func(body []byte, at time.Time) http.Header {
+			return http.Header{"Stripe-Signature": {webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: plainSecret, Timestamp: at}).Header}}
+		},
+		parse: func(b []byte) (mapping.Event, error) { return mapping.FromStripe(b, mapping.StripeOptions{}) },
+		floor: func(body []byte, at time.Time) []byte {
+			return hmacSHA256([]byte(plainSecret), []byte(strconv.FormatInt(at.Unix(), 10)), []byte("."), body)
+		},
+	},
+	{
+		name: "clerk", fixture: "clerk/user.created.json", secret: svixSecret, verify: verify.Svix,
+		header: svixHeader, parse: mapping.FromClerk, floor: svixFloor,
+	},
+	{
+		name: "stytch", fixture: "stytch/direct.user.create.json", secret: svixSecret, verify: verify.Svix,
+		header: svixHeader, parse: mapping.FromStytch, floor: svixFloor,
+	},
+	{
+		name: "workos", fixture: "workos/user.created.json", secret: plainSecret, verify: verify.WorkOS,
+		header: func(body []byte, at time.Time) http.Header {
+			return http.Header{"Workos-Signature": {verify.SignWorkOS(plainSecret, body, at)}}
+		},
+		parse: mapping.FromWorkOS,
+		floor: func(body []byte, at time.Time) []byte {
+			return hmacSHA256([]byte(plainSecret), []byte(strconv.FormatInt(at.UnixMilli(), 10)), []byte("."), body)
+		},
+	},
+	{
+		// Supabase signs nothing: its floor is the digest the bearer check
+		// computes.
+		name: "supabase", fixture: "supabase/insert.json", secret: plainSecret, verify: verify.Bearer,
+		header: func([]byte, time.Time) http.Header { return http.Header{"Authorization": {"Bearer " + plainSecret}} },
+		parse:  mapping.FromSupabase,
+		floor: func([]byte, time.Time) []byte {
+			sum := sha256.Sum256([]byte(plainSecret))
+			return sum[:]
+		},
+	},
+	{
+		name: "generic", fixture: "generic/conversion.json", secret: svixSecret, verify: verify.Svix,
+		header: func(body []byte, at time.Time) http.Header {
+			h, _ := verify.SignSvix("webhook", svixSecret, "msg_bench", body, at)
+			return h
+		},
+		parse: mapping.FromGeneric, floor: svixFloor,
+	},
+}
+
+func svixHeader(body []byte, at time.Time) http.Header {
+	h, _ := verify.SignSvix("svix", svixSecret, "msg_bench", body, at)
+	return h
+}
+
+func svixFloor(body []byte, at time.Time) []byte {
+	return hmacSHA256(svixKey, []byte("msg_bench."+strconv.FormatInt(at.Unix(), 10)+"."), body)
+}
+
+func load(b *testing.B, fixture string) []byte {
+	body, err := os.ReadFile(filepath.Join("..", "mapping", "testdata", fixture))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// BenchmarkWebhook is the per-webhook work of each provider: verify the
+// signature over the raw body, decode it, and map it to a conversion.
+func BenchmarkWebhook(b *testing.B) {
+	for _, p := range providers {
+		b.Run(p.name, func(b *testing.B) {
+			body := load(b, p.fixture)
+			at := time.Now()
+			header := p.header(body, at)
+			check, err := p.verify([]string{p.secret})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := check(header, body); err != nil {
+					b.Fatal(err)
+				}
+				ev, err := p.parse(body)
+				if err != nil || ev.Skip != "" {
+					b.Fatalf("%+v %v", ev, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFloor computes only the provider's MAC over the same bytes: no
+// verifier can be cheaper. The ratio of BenchmarkWebhook to it is the
+// bridge's overhead.
+func BenchmarkFloor(b *testing.B) {
+	for _, p := range providers {
+		b.Run(p.name, func(b *testing.B) {
+			body := load(b, p.fixture)
+			at := time.Now()
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(p.floor(body, at)) != sha256.Size {
+					b.Fatal("not a SHA-256 MAC")
+				}
+			}
+		})
+	}
+}
+
+// The benchmarks must measure real work: every provider's fixture verifies
+// and converts.
+func TestBenchmarkInputsConvert(t *testing.T) {
+	for _, p := range providers {
+		body, err := os.ReadFile(filepath.Join("..", "mapping", "testdata", p.fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check, _ := p.verify([]string{p.secret})
+		if err := check(p.header(body, time.Now()), body); err != nil {
+			t.Errorf("%s: %v", p.name, err)
+		}
+		if ev, err := p.parse(body); err != nil || ev.Skip != "" {
+			t.Errorf("%s: %+v %v", p.name, ev, err)
+		}
+	}
+}
