@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -22,16 +21,14 @@ import (
 // (README.md, "Hostile input"), the process stays up with bounded memory, and
 // no secret or full email reaches the log.
 func TestHostileRequests(t *testing.T) {
-	rec := &recorder{arrived: make(chan struct{}, 1)}
-	fake := httptest.NewServer(rec)
-	defer fake.Close()
+	rec, fakeURL := newRecorder(t)
 	const (
 		stripeSecret = "whsec_hostile_stripe_secret"
 		clerkSecret  = "whsec_aG9zdGlsZS1jbGVyaw=="
 		apiKey       = "rk_live_hostile_api_key"
 		supaToken    = "hostile-supabase-token"
 	)
-	p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+fake.URL+"/api",
+	p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+fakeURL+"/api",
 		"STRIPE_WEBHOOK_SECRET="+stripeSecret, "CLERK_WEBHOOK_SECRET="+clerkSecret, "SUPABASE_WEBHOOK_SECRET="+supaToken)
 
 	event, err := os.ReadFile("mapping/testdata/stripe/customer.created.json")

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/getreditus/reditus-bridge/internal/testenv"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -191,6 +192,15 @@ type recorder struct {
 	slow     string
 }
 
+// newRecorder starts a recorder on loopback for the test and returns its URL.
+func newRecorder(t *testing.T) (*recorder, string) {
+	t.Helper()
+	rec := &recorder{arrived: make(chan struct{}, 1)}
+	fake := httptest.NewServer(rec)
+	t.Cleanup(fake.Close)
+	return rec, fake.URL
+}
+
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var c reditus.Conversion
 	_ = json.NewDecoder(req.Body).Decode(&c)
@@ -206,11 +216,10 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func TestEndToEndStripe(t *testing.T) {
-	rec := &recorder{arrived: make(chan struct{}, 1), slow: "sam@example.org"}
-	fake := httptest.NewServer(rec)
-	defer fake.Close()
+	rec, fakeURL := newRecorder(t)
+	rec.slow = "sam@example.org"
 	const secret = "whsec_e2e_secret"
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fakeURL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
 
 	want := map[string]string{ // fixture -> outcome
 		"customer.created.json":                         "forwarded",
@@ -272,11 +281,9 @@ func TestEndToEndStripe(t *testing.T) {
 // provider's way with the configured secret, the running binary verifies it
 // and the fake Reditus receives the conversion.
 func TestEndToEndEveryProvider(t *testing.T) {
-	rec := &recorder{arrived: make(chan struct{}, 1)}
-	fake := httptest.NewServer(rec)
-	defer fake.Close()
+	rec, fakeURL := newRecorder(t)
 	env := []string{
-		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fake.URL + "/api",
+		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fakeURL + "/api",
 		"STRIPE_WEBHOOK_SECRET=whsec_e2e_stripe",
 		"CLERK_WEBHOOK_SECRET=whsec_ZTJlLWNsZXJr",
 		"STYTCH_WEBHOOK_SECRET=whsec_ZTJlLXN0eXRjaA==",
@@ -314,17 +321,11 @@ func TestEndToEndEveryProvider(t *testing.T) {
 // binary: the README's snippet and the bridge agree on Standard Webhooks.
 func TestEndToEndGenericSenderInNode(t *testing.T) {
 	node, err := exec.LookPath("node")
-	if _, statErr := os.Stat("examples/generic/node_modules/standardwebhooks"); err != nil || statErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must run this test: install Node and run npm ci --prefix examples/generic (.ci/run does)")
-		}
-		t.Skip("needs node and `npm ci --prefix examples/generic`")
-	}
-	rec := &recorder{arrived: make(chan struct{}, 1)}
-	fake := httptest.NewServer(rec)
-	defer fake.Close()
+	_, statErr := os.Stat("examples/generic/node_modules/standardwebhooks")
+	testenv.Require(t, err == nil && statErr == nil, "node, and `npm ci --prefix examples/generic`")
+	rec, fakeURL := newRecorder(t)
 	const secret = "whsec_bm9kZS1zZW5kZXItdGVzdA=="
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fake.URL+"/api", "GENERIC_WEBHOOK_SECRET="+secret)
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fakeURL+"/api", "GENERIC_WEBHOOK_SECRET="+secret)
 
 	cmd := exec.Command(node, "send.mjs", "--email", "node@example.com", "--uid", "usr_node", "--gr-id", "0f8fad5b-d9cb-469f-a165-70867728950e")
 	cmd.Dir = "examples/generic"
@@ -420,17 +421,10 @@ func TestCheck(t *testing.T) {
 // validates every request against Stripe's API spec) and a fake Reditus.
 func TestBackfillAndRecoverAgainstStripeMock(t *testing.T) {
 	url := os.Getenv("STRIPE_MOCK_URL")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must run this test: .ci/run starts stripe-mock and sets STRIPE_MOCK_URL")
-		}
-		t.Skip("STRIPE_MOCK_URL is not set")
-	}
-	rec := &recorder{arrived: make(chan struct{}, 1)}
-	fake := httptest.NewServer(rec)
-	defer fake.Close()
+	testenv.Require(t, url != "", "stripe-mock running, and STRIPE_MOCK_URL set to it")
+	_, fakeURL := newRecorder(t)
 	env := []string{
-		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fake.URL + "/api",
+		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fakeURL + "/api",
 		"STRIPE_API_KEY=sk_test_123", "STRIPE_API_URL=" + url,
 		"STRIPE_ACCEPT_TEST_EVENTS=true", // stripe-mock's objects are test-mode
 	}

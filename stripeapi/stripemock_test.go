@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/internal/testenv"
 	"github.com/getreditus/reditus-bridge/mapping"
 )
 
@@ -15,12 +16,7 @@ import (
 func stripeMock(t *testing.T) *Client {
 	t.Helper()
 	url := os.Getenv("STRIPE_MOCK_URL")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI must run the stripe-mock tests: .ci/run starts stripe-mock and sets STRIPE_MOCK_URL")
-		}
-		t.Skip("STRIPE_MOCK_URL is not set (go install github.com/stripe/stripe-mock@v0.203.0, run it, and set it)")
-	}
+	testenv.Require(t, url != "", "stripe-mock (go install github.com/stripe/stripe-mock@v0.203.0), running, and STRIPE_MOCK_URL set to it")
 	return New(Options{Key: "sk_test_123", BaseURL: url, Timeout: 10 * time.Second})
 }
 
