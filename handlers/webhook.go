@@ -44,13 +44,13 @@ func (s *server) webhook(p provider, secrets config.Secrets) (gin.HandlerFunc, e
 	return func(c *gin.Context) {
 		start := time.Now()
 		done := s.metrics.WebhookStarted(p.name)
-		ans, shared := s.process(c.Request.Context(), c.Writer, c.Request, p, check)
+		ans, shared := s.process(c.Writer, c.Request, p, check)
 		s.respond(c, p.name, ans, start, shared)
 		done(ans.Outcome)
 	}, nil
 }
 
-func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Request, p provider, check verify.Func) (answer, bool) {
+func (s *server) process(w http.ResponseWriter, r *http.Request, p provider, check verify.Func) (answer, bool) {
 	body, err := readBody(w, r)
 	if err != nil {
 		return errorAnswer(err), false
@@ -62,7 +62,7 @@ func (s *server) process(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if p.deliveryID != nil {
 		deliveryID = p.deliveryID(r.Header)
 	}
-	return s.deliver(ctx, p, body, deliveryID)
+	return s.deliver(r.Context(), p, body, deliveryID)
 }
 
 // deliver is the pipeline after verification: map, look further, then
