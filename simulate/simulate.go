@@ -102,21 +102,11 @@ func signSvix(prefix string) func(string, []byte, time.Time) (http.Header, error
 	}
 }
 
-// Providers lists the providers simulate can send for.
-func Providers() []string {
-	var names []string
-	for name := range senders {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
-
 // Run parses `simulate PROVIDER [flags]`, posts one signed event to the bridge
 // and prints the bridge's answer to stdout. It fails when the bridge does not
 // answer 2xx, so that scripts can rely on its exit status.
 func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	usage := fmt.Sprintf("usage: simulate {%s} [--event TYPE] [--email E] [--gr-id COOKIE] [--url URL]", strings.Join(Providers(), "|"))
+	usage := fmt.Sprintf("usage: simulate {%s} [--event TYPE] [--email E] [--gr-id COOKIE] [--url URL]", strings.Join(config.Providers, "|"))
 	if len(args) == 0 {
 		return errors.New(usage)
 	}

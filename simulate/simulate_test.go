@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
 )
 
@@ -14,6 +15,18 @@ var parse = map[string]func([]byte) (mapping.Event, error){
 	"workos":   mapping.FromWorkOS,
 	"supabase": mapping.FromSupabase,
 	"generic":  mapping.FromGeneric,
+}
+
+// Every provider the bridge serves can be simulated.
+func TestEveryProviderHasASender(t *testing.T) {
+	for _, p := range config.Providers {
+		if _, ok := senders[p]; !ok {
+			t.Errorf("simulate has no sample for %s", p)
+		}
+	}
+	if len(senders) != len(config.Providers) {
+		t.Errorf("%d senders for %d providers", len(senders), len(config.Providers))
+	}
 }
 
 // Every sample converts, with the referral and email it was given, so that
