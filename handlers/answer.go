@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
@@ -123,7 +124,9 @@ func codeOf(err error) code {
 	}
 }
 
-// errorAnswer is the answer for err, with a reason a person can act on.
+// errorAnswer is the answer for err, with a reason a person can act on. The
+// reason goes into the log line and the answer, so every address in it is
+// masked, whichever step or Tracker wrote the error.
 func errorAnswer(err error) answer {
 	c := codeOf(err)
 	reason := err.Error()
@@ -136,5 +139,5 @@ func errorAnswer(err error) answer {
 	case errors.As(err, &re) && c == codeRejected:
 		reason = re.Message // Reditus's own words, e.g. which slug is unknown
 	}
-	return newAnswer(c, reason)
+	return newAnswer(c, redact.Emails(reason))
 }

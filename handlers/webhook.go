@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
@@ -152,8 +152,8 @@ func (s *server) logLine(ctx context.Context, provider string, ans answer, start
 	}
 	if sent := ans.sent; sent != (reditus.Conversion{}) {
 		attrs = append(attrs, slog.Group("conversion",
-			slog.String("email", MaskEmail(sent.Email)),
-			slog.String("uid", sent.UID),
+			slog.String("email", redact.Email(sent.Email)),
+			slog.String("uid", maskUID(sent.UID)),
 			slog.String("affiliate_slug", sent.AffiliateSlug),
 			slog.String("advocate_slug", sent.AdvocateSlug),
 			slog.String("gr_id", sent.GrID),
@@ -162,16 +162,11 @@ func (s *server) logLine(ctx context.Context, provider string, ans answer, start
 	s.log.LogAttrs(ctx, table[ans.code].level, "webhook", attrs...)
 }
 
-// MaskEmail keeps an email recognisable to its owner in a log line without
-// putting the address there: "jane@example.com" becomes "j***@example.com".
-func MaskEmail(email string) string {
-	if email == "" {
-		return ""
+// maskUID masks a uid that is an email address (some apps use the address
+// as their user id): it must not reach the log whole any more than the email.
+func maskUID(uid string) string {
+	if strings.Contains(uid, "@") {
+		return redact.Email(uid)
 	}
-	local, domain, ok := strings.Cut(email, "@")
-	if !ok || local == "" {
-		return "***"
-	}
-	_, first := utf8.DecodeRuneInString(local)
-	return local[:first] + "***@" + domain
+	return uid
 }

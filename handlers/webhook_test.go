@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -374,17 +375,58 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-func TestMaskEmail(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                  "",
-		"jane@example.com":  "j***@example.com",
-		"élodie@exemple.fr": "é***@exemple.fr",
-		"@example.com":      "***",
-		"no-at-sign":        "***",
-	} {
-		if got := MaskEmail(in); got != want {
-			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
-		}
+// No full email reaches the log line or the answer's reason: not the
+// customer's, not a uid that is an address, not one quoted in Reditus's error
+// text. The masked form stays, so that a person can still tell whose it was.
+func TestLogLineMasksEmails(t *testing.T) {
+	const addr = "jane.doe@example.com"
+	event := []byte(`{"id":"evt_uid_email","type":"customer.created","livemode":true,"data":{"object":
+		{"id":"cus_1","email":"` + addr + `","metadata":{"red":"john","user_id":"` + addr + `"}}}}`)
+	tests := []struct {
+		name    string
+		respond func(int, http.ResponseWriter)
+		outcome string
+		reason  string // the masked text the answer must carry
+		log     string // and the log line
+	}{
+		{"uid is an email", answerWith(201, `{"data":{"id":"ref_1"}}`), "forwarded", "", `"uid":"j***@example.com"`},
+		{"Reditus quotes the email", answerWith(400, `{"errors":[{"detail":"Referral `+addr+` is invalid"}]}`), "rejected",
+			"Referral j***@example.com is invalid", `"reason":"Referral j***@example.com is invalid"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBridge(t, nil)
+			b.reditus.respond = tt.respond
+			r := b.do(t, stripeRequest(event, stripeSecret, time.Now()))
+			r.is(t, http.StatusOK, tt.outcome)
+			if r.Reason != tt.reason {
+				t.Errorf("reason %q, want %q", r.Reason, tt.reason)
+			}
+			mustContain(t, b.logText(), tt.log)
+			if strings.Contains(b.logText(), addr) {
+				t.Errorf("the log line carries %q:\n%s", addr, b.logText())
+			}
+		})
+	}
+}
+
+// A Tracker other than reditus.Client, or any other step, may put an
+// address in its error: errorAnswer masks the reason whatever produced it.
+func TestErrorAnswerMasksEmails(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"Reditus's Message", &reditus.Error{Kind: reditus.Rejected, Status: 400, Message: "jane@example.com is invalid"}, "j***@example.com is invalid"},
+		{"any other error", errors.New("look up jane@example.com: timeout"), "look up j***@example.com: timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorAnswer(tt.err).Reason; got != tt.want {
+				t.Errorf("reason %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

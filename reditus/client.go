@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/redact"
 )
 
 // Defaults for Options. Together with the Stripe look-ups' 2 s they keep a
@@ -155,7 +157,9 @@ func (c *Client) attempt(ctx context.Context, body []byte, retry bool) (Result, 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return parseCreated(raw), nil
 	}
-	e := &Error{Kind: classify(resp.StatusCode), Status: resp.StatusCode, Message: errorText(raw)}
+	// Reditus's text may quote the conversion's email, and whoever prints
+	// this error (the log line, the answer) must not show it whole.
+	e := &Error{Kind: classify(resp.StatusCode), Status: resp.StatusCode, Message: redact.Emails(errorText(raw))}
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}

@@ -3,6 +3,7 @@ package reditus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -228,5 +229,48 @@ func TestRetryAfter(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("delay(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// Reditus's error text may quote the email it refused: neither Message nor
+// Error() may carry it whole, whoever prints them.
+func TestTrackMasksEmailsInReditusText(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer http.HandlerFunc
+		kind   Kind
+		masked string
+	}{
+		{"400 JSON:API", status(400, `{"errors":[{"detail":"The referral jane.doe@example.com was already converted"}]}`), Rejected, "The referral j***@example.com was already converted"},
+		{"422 several addresses", status(422, `{"error":"jane.doe@example.com and bob@example.org are not allowed"}`), Rejected, "j***@example.com and b***@example.org are not allowed"},
+		{"400 plain text", status(400, `invalid email <jane.doe@example.com>`), Rejected, "invalid email <j***@example.com>"},
+		{"401", status(401, `{"message":"token for jane.doe@example.com revoked"}`), Misconfigured, "token for j***@example.com revoked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fake{script: []http.HandlerFunc{tt.answer}}
+			_, err := newClient(t, f).Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "jane.doe@example.com"})
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != tt.kind {
+				t.Fatalf("err = %v, want a %v *Error", err, tt.kind)
+			}
+			if e.Message != tt.masked {
+				t.Errorf("Message = %q, want %q", e.Message, tt.masked)
+			}
+			for _, addr := range []string{"jane.doe@example.com", "bob@example.org"} {
+				if strings.Contains(err.Error(), addr) {
+					t.Errorf("Error() = %q, carries %q", err, addr)
+				}
+			}
+		})
+	}
+}
+
+// Error() masks whatever it prints, even an Error built outside the client.
+func TestErrorMasksEmails(t *testing.T) {
+	err := &Error{Kind: Retryable, Message: "no answer for jane@example.com", Err: errors.New(`Post "http://jane@example.com/api"`)}
+	want := `reditus: retryable: no answer for j***@example.com: Post "http://j***@example.com/api"`
+	if got := err.Error(); got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

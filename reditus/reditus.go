@@ -6,6 +6,8 @@ package reditus
 import (
 	"errors"
 	"fmt"
+
+	"github.com/getreditus/reditus-bridge/internal/redact"
 )
 
 // Conversion is one referred signup or purchase, as POST
@@ -60,7 +62,8 @@ func (k Kind) String() string {
 }
 
 // Error is a failed Track. Message is Reditus's own error text when it sent
-// one, else a description of what went wrong; it never contains the API key.
+// one, else a description of what went wrong; it never contains the API key,
+// and every email address in it is masked ("j***@example.com").
 type Error struct {
 	Kind    Kind
 	Status  int // the HTTP status, or 0 when no answer arrived
@@ -75,6 +78,9 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		msg = fmt.Sprintf("%s: %v", msg, e.Err)
 	}
+	// Masked again here so that an Error built elsewhere, or a transport
+	// error quoting a URL with an address in it, is as safe to print.
+	msg = redact.Emails(msg)
 	if e.Status != 0 {
 		return fmt.Sprintf("reditus: %s (HTTP %d): %s", e.Kind, e.Status, msg)
 	}
