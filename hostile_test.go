@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -178,4 +179,75 @@ func peakRSS(t *testing.T, pid int) int {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+// A hostile or misconfigured Reditus, against the real server: a redirect is
+// never followed (a 303 would turn the POST into a GET whose 2xx looks like a
+// created conversion, a 307 would carry the key and the email to another
+// host), and an email quoted in Reditus's error text reaches neither the log
+// nor the answer whole.
+func TestHostileReditus(t *testing.T) {
+	const (
+		stripeSecret = "whsec_hostile_reditus_stripe"
+		apiKey       = "rk_live_hostile_reditus_key"
+		email        = "jane.doe@example.com" // customer.created.json's
+	)
+	redirect := func(code int, target string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target+r.URL.Path+"?email="+email, code)
+		}
+	}
+	tests := []struct {
+		name    string
+		reditus func(target string) http.HandlerFunc
+		status  int
+		outcome string
+		reason  string // what the answer's reason must say
+	}{
+		{"Reditus redirects with 303", func(target string) http.HandlerFunc { return redirect(http.StatusSeeOther, target) },
+			500, "retry", "REDITUS_API_URL redirects"},
+		{"Reditus redirects with 307", func(target string) http.HandlerFunc { return redirect(http.StatusTemporaryRedirect, target) },
+			500, "retry", "REDITUS_API_URL redirects"},
+		{"Reditus quotes the email in its error", func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, `{"errors":[{"detail":"Referral `+email+` (`+email+`) is not valid"}]}`)
+			}
+		}, 200, "rejected", "Referral j***@example.com (j***@example.com) is not valid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target, targetURL := newRecorder(t)
+			fake := httptest.NewServer(tt.reditus(targetURL))
+			t.Cleanup(fake.Close)
+			p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+stripeSecret)
+
+			status, answer := postStripe(t, p.base, "customer.created.json", stripeSecret)
+			reason, _ := answer["reason"].(string)
+			if status != tt.status || answer["outcome"] != tt.outcome {
+				t.Errorf("%d %v (%s), want %d %q", status, answer["outcome"], reason, tt.status, tt.outcome)
+			}
+			if !strings.Contains(reason, tt.reason) {
+				t.Errorf("reason %q does not say %q", reason, tt.reason)
+			}
+			target.mu.Lock()
+			if n := len(target.received); n != 0 {
+				t.Errorf("the redirect target received %d requests, want 0: %+v", n, target.received)
+			}
+			target.mu.Unlock()
+			p.stop(t)
+
+			// The whole output: every log line, and stderr (complete once the
+			// process has exited).
+			output := fmt.Sprint(p.lines()) + p.cmd.Stderr.(*bytes.Buffer).String()
+			if !strings.Contains(output, tt.reason) {
+				t.Errorf("the log does not carry the reason %q: %s", tt.reason, output)
+			}
+			for _, leak := range []string{email, apiKey, stripeSecret} {
+				if strings.Contains(output, leak) || strings.Contains(reason, leak) {
+					t.Errorf("the log or the answer contains %q", leak)
+				}
+			}
+		})
+	}
 }

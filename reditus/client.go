@@ -38,6 +38,8 @@ type Options struct {
 
 	// HTTPClient defaults to one with keep-alive sized for many concurrent
 	// webhooks. Its Timeout should be zero: AttemptTimeout bounds attempts.
+	// The Client uses a copy that never follows redirects, whatever its
+	// CheckRedirect says.
 	HTTPClient *http.Client
 
 	AttemptTimeout time.Duration // one HTTP attempt
@@ -67,6 +69,13 @@ func New(opts Options) *Client {
 		t.MaxIdleConnsPerHost = 256 // every request goes to one host
 		opts.HTTPClient = &http.Client{Transport: t}
 	}
+	// A followed 303 turns the POST into a GET whose 2xx would be taken for
+	// a created conversion, and a followed 307 sends the key and the email
+	// to wherever the Location points. So a redirect is answered as it is,
+	// and attempt calls it a misconfiguration.
+	hc := *opts.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	opts.HTTPClient = &hc
 	opts.AttemptTimeout = orDefault(opts.AttemptTimeout, DefaultAttemptTimeout)
 	opts.Budget = orDefault(opts.Budget, DefaultBudget)
 	opts.Backoff = orDefault(opts.Backoff, DefaultBackoff)
@@ -157,6 +166,9 @@ func (c *Client) attempt(ctx context.Context, body []byte, retry bool) (Result, 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return parseCreated(raw), nil
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return Result{}, &Error{Kind: Misconfigured, Status: resp.StatusCode, Message: redirectText(resp)}
+	}
 	// Reditus's text may quote the conversion's email, and whoever prints
 	// this error (the log line, the answer) must not show it whole.
 	e := &Error{Kind: classify(resp.StatusCode), Status: resp.StatusCode, Message: redact.Emails(errorText(raw))}
@@ -184,6 +196,17 @@ func classify(status int) Kind {
 		// conversion is good and must be retried once the bridge is fixed.
 		return Misconfigured
 	}
+}
+
+// redirectText says what to fix when REDITUS_API_URL answers with a
+// redirect. It names the Location's host, which is what the operator needs,
+// and nothing after it: a query could carry anything.
+func redirectText(resp *http.Response) string {
+	msg := "REDITUS_API_URL redirects"
+	if loc, err := resp.Location(); err == nil && loc.Host != "" {
+		msg += " to " + loc.Host
+	}
+	return msg + ": set it to the Tracking API's own URL (the bridge never follows redirects)"
 }
 
 func parseCreated(raw []byte) Result {

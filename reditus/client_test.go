@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -229,6 +230,66 @@ func TestRetryAfter(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("delay(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// A redirect is never followed: a 303 would turn the POST into a GET whose
+// 2xx looks like a created conversion, and a 307 or 308 would carry the key
+// and the email to the Location. Whatever HTTP client the caller passes, the
+// target gets nothing and the answer is a misconfiguration.
+func TestTrackNeverFollowsRedirects(t *testing.T) {
+	var targetCalls atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		targetCalls.Add(1)
+		status(http.StatusCreated, created)(w, r)
+	}))
+	t.Cleanup(target.Close)
+	targetHost := strings.TrimPrefix(target.URL, "http://")
+	const query = "?token=leaky&email=jane%40example.com"
+
+	clients := []struct {
+		name string
+		http *http.Client
+	}{
+		{"default client", nil},
+		{"caller's client that follows", &http.Client{}},
+		{"caller's client with its own CheckRedirect", &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}},
+	}
+	for _, hc := range clients {
+		for _, code := range []int{301, 302, 303, 307, 308} {
+			t.Run(fmt.Sprintf("%s/%d", hc.name, code), func(t *testing.T) {
+				targetCalls.Store(0)
+				f := &fake{script: []http.HandlerFunc{func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, target.URL+"/api/v2/tracking/conversion"+query, code)
+				}}}
+				srv := httptest.NewServer(f)
+				t.Cleanup(srv.Close)
+				c := New(Options{BaseURL: srv.URL + "/api", APIKey: testKey, HTTPClient: hc.http, Budget: 2 * time.Second, Backoff: 10 * time.Millisecond})
+				_, err := c.Track(context.Background(), Conversion{AffiliateSlug: "john", Email: "jane@example.com"})
+				if KindOf(err) != Misconfigured {
+					t.Fatalf("kind of %v = %v, want %v", err, KindOf(err), Misconfigured)
+				}
+				if got := f.calls.Load(); got != 1 {
+					t.Errorf("%d calls to REDITUS_API_URL, want 1", got)
+				}
+				if got := targetCalls.Load(); got != 0 {
+					t.Errorf("the redirect target got %d requests, want 0", got)
+				}
+				for _, want := range []string{"REDITUS_API_URL redirects", targetHost} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				for _, leak := range []string{"leaky", "token", "jane", testKey} {
+					if strings.Contains(err.Error(), leak) {
+						t.Errorf("error %q carries %q", err, leak)
+					}
+				}
+			})
+		}
+	}
+	if clients[2].http.CheckRedirect == nil {
+		t.Error("the caller's HTTPClient was changed")
 	}
 }
 
