@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"encoding/json"
 	"strings"
 )
@@ -157,9 +158,20 @@ func FromSupabase(payload []byte) (Event, error) {
 	), nil
 }
 
-// FromGeneric maps the generic endpoint's flat body, {email, uid, gr_id,
-// affiliate_slug, advocate_slug}, which any backend can send. The referral
-// keys and their aliases are the same as in metadata.
+// FromGeneric maps the generic endpoint's body: the flat object {email, uid,
+// gr_id, affiliate_slug, advocate_slug} that any backend can send, or the
+// Standard Webhooks envelope {type, timestamp, data} with those fields under
+// data, as senders built on a Standard Webhooks library emit it.
+//
+// A body whose data is a JSON object is an envelope. Its fields are read from
+// data, then from the top level: the spec lets a sender "squash" data into
+// the top-level object, and a flat body that carries an object of its own
+// under data must keep converting from its top-level fields. Where both
+// levels hold one of the bridge's keys, data's wins. A data that is not an
+// object is not an envelope, and is ignored as before.
+//
+// The event type is the body's type when it is a string, for the log and the
+// answer; every type converts, since the sender chooses what it sends.
 func FromGeneric(payload []byte) (Event, error) {
 	var body Metadata
 	if err := decode(payload, &body, "a JSON object"); err != nil {
@@ -169,8 +181,21 @@ func FromGeneric(payload []byte) (Event, error) {
 		return Event{}, invalid("not a JSON object")
 	}
 	ev := Event{Type: "conversion"}
-	who := identity{email: body.get(keysEmail), uid: body.get(keysUID), looked: "email and uid"}
-	return convert(ev, who, place{"the body", body}), nil
+	if t, ok := body["type"].(string); ok && strings.TrimSpace(t) != "" {
+		ev.Type = strings.TrimSpace(t)
+	}
+	data, ok := body["data"].(map[string]any)
+	if !ok {
+		who := identity{email: body.get(keysEmail), uid: body.get(keysUID), looked: "email and uid"}
+		return convert(ev, who, place{"the body", body}), nil
+	}
+	inner := Metadata(data)
+	who := identity{
+		email:  cmp.Or(inner.get(keysEmail), body.get(keysEmail)),
+		uid:    cmp.Or(inner.get(keysUID), body.get(keysUID)),
+		looked: "data.email, data.uid, email and uid",
+	}
+	return convert(ev, who, place{"data", inner}, place{"the top level", body}), nil
 }
 
 // decode unmarshals a provider payload, or says what it was expected to be.

@@ -55,6 +55,19 @@ func TestAuthProvidersConvert(t *testing.T) {
 			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1001"}},
 		{"generic/advocate.json", "conversion",
 			reditus.Conversion{AdvocateSlug: "jwe512", UID: "usr_1002"}},
+		// The Standard Webhooks envelope: the fields under data, the type its own.
+		{"generic/envelope.json", "user.created",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1004"}},
+		// An alias (refby) under data.
+		{"generic/envelope.advocate.json", "user.created",
+			reditus.Conversion{AdvocateSlug: "jwe512", UID: "usr_1005"}},
+		// The spec's "squashed" form: the fields at the top level beside type.
+		{"generic/squashed.json", "user.created",
+			reditus.Conversion{AffiliateSlug: "john", Email: "ada@example.com", UID: "usr_1007"}},
+		// A flat body with an object of its own under data still converts
+		// from its top-level fields.
+		{"generic/flat_with_data.json", "conversion",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1008"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -89,6 +102,7 @@ func TestAuthProvidersSkip(t *testing.T) {
 		{"supabase/insert.no_referral.json", []string{"no Reditus referral data", "raw_app_meta_data and raw_user_meta_data"}},
 		{"supabase/update.json", []string{"UPDATE auth.users does not convert", "INSERT auth.users"}},
 		{"generic/no_referral.json", []string{"no Reditus referral data", "the body"}},
+		{"generic/envelope.no_referral.json", []string{"no Reditus referral data", "in data and the top level"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -105,6 +119,57 @@ func TestGenericNeedsEmailOrUID(t *testing.T) {
 	}
 	if !strings.HasPrefix(got.Skip, "no email or user id: looked at email and uid") {
 		t.Errorf("skip = %q", got.Skip)
+	}
+}
+
+// How the generic endpoint reads a body with data: data first, field by
+// field, then the top level; data that is not an object is no envelope.
+func TestGenericEnvelopePrecedence(t *testing.T) {
+	const cookie = "1732492800:0f8fad5b-d9cb-469f-a165-70867728950e::pk_live_3x:::john:::s_81c2:affiliate"
+	tests := []struct {
+		name, body string
+		wantType   string
+		want       reditus.Conversion
+		wantSkip   string
+	}{
+		{"data's slug wins over the top level's",
+			`{"type":"user.created","affiliate_slug":"mary","data":{"uid":"u1","affiliate_slug":"john"}}`,
+			"user.created", reditus.Conversion{AffiliateSlug: "john", UID: "u1"}, ""},
+		{"data's email wins, the top level's uid fills in",
+			`{"email":"top@example.com","uid":"u2","data":{"email":"ada@example.com","gr_id":"` + cookie + `"}}`,
+			"conversion", reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "u2"}, ""},
+		{"data's cookie, the top level's explicit slug",
+			`{"advocate_slug":"jwe512","data":{"uid":"u3","gr_id":"` + cookie + `"}}`,
+			"conversion", reditus.Conversion{AdvocateSlug: "jwe512", GrID: clickAffiliate, UID: "u3"}, ""},
+		{"data that is not an object is ignored",
+			`{"uid":"u4","red":"john","data":"affiliate_slug=mary"}`,
+			"conversion", reditus.Conversion{AffiliateSlug: "john", UID: "u4"}, ""},
+		{"data null is ignored",
+			`{"uid":"u5","red":"john","data":null}`,
+			"conversion", reditus.Conversion{AffiliateSlug: "john", UID: "u5"}, ""},
+		{"a type that is not a string is ignored",
+			`{"type":7,"data":{"uid":"u6","red":"john"}}`,
+			"conversion", reditus.Conversion{AffiliateSlug: "john", UID: "u6"}, ""},
+		{"an envelope without email or uid names both levels",
+			`{"type":"user.created","data":{"affiliate_slug":"john"}}`,
+			"user.created", reditus.Conversion{}, "no email or user id: looked at data.email, data.uid, email and uid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FromGeneric([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != tt.wantType {
+				t.Errorf("type %q, want %q", got.Type, tt.wantType)
+			}
+			if !strings.HasPrefix(got.Skip, tt.wantSkip) || (tt.wantSkip == "") != (got.Skip == "") {
+				t.Errorf("skip %q, want %q", got.Skip, tt.wantSkip)
+			}
+			if got.Conversion != tt.want {
+				t.Errorf("conversion:\n got %+v\nwant %+v", got.Conversion, tt.want)
+			}
+		})
 	}
 }
 
