@@ -230,6 +230,21 @@ func TestAuthProviderPayloadShapes(t *testing.T) {
 			sign: svixSigner("webhook"), secret: genericSecret, outcome: "skipped", eventType: "user.created",
 			reason: "looked for gr_id/affiliate_slug/advocate_slug in data and the top level",
 		},
+		{
+			name: "stytch B2B member converts", provider: "stytch", fixture: "stytch/direct.member.create.json",
+			sign: svixSigner("svix"), secret: stytchSecret, outcome: "forwarded", eventType: "direct.member.create",
+			want: &reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "member-live-4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"},
+		},
+		{
+			name: "stytch B2B member from SCIM converts", provider: "stytch", fixture: "stytch/scim.member.create.json",
+			sign: svixSigner("svix"), secret: stytchSecret, outcome: "forwarded", eventType: "scim.member.create",
+			want: &reditus.Conversion{AdvocateSlug: "jwe512", GrID: "7c9e6679-7425-40de-944b-e07fc1f90ae7", Email: "ada@example.com", UID: "member-live-4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"},
+		},
+		{
+			name: "stytch B2B member update skips", provider: "stytch", fixture: "stytch/direct.member.update.json",
+			sign: svixSigner("svix"), secret: stytchSecret, outcome: "skipped", eventType: "direct.member.update",
+			reason: "the bridge converts direct.user.create, dashboard.user.create, *.member.create",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,12 @@ import (
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
+const (
+	stytchMemberID = "member-live-4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"
+	// The Stytch event types that convert, as a skip reason lists them.
+	stytchConvertList = "direct.user.create, dashboard.user.create, *.member.create"
+)
+
 var parsers = map[string]func([]byte) (Event, error){
 	"clerk":    FromClerk,
 	"stytch":   FromStytch,
@@ -47,6 +53,14 @@ func TestAuthProvidersConvert(t *testing.T) {
 			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "user-live-8c2e4f6a-1b3d-4e5f-8a7b-9c0d1e2f3a4b"}},
 		{"stytch/dashboard.user.create.json", "dashboard.user.create",
 			reditus.Conversion{AdvocateSlug: "jwe512", GrID: clickReferral, Email: "ada@example.com", UID: "user-live-8c2e4f6a-1b3d-4e5f-8a7b-9c0d1e2f3a4b"}},
+		// Stytch B2B: a member created from any source converts.
+		{"stytch/direct.member.create.json", "direct.member.create",
+			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: stytchMemberID}},
+		// A slug in member.trusted_metadata wins over untrusted_metadata's.
+		{"stytch/dashboard.member.create.json", "dashboard.member.create",
+			reditus.Conversion{AffiliateSlug: "mary", GrID: clickAffiliate, Email: "ada@example.com", UID: stytchMemberID}},
+		{"stytch/scim.member.create.json", "scim.member.create",
+			reditus.Conversion{AdvocateSlug: "jwe512", GrID: clickReferral, Email: "ada@example.com", UID: stytchMemberID}},
 		{"workos/user.created.json", "user.created",
 			reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "user_01JDQ8YH3G2F1E0D9C8B7A6Z5Y"}},
 		{"supabase/insert.json", "INSERT auth.users",
@@ -96,7 +110,10 @@ func TestAuthProvidersSkip(t *testing.T) {
 		{"clerk/user.created.no_referral.json", []string{"no Reditus referral data", "public_metadata, private_metadata and unsafe_metadata"}},
 		{"clerk/user.updated.json", []string{"user.updated does not convert", "user.created"}},
 		{"stytch/direct.user.create.no_referral.json", []string{"no Reditus referral data", "trusted_metadata and untrusted_metadata"}},
-		{"stytch/direct.user.update.json", []string{"direct.user.update does not convert", "direct.user.create, dashboard.user.create"}},
+		{"stytch/direct.user.update.json", []string{"direct.user.update does not convert", stytchConvertList}},
+		{"stytch/direct.member.create.no_referral.json", []string{"no Reditus referral data", "member.trusted_metadata and member.untrusted_metadata"}},
+		{"stytch/direct.member.update.json", []string{"direct.member.update does not convert", stytchConvertList}},
+		{"stytch/dashboard.member.delete.json", []string{"dashboard.member.delete does not convert", stytchConvertList}},
 		{"workos/user.created.no_referral.json", []string{"no Reditus referral data", "data.metadata"}},
 		{"workos/user.updated.json", []string{"user.updated does not convert"}},
 		{"supabase/insert.no_referral.json", []string{"no Reditus referral data", "raw_app_meta_data and raw_user_meta_data"}},
@@ -173,12 +190,28 @@ func TestGenericEnvelopePrecedence(t *testing.T) {
 	}
 }
 
+// An event the bridge skips is skipped whatever the shape of its object: a
+// 400 would have Stytch retry it for a day, to no end.
+func TestStytchSkipsWithoutReadingTheObject(t *testing.T) {
+	for _, body := range []string{
+		`{"source":"DIRECT","object_type":"user","action":"UPDATE","user":"not an object"}`,
+		`{"source":"DASHBOARD","object_type":"member","action":"UPDATE","member":[1]}`,
+		`{"source":"DIRECT","object_type":"organization","action":"CREATE","organization":{"trusted_metadata":"x"}}`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			got, err := FromStytch([]byte(body))
+			wantSkip(t, got, err, "does not convert", stytchConvertList)
+		})
+	}
+}
+
 // The ids that make re-sent deliveries recognisable, where the body has one.
 func TestAuthProviderEventIDs(t *testing.T) {
 	for fixture, want := range map[string]string{
 		"workos/user.created.json":       "event_01JDQ8ZK4V3M2N1P0R9S8T7U6W",
 		"supabase/insert.json":           "5d0c8f3e-2a1b-4c9d-8e7f-6a5b4c3d2e1f",
 		"stytch/direct.user.create.json": "event-live-3b1f0c2e-5d4a-4e8b-9c7d-6e5f4a3b2c1d",
+		"stytch/scim.member.create.json": "event-live-6f7a8b9c-0d1e-4f2a-9b3c-4d5e6f7a8b9c",
 	} {
 		if got, err := parseFixture(t, fixture); err != nil || got.ID != want {
 			t.Errorf("%s: id %q, %v; want %q", fixture, got.ID, err, want)
@@ -188,8 +221,11 @@ func TestAuthProviderEventIDs(t *testing.T) {
 
 func TestAuthProvidersInvalid(t *testing.T) {
 	for provider, bodies := range map[string][]string{
-		"clerk":    {`{`, `[]`, `{"data":{}}`, `{"type":"user.created","data":{"email_addresses":"x"}}`},
-		"stytch":   {`nope`, `{"event_id":"e"}`, `{"source":"DIRECT","object_type":"user","action":"CREATE"}`},
+		"clerk": {`{`, `[]`, `{"data":{}}`, `{"type":"user.created","data":{"email_addresses":"x"}}`},
+		"stytch": {`nope`, `{"event_id":"e"}`, `{"source":"DIRECT","object_type":"user","action":"CREATE"}`,
+			`{"source":"DIRECT","object_type":"member","action":"CREATE"}`,
+			`{"source":"SCIM","object_type":"member","action":"CREATE","member":null}`,
+			`{"source":"DIRECT","object_type":"member","action":"CREATE","member":{"member_id":7}}`},
 		"workos":   {`{"event":"user.created"}`, `{"id":"e","event":"user.created","data":[]}`},
 		"supabase": {`{}`, `{"type":"INSERT","table":"users","schema":"auth"}`, `{"type":"INSERT","table":"users","schema":"auth","record":{"id":5}}`},
 		"generic":  {`null`, `[]`, `"a string"`, `{"email":`},
