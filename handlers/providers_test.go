@@ -207,6 +207,67 @@ func TestAuthProviders(t *testing.T) {
 	}
 }
 
+// The payload shapes a provider sends besides its main fixture, through the
+// whole pipeline with a real signature: the generic endpoint's Standard
+// Webhooks envelope and Stytch's B2B member events. The answer and the log
+// line carry the event's own type.
+func TestAuthProviderPayloadShapes(t *testing.T) {
+	tests := []struct {
+		name, provider, fixture string
+		sign                    signer
+		secret                  string
+		outcome, eventType      string
+		want                    *reditus.Conversion // nil: nothing reaches Reditus
+		reason                  string
+	}{
+		{
+			name: "generic envelope converts", provider: "generic", fixture: "generic/envelope.json",
+			sign: svixSigner("webhook"), secret: genericSecret, outcome: "forwarded", eventType: "user.created",
+			want: &reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "usr_1004"},
+		},
+		{
+			name: "generic envelope without referral skips", provider: "generic", fixture: "generic/envelope.no_referral.json",
+			sign: svixSigner("webhook"), secret: genericSecret, outcome: "skipped", eventType: "user.created",
+			reason: "looked for gr_id/affiliate_slug/advocate_slug in data and the top level",
+		},
+		{
+			name: "stytch B2B member converts", provider: "stytch", fixture: "stytch/direct.member.create.json",
+			sign: svixSigner("svix"), secret: stytchSecret, outcome: "forwarded", eventType: "direct.member.create",
+			want: &reditus.Conversion{AffiliateSlug: "john", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", Email: "ada@example.com", UID: "member-live-4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"},
+		},
+		{
+			name: "stytch B2B member from SCIM converts", provider: "stytch", fixture: "stytch/scim.member.create.json",
+			sign: svixSigner("svix"), secret: stytchSecret, outcome: "forwarded", eventType: "scim.member.create",
+			want: &reditus.Conversion{AdvocateSlug: "jwe512", GrID: "7c9e6679-7425-40de-944b-e07fc1f90ae7", Email: "ada@example.com", UID: "member-live-4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"},
+		},
+		{
+			name: "stytch B2B member update skips", provider: "stytch", fixture: "stytch/direct.member.update.json",
+			sign: svixSigner("svix"), secret: stytchSecret, outcome: "skipped", eventType: "direct.member.update",
+			reason: "the bridge converts direct.user.create, dashboard.user.create, *.member.create",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBridge(t, nil)
+			body := fixture(t, tt.fixture)
+			r := b.do(t, providerRequest(tt.provider, tt.sign(t, tt.secret, "msg_shape", body, time.Now()), body))
+			r.is(t, http.StatusOK, tt.outcome)
+			mustContain(t, r.Reason, tt.reason)
+			if r.EventID != "msg_shape" {
+				t.Errorf("event_id %q, want the delivery id msg_shape", r.EventID)
+			}
+			got := b.reditus.conversions()
+			switch {
+			case tt.want == nil && len(got) != 0:
+				t.Errorf("Reditus received %+v, want nothing", got)
+			case tt.want != nil && (len(got) != 1 || got[0] != *tt.want):
+				t.Errorf("Reditus received %+v, want [%+v]", got, *tt.want)
+			}
+			mustContain(t, b.logText(), `"event_type":"`+tt.eventType+`"`)
+		})
+	}
+}
+
 // In dry run every provider accepts the development secret.
 func TestDryRunAcceptsDevelopmentSecretEverywhere(t *testing.T) {
 	b := newBridge(t, func(c *config.Config) { *c = config.Config{ReditusAPIURL: c.ReditusAPIURL} })

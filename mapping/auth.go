@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"encoding/json"
 	"strings"
 )
@@ -53,23 +54,24 @@ func FromClerk(payload []byte) (Event, error) {
 	), nil
 }
 
-// FromStytch maps a Stytch user creation, direct.user.create (API or SDK) or
-// dashboard.user.create. Stytch names an event by its source, object_type and
-// action fields, which together make the type.
+// stytchConverts are the Stytch event types that convert, for skip reasons:
+// a B2B member created from any source (DIRECT, DASHBOARD, SCIM) converts.
+var stytchConverts = []string{"direct.user.create", "dashboard.user.create", "*.member.create"}
+
+// FromStytch maps a Stytch consumer user creation, direct.user.create (API or
+// SDK) or dashboard.user.create, or a B2B member creation, *.member.create.
+// Stytch names an event by its source, object_type and action fields, which
+// together make the type, and puts the object under the key object_type
+// names. The object is decoded only for a type that converts, so that an
+// event the bridge skips is never refused for the shape of its object.
 func FromStytch(payload []byte) (Event, error) {
 	var e struct {
-		EventID    string `json:"event_id"`
-		Source     string `json:"source"`
-		ObjectType string `json:"object_type"`
-		Action     string `json:"action"`
-		User       *struct {
-			UserID string `json:"user_id"`
-			Emails []struct {
-				Email string `json:"email"`
-			} `json:"emails"`
-			TrustedMetadata   Metadata `json:"trusted_metadata"`
-			UntrustedMetadata Metadata `json:"untrusted_metadata"`
-		} `json:"user"`
+		EventID    string          `json:"event_id"`
+		Source     string          `json:"source"`
+		ObjectType string          `json:"object_type"`
+		Action     string          `json:"action"`
+		User       json.RawMessage `json:"user"`
+		Member     json.RawMessage `json:"member"`
 	}
 	if err := decode(payload, &e, "a Stytch event"); err != nil {
 		return Event{}, err
@@ -78,21 +80,68 @@ func FromStytch(payload []byte) (Event, error) {
 		return Event{}, invalid("not a Stytch event: no source, object_type or action")
 	}
 	ev := Event{ID: e.EventID, Type: strings.ToLower(e.Source + "." + e.ObjectType + "." + e.Action)}
-	if ev.Type != "direct.user.create" && ev.Type != "dashboard.user.create" {
-		return doesNotConvert(ev, "direct.user.create", "dashboard.user.create"), nil
+	switch {
+	case ev.Type == "direct.user.create" || ev.Type == "dashboard.user.create":
+		return fromStytchUser(ev, e.User)
+	case strings.EqualFold(e.ObjectType, "member") && strings.EqualFold(e.Action, "create"):
+		return fromStytchMember(ev, e.Member)
 	}
-	if e.User == nil {
-		return Event{}, invalid("%s event has no user", ev.Type)
+	return doesNotConvert(ev, stytchConverts...), nil
+}
+
+// fromStytchUser maps a consumer project's User object.
+func fromStytchUser(ev Event, raw json.RawMessage) (Event, error) {
+	var u struct {
+		UserID string `json:"user_id"`
+		Emails []struct {
+			Email string `json:"email"`
+		} `json:"emails"`
+		TrustedMetadata   Metadata `json:"trusted_metadata"`
+		UntrustedMetadata Metadata `json:"untrusted_metadata"`
+	}
+	if err := decodeObject(raw, &u, ev.Type, "user"); err != nil {
+		return Event{}, err
 	}
 	var email string
-	if len(e.User.Emails) > 0 {
-		email = e.User.Emails[0].Email
+	if len(u.Emails) > 0 {
+		email = u.Emails[0].Email
 	}
-	who := identity{email: email, uid: e.User.UserID, looked: "user.emails and user.user_id"}
+	who := identity{email: email, uid: u.UserID, looked: "user.emails and user.user_id"}
 	return convert(ev, who,
-		place{"trusted_metadata", e.User.TrustedMetadata},
-		place{"untrusted_metadata", e.User.UntrustedMetadata},
+		place{"trusted_metadata", u.TrustedMetadata},
+		place{"untrusted_metadata", u.UntrustedMetadata},
 	), nil
+}
+
+// fromStytchMember maps a B2B project's Member object. A member has one email
+// address; the organization's own metadata is not in the event.
+func fromStytchMember(ev Event, raw json.RawMessage) (Event, error) {
+	var m struct {
+		MemberID          string   `json:"member_id"`
+		EmailAddress      string   `json:"email_address"`
+		TrustedMetadata   Metadata `json:"trusted_metadata"`
+		UntrustedMetadata Metadata `json:"untrusted_metadata"`
+	}
+	if err := decodeObject(raw, &m, ev.Type, "member"); err != nil {
+		return Event{}, err
+	}
+	who := identity{email: m.EmailAddress, uid: m.MemberID, looked: "member.email_address and member.member_id"}
+	return convert(ev, who,
+		place{"member.trusted_metadata", m.TrustedMetadata},
+		place{"member.untrusted_metadata", m.UntrustedMetadata},
+	), nil
+}
+
+// decodeObject decodes the object a Stytch event is about, under key, and
+// refuses an event that lacks it.
+func decodeObject(raw json.RawMessage, v any, eventType, key string) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return invalid("%s event has no %s", eventType, key)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return invalid("not a Stytch %s: %v", key, err)
+	}
+	return nil
 }
 
 // FromWorkOS maps a WorkOS user.created event. WorkOS names the type in the
@@ -157,9 +206,20 @@ func FromSupabase(payload []byte) (Event, error) {
 	), nil
 }
 
-// FromGeneric maps the generic endpoint's flat body, {email, uid, gr_id,
-// affiliate_slug, advocate_slug}, which any backend can send. The referral
-// keys and their aliases are the same as in metadata.
+// FromGeneric maps the generic endpoint's body: the flat object {email, uid,
+// gr_id, affiliate_slug, advocate_slug} that any backend can send, or the
+// Standard Webhooks envelope {type, timestamp, data} with those fields under
+// data, as senders built on a Standard Webhooks library emit it.
+//
+// A body whose data is a JSON object is an envelope. Its fields are read from
+// data, then from the top level: the spec lets a sender "squash" data into
+// the top-level object, and a flat body that carries an object of its own
+// under data must keep converting from its top-level fields. Where both
+// levels hold one of the bridge's keys, data's wins. A data that is not an
+// object is not an envelope, and is ignored as before.
+//
+// The event type is the body's type when it is a string, for the log and the
+// answer; every type converts, since the sender chooses what it sends.
 func FromGeneric(payload []byte) (Event, error) {
 	var body Metadata
 	if err := decode(payload, &body, "a JSON object"); err != nil {
@@ -169,8 +229,21 @@ func FromGeneric(payload []byte) (Event, error) {
 		return Event{}, invalid("not a JSON object")
 	}
 	ev := Event{Type: "conversion"}
-	who := identity{email: body.get(keysEmail), uid: body.get(keysUID), looked: "email and uid"}
-	return convert(ev, who, place{"the body", body}), nil
+	if t, ok := body["type"].(string); ok && strings.TrimSpace(t) != "" {
+		ev.Type = strings.TrimSpace(t)
+	}
+	data, ok := body["data"].(map[string]any)
+	if !ok {
+		who := identity{email: body.get(keysEmail), uid: body.get(keysUID), looked: "email and uid"}
+		return convert(ev, who, place{"the body", body}), nil
+	}
+	inner := Metadata(data)
+	who := identity{
+		email:  cmp.Or(inner.get(keysEmail), body.get(keysEmail)),
+		uid:    cmp.Or(inner.get(keysUID), body.get(keysUID)),
+		looked: "data.email, data.uid, email and uid",
+	}
+	return convert(ev, who, place{"data", inner}, place{"the top level", body}), nil
 }
 
 // decode unmarshals a provider payload, or says what it was expected to be.
