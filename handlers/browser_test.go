@@ -46,8 +46,28 @@ const browserPage = `<!doctype html>
 </script>
 </body></html>`
 
-// The cookie as Reditus's script stores it: percent-encoded.
-const browserCookie = "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_3x%3A%3A%3Ajohn%3A%3A%3As_81c2%3Aaffiliate"
+// stripeReferenceLimit is the most characters Stripe takes in a
+// client_reference_id.
+const stripeReferenceLimit = 200
+
+// browserCookies are _gr_id values as Reditus's script stores them:
+// percent-encoded.
+var browserCookies = []struct {
+	name, cookie string
+	// encodedTooLong: the reference of the cookie as stored is over
+	// Stripe's limit, and only its percent-decoded form fits.
+	encodedTooLong bool
+}{
+	{name: "short", cookie: "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_3x%3A%3A%3Ajohn%3A%3A%3As_81c2%3Aaffiliate"},
+	{
+		name:           "long, fits only decoded",
+		cookie:         "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_51PqR7sKx2mNv8Lc%3Auser_2pKx9fQ3mZ7wL1nB%3A%3Ajane-doe-growth%3A%3A%3As_7c9e6679742540de%3Aaffiliate",
+		encodedTooLong: true,
+	},
+	// Decoded, the slug holds a %, which the bridge would decode a second
+	// time: this one must travel as stored.
+	{name: "percent sign in the slug", cookie: "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_3x%3A%3A%3Ajohn%2525%3A%3A%3As_81c2%3Aaffiliate"},
+}
 
 func chromium(t *testing.T) string {
 	t.Helper()
@@ -60,9 +80,10 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// renderInBrowser serves the page (with the _gr_id cookie, if withCookie)
-// and the bridge's routes on loopback, and returns the DOM Chromium leaves.
-func renderInBrowser(t *testing.T, withCookie bool) string {
+// renderInBrowser serves the page (with the _gr_id cookie, unless it is
+// empty) and the bridge's routes on loopback, and returns the DOM Chromium
+// leaves.
+func renderInBrowser(t *testing.T, cookie string) string {
 	t.Helper()
 	browser := chromium(t)
 	bridge := newBridge(t, nil).handler
@@ -71,8 +92,8 @@ func renderInBrowser(t *testing.T, withCookie bool) string {
 			bridge.ServeHTTP(w, r)
 			return
 		}
-		if withCookie {
-			http.SetCookie(w, &http.Cookie{Name: "_gr_id", Value: browserCookie, Path: "/"})
+		if cookie != "" {
+			http.SetCookie(w, &http.Cookie{Name: "_gr_id", Value: cookie, Path: "/"})
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(browserPage))
@@ -111,12 +132,27 @@ func links(dom string) map[string]string {
 }
 
 func TestBrowserHelperRewritesStripeLinks(t *testing.T) {
-	dom := renderInBrowser(t, true)
-	want, err := mapping.ParseCookie(browserCookie)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range browserCookies {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := mapping.ParseCookie(tt.cookie)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The case must keep testing what it says, whatever the
+			// cookie is edited to.
+			if got := len(mapping.ClientReferenceID(tt.cookie)) > stripeReferenceLimit; got != tt.encodedTooLong {
+				t.Fatalf("reference of the cookie as stored is over %d: %v, want %v", stripeReferenceLimit, got, tt.encodedTooLong)
+			}
+			checkRewritten(t, renderInBrowser(t, tt.cookie), want)
+		})
 	}
+}
 
+// checkRewritten checks that every Stripe element in the DOM carries a
+// client reference that Stripe accepts and that decodes to want, that
+// other links are untouched, and that metadata() gives the cookie.
+func checkRewritten(t *testing.T, dom string, want mapping.Referral) {
+	t.Helper()
 	var refs []string
 	got := links(dom)
 	for _, id := range []string{"link1", "link2", "link3"} {
@@ -151,9 +187,12 @@ func TestBrowserHelperRewritesStripeLinks(t *testing.T) {
 	// What Stripe will hand back in client_reference_id is what the
 	// webhook mapping decodes: the same referral as the cookie.
 	for _, ref := range refs {
-		ref2, err := mapping.ParseCookie(ref)
-		if err != nil || ref2 != want {
-			t.Errorf("client reference %q decodes to %+v, %v; want %+v", ref, ref2, err, want)
+		if len(ref) > stripeReferenceLimit {
+			t.Errorf("client reference %q has %d characters, Stripe takes at most %d", ref, len(ref), stripeReferenceLimit)
+		}
+		got, err := mapping.ParseCookie(ref)
+		if err != nil || got != want {
+			t.Errorf("client reference %q decodes to %+v, %v; want %+v", ref, got, err, want)
 		}
 	}
 
@@ -165,13 +204,37 @@ func TestBrowserHelperRewritesStripeLinks(t *testing.T) {
 	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &metadata); err != nil {
 		t.Fatalf("metadata() = %q: %v", m[1], err)
 	}
-	if ref, err := mapping.ParseCookie(metadata["gr_id"]); err != nil || ref != want {
-		t.Errorf("metadata() gr_id %q decodes to %+v, %v; want %+v", metadata["gr_id"], ref, err, want)
+	if got, err := mapping.ParseCookie(metadata["gr_id"]); err != nil || got != want {
+		t.Errorf("metadata() gr_id %q decodes to %+v, %v; want %+v", metadata["gr_id"], got, err, want)
+	}
+}
+
+// A cookie that does not percent-decode is carried as it is, so that the
+// bridge's skip reason names it, and the helper goes on working.
+func TestBrowserHelperMalformedCookie(t *testing.T) {
+	const cookie = "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_3x%3A%3A%3Ajohn%E0%A4%3A%3A%3As_81c2%3Aaffiliate"
+	if _, err := mapping.ParseCookie(cookie); err == nil {
+		t.Fatalf("ParseCookie(%q) accepted it; the case needs a cookie that does not decode", cookie)
+	}
+	dom := renderInBrowser(t, cookie)
+	want := mapping.ClientReferenceID(cookie)
+	got := links(dom)
+	for _, id := range []string{"link1", "link2", "link3"} {
+		u, err := url.Parse(got[id])
+		if err != nil {
+			t.Fatalf("%s: href %q: %v", id, got[id], err)
+		}
+		if ref := u.Query().Get("client_reference_id"); ref != want {
+			t.Errorf("%s: client_reference_id %q, want the cookie as stored, %q", id, ref, want)
+		}
+	}
+	if m := metadataPre.FindStringSubmatch(dom); m == nil || !strings.Contains(m[1], "john%E0%A4") {
+		t.Errorf("metadata() = %v, want the cookie as stored", m)
 	}
 }
 
 func TestBrowserHelperWithoutCookieChangesNothing(t *testing.T) {
-	dom := renderInBrowser(t, false)
+	dom := renderInBrowser(t, "")
 	got := links(dom)
 	for id, href := range map[string]string{
 		"link1": "https://buy.stripe.com/test_28o5lm0Jc1xY",

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,8 @@ func TestParseCookie(t *testing.T) {
 		{"bare click id", click, Referral{GrID: click}},
 		{"bare click id upper case, spaces", "  " + strings.ToUpper(click) + " ", Referral{GrID: strings.ToUpper(click)}},
 		{"client_reference_id form", ClientReferenceID("rl:" + click + "::pk:::john:::sid:affiliate"), Referral{GrID: click, AffiliateSlug: "john"}},
+		// Browser helpers before issue 9 encoded the cookie as stored.
+		{"client_reference_id of the percent-encoded cookie", ClientReferenceID(strings.ReplaceAll("rl:"+click+"::pk:::john:::sid:affiliate", ":", "%3A")), Referral{GrID: click, AffiliateSlug: "john"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +70,40 @@ func TestClientReferenceIDFitsStripe(t *testing.T) {
 	}
 	if len(id) > 200 {
 		t.Errorf("len %d is over Stripe's 200", len(id))
+	}
+}
+
+// The browser helper percent-decodes the cookie before it encodes it, so
+// that a long cookie like this one still fits in Stripe's 200 characters.
+// References the older helper made from the stored form are still in Stripe,
+// so both must decode to the same referral.
+func TestClientReferenceIDOfLongCookie(t *testing.T) {
+	const (
+		stored      = "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_51PqR7sKx2mNv8Lc%3Auser_2pKx9fQ3mZ7wL1nB%3A%3Ajane-doe-growth%3A%3A%3As_7c9e6679742540de%3Aaffiliate"
+		stripeLimit = 200
+	)
+	decoded, err := url.PathUnescape(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Referral{GrID: "0f8fad5b-d9cb-469f-a165-70867728950e", AffiliateSlug: "jane-doe-growth"}
+	tests := []struct {
+		name, ref string
+		fits      bool
+	}{
+		{"stored form (older helper)", ClientReferenceID(stored), false},
+		{"decoded form (helper now)", ClientReferenceID(decoded), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if fits := len(tt.ref) <= stripeLimit; fits != tt.fits {
+				t.Errorf("len %d fits in Stripe's %d: %v, want %v", len(tt.ref), stripeLimit, fits, tt.fits)
+			}
+			got, err := ParseCookie(tt.ref)
+			if err != nil || got != want {
+				t.Errorf("ParseCookie(%q) = %+v, %v; want %+v", tt.ref, got, err, want)
+			}
+		})
 	}
 }
 

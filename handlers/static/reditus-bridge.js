@@ -5,9 +5,9 @@
  *   <script src="https://YOUR-BRIDGE/reditus-bridge.js" defer></script>
  *
  * With a _gr_id cookie present it
- *   - adds client_reference_id=gr_<base64url of the cookie> to every Stripe
- *     Payment Link (https://buy.stripe.com/...) on the page, including links
- *     added later;
+ *   - adds client_reference_id=gr_<base64url of the percent-decoded cookie>
+ *     to every Stripe Payment Link (https://buy.stripe.com/...) on the page,
+ *     including links added later;
  *   - sets client-reference-id on <stripe-pricing-table> and
  *     <stripe-buy-button>;
  *   - offers window.reditusBridge.metadata(), the object to pass as metadata
@@ -28,12 +28,26 @@
     }
   }
 
+  // The cookie percent-decoded once, the way the bridge decodes it. Reditus
+  // stores it percent-encoded (%3A for each of its ten colons), and decoding
+  // first lets a longer cookie fit in Stripe's 200 characters. A value that
+  // does not decode, or that still holds a % once decoded (the bridge would
+  // decode that again), is kept as it is: the bridge reads that form too.
+  function decoded(value) {
+    try {
+      var text = decodeURIComponent(value);
+      return text.indexOf("%") < 0 ? text : value;
+    } catch (e) {
+      return value;
+    }
+  }
+
   // The cookie's value as the bridge decodes it: "gr_" + base64url, no padding.
   function clientReferenceId() {
     var value = cookie();
     if (!value) return "";
     try {
-      var bytes = unescape(encodeURIComponent(value)); // UTF-8, for btoa
+      var bytes = unescape(encodeURIComponent(decoded(value))); // UTF-8, for btoa
       var ref = PREFIX + btoa(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
       return ref.length <= MAX_REFERENCE ? ref : "";
     } catch (e) {
