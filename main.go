@@ -75,19 +75,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // replayStripe runs backfill or recover. They read Stripe's API paced at 20
 // calls a second, under Stripe's limits (100 a second live, 25 in test mode),
-// and stripe-go retries a 429 itself. Each event goes through the webhook
-// pipeline, which logs to stderr what needs attention (rejected, retry); the
-// summary goes to stdout.
+// and wait out a 429 and retry it (stripe-go would not). Each event goes
+// through the webhook pipeline, which logs to stderr what needs attention
+// (rejected, retry); the summary goes to stdout. Asked for help, they print
+// their usage and return flag.ErrHelp, before STRIPE_API_KEY is needed.
 func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	if cfg.StripeAPIKey == "" {
-		return fmt.Errorf("%s reads Stripe's API: set STRIPE_API_KEY (a restricted key that reads customers, subscriptions, Checkout Sessions and events)", args[0])
-	}
 	lister := stripeapi.New(stripeapi.Options{
 		Key: cfg.StripeAPIKey.Reveal(), BaseURL: cfg.StripeAPIURL,
 		Timeout: 20 * time.Second, Retries: 2, PerSecond: 20,
+		// Up to 8 retries, 1 s doubling to 30 s: about two minutes of
+		// rate limiting before the run stops and asks to be run again.
+		RateLimit: stripeapi.RateLimitRetry{Retries: 8, Backoff: time.Second, MaxWait: 30 * time.Second},
 	})
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	open := func(dryRun bool) (replay.Processor, error) {
+		if cfg.StripeAPIKey == "" {
+			return nil, fmt.Errorf("%s reads Stripe's API: set STRIPE_API_KEY (a restricted key that reads customers, subscriptions, Checkout Sessions and events)", args[0])
+		}
 		c := cfg
 		if dryRun {
 			c.ReditusAPIKey = ""

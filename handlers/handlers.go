@@ -155,6 +155,9 @@ type Result struct {
 	EventID    string
 	EventType  string
 	ReferralID string
+	// Conversion is what was sent to Reditus or, in dry run, what would have
+	// been; zero when nothing was.
+	Conversion reditus.Conversion
 }
 
 // Acknowledged reports whether the event is done: in Reditus, or never to be.
@@ -172,7 +175,7 @@ func (b *Bridge) Process(ctx context.Context, providerName string, body []byte) 
 	start := time.Now()
 	ans, shared := b.server.deliver(ctx, p, body, "")
 	b.server.logLine(ctx, p.name, ans, start, shared)
-	return Result{Status: ans.status(), Outcome: ans.Outcome, Reason: ans.Reason, EventID: ans.EventID, EventType: ans.EventType, ReferralID: ans.ReferralID}
+	return Result{Status: ans.status(), Outcome: ans.Outcome, Reason: ans.Reason, EventID: ans.EventID, EventType: ans.EventType, ReferralID: ans.ReferralID, Conversion: ans.sent}
 }
 
 // recovered answers a panic, which no input should cause, with a retry, so

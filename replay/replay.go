@@ -5,19 +5,21 @@
 package replay
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
 
@@ -41,34 +43,49 @@ type Open func(dryRun bool) (Processor, error)
 // Stripe failed, or the run was interrupted): run the command again.
 var ErrNotDone = errors.New("not every event was delivered; run the command again")
 
+// eventRetention is how long Stripe keeps events, so how far back recover
+// can look.
+const eventRetention = 30 * 24 * time.Hour
+
 // Backfill runs `backfill stripe --since DATE [--until DATE] [--dry-run]`.
+// Asked for help, it prints the usage on out and returns flag.ErrHelp.
 func Backfill(ctx context.Context, args []string, lister Lister, open Open, out io.Writer) error {
-	const usage = "usage: backfill stripe --since DATE [--until DATE] [--dry-run]  (DATE: 2006-01-02 or RFC 3339)"
-	fs, err := flags("backfill", args, usage)
-	if err != nil {
+	cmd := newCommand("backfill", "--since DATE [--until DATE] [--dry-run]", `Sends Reditus the referrals of the Stripe customers and completed Checkout
+Sessions created in a window, through the same pipeline as a live webhook:
+for the time before the bridge was connected. Running it twice is safe:
+Reditus answers 409 for a referral it has, and that counts as success.
+Needs STRIPE_API_KEY. Exits 1 when anything was not delivered: run it again
+until it exits 0.`)
+	since := cmd.stringFlag("since", "", "first creation date of the window, included (required): `DATE` is YYYY-MM-DD (midnight UTC) or RFC 3339 (2026-01-01T09:00:00+02:00)")
+	until := cmd.stringFlag("until", "", "end of the window, excluded: `DATE` as for --since (default: now)")
+	dryRun := cmd.boolFlag("dry-run", false, "print each conversion that would be sent, and send nothing")
+	if err := cmd.parse(args, out); err != nil {
 		return err
 	}
-	since := fs.String("since", "", "first creation date")
-	until := fs.String("until", "", "end of the window (default: now)")
-	dryRun := fs.Bool("dry-run", false, "show what would be sent; send nothing")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%v; %s", err, usage)
-	}
 	var w stripeapi.Window
-	if w.Since, err = parseDate(*since); err != nil || *since == "" {
-		return fmt.Errorf("--since: want a date; %s", usage)
+	var err error
+	if *since == "" {
+		return cmd.errorf("--since is required")
 	}
+	if w.Since, err = parseDate(*since); err != nil {
+		return cmd.errorf("--since %q is not a date", *since)
+	}
+	end := "now"
 	if *until != "" {
 		if w.Until, err = parseDate(*until); err != nil {
-			return fmt.Errorf("--until: want a date; %s", usage)
+			return cmd.errorf("--until %q is not a date", *until)
 		}
+		if !w.Until.After(w.Since) {
+			return cmd.errorf("--until %s is not after --since %s: the window is empty", *until, *since)
+		}
+		end = w.Until.Format(time.RFC3339)
 	}
 	proc, err := open(*dryRun)
 	if err != nil {
 		return err
 	}
 
-	title := fmt.Sprintf("backfill stripe: customers and completed Checkout Sessions created from %s to %s", w.Since.Format(time.RFC3339), cmp.Or(*until, "now"))
+	title := fmt.Sprintf("backfill stripe: customers and completed Checkout Sessions created from %s to %s", w.Since.Format(time.RFC3339), end)
 	r := newRun(title, *dryRun, out)
 	err = lister.EachCustomer(ctx, w, r.visit(ctx, proc))
 	if err == nil {
@@ -78,19 +95,24 @@ func Backfill(ctx context.Context, args []string, lister Lister, open Open, out 
 }
 
 // Recover runs `recover stripe [--since DURATION]`.
+// Asked for help, it prints the usage on out and returns flag.ErrHelp.
 func Recover(ctx context.Context, args []string, lister Lister, open Open, out io.Writer) error {
-	const usage = "usage: recover stripe [--since DURATION]  (DURATION: 72h, 7d; default and most 30d, what Stripe keeps)"
-	fs, err := flags("recover", args, usage)
-	if err != nil {
+	cmd := newCommand("recover", "[--since DURATION]", `Sends Reditus the converting events that Stripe could not deliver to a
+webhook endpoint (delivery failed), through the same pipeline as a live
+webhook: for when the bridge or Reditus was down for longer than Stripe
+retries (3 days). Stripe keeps events for 30 days. Running it twice is safe.
+Needs STRIPE_API_KEY. Exits 1 when anything was not delivered: run it again
+until it exits 0.`)
+	window := cmd.stringFlag("since", "30d", "how far back to look: `DURATION` is a number of days (7d) or a Go duration (72h), at most 30d, which is what Stripe keeps")
+	if err := cmd.parse(args, out); err != nil {
 		return err
-	}
-	window := fs.String("since", "30d", "how far back to look")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%v; %s", err, usage)
 	}
 	d, err := parseDuration(*window)
 	if err != nil {
-		return fmt.Errorf("--since: %v; %s", err, usage)
+		return cmd.errorf("--since: %w", err)
+	}
+	if d > eventRetention {
+		return cmd.errorf("--since %s: Stripe keeps events for 30 days, so recover looks back 30d at most", *window)
 	}
 	proc, err := open(false)
 	if err != nil {
@@ -101,25 +123,88 @@ func Recover(ctx context.Context, args []string, lister Lister, open Open, out i
 	return r.finish(ctx, lister.EachUndeliveredEvent(ctx, since, r.visit(ctx, proc)))
 }
 
-func flags(name string, args []string, usage string) (*flag.FlagSet, error) {
-	if len(args) == 0 || args[0] != "stripe" {
-		return nil, errors.New(usage)
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs, nil
+// command is one of the two commands' flags and usage.
+type command struct {
+	name, synopsis, about string
+	fs                    *flag.FlagSet
+	order                 []string // flag names as declared, for the usage
 }
 
-// run counts what a replay did and reports progress.
+func (c *command) stringFlag(name, value, usage string) *string {
+	c.order = append(c.order, name)
+	return c.fs.String(name, value, usage)
+}
+
+func (c *command) boolFlag(name string, value bool, usage string) *bool {
+	c.order = append(c.order, name)
+	return c.fs.Bool(name, value, usage)
+}
+
+func newCommand(name, flags, about string) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the usage is printed by usage, once
+	return &command{name: name, synopsis: "usage: " + name + " stripe " + flags, about: about, fs: fs}
+}
+
+// parse reads `stripe [flags]`. Asked for help (help, -h or --help, before
+// or after stripe), it prints the usage on out and returns flag.ErrHelp.
+func (c *command) parse(args []string, out io.Writer) error {
+	if len(args) > 0 && slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+		c.usage(out)
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || args[0] != "stripe" {
+		return c.errorf("Stripe is the only provider with a history to replay")
+	}
+	if err := c.fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.usage(out)
+			return flag.ErrHelp
+		}
+		return c.errorf("%w", err)
+	}
+	if c.fs.NArg() > 0 {
+		return c.errorf("unexpected argument %q", c.fs.Arg(0))
+	}
+	return nil
+}
+
+// errorf is a usage error: what was wrong, then the synopsis, and where
+// the rest is.
+func (c *command) errorf(format string, args ...any) error {
+	return fmt.Errorf(format+"; %s (%s --help for more)", append(args, c.synopsis, c.name)...)
+}
+
+// usage prints the synopsis, what the command does, and every flag.
+func (c *command) usage(out io.Writer) {
+	fmt.Fprintf(out, "%s\n\n%s\n\nflags:\n", c.synopsis, c.about)
+	for _, name := range c.order {
+		f := c.fs.Lookup(name)
+		arg, text := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		if f.DefValue != "" && f.DefValue != "false" {
+			text += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(out, "  --%s%s\n        %s\n", f.Name, arg, text)
+	}
+}
+
+// run counts what a replay did and reports progress. The progress lines and
+// the summary print the same counts under the same words (tally).
 type run struct {
 	out       io.Writer
 	dryRun    bool
-	read      map[string]int // by kind of object
-	outcomes  map[string]int
-	skipped   map[string]int // by the reason's first words
-	failed    []string       // events not delivered, with why
+	read      map[string]int            // by kind of object
+	outcomes  map[string]int            // acknowledged events, by outcome
+	reasons   map[string]map[string]int // by label, then by reason
+	failed    int                       // events not delivered
 	lastPrint time.Time
 }
+
+// notDelivered is the label of the events that were not acknowledged.
+const notDelivered = "not delivered"
 
 // progressEvery is how often a long run says how far it got.
 var progressEvery = 5 * time.Second
@@ -129,23 +214,32 @@ func newRun(title string, dryRun bool, out io.Writer) *run {
 		title += " (dry run: nothing is sent)"
 	}
 	fmt.Fprintln(out, title)
-	return &run{out: out, dryRun: dryRun, read: map[string]int{}, outcomes: map[string]int{}, skipped: map[string]int{}, lastPrint: time.Now()}
+	return &run{out: out, dryRun: dryRun, read: map[string]int{}, outcomes: map[string]int{}, reasons: map[string]map[string]int{}, lastPrint: time.Now()}
 }
 
 func (r *run) visit(ctx context.Context, proc Processor) stripeapi.Visit {
 	return func(kind string, body []byte) error {
 		res := proc.Process(ctx, "stripe", body)
 		r.read[kind]++
-		r.outcomes[res.Outcome]++
-		switch {
-		case res.Outcome == "skipped":
-			r.skipped[reasonHead(res.Reason)]++
-		case !res.Acknowledged():
-			r.failed = append(r.failed, res.EventID+": "+res.Reason)
+		label := res.Outcome
+		if !res.Acknowledged() {
+			label = notDelivered
+			r.failed++
+		} else {
+			r.outcomes[res.Outcome]++
+		}
+		if label == "skipped" || label == "rejected" || label == notDelivered {
+			if r.reasons[label] == nil {
+				r.reasons[label] = map[string]int{}
+			}
+			r.reasons[label][groupReason(res.Reason)]++
+		}
+		if res.Outcome == "dry_run" {
+			fmt.Fprintf(r.out, "would send: %s  %s\n", res.EventID, describe(res.Conversion))
 		}
 		if time.Since(r.lastPrint) >= progressEvery {
 			r.lastPrint = time.Now()
-			fmt.Fprintf(r.out, "... %s\n", r.counts())
+			fmt.Fprintf(r.out, "... read %s; %s\n", joinCounts(r.read), r.progress())
 		}
 		return nil
 	}
@@ -154,17 +248,15 @@ func (r *run) visit(ctx context.Context, proc Processor) stripeapi.Visit {
 // finish prints the summary and says whether everything was delivered.
 func (r *run) finish(ctx context.Context, err error) error {
 	interrupted := ctx.Err() != nil
-	fmt.Fprintf(r.out, "read:      %s\n", joinCounts(r.read))
-	for _, outcome := range []string{"forwarded", "duplicate", "dry_run", "rejected", "skipped", "retry"} {
-		if n := r.outcomes[outcome]; n > 0 || outcome == "forwarded" || outcome == "skipped" {
-			fmt.Fprintf(r.out, "%-10s %d\n", outcome+":", n)
+	fmt.Fprintf(r.out, "%-10s %s\n", "read:", joinCounts(r.read))
+	for _, c := range r.tally() {
+		fmt.Fprintf(r.out, "%-10s %d\n", c.label+":", c.n)
+		reasons := r.reasons[c.label]
+		for _, reason := range slices.SortedFunc(maps.Keys(reasons), func(a, b string) int {
+			return cmpCount(reasons[a], reasons[b], a, b)
+		}) {
+			fmt.Fprintf(r.out, "  %6d  %s\n", reasons[reason], reason)
 		}
-	}
-	for _, reason := range slices.Sorted(maps.Keys(r.skipped)) {
-		fmt.Fprintf(r.out, "  %6d  %s\n", r.skipped[reason], reason)
-	}
-	for _, f := range r.failed {
-		fmt.Fprintf(r.out, "  not delivered: %s\n", f)
 	}
 	switch {
 	case interrupted:
@@ -172,15 +264,62 @@ func (r *run) finish(ctx context.Context, err error) error {
 		return fmt.Errorf("interrupted: %w", ErrNotDone)
 	case err != nil:
 		return fmt.Errorf("stopped: %w", err)
-	case len(r.failed) > 0:
-		return fmt.Errorf("%d events: %w", len(r.failed), ErrNotDone)
+	case r.failed > 0:
+		return fmt.Errorf("%d events: %w", r.failed, ErrNotDone)
 	}
 	return nil
 }
 
-func (r *run) counts() string {
-	return fmt.Sprintf("read %s; forwarded %d, duplicate %d, skipped %d, not delivered %d",
-		joinCounts(r.read), r.outcomes["forwarded"]+r.outcomes["dry_run"], r.outcomes["duplicate"], r.outcomes["skipped"], len(r.failed))
+// count is one line of the tally.
+type count struct {
+	label string
+	n     int
+}
+
+// tally is what the run did, in the order a person reads it: sent, then
+// not sent on purpose, then what needs another run. forwarded (dry_run in a
+// dry run), skipped and not delivered always show, even at 0; any other
+// outcome shows once it happened.
+func (r *run) tally() []count {
+	always := map[string]bool{"skipped": true, notDelivered: true}
+	if r.dryRun {
+		always["dry_run"] = true
+	} else {
+		always["forwarded"] = true
+	}
+	order := []string{"forwarded", "duplicate", "dry_run", "rejected", "skipped"}
+	for _, outcome := range slices.Sorted(maps.Keys(r.outcomes)) {
+		if !slices.Contains(order, outcome) {
+			order = append(order, outcome)
+		}
+	}
+	var tally []count
+	for _, label := range append(order, notDelivered) {
+		n := r.outcomes[label]
+		if label == notDelivered {
+			n = r.failed
+		}
+		if n > 0 || always[label] {
+			tally = append(tally, count{label, n})
+		}
+	}
+	return tally
+}
+
+func (r *run) progress() string {
+	var parts []string
+	for _, c := range r.tally() {
+		parts = append(parts, fmt.Sprintf("%s %d", c.label, c.n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cmpCount orders reasons by count, most first, then alphabetically.
+func cmpCount(na, nb int, a, b string) int {
+	if na != nb {
+		return nb - na
+	}
+	return strings.Compare(a, b)
 }
 
 func joinCounts(m map[string]int) string {
@@ -194,13 +333,40 @@ func joinCounts(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// reasonHead groups skip reasons by their first clause, which names the
-// cause; the rest names objects and differs from event to event.
-func reasonHead(reason string) string {
-	if i := strings.IndexAny(reason, ":;("); i > 0 {
-		return strings.TrimSpace(reason[:i])
+// describe prints a conversion as it would be sent, with the email masked,
+// and a uid that is an email masked too.
+func describe(c reditus.Conversion) string {
+	uid := c.UID
+	if strings.Contains(uid, "@") {
+		uid = handlers.MaskEmail(uid)
 	}
-	return reason
+	var parts []string
+	for _, f := range []struct{ name, value string }{
+		{"affiliate_slug", c.AffiliateSlug}, {"advocate_slug", c.AdvocateSlug},
+		{"gr_id", c.GrID}, {"email", handlers.MaskEmail(c.Email)}, {"uid", uid},
+	} {
+		if f.value != "" {
+			parts = append(parts, f.name+"="+f.value)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+var (
+	// stripeID matches the ids of Stripe objects, and the backfill's own
+	// event ids: a prefix, an underscore, and letters, digits or more
+	// underscores (cs_test_a1B2...).
+	stripeID = regexp.MustCompile(`\b(cus|sub|cs|evt|pi|in|ch|backfill)_[A-Za-z0-9_]+`)
+	// emailLike matches anything that looks like an address.
+	emailLike = regexp.MustCompile(`[^\s@,;:()<>"'\[\]]+@[^\s@,;:()<>"'\[\]]+`)
+)
+
+// groupReason is a reason with the ids and addresses that differ from one
+// event to the next blanked out, so that events that failed alike are
+// counted together, and the whole reason, fix included, is still printed.
+func groupReason(reason string) string {
+	reason = emailLike.ReplaceAllString(reason, "<email>")
+	return stripeID.ReplaceAllString(reason, "${1}_...")
 }
 
 func parseDate(s string) (time.Time, error) {
@@ -214,7 +380,7 @@ func parseDate(s string) (time.Time, error) {
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || n > math.MaxInt64/int(24*time.Hour) {
 			return 0, fmt.Errorf("%q is not a number of days", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,8 +140,10 @@ func TestBackfillReportsWhatWasNotDelivered(t *testing.T) {
 	if !errors.Is(err, ErrNotDone) {
 		t.Fatalf("err = %v, want ErrNotDone", err)
 	}
-	if !strings.Contains(out.String(), "retry:     3") || strings.Count(out.String(), "not delivered: backfill_") != 3 {
-		t.Errorf("summary:\n%s", out.String())
+	// One line for the three events that failed alike, not one each.
+	want := "not delivered: 3\n       3  reditus: retryable (HTTP 503): Service Unavailable\n"
+	if !strings.HasSuffix(out.String(), want) {
+		t.Errorf("summary ends\n%s\nwant it to end\n%s", out.String(), want)
 	}
 }
 
@@ -212,5 +216,249 @@ func TestUsage(t *testing.T) {
 		if err := Recover(context.Background(), args, w.lister, w.open, io.Discard); err == nil || !strings.Contains(err.Error(), "usage: recover stripe") {
 			t.Errorf("Recover %q: %v", args, err)
 		}
+	}
+}
+
+// The progress line and the summary count the same outcomes under the same
+// words, in a dry run too.
+func TestProgressAndSummaryAgree(t *testing.T) {
+	defer func(d time.Duration) { progressEvery = d }(progressEvery)
+	progressEvery = 0 // a progress line after every item
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		fail    int
+		want    string // the last progress line's counts
+		notWant string
+	}{
+		{"live", []string{"stripe", "--since", "2026-01-01"}, 0, "forwarded 3, skipped 2, not delivered 0", "dry_run"},
+		{"dry run", []string{"stripe", "--since", "2026-01-01", "--dry-run"}, 0, "dry_run 3, skipped 2, not delivered 0", "forwarded"},
+		{"Reditus down", []string{"stripe", "--since", "2026-01-01"}, http.StatusServiceUnavailable, "forwarded 0, skipped 2, not delivered 3", "retry"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.reditus.fail = tt.fail
+			var out bytes.Buffer
+			_ = Backfill(context.Background(), tt.args, w.lister, w.open, &out)
+
+			var progress string
+			summary := map[string]string{}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if p, ok := strings.CutPrefix(line, "... "); ok {
+					progress = p
+				} else if label, n, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "backfill") && label != "read" && label != "would send" {
+					summary[label] = strings.TrimSpace(n)
+				}
+			}
+			_, counts, _ := strings.Cut(progress, "; ")
+			if counts != tt.want {
+				t.Errorf("last progress line counts %q, want %q\n%s", counts, tt.want, out.String())
+			}
+			fromProgress := map[string]string{}
+			for _, c := range strings.Split(counts, ", ") {
+				i := strings.LastIndex(c, " ")
+				fromProgress[c[:i]] = c[i+1:]
+			}
+			if fmt.Sprint(fromProgress) != fmt.Sprint(summary) {
+				t.Errorf("progress says %v, summary says %v\n%s", fromProgress, summary, out.String())
+			}
+			if _, ok := summary[tt.notWant]; ok || strings.Contains(progress, tt.notWant+" ") {
+				t.Errorf("output counts %q:\n%s", tt.notWant, out.String())
+			}
+		})
+	}
+}
+
+// A dry run shows each conversion it would send, with the email masked.
+func TestDryRunPrintsEachConversion(t *testing.T) {
+	w := newWorld(t)
+	w.stripe.Customers["cus_e"] = fakestripe.Customer("cus_e", "e@example.com", time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC).Unix(),
+		map[string]string{"red": "mia", "user_id": "erin@example.org"})
+	var out bytes.Buffer
+	if err := Backfill(context.Background(), []string{"stripe", "--since", "2026-01-01", "--dry-run"}, w.lister, w.open, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"would send: backfill_cus_a  affiliate_slug=john gr_id=0f8fad5b-d9cb-469f-a165-70867728950e email=a***@example.com uid=cus_a\n",
+		"would send: backfill_cus_b  advocate_slug=jwe512 email=b***@example.com uid=cus_b\n",
+		"would send: backfill_cs_d  affiliate_slug=anna gr_id=0f8fad5b-d9cb-469f-a165-70867728950e email=d***@example.com uid=cus_d\n",
+		"would send: backfill_cus_e  affiliate_slug=mia email=e***@example.com uid=e***@example.org\n", // a uid that is an email is masked too
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), "would send: "); n != 4 {
+		t.Errorf("%d would-send lines, want 4 (one per dry_run)", n)
+	}
+	for _, email := range []string{"a@example.com", "b@example.com", "d@example.com", "e@example.com", "erin@example.org"} {
+		if strings.Contains(out.String(), email) {
+			t.Errorf("output contains the full email %s", email)
+		}
+	}
+	if w.reditus.calls != 0 {
+		t.Errorf("%d Reditus calls in a dry run", w.reditus.calls)
+	}
+}
+
+// Skip reasons are grouped, and printed whole: the part that says what to
+// do is what the operator needs.
+func TestSummaryPrintsReasonsWhole(t *testing.T) {
+	w := newWorld(t)
+	in := time.Date(2026, 6, 3, 0, 0, 0, 0, time.UTC).Unix()
+	for _, id := range []string{"cus_t1", "cus_t2"} {
+		c := fakestripe.Customer(id, id+"@example.com", in, map[string]string{"gr_id": cookie})
+		c["livemode"] = false
+		w.stripe.Customers[id] = c
+	}
+	unpaid := fakestripe.Session("cs_unpaid", "cus_c", "", "c@example.com", in, map[string]string{"gr_id": cookie}, "")
+	unpaid["payment_status"] = "unpaid"
+	w.stripe.Sessions["cs_unpaid"] = unpaid
+	var out bytes.Buffer
+	if err := Backfill(context.Background(), []string{"stripe", "--since", "2026-01-01"}, w.lister, w.open, &out); err != nil {
+		t.Fatalf("Backfill: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"       2  no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in customer metadata and subscriptions of customer cus_... (none)\n",
+		"       2  test-mode event (livemode: false); set STRIPE_ACCEPT_TEST_EVENTS=true to forward test events\n",
+		"       1  checkout session is unpaid (a delayed payment method); it converts on checkout.session.async_payment_succeeded\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestGroupReason(t *testing.T) {
+	for _, tt := range []struct{ reason, want string }{
+		{"look up related stripe objects: stripe api unavailable: subscriptions of customer cus_R2x8abc: HTTP 500: boom",
+			"look up related stripe objects: stripe api unavailable: subscriptions of customer cus_...: HTTP 500: boom"},
+		{"in cs_test_a1B2c3 metadata, subscription sub_1Qx metadata, event evt_9 and backfill_cus_1",
+			"in cs_... metadata, subscription sub_... metadata, event evt_... and backfill_..."},
+		{"slug unknown for jane.doe@example.com (uid ada@example.org)", "slug unknown for <email> (uid <email>)"},
+		{"no email or user id: looked at customer_details.email, customer_email", "no email or user id: looked at customer_details.email, customer_email"},
+		{"no affiliate or advocate slug: the gr_id in client_reference_id is a bare click id", "no affiliate or advocate slug: the gr_id in client_reference_id is a bare click id"},
+	} {
+		if got := groupReason(tt.reason); got != tt.want {
+			t.Errorf("groupReason(%q)\n got %q\nwant %q", tt.reason, got, tt.want)
+		}
+	}
+}
+
+// Stripe answers plain 429s (which stripe-go does not retry) in the middle
+// of the customer listing: the backfill waits them out and completes, and
+// every customer reaches Reditus exactly once.
+func TestBackfillSurvivesPlain429s(t *testing.T) {
+	w := newWorld(t)
+	clear(w.stripe.Customers)
+	clear(w.stripe.Sessions)
+	for i := range 250 {
+		id := fmt.Sprintf("cus_many_%03d", i)
+		w.stripe.Customers[id] = fakestripe.Customer(id, id+"@example.com", time.Date(2026, 3, 1, 0, 0, i, 0, time.UTC).Unix(), map[string]string{"gr_id": cookie})
+	}
+	var mu sync.Mutex
+	var refused int
+	w.stripe.Fail = func(r *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		// Every page after the first, and the sessions listing, once each.
+		if (r.URL.Query().Get("starting_after") != "" || r.URL.Path == "/v1/checkout/sessions") && refused < 3 {
+			refused++
+			return http.StatusTooManyRequests
+		}
+		return 0
+	}
+	w.lister = stripeapi.New(stripeapi.Options{Key: fakestripe.Key, BaseURL: w.stripe.URL, Timeout: time.Second,
+		RateLimit: stripeapi.RateLimitRetry{Retries: 4, Backoff: time.Millisecond}})
+	var out bytes.Buffer
+	if err := Backfill(context.Background(), []string{"stripe", "--since", "2026-01-01"}, w.lister, w.open, &out); err != nil {
+		t.Fatalf("Backfill: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "read:      250 customers\n") || !strings.Contains(out.String(), "forwarded: 250\n") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+	if w.reditus.calls != 250 || len(w.reditus.created) != 250 {
+		t.Errorf("Reditus got %d calls for %d referrals, want 250 each once", w.reditus.calls, len(w.reditus.created))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 3 {
+		t.Errorf("%d requests refused, want 3: the test did not exercise the 429s", refused)
+	}
+}
+
+// --help, before or after "stripe", prints the usage with every flag
+// described and returns flag.ErrHelp, without opening anything: no
+// STRIPE_API_KEY is needed to read it.
+func TestHelp(t *testing.T) {
+	open := func(bool) (Processor, error) { return nil, errors.New("help opened the pipeline") }
+	for _, tt := range []struct {
+		run   func(args []string, out io.Writer) error
+		args  []string
+		flags []string
+	}{
+		{func(a []string, o io.Writer) error { return Backfill(context.Background(), a, nil, open, o) }, []string{"--help"}, []string{"--since DATE", "--until DATE", "--dry-run"}},
+		{func(a []string, o io.Writer) error { return Backfill(context.Background(), a, nil, open, o) }, []string{"-h"}, []string{"--since DATE", "--until DATE", "--dry-run"}},
+		{func(a []string, o io.Writer) error { return Backfill(context.Background(), a, nil, open, o) }, []string{"help"}, []string{"--since DATE", "--until DATE", "--dry-run"}},
+		{func(a []string, o io.Writer) error { return Backfill(context.Background(), a, nil, open, o) }, []string{"stripe", "--help"}, []string{"--since DATE", "--until DATE", "--dry-run"}},
+		{func(a []string, o io.Writer) error { return Backfill(context.Background(), a, nil, open, o) }, []string{"stripe", "--since", "2026-01-01", "-h"}, []string{"--since DATE", "--until DATE", "--dry-run"}},
+		{func(a []string, o io.Writer) error { return Recover(context.Background(), a, nil, open, o) }, []string{"--help"}, []string{"--since DURATION"}},
+		{func(a []string, o io.Writer) error { return Recover(context.Background(), a, nil, open, o) }, []string{"stripe", "--help"}, []string{"--since DURATION"}},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := tt.run(tt.args, &out)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("err = %v, want flag.ErrHelp", err)
+			}
+			if !strings.HasPrefix(out.String(), "usage: ") || !strings.Contains(out.String(), "STRIPE_API_KEY") {
+				t.Errorf("no usage:\n%s", out.String())
+			}
+			// Every flag has a line and a description under it.
+			lines := strings.Split(out.String(), "\n")
+			for _, f := range tt.flags {
+				i := slices.Index(lines, "  "+f)
+				if i < 0 || i+1 >= len(lines) || len(strings.TrimSpace(lines[i+1])) < 20 {
+					t.Errorf("flag %s is not described:\n%s", f, out.String())
+				}
+			}
+			if n := strings.Count(out.String(), "\n  --"); n != len(tt.flags) {
+				t.Errorf("%d flags listed, want %d:\n%s", n, len(tt.flags), out.String())
+			}
+		})
+	}
+}
+
+// Windows that cannot be what the user meant are refused, saying why.
+func TestRefusesImpossibleWindows(t *testing.T) {
+	w := newWorld(t)
+	for _, tt := range []struct {
+		name string
+		cmd  func(context.Context, []string, Lister, Open, io.Writer) error
+		args []string
+		want string
+	}{
+		{"until before since", Backfill, []string{"stripe", "--since", "2026-06-01", "--until", "2026-01-01"}, "--until 2026-01-01 is not after --since 2026-06-01: the window is empty"},
+		{"until equal to since", Backfill, []string{"stripe", "--since", "2026-06-01", "--until", "2026-06-01T00:00:00Z"}, "the window is empty"},
+		{"recover beyond 30 days", Recover, []string{"stripe", "--since", "40d"}, "--since 40d: Stripe keeps events for 30 days"},
+		{"recover beyond 30 days in hours", Recover, []string{"stripe", "--since", "721h"}, "Stripe keeps events for 30 days"},
+		{"recover a huge number of days", Recover, []string{"stripe", "--since", "999999999999d"}, "is not a number of days"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cmd(context.Background(), tt.args, w.lister, w.open, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "usage: ") {
+				t.Errorf("err = %v, want one that says %q, with the usage", err, tt.want)
+			}
+		})
+	}
+	if len(w.stripe.Requests()) != 0 {
+		t.Errorf("refused commands called Stripe: %q", w.stripe.Requests())
+	}
+	// The edges are accepted.
+	if err := Recover(context.Background(), []string{"stripe", "--since", "30d"}, w.lister, w.open, io.Discard); err != nil {
+		t.Errorf("recover --since 30d: %v", err)
+	}
+	if err := Backfill(context.Background(), []string{"stripe", "--since", "2026-06-01", "--until", "2026-06-02"}, w.lister, w.open, io.Discard); err != nil {
+		t.Errorf("a one-day window: %v", err)
 	}
 }

@@ -33,8 +33,7 @@ func (c *Client) EachCustomer(ctx context.Context, w Window, visit Visit) error 
 	params.Context = ctx
 	params.Limit = stripe.Int64(pageSize)
 	it := c.customers.List(params)
-	next := c.pager(ctx)
-	for next(it.Iter) {
+	for ctx.Err() == nil && it.Next() {
 		cust := it.Customer()
 		if err := visitAsEvent(visit, "customer", "customer.created", cust.ID, cust.Livemode, cust); err != nil {
 			return err
@@ -50,8 +49,7 @@ func (c *Client) EachCheckoutSession(ctx context.Context, w Window, visit Visit)
 	params.Context = ctx
 	params.Limit = stripe.Int64(pageSize)
 	it := c.sessions.List(params)
-	next := c.pager(ctx)
-	for next(it.Iter) {
+	for ctx.Err() == nil && it.Next() {
 		s := it.CheckoutSession()
 		if err := visitAsEvent(visit, "checkout session", "checkout.session.completed", s.ID, s.Livemode, s); err != nil {
 			return err
@@ -74,8 +72,7 @@ func (c *Client) EachUndeliveredEvent(ctx context.Context, since time.Time, visi
 	params.Context = ctx
 	params.Limit = stripe.Int64(pageSize)
 	it := c.events.List(params)
-	next := c.pager(ctx)
-	for next(it.Iter) {
+	for ctx.Err() == nil && it.Next() {
 		// An event's data.object is kept raw by stripe-go, so the event
 		// marshals back to what Stripe sent.
 		body, err := json.Marshal(it.Event())
@@ -91,19 +88,6 @@ func (c *Client) EachUndeliveredEvent(ctx context.Context, since time.Time, visi
 
 // pageSize is how many items one list call returns: Stripe's maximum.
 const pageSize = 100
-
-// pager returns the Next of one listing: stripe-go fetches a page inside
-// Next, once every pageSize items, and that is when the pace applies.
-func (c *Client) pager(ctx context.Context) func(it *stripe.Iter) bool {
-	n := 0
-	return func(it *stripe.Iter) bool {
-		if n%pageSize == 0 {
-			c.wait(ctx)
-		}
-		n++
-		return ctx.Err() == nil && it.Next()
-	}
-}
 
 func (c *Client) listErr(err error, what string) error {
 	if err == nil {

@@ -42,7 +42,11 @@ type Options struct {
 	Retries int64
 	// PerSecond, when set, paces calls, to stay under Stripe's rate limits
 	// during a backfill or a recovery (100 reads per second in live mode).
+	// Every HTTP request waits its turn, retries included.
 	PerSecond int
+	// RateLimit retries the calls that Stripe answers 429, which stripe-go
+	// does not (see RateLimitRetry). The zero value never retries.
+	RateLimit RateLimitRetry
 }
 
 // Client reads Stripe's API. It is safe for concurrent use. It holds the four
@@ -54,29 +58,28 @@ type Client struct {
 	sessions      *checkoutsession.Client
 	events        *event.Client
 	timeout       time.Duration
-	pace          <-chan time.Time // nil: unpaced
 }
 
 // New returns a Client. stripe-go's own logging is off: it would print
 // request errors in its own format, outside the bridge's JSON log.
 func New(opts Options) *Client {
+	var pace <-chan time.Time
+	if opts.PerSecond > 0 {
+		pace = time.Tick(time.Second / time.Duration(opts.PerSecond))
+	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(opts.BaseURL),
-		HTTPClient:        &http.Client{},
+		HTTPClient:        &http.Client{Transport: newTransport(pace, opts.RateLimit)},
 		MaxNetworkRetries: stripe.Int64(opts.Retries),
 		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
 	})
-	c := &Client{
+	return &Client{
 		customers:     &customer.Client{B: backend, Key: opts.Key},
 		subscriptions: &subscription.Client{B: backend, Key: opts.Key},
 		sessions:      &checkoutsession.Client{B: backend, Key: opts.Key},
 		events:        &event.Client{B: backend, Key: opts.Key},
 		timeout:       opts.Timeout,
 	}
-	if opts.PerSecond > 0 {
-		c.pace = time.Tick(time.Second / time.Duration(opts.PerSecond))
-	}
-	return c
 }
 
 // Fetch fetches the objects an event names, in order, and returns each as a
@@ -145,24 +148,12 @@ func (c *Client) fetch(ctx context.Context, l mapping.StripeLookup) ([]mapping.R
 	}
 }
 
-// call paces the call, when pacing is on, and bounds it with the timeout.
+// call bounds the call with the timeout; the transport paces it.
 func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	c.wait(ctx)
 	if c.timeout > 0 {
 		return context.WithTimeout(ctx, c.timeout)
 	}
 	return context.WithCancel(ctx)
-}
-
-// wait blocks until the pace allows another call, or ctx ends.
-func (c *Client) wait(ctx context.Context) {
-	if c.pace == nil {
-		return
-	}
-	select {
-	case <-c.pace:
-	case <-ctx.Done():
-	}
 }
 
 func metadata(m map[string]string) mapping.Metadata {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,5 +160,146 @@ func TestPacing(t *testing.T) {
 	// 20 per second take at least four intervals.
 	if elapsed := time.Since(start); elapsed < 4*50*time.Millisecond {
 		t.Errorf("5 paced calls took %v, want at least 200ms", elapsed)
+	}
+}
+
+// A plain 429 (no Stripe-Should-Retry), which stripe-go gives up on, in the
+// middle of a listing: the listing waits, asks for the same page again, and
+// visits every customer once, in order.
+func TestListingRetriesPlain429(t *testing.T) {
+	fake := fakestripe.New(t)
+	for i := range 250 {
+		id := fmt.Sprintf("cus_%03d", i)
+		fake.Customers[id] = fakestripe.Customer(id, id+"@example.com", int64(1000+i), nil)
+	}
+	var mu sync.Mutex
+	refusals := map[string]int{} // by page (starting_after)
+	fake.Fail = func(r *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		page := r.URL.Query().Get("starting_after")
+		if page != "" && refusals[page] < 2 {
+			refusals[page]++
+			return http.StatusTooManyRequests
+		}
+		return 0
+	}
+	c := New(Options{Key: fakestripe.Key, BaseURL: fake.URL, RateLimit: RateLimitRetry{Retries: 3, Backoff: time.Millisecond}})
+	seen := map[string]int{}
+	var order []string
+	err := c.EachCustomer(context.Background(), Window{Since: time.Unix(0, 0)}, func(kind string, body []byte) error {
+		ev, err := mapping.FromStripe(body, mapping.StripeOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		seen[ev.ID]++
+		order = append(order, ev.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("EachCustomer: %v", err)
+	}
+	if len(seen) != 250 || len(order) != 250 {
+		t.Errorf("visited %d customers (%d distinct), want 250 once each", len(order), len(seen))
+	}
+	for i, id := range order {
+		if want := fmt.Sprintf("backfill_cus_%03d", 249-i); id != want {
+			t.Fatalf("item %d is %s, want %s: a page was read twice or skipped", i, id, want)
+		}
+	}
+	// Pages 2 and 3: refused twice each, then served; page 1 once.
+	if got, want := len(fake.Requests()), 1+3+3; got != want {
+		t.Errorf("%d list calls, want %d: %q", got, want, fake.Requests())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refusals["cus_150"] != 2 || refusals["cus_050"] != 2 {
+		t.Errorf("refusals %v: the 429s were not served mid-pagination", refusals)
+	}
+}
+
+// The waits after 429s: exponential from Backoff, capped at MaxWait,
+// stretched to Retry-After, and a bounded number of them.
+func TestRateLimitWaits(t *testing.T) {
+	retry := RateLimitRetry{Retries: 8, Backoff: time.Second, MaxWait: 30 * time.Second}
+	s := time.Second
+	for _, tt := range []struct {
+		name       string
+		retry      RateLimitRetry
+		retryAfter []string // one 429 for each, then 200
+		always429  bool
+		wantWaits  []time.Duration
+		wantStatus int
+	}{
+		{"backoff doubles to the cap", retry, []string{"", "", "", "", "", "", ""}, false,
+			[]time.Duration{1 * s, 2 * s, 4 * s, 8 * s, 16 * s, 30 * s, 30 * s}, http.StatusOK},
+		{"Retry-After when longer", retry, []string{"5", "0", "3"}, false,
+			[]time.Duration{5 * s, 2 * s, 4 * s}, http.StatusOK},
+		{"Retry-After as a date beyond MaxWait ends the retries", retry, []string{time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, false,
+			nil, http.StatusTooManyRequests},
+		{"Retry-After in seconds beyond MaxWait ends the retries", retry, []string{"120"}, false,
+			nil, http.StatusTooManyRequests},
+		{"bounded attempts", RateLimitRetry{Retries: 3, Backoff: time.Second}, nil, true,
+			[]time.Duration{1 * s, 2 * s, 4 * s}, http.StatusTooManyRequests},
+		{"no retries by default", RateLimitRetry{}, []string{""}, false,
+			nil, http.StatusTooManyRequests},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls int // the client waits for each answer, so one request at a time
+			var mu sync.Mutex
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls++
+				if tt.always429 || calls <= len(tt.retryAfter) {
+					if !tt.always429 && tt.retryAfter[calls-1] != "" {
+						w.Header().Set("Retry-After", tt.retryAfter[calls-1])
+					}
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer srv.Close()
+			tr := newTransport(nil, tt.retry)
+			var waits []time.Duration
+			tr.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+
+			resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			if fmt.Sprint(waits) != fmt.Sprint(tt.wantWaits) {
+				t.Errorf("waits %v, want %v", waits, tt.wantWaits)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if want := len(tt.wantWaits) + 1; calls != want {
+				t.Errorf("%d requests, want %d", calls, want)
+			}
+		})
+	}
+}
+
+// Retries give up when the run is interrupted, instead of waiting on.
+func TestRateLimitWaitEndsWithContext(t *testing.T) {
+	fake := fakestripe.New(t)
+	fake.Fail = func(*http.Request) int { return http.StatusTooManyRequests }
+	c := New(Options{Key: fakestripe.Key, BaseURL: fake.URL, RateLimit: RateLimitRetry{Retries: 5, Backoff: time.Hour, MaxWait: time.Hour}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.EachCustomer(ctx, Window{}, func(string, []byte) error { return nil })
+	}()
+	for len(fake.Requests()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, ErrUnavailable) {
+		t.Errorf("err = %v, want ErrUnavailable once interrupted", err)
 	}
 }

@@ -198,12 +198,17 @@ func list(w http.ResponseWriter, r *http.Request, objects map[string]map[string]
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "url": r.URL.Path, "has_more": more, "data": all})
 }
 
+// stripeError answers as Stripe does. A 429 is a plain rate limit: code
+// rate_limit and no Stripe-Should-Retry header, which stripe-go does not retry.
 func stripeError(w http.ResponseWriter, status int, message string) {
-	typ := "invalid_request_error"
-	if status >= 500 {
-		typ = "api_error"
+	e := map[string]any{"type": "invalid_request_error", "message": message}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e["code"] = "rate_limit"
+	case status >= 500:
+		e["type"] = "api_error"
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]any{"type": typ, "message": message}})
+	writeJSON(w, status, map[string]any{"error": e})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
