@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
@@ -338,12 +339,12 @@ func joinCounts(m map[string]int) string {
 func describe(c reditus.Conversion) string {
 	uid := c.UID
 	if strings.Contains(uid, "@") {
-		uid = handlers.MaskEmail(uid)
+		uid = redact.Email(uid)
 	}
 	var parts []string
 	for _, f := range []struct{ name, value string }{
 		{"affiliate_slug", c.AffiliateSlug}, {"advocate_slug", c.AdvocateSlug},
-		{"gr_id", c.GrID}, {"email", handlers.MaskEmail(c.Email)}, {"uid", uid},
+		{"gr_id", c.GrID}, {"email", redact.Email(c.Email)}, {"uid", uid},
 	} {
 		if f.value != "" {
 			parts = append(parts, f.name+"="+f.value)
