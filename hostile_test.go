@@ -252,5 +252,35 @@ func TestHostileReferralData(t *testing.T) {
 			}
 		})
 	}
+
+	// A slug with bytes no slug has is skipped, and nothing reaches Reditus:
+	// not the bytes, and not another slug (the cookie here names "mary").
+	cookie := `"gr_id":"rl:0f8fad5b-d9cb-469f-a165-70867728950e::pk:::mary:::sid:affiliate"`
+	badSlugs := []struct {
+		name, metadata string
+	}{
+		{"NUL in the slug", `{"red":"jo\u0000hn",` + cookie + `}`},
+		// Raw bytes that are not UTF-8: Go's JSON decoder makes them U+FFFD.
+		{"invalid UTF-8 in the slug", "{\"red\":\"jo\xff\xfehn\"," + cookie + "}"},
+		{"a lone surrogate in the slug", `{"red":"jo\udc00hn",` + cookie + `}`},
+		{"a line break in the slug", `{"red":"jo\nhn",` + cookie + `}`},
+		{"a right-to-left override in the slug", `{"red":"jo\u202ehn",` + cookie + `}`},
+		{"a 101-byte slug", `{"red":"` + strings.Repeat("x", 101) + `",` + cookie + `}`},
+	}
+	for n, tt := range badSlugs {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("cus_bad%d_", n)
+			status, outcome, reason := send(t, fmt.Sprintf("evt_bad%d", n), prefix+"0", tt.metadata)
+			if status != 200 || outcome != "skipped" {
+				t.Errorf("%d %q (%s), want 200 skipped", status, outcome, reason)
+			}
+			if want := "invalid affiliate_slug (red in customer metadata)"; !strings.HasPrefix(reason, want) {
+				t.Errorf("reason %q, want it to start with %q", reason, want)
+			}
+			if slugs := received(prefix); len(slugs) != 0 {
+				t.Errorf("Reditus got %q, want nothing", slugs)
+			}
+		})
+	}
 	p.stop(t)
 }

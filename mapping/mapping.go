@@ -156,18 +156,27 @@ type identity struct {
 // convert combines the referral data found in places (most trusted first)
 // with the converting user into a conversion, or explains what was missing.
 // An explicit slug wins over the cookie's, and then the cookie contributes
-// only its click id: the site chose that slug on purpose.
+// only its click id: the site chose that slug on purpose. Every field is
+// trimmed and then checked (checkConversion); an invalid one skips the event.
+// An invalid explicit slug does not fall back to the cookie's or a later
+// place's: a value that looks forged must not quietly credit another
+// affiliate.
 func convert(ev Event, who identity, places ...place) Event {
+	who.email, who.uid = strings.TrimSpace(who.email), strings.TrimSpace(who.uid)
 	ev.who, ev.places, ev.missingReferral = who, places, false
 	var explicit, cookie Referral
-	var cookieFrom string
+	var affiliateFrom, advocateFrom, cookieFrom string // where each was found, for reasons
 	var problems []string
 	for _, p := range places {
 		if explicit.AffiliateSlug == "" {
-			explicit.AffiliateSlug = p.meta.get(keysAffiliateSlug)
+			if v, key := p.meta.lookup(keysAffiliateSlug); v != "" {
+				explicit.AffiliateSlug, affiliateFrom = v, key+" in "+p.name
+			}
 		}
 		if explicit.AdvocateSlug == "" {
-			explicit.AdvocateSlug = p.meta.get(keysAdvocateSlug)
+			if v, key := p.meta.lookup(keysAdvocateSlug); v != "" {
+				explicit.AdvocateSlug, advocateFrom = v, key+" in "+p.name
+			}
 		}
 		if cookieFrom != "" {
 			continue
@@ -185,26 +194,37 @@ func convert(ev Event, who identity, places ...place) Event {
 	ref := explicit
 	if !explicit.hasSlug() {
 		ref = cookie
+		affiliateFrom, advocateFrom = "the gr_id cookie in "+cookieFrom, "the gr_id cookie in "+cookieFrom
 	}
 	ref.GrID = cookie.GrID
+	c := reditus.Conversion{
+		AffiliateSlug: ref.AffiliateSlug,
+		AdvocateSlug:  ref.AdvocateSlug,
+		Email:         who.email,
+		UID:           who.uid,
+		GrID:          ref.GrID,
+	}
 
-	switch {
+	switch field, why := checkConversion(c); {
 	case !ref.hasSlug() && ref.GrID == "":
 		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
 		ev.missingReferral = true
 	case !ref.hasSlug():
 		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", cookieFrom, names(places))
 		ev.missingReferral = true
+	case field != "":
+		from := map[string]string{
+			"affiliate_slug": affiliateFrom,
+			"advocate_slug":  advocateFrom,
+			"gr_id":          "gr_id in " + cookieFrom,
+			"email":          "looked at " + who.looked,
+			"uid":            "looked at " + who.looked,
+		}[field]
+		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, from, why)
 	case who.email == "" && who.uid == "":
 		ev.Skip = "no email or user id: looked at " + who.looked
 	default:
-		ev.Conversion = reditus.Conversion{
-			AffiliateSlug: ref.AffiliateSlug,
-			AdvocateSlug:  ref.AdvocateSlug,
-			Email:         who.email,
-			UID:           who.uid,
-			GrID:          ref.GrID,
-		}
+		ev.Conversion = c
 		return ev
 	}
 	if len(problems) > 0 {
