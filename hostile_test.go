@@ -251,3 +251,108 @@ func TestHostileReditus(t *testing.T) {
 		})
 	}
 }
+
+// Referral data in a signed event that must reach Reditus the same way on
+// every delivery, or not at all (README.md, "Where the bridge looks for the
+// referral").
+func TestHostileReferralData(t *testing.T) {
+	rec, fakeURL := newRecorder(t)
+	const stripeSecret = "whsec_hostile_referral_secret"
+	p := start(t, "REDITUS_API_KEY=rk_live_hostile_referral", "REDITUS_API_URL="+fakeURL+"/api",
+		"STRIPE_WEBHOOK_SECRET="+stripeSecret)
+
+	// send posts a signed customer.created for customer cus with metadata
+	// (a JSON object) and returns the answer.
+	send := func(t *testing.T, eventID, cus, metadata string) (status int, outcome, reason string) {
+		t.Helper()
+		body := []byte(`{"id":"` + eventID + `","type":"customer.created","livemode":true,"data":{"object":` +
+			`{"id":"` + cus + `","email":"hostile@example.com","metadata":` + metadata + `}}}`)
+		signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: stripeSecret})
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhooks/stripe", bytes.NewReader(body))
+		req.Header.Set("Stripe-Signature", signed.Header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		defer resp.Body.Close()
+		var answer struct{ Outcome, Reason string }
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer)
+		return resp.StatusCode, answer.Outcome, answer.Reason
+	}
+	// received returns the slugs Reditus got for customers whose id starts
+	// with prefix.
+	received := func(prefix string) []string {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var slugs []string
+		for _, c := range rec.received {
+			if strings.HasPrefix(c.UID, prefix) {
+				slugs = append(slugs, c.AffiliateSlug)
+			}
+		}
+		return slugs
+	}
+
+	// Each delivery has its own event id: the bridge answers a repeated id
+	// from memory without calling Reditus, which would hide what it maps.
+	caseVariants := []struct {
+		name, metadata, want string
+	}{
+		{"red, RED and Red", `{"Red":"title","RED":"upper","red":"exact"}`, "exact"},
+		// Without the exact key the first variant in byte order wins; before
+		// that rule, Go's map order chose.
+		{"RED, Red and rEd", `{"Red":"title","rEd":"odd","RED":"upper"}`, "upper"},
+	}
+	for n, tt := range caseVariants {
+		t.Run("case variants sent 20 times: "+tt.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("cus_case%d_", n)
+			for i := range 20 {
+				status, outcome, reason := send(t, fmt.Sprintf("evt_case%d_%d", n, i), prefix+strconv.Itoa(i), tt.metadata)
+				if status != 200 || outcome != "forwarded" {
+					t.Fatalf("delivery %d: %d %q (%s), want 200 forwarded", i, status, outcome, reason)
+				}
+			}
+			slugs := received(prefix)
+			if len(slugs) != 20 {
+				t.Fatalf("Reditus got %d conversions, want 20", len(slugs))
+			}
+			for i, s := range slugs {
+				if s != tt.want {
+					t.Errorf("conversion %d has slug %q, want %q (all: %q)", i, s, tt.want, slugs)
+					break
+				}
+			}
+		})
+	}
+
+	// A slug with bytes no slug has is skipped, and nothing reaches Reditus:
+	// not the bytes, and not another slug (the cookie here names "mary").
+	cookie := `"gr_id":"rl:0f8fad5b-d9cb-469f-a165-70867728950e::pk:::mary:::sid:affiliate"`
+	badSlugs := []struct {
+		name, metadata string
+	}{
+		{"NUL in the slug", `{"red":"jo\u0000hn",` + cookie + `}`},
+		// Raw bytes that are not UTF-8: Go's JSON decoder makes them U+FFFD.
+		{"invalid UTF-8 in the slug", "{\"red\":\"jo\xff\xfehn\"," + cookie + "}"},
+		{"a lone surrogate in the slug", `{"red":"jo\udc00hn",` + cookie + `}`},
+		{"a line break in the slug", `{"red":"jo\nhn",` + cookie + `}`},
+		{"a right-to-left override in the slug", `{"red":"jo\u202ehn",` + cookie + `}`},
+		{"a 101-byte slug", `{"red":"` + strings.Repeat("x", 101) + `",` + cookie + `}`},
+	}
+	for n, tt := range badSlugs {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("cus_bad%d_", n)
+			status, outcome, reason := send(t, fmt.Sprintf("evt_bad%d", n), prefix+"0", tt.metadata)
+			if status != 200 || outcome != "skipped" {
+				t.Errorf("%d %q (%s), want 200 skipped", status, outcome, reason)
+			}
+			if want := "invalid affiliate_slug (red in customer metadata)"; !strings.HasPrefix(reason, want) {
+				t.Errorf("reason %q, want it to start with %q", reason, want)
+			}
+			if slugs := received(prefix); len(slugs) != 0 {
+				t.Errorf("Reditus got %q, want nothing", slugs)
+			}
+		})
+	}
+	p.stop(t)
+}

@@ -39,9 +39,9 @@ func (r Referral) hasSlug() bool { return r.AffiliateSlug != "" || r.AdvocateSlu
 
 // ParseCookie decodes a _gr_id cookie value: raw or percent-encoded, a bare
 // click id (a UUID), or the client_reference_id form ("gr_" + base64url).
-// Field 6 is the advocate slug in a referral program and the affiliate slug
-// otherwise; when it is empty the competitor slug (field 7) is the affiliate
-// slug.
+// Field 1, the click id, is empty or a UUID. Field 6 is the advocate slug in
+// a referral program and the affiliate slug otherwise; when it is empty the
+// competitor slug (field 7) is the affiliate slug.
 func ParseCookie(value string) (Referral, error) {
 	v := strings.TrimSpace(value)
 	if strings.HasPrefix(v, ClientReferencePrefix) {
@@ -74,6 +74,11 @@ func ParseCookie(value string) (Referral, error) {
 		fields[i] = strings.TrimSpace(fields[i])
 	}
 	ref := Referral{GrID: fields[fieldClickID]}
+	// The script writes a UUID there; anything else was not written by it,
+	// and would reach Reditus as a click id that matches nothing.
+	if ref.GrID != "" && !isUUID(ref.GrID) {
+		return Referral{}, fmt.Errorf("%w: its click id (field %d) is not a UUID", ErrNotCookie, fieldClickID)
+	}
 	switch slug := fields[fieldSlug]; {
 	case slug == "":
 		ref.AffiliateSlug = fields[fieldCompetitorSlug]

@@ -42,6 +42,7 @@ func TestParseCookie(t *testing.T) {
 }
 
 func TestParseCookieRejects(t *testing.T) {
+	const click = "0f8fad5b-d9cb-469f-a165-70867728950e"
 	for _, value := range []string{
 		"",
 		"not-a-cookie",
@@ -50,9 +51,12 @@ func TestParseCookieRejects(t *testing.T) {
 		"rl:::pk:::::sid:affiliate", // neither click id nor slug
 		"rl%ZZ",
 		"gr_!!!",
-		"rl:x::pk:::jo\x00hn:::sid:affiliate", // a control character
-		ClientReferenceID("rl:x::pk:::t\xf0M:::sid:affiliate"), // not UTF-8
-		"0f8fad5b-d9cb-469f-a165-70867728950",                  // one digit short of a UUID
+		"rl:" + click + "::pk:::jo\x00hn:::sid:affiliate",                  // a control character
+		ClientReferenceID("rl:" + click + "::pk:::t\xf0M:::sid:affiliate"), // not UTF-8
+		"0f8fad5b-d9cb-469f-a165-70867728950",                              // one digit short of a UUID
+		"rl:x::pk:::john:::sid:affiliate",                                  // a click id that is not a UUID
+		"rl:" + click + "0::pk:::john:::sid:affiliate",                     // one digit too many
+		"rl:" + strings.Repeat("a", 100) + "::pk:::john:::sid:affiliate",   // not a click id at all
 	} {
 		if got, err := ParseCookie(value); !errors.Is(err, ErrNotCookie) {
 			t.Errorf("ParseCookie(%q) = %+v, %v; want ErrNotCookie", value, got, err)
@@ -128,6 +132,9 @@ func FuzzParseCookie(f *testing.F) {
 		}
 		if ref.GrID == "" && !ref.hasSlug() {
 			t.Fatalf("ParseCookie(%q) = %+v: accepted with nothing in it", value, ref)
+		}
+		if ref.GrID != "" && !isUUID(ref.GrID) {
+			t.Fatalf("ParseCookie(%q) = %+v: the click id is not a UUID", value, ref)
 		}
 		if ref.AffiliateSlug != "" && ref.AdvocateSlug != "" {
 			t.Fatalf("ParseCookie(%q) = %+v: a cookie names one program", value, ref)

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Every mapping function, fed anything: it never panics, fails only with
-// ErrInvalidPayload, and converts only with a slug and an email or uid. The
-// seed corpus is the provider's fixtures.
+// ErrInvalidPayload, and converts only with a slug and an email or uid, every
+// field of which passes checkConversion. The seed corpus is the provider's
+// fixtures.
 func fuzzMapping(f *testing.F, dir string, parse func([]byte) (Event, error)) {
 	paths, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 	if err != nil || len(paths) == 0 {
@@ -41,6 +45,33 @@ func fuzzMapping(f *testing.F, dir string, parse func([]byte) (Event, error)) {
 		}
 		if c.Email == "" && c.UID == "" {
 			t.Fatalf("converted without email or uid: %+v", c)
+		}
+		if field, why := checkConversion(c); field != "" {
+			t.Fatalf("converted with an invalid %s (%s): %+v", field, why, c)
+		}
+	})
+}
+
+// convert, fed any strings (also the bytes no JSON body can carry): what it
+// sends passes checkConversion, and what it skips, it explains without the
+// bytes it was given.
+func FuzzConvert(f *testing.F) {
+	f.Add("john", "", "rl:"+clickAffiliate+"::pk:::john:::sid:affiliate", "ada@example.com", "usr_1")
+	f.Add("jo\x00hn", "jwe512", clickReferral, "ada@example.com", "")
+	f.Add("", "", "rl:x::pk:::jo\xffhn:::sid:affiliate", "a@b@c", "u\n1")
+	f.Add(" RED ", "\u202e", "", " ada@example.com ", "\t")
+	f.Fuzz(func(t *testing.T, slug, advocate, grID, email, uid string) {
+		ev := convert(Event{},
+			identity{email: email, uid: uid, looked: "email and uid"},
+			place{"the body", Metadata{"Red": slug, "refby": advocate, "gr_id": grID}})
+		if ev.Skip != "" {
+			if !utf8.ValidString(ev.Skip) || strings.ContainsFunc(ev.Skip, unicode.IsControl) {
+				t.Fatalf("the reason %q is not printable text", ev.Skip)
+			}
+			return
+		}
+		if field, why := checkConversion(ev.Conversion); field != "" {
+			t.Fatalf("converted with an invalid %s (%s): %+v", field, why, ev.Conversion)
 		}
 	})
 }

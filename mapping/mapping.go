@@ -64,7 +64,8 @@ func (ev Event) WithRelated(related ...Related) Event {
 }
 
 // The metadata keys the bridge reads, each with its aliases, canonical name
-// first (DESIGN.md section 2). Keys match case-insensitively.
+// first (DESIGN.md section 2). Keys match ASCII case-insensitively; lookup
+// says which spelling wins.
 var (
 	keysGrID          = []string{"gr_id", "_gr_id", "reditus_gr_id"}
 	keysAffiliateSlug = []string{"affiliate_slug", "reditus_affiliate_slug", "red"}
@@ -79,20 +80,64 @@ var (
 // those keys is not something the bridge can interpret.
 type Metadata map[string]any
 
-// get returns the first non-empty string value under any of keys, trying an
-// exact match before a case-insensitive one.
+// get returns lookup's value.
 func (m Metadata) get(keys []string) string {
-	for _, key := range keys {
-		if s, ok := m[key].(string); ok && strings.TrimSpace(s) != "" {
-			return strings.TrimSpace(s)
+	v, _ := m.lookup(keys)
+	return v
+}
+
+// lookup returns the first non-empty string value under keys (trimmed), and
+// the key it was under. The order is fixed, so that a redelivered event maps
+// as it did the first time whatever Go's map order: for each of keys in turn,
+// the exact key, then its other spellings in byte order ("RED" before "Red"
+// before "rED"), then the next of keys. Only ASCII letters fold: "ſ" (U+017F)
+// is not an "s", whatever strings.EqualFold says, because a key that merely
+// looks like one of ours was not written by a site following the README.
+func (m Metadata) lookup(keys []string) (value, key string) {
+	for _, want := range keys {
+		if s := text(m[want]); s != "" {
+			return s, want
 		}
 		for k, v := range m {
-			if s, ok := v.(string); ok && strings.EqualFold(k, key) && strings.TrimSpace(s) != "" {
-				return strings.TrimSpace(s)
+			if k == want || !equalFoldASCII(k, want) || (key != "" && k > key) {
+				continue
+			}
+			if s := text(v); s != "" {
+				value, key = s, k
 			}
 		}
+		if key != "" {
+			return value, key
+		}
 	}
-	return ""
+	return "", ""
+}
+
+// text is v trimmed when it is a string, else "".
+func text(v any) string {
+	s, _ := v.(string)
+	return strings.TrimSpace(s)
+}
+
+// equalFoldASCII reports whether a and b are equal when ASCII letters are
+// folded to lower case.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // place is one map in a payload where a site may have stored referral data;
@@ -111,18 +156,27 @@ type identity struct {
 // convert combines the referral data found in places (most trusted first)
 // with the converting user into a conversion, or explains what was missing.
 // An explicit slug wins over the cookie's, and then the cookie contributes
-// only its click id: the site chose that slug on purpose.
+// only its click id: the site chose that slug on purpose. Every field is
+// trimmed and then checked (checkConversion); an invalid one skips the event.
+// An invalid explicit slug does not fall back to the cookie's or a later
+// place's: a value that looks forged must not quietly credit another
+// affiliate.
 func convert(ev Event, who identity, places ...place) Event {
+	who.email, who.uid = strings.TrimSpace(who.email), strings.TrimSpace(who.uid)
 	ev.who, ev.places, ev.missingReferral = who, places, false
 	var explicit, cookie Referral
-	var cookieFrom string
+	var affiliateFrom, advocateFrom, cookieFrom string // where each was found, for reasons
 	var problems []string
 	for _, p := range places {
 		if explicit.AffiliateSlug == "" {
-			explicit.AffiliateSlug = p.meta.get(keysAffiliateSlug)
+			if v, key := p.meta.lookup(keysAffiliateSlug); v != "" {
+				explicit.AffiliateSlug, affiliateFrom = v, key+" in "+p.name
+			}
 		}
 		if explicit.AdvocateSlug == "" {
-			explicit.AdvocateSlug = p.meta.get(keysAdvocateSlug)
+			if v, key := p.meta.lookup(keysAdvocateSlug); v != "" {
+				explicit.AdvocateSlug, advocateFrom = v, key+" in "+p.name
+			}
 		}
 		if cookieFrom != "" {
 			continue
@@ -140,26 +194,37 @@ func convert(ev Event, who identity, places ...place) Event {
 	ref := explicit
 	if !explicit.hasSlug() {
 		ref = cookie
+		affiliateFrom, advocateFrom = "the gr_id cookie in "+cookieFrom, "the gr_id cookie in "+cookieFrom
 	}
 	ref.GrID = cookie.GrID
+	c := reditus.Conversion{
+		AffiliateSlug: ref.AffiliateSlug,
+		AdvocateSlug:  ref.AdvocateSlug,
+		Email:         who.email,
+		UID:           who.uid,
+		GrID:          ref.GrID,
+	}
 
-	switch {
+	switch field, why := checkConversion(c); {
 	case !ref.hasSlug() && ref.GrID == "":
 		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
 		ev.missingReferral = true
 	case !ref.hasSlug():
 		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", cookieFrom, names(places))
 		ev.missingReferral = true
+	case field != "":
+		from := map[string]string{
+			"affiliate_slug": affiliateFrom,
+			"advocate_slug":  advocateFrom,
+			"gr_id":          "gr_id in " + cookieFrom,
+			"email":          "looked at " + who.looked,
+			"uid":            "looked at " + who.looked,
+		}[field]
+		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, from, why)
 	case who.email == "" && who.uid == "":
 		ev.Skip = "no email or user id: looked at " + who.looked
 	default:
-		ev.Conversion = reditus.Conversion{
-			AffiliateSlug: ref.AffiliateSlug,
-			AdvocateSlug:  ref.AdvocateSlug,
-			Email:         who.email,
-			UID:           who.uid,
-			GrID:          ref.GrID,
-		}
+		ev.Conversion = c
 		return ev
 	}
 	if len(problems) > 0 {
