@@ -187,8 +187,9 @@ func peakRSS(t *testing.T, pid int) int {
 // held is an attacker's connection: a request sent all but its end, then held
 // open. answer gets what the bridge answered on it, if anything.
 type held struct {
-	conn   net.Conn
-	answer chan heldAnswer
+	conn    net.Conn
+	written chan struct{} // closed once head and body are written (or failed)
+	answer  chan heldAnswer
 }
 
 type heldAnswer struct {
@@ -206,10 +207,11 @@ func hold(t *testing.T, addr, head string, body []byte) *held {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h := &held{conn: conn, answer: make(chan heldAnswer, 1)}
+	h := &held{conn: conn, written: make(chan struct{}), answer: make(chan heldAnswer, 1)}
 	go func() {
 		// A write may fail: the bridge is free to answer and close first.
 		_, _ = conn.Write(append([]byte(head), body...))
+		close(h.written)
 		h.answer <- readAnswer(conn)
 	}()
 	return h
@@ -292,6 +294,18 @@ func TestHostileHeldBodiesAndHeaders(t *testing.T) {
 		// All but the blank line that ends the headers.
 		headerAttackers = append(headerAttackers, hold(t, addr, "POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\n", headers.Bytes()))
 	}
+	// Signed webhooks in the thick of it, while the bodies pour in.
+	type result struct {
+		status  int
+		outcome string
+	}
+	during := make(chan result, 5)
+	for i := range cap(during) {
+		go func() {
+			s, o := signedStripe(t, p.base, secret, fmt.Sprintf("evt_during_%d", i))
+			during <- result{s, o}
+		}()
+	}
 
 	// Settled: every body sender is answered, or held with its whole 1 MiB
 	// read (and charged), waiting for its last KiB.
@@ -319,9 +333,14 @@ func TestHostileHeldBodiesAndHeaders(t *testing.T) {
 			break
 		}
 	}
+	for range cap(during) {
+		if r := <-during; r.status != 200 || r.outcome != "forwarded" {
+			t.Errorf("signed webhook sent as the attack began: %d %q, want 200 forwarded", r.status, r.outcome)
+		}
+	}
 	for i := range 5 {
-		if status, outcome := signedStripe(t, p.base, secret, fmt.Sprintf("evt_meanwhile_%d", i)); status != 200 || outcome != "forwarded" {
-			t.Errorf("signed webhook during the attack: %d %q, want 200 forwarded", status, outcome)
+		if status, outcome := signedStripe(t, p.base, secret, fmt.Sprintf("evt_held_%d", i)); status != 200 || outcome != "forwarded" {
+			t.Errorf("signed webhook while bodies are held: %d %q, want 200 forwarded", status, outcome)
 		}
 	}
 	for _, h := range headerAttackers {
@@ -364,6 +383,23 @@ func TestShutdownDuringTrickledBody(t *testing.T) {
 	const secret = "whsec_trickle_secret"
 	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_trickle", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
 
+	trickler := hold(t, strings.TrimPrefix(p.base, "http://"),
+		"POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\nContent-Length: 4096\r\n\r\n", []byte(`{"id":`))
+	go func() {
+		<-trickler.written
+		for range 4096 {
+			if _, err := trickler.conn.Write([]byte(" ")); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); metric(t, p.base, "reditus_bridge_webhooks_in_flight") < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the trickled request never reached the webhook handler")
+		}
+	}
+
 	type result struct {
 		status  int
 		outcome string
@@ -374,26 +410,9 @@ func TestShutdownDuringTrickledBody(t *testing.T) {
 		inFlight <- result{s, o}
 	}()
 	select {
-	case <-g.all:
+	case <-g.all: // inside Reditus, while the trickled body is still being read
 	case <-time.After(10 * time.Second):
 		t.Fatal("the webhook never reached Reditus")
-	}
-
-	trickler := hold(t, strings.TrimPrefix(p.base, "http://"),
-		"POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\nContent-Length: 4096\r\n\r\n", []byte(`{"id":`))
-	go func() {
-		for range 4096 {
-			if _, err := trickler.conn.Write([]byte(" ")); err != nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-	// Both requests are in the handler: one inside Reditus, one reading.
-	for deadline := time.Now().Add(10 * time.Second); metric(t, p.base, "reditus_bridge_webhooks_in_flight") < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the trickled request never reached the webhook handler")
-		}
 	}
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
