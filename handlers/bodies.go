@@ -77,9 +77,9 @@ func (b *bodies) read(w http.ResponseWriter, r *http.Request) (body []byte, rele
 	if err != nil {
 		return nil, nil, err
 	}
+	defer done()
 	g := &grant{b: b}
 	body, err = g.readAll(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
-	done()
 	if err == nil {
 		return body, g.release, nil
 	}

@@ -62,8 +62,13 @@ func (s *server) process(w http.ResponseWriter, r *http.Request, p provider, che
 		w.Header().Set("Connection", "close")
 		return errorAnswer(err), false
 	}
-	err = check(r.Header, body)
-	release() // verified or refused: either way no longer a stranger's bytes
+	// Verified or refused, the body is no longer a stranger's bytes; the
+	// deferred release gives them back even if a verifier panicked, so that
+	// the budget cannot leak.
+	err = func() error {
+		defer release()
+		return check(r.Header, body)
+	}()
 	if err != nil {
 		return errorAnswer(err), false
 	}
