@@ -4,9 +4,15 @@ import (
 	"bufio"
 	"debug/elf"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +125,9 @@ type flyConfig struct {
 		Port int    `toml:"port"`
 		Path string `toml:"path"`
 	} `toml:"metrics"`
+	Services []struct {
+		InternalPort int `toml:"internal_port"`
+	} `toml:"services"`
 }
 
 func TestFlyToml(t *testing.T) {
@@ -131,8 +140,17 @@ func TestFlyToml(t *testing.T) {
 		t.Fatalf("fly.toml does not parse: %v", err)
 	}
 	svc := fly.HTTPService
-	if port := fly.Env["PORT"]; port != "8080" || svc.InternalPort != 8080 || fly.Metrics.Port != 8080 {
-		t.Errorf("PORT %q, internal_port %d, metrics port %d: want all 8080", port, svc.InternalPort, fly.Metrics.Port)
+	if port := fly.Env["PORT"]; port != "8080" || svc.InternalPort != 8080 {
+		t.Errorf("PORT %q, internal_port %d: want both 8080", port, svc.InternalPort)
+	}
+	// Metrics are scraped on METRICS_PORT, which no public service exposes.
+	if mp := fly.Env["METRICS_PORT"]; mp == "" || mp != strconv.Itoa(fly.Metrics.Port) || fly.Metrics.Port == svc.InternalPort {
+		t.Errorf("METRICS_PORT %q, [metrics] port %d: want them equal, and not the public port %d", mp, fly.Metrics.Port, svc.InternalPort)
+	}
+	for _, s := range fly.Services {
+		if s.InternalPort == fly.Metrics.Port {
+			t.Errorf("a [[services]] entry exposes the metrics port %d", s.InternalPort)
+		}
 	}
 	if !svc.ForceHTTPS {
 		t.Error("force_https is off")
@@ -158,5 +176,130 @@ func TestFlyToml(t *testing.T) {
 	}
 	if fly.Metrics.Path != "/metrics" {
 		t.Errorf("metrics path %q", fly.Metrics.Path)
+	}
+}
+
+// listenAddr is the address the bridge's listening line reports.
+func listenAddr(t *testing.T, p *process, key string) string {
+	t.Helper()
+	for _, line := range p.lines() {
+		if line["msg"] == "listening" {
+			addr, _ := line[key].(string)
+			return addr
+		}
+	}
+	t.Fatal("no listening line")
+	return ""
+}
+
+// freePort is a loopback port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestHostBindsThatAddress(t *testing.T) {
+	p := start(t, "HOST=127.0.0.1")
+	if addr := listenAddr(t, p, "addr"); !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Errorf("HOST=127.0.0.1: listening on %q, want 127.0.0.1:<port>", addr)
+	}
+	p.stop(t)
+}
+
+// With METRICS_PORT, /metrics is served there and only there.
+func TestMetricsPortMovesMetrics(t *testing.T) {
+	port := freePort(t)
+	p := start(t, "HOST=127.0.0.1", "METRICS_PORT="+strconv.Itoa(port))
+	metricsBase := "http://127.0.0.1:" + strconv.Itoa(port)
+	if addr := listenAddr(t, p, "metrics_addr"); addr != "127.0.0.1:"+strconv.Itoa(port) {
+		t.Errorf("listening line: metrics_addr %q, want 127.0.0.1:%d", addr, port)
+	}
+	tests := []struct {
+		name   string
+		url    string
+		status int
+	}{
+		{"no metrics on PORT", p.base + "/metrics", http.StatusNotFound},
+		{"metrics on METRICS_PORT", metricsBase + "/metrics", http.StatusOK},
+		{"nothing else on METRICS_PORT", metricsBase + "/healthz", http.StatusNotFound},
+		{"the rest on PORT", p.base + "/healthz", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(tt.url)
+			if err != nil {
+				t.Fatalf("GET %s: %v", tt.url, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("GET %s: got %d, want %d", tt.url, resp.StatusCode, tt.status)
+			}
+			if tt.status == http.StatusOK && strings.HasSuffix(tt.url, "/metrics") && !strings.Contains(string(body), "reditus_bridge_webhooks_in_flight") {
+				t.Errorf("GET %s: not the bridge's metrics", tt.url)
+			}
+		})
+	}
+	p.stop(t)
+	if _, err := http.Get(metricsBase + "/metrics"); err == nil {
+		t.Error("the metrics port still answers after the bridge stopped")
+	}
+}
+
+// LOG_FORMAT=text writes slog's key=value lines, for reading in a terminal.
+func TestLogFormatText(t *testing.T) {
+	cmd := exec.Command(buildBinary(t))
+	cmd.Env = []string{"PORT=0", "HOST=127.0.0.1", "LOG_FORMAT=text"}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func() string {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the bridge exited")
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatal("no log line within 10 s")
+		}
+		return ""
+	}
+
+	first := next()
+	keyValue := regexp.MustCompile(`^time=\S+ level=INFO msg=listening version=\S+ addr=127\.0\.0\.1:\d+ dry_run=true `)
+	if !keyValue.MatchString(first) {
+		t.Errorf("first line %q, want slog's key=value listening line", first)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for l := range lines {
+		last = l
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	if !strings.Contains(last, "level=INFO msg=stopped") {
+		t.Errorf("last line %q, want the key=value stopped line", last)
 	}
 }

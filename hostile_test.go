@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -355,4 +358,262 @@ func TestHostileReferralData(t *testing.T) {
 		})
 	}
 	p.stop(t)
+}
+
+// held is an attacker's connection: a request sent all but its end, then held
+// open. answer gets what the bridge answered on it, if anything.
+type held struct {
+	conn    net.Conn
+	written chan struct{} // closed once head and body are written (or failed)
+	answer  chan heldAnswer
+}
+
+type heldAnswer struct {
+	status int
+	body   string
+	err    error
+}
+
+// hold opens a connection to the bridge, writes head and body, and keeps the
+// connection open until the test ends.
+func hold(t *testing.T, addr, head string, body []byte) *held {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h := &held{conn: conn, written: make(chan struct{}), answer: make(chan heldAnswer, 1)}
+	go func() {
+		// A write may fail: the bridge is free to answer and close first.
+		_, _ = conn.Write(append([]byte(head), body...))
+		close(h.written)
+		h.answer <- readAnswer(conn)
+	}()
+	return h
+}
+
+func readAnswer(conn net.Conn) heldAnswer {
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return heldAnswer{err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return heldAnswer{status: resp.StatusCode, body: string(body), err: err}
+}
+
+// metric is the value of a metric without labels on the bridge's /metrics,
+// or -1 when there is none.
+func metric(t *testing.T, base, name string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	return -1
+}
+
+func signedStripe(t *testing.T, base, secret, id string) (int, string) {
+	t.Helper()
+	body := []byte(`{"id":"` + id + `","type":"customer.created","livemode":true,
+		"data":{"object":{"id":"cus_` + id + `","email":"` + id + `@example.com","metadata":{"red":"john"}}}}`)
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/stripe", bytes.NewReader(body))
+	req.Header.Set("Stripe-Signature", signed.Header)
+	client := &http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Errorf("signed webhook %s: no answer: %v", id, err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var a struct{ Outcome string }
+	_ = json.NewDecoder(resp.Body).Decode(&a)
+	return resp.StatusCode, a.Outcome
+}
+
+// Memory without a signature: 300 unsigned 1 MiB bodies sent all but their
+// last KiB and held open, and 100 clients sending 1 MB of headers, leave the
+// bridge's peak RSS under 96 MiB; the senders past the body budget are told
+// 503 retry at once, and signed webhooks sent meanwhile are forwarded.
+func TestHostileHeldBodiesAndHeaders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 400 connections")
+	}
+	_, fakeURL := newRecorder(t)
+	const secret = "whsec_held_bodies_secret"
+	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_held", "REDITUS_API_URL="+fakeURL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	addr := strings.TrimPrefix(p.base, "http://")
+
+	const bodies, headerClients = 300, 100
+	const declared, sent = 1 << 20, 1<<20 - 1<<10
+	body := bytes.Repeat([]byte("a"), sent)
+	var headers bytes.Buffer
+	for headers.Len() < 1_000_000 {
+		fmt.Fprintf(&headers, "X-Pad-%d: %s\r\n", headers.Len(), strings.Repeat("h", 1000))
+	}
+	var attackers, headerAttackers []*held
+	for range bodies {
+		attackers = append(attackers, hold(t, addr, fmt.Sprintf(
+			"POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", declared), body))
+	}
+	for range headerClients {
+		// All but the blank line that ends the headers.
+		headerAttackers = append(headerAttackers, hold(t, addr, "POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\n", headers.Bytes()))
+	}
+	// Signed webhooks in the thick of it, while the bodies pour in.
+	type result struct {
+		status  int
+		outcome string
+	}
+	during := make(chan result, 5)
+	for i := range cap(during) {
+		go func() {
+			s, o := signedStripe(t, p.base, secret, fmt.Sprintf("evt_during_%d", i))
+			during <- result{s, o}
+		}()
+	}
+
+	// Settled: every body sender is answered, or held with its whole 1 MiB
+	// read (and charged), waiting for its last KiB.
+	var answered []heldAnswer
+	settled := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, a := range attackers {
+			select {
+			case got := <-a.answer:
+				answered = append(answered, got)
+			default:
+			}
+		}
+		if metric(t, p.base, "reditus_bridge_unverified_body_bytes") == (bodies-len(answered))*declared {
+			settled = true
+			break
+		}
+	}
+	if !settled {
+		t.Errorf("held bodies never settled: %d of %d answered, /metrics says %d bytes held", len(answered), bodies, metric(t, p.base, "reditus_bridge_unverified_body_bytes"))
+	}
+	for _, a := range answered {
+		if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, `"outcome":"retry"`) {
+			t.Errorf("a sender past the budget got %d %s (%v), want 503 retry", a.status, a.body, a.err)
+			break
+		}
+	}
+	for range cap(during) {
+		if r := <-during; r.status != 200 || r.outcome != "forwarded" {
+			t.Errorf("signed webhook sent as the attack began: %d %q, want 200 forwarded", r.status, r.outcome)
+		}
+	}
+	for i := range 5 {
+		if status, outcome := signedStripe(t, p.base, secret, fmt.Sprintf("evt_held_%d", i)); status != 200 || outcome != "forwarded" {
+			t.Errorf("signed webhook while bodies are held: %d %q, want 200 forwarded", status, outcome)
+		}
+	}
+	for _, h := range headerAttackers {
+		select {
+		case a := <-h.answer:
+			if a.err == nil && a.status != http.StatusRequestHeaderFieldsTooLarge {
+				t.Errorf("1 MB of headers: got %d, want 431", a.status)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("1 MB of headers: no answer and no close within 10 s")
+		}
+	}
+
+	hwm := peakRSS(t, p.cmd.Process.Pid)
+	t.Logf("peak RSS %d MiB; %d of %d held bodies answered 503 retry, %d held", hwm>>20, len(answered), bodies, bodies-len(answered))
+	if hwm > 96<<20 {
+		t.Errorf("peak RSS %d MiB under held bodies and headers, want under 96 MiB", hwm>>20)
+	}
+	for _, a := range append(attackers, headerAttackers...) {
+		a.conn.Close()
+	}
+	p.stop(t)
+}
+
+// SIGTERM while a client trickles a body: the read is cut off with 503 retry,
+// a webhook already inside Reditus still gets 200 forwarded, and the process
+// exits 0 well within its grace instead of waiting out ReadTimeout.
+func TestShutdownDuringTrickledBody(t *testing.T) {
+	g := &gate{all: make(chan struct{}), want: 1, release: make(chan struct{})}
+	fake := httptest.NewServer(g)
+	defer fake.Close()
+	released := false
+	release := func() {
+		if !released {
+			close(g.release)
+			released = true
+		}
+	}
+	defer release()
+	const secret = "whsec_trickle_secret"
+	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_trickle", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+
+	trickler := hold(t, strings.TrimPrefix(p.base, "http://"),
+		"POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\nContent-Length: 4096\r\n\r\n", []byte(`{"id":`))
+	go func() {
+		<-trickler.written
+		for range 4096 {
+			if _, err := trickler.conn.Write([]byte(" ")); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); metric(t, p.base, "reditus_bridge_webhooks_in_flight") < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the trickled request never reached the webhook handler")
+		}
+	}
+
+	type result struct {
+		status  int
+		outcome string
+	}
+	inFlight := make(chan result, 1)
+	go func() {
+		s, o := signedStripe(t, p.base, secret, "evt_in_flight")
+		inFlight <- result{s, o}
+	}()
+	select {
+	case <-g.all: // inside Reditus, while the trickled body is still being read
+	case <-time.After(10 * time.Second):
+		t.Fatal("the webhook never reached Reditus")
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	select {
+	case a := <-trickler.answer:
+		if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, `"outcome":"retry"`) {
+			t.Errorf("trickled body at shutdown: %d %s (%v), want 503 retry", a.status, a.body, a.err)
+		}
+	case <-time.After(shutdownGrace / 2):
+		t.Errorf("the trickled body got no answer within %v of SIGTERM", shutdownGrace/2)
+	}
+	release()
+	if r := <-inFlight; r.status != http.StatusOK || r.outcome != "forwarded" {
+		t.Errorf("webhook in flight at SIGTERM: %d %q, want 200 forwarded", r.status, r.outcome)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", err)
+		}
+		t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
+	case <-time.After(shutdownGrace + 5*time.Second):
+		t.Fatal("the bridge did not exit")
+	}
 }

@@ -116,9 +116,13 @@ func stripeLookups(cfg config.Config) handlers.StripeFetcher {
 }
 
 // serve runs the bridge until ctx is done, then lets in-flight webhooks
-// finish. Logs go to stdout as JSON lines.
+// finish. Logs go to stdout, as JSON lines unless LOG_FORMAT=text.
 func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
-	logHandler := slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var logHandler slog.Handler = slog.NewJSONHandler(stdout, opts)
+	if cfg.LogFormat == "text" {
+		logHandler = slog.NewTextHandler(stdout, opts)
+	}
 	logger := slog.New(logHandler)
 
 	m := metrics.New()
@@ -131,27 +135,43 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second, // above the body read plus the Reditus budget
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logHandler, slog.LevelWarn),
-	}
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On())
+	servers, listeners := []*http.Server{newServer(handler, logHandler)}, []net.Listener{ln}
+	// ReadTimeout (15 s) outlasts the shutdown grace, so a body still being
+	// read when shutdown begins is cut off instead of waited for: its sender
+	// gets 503 and retries. Webhooks already verified finish as before.
+	servers[0].RegisterOnShutdown(handler.StopReading)
+	attrs := []any{"version", version, "addr", ln.Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On()}
+	if cfg.MetricsPort != 0 {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mln, err := net.Listen("tcp", cfg.MetricsAddr())
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics (METRICS_PORT): %w", err)
+		}
+		servers = append(servers, newServer(mux, logHandler))
+		listeners = append(listeners, mln)
+		attrs = append(attrs, "metrics_addr", mln.Addr().String())
+	}
+	logger.Info("listening", attrs...)
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w)
 	}
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-served:
+		// One server failed: stop the other too, so that none outlives run.
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -159,12 +179,36 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	logger.Info("shutting down: finishing in-flight webhooks", "grace", shutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shut := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { shut <- srv.Shutdown(shutdownCtx) }()
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for range servers {
+		if err := <-shut; err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newServer is an http.Server with the bridge's limits: nothing a client
+// sends, headers or body, can hold it for long or make it hold much.
+func newServer(h http.Handler, logHandler slog.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second, // above the body read plus the Reditus budget
+		IdleTimeout:       2 * time.Minute,
+		// Provider headers are a few KiB. The default, 1 MiB, let each
+		// connection make the bridge hold a megabyte before any check.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logHandler, slog.LevelWarn),
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/kelseyhightower/envconfig"
@@ -24,6 +26,13 @@ const DevelopmentSecret Secret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2Vj
 type Config struct {
 	Port     int        `envconfig:"PORT" default:"8080"`
 	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
+	// Host is the address to listen on; empty means every interface.
+	Host string `envconfig:"HOST"`
+	// LogFormat is "json" (one object a line) or "text" (slog's key=value).
+	LogFormat string `envconfig:"LOG_FORMAT" default:"json"`
+	// MetricsPort, when not 0, serves /metrics on its own listener, and
+	// not on Port, so that the public port does not expose it.
+	MetricsPort int `envconfig:"METRICS_PORT"`
 
 	ReditusAPIKey Secret `envconfig:"REDITUS_API_KEY"`
 	ReditusAPIURL string `envconfig:"REDITUS_API_URL" default:"https://api.getreditus.com/api"`
@@ -89,7 +98,10 @@ func Load() (Config, error) {
 func (c Config) DryRun() bool { return c.ReditusAPIKey == "" }
 
 // Addr is the address the server listens on.
-func (c Config) Addr() string { return fmt.Sprintf(":%d", c.Port) }
+func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// MetricsAddr is the address /metrics is served on, when MetricsPort is set.
+func (c Config) MetricsAddr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.MetricsPort)) }
 
 // WebhookSecrets returns the secrets a provider's webhooks are verified with:
 // the configured ones, else DevelopmentSecret in dry run, else none, which
@@ -109,6 +121,9 @@ func (c Config) validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("PORT: %d is not a TCP port (0-65535)", c.Port)
 	}
+	if err := c.validateServing(); err != nil {
+		return err
+	}
 	if err := checkBaseURL(c.ReditusAPIURL); err != nil {
 		return fmt.Errorf("REDITUS_API_URL: %w", err)
 	}
@@ -119,6 +134,26 @@ func (c Config) validate() error {
 		if !c.DryRun() && c.configured(p).contains(DevelopmentSecret) {
 			return fmt.Errorf("%s: the development secret is public and is never accepted when REDITUS_API_KEY is set", SecretVar(p))
 		}
+	}
+	return nil
+}
+
+// validateServing checks how the bridge serves: HOST, LOG_FORMAT and
+// METRICS_PORT.
+func (c Config) validateServing() error {
+	// A port or a scheme in HOST would make a listen address that fails
+	// later with a less helpful error; an IPv6 address is fine as it is.
+	if c.Host != "" && net.ParseIP(c.Host) == nil && strings.ContainsAny(c.Host, ":/[] ") {
+		return fmt.Errorf("HOST: %q is not an address or a host name (for example 127.0.0.1 or ::1); the port is PORT", c.Host)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("LOG_FORMAT: %q is not a log format (json or text)", c.LogFormat)
+	}
+	if c.MetricsPort < 0 || c.MetricsPort > 65535 {
+		return fmt.Errorf("METRICS_PORT: %d is not a TCP port (1-65535)", c.MetricsPort)
+	}
+	if c.MetricsPort != 0 && c.MetricsPort == c.Port {
+		return fmt.Errorf("METRICS_PORT: %d is also PORT; metrics need a port of their own (or leave METRICS_PORT unset to serve them on PORT)", c.MetricsPort)
 	}
 	return nil
 }

@@ -15,7 +15,8 @@ import (
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, k := range []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "STRIPE_WEBHOOK_SECRET", "STRIPE_ACCEPT_TEST_EVENTS",
-		"CLERK_WEBHOOK_SECRET", "STYTCH_WEBHOOK_SECRET", "WORKOS_WEBHOOK_SECRET", "SUPABASE_WEBHOOK_SECRET", "GENERIC_WEBHOOK_SECRET"} {
+		"CLERK_WEBHOOK_SECRET", "STYTCH_WEBHOOK_SECRET", "WORKOS_WEBHOOK_SECRET", "SUPABASE_WEBHOOK_SECRET", "GENERIC_WEBHOOK_SECRET",
+		"HOST", "LOG_FORMAT", "METRICS_PORT"} {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)  // envconfig takes a set-but-empty variable as set
 	}
@@ -117,5 +118,75 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if s.Reveal() != value {
 		t.Error("Reveal must return the value")
+	}
+}
+
+func TestServingVariables(t *testing.T) {
+	tests := []struct {
+		name        string
+		env         map[string]string
+		addr        string
+		metricsAddr string // "" when /metrics stays on PORT
+		logFormat   string
+	}{
+		{"defaults: every interface, JSON, metrics on PORT", nil, ":8080", "", "json"},
+		{"HOST", map[string]string{"HOST": "127.0.0.1", "PORT": "9000"}, "127.0.0.1:9000", "", "json"},
+		{"IPv6 HOST", map[string]string{"HOST": "::1"}, "[::1]:8080", "", "json"},
+		{"host name", map[string]string{"HOST": "localhost"}, "localhost:8080", "", "json"},
+		{"text logs", map[string]string{"LOG_FORMAT": "text"}, ":8080", "", "text"},
+		{"METRICS_PORT", map[string]string{"HOST": "127.0.0.1", "METRICS_PORT": "9091"}, "127.0.0.1:8080", "127.0.0.1:9091", "json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setenv(t, tt.env)
+			c, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Addr(); got != tt.addr {
+				t.Errorf("Addr() = %q, want %q", got, tt.addr)
+			}
+			var metricsAddr string
+			if c.MetricsPort != 0 {
+				metricsAddr = c.MetricsAddr()
+			}
+			if metricsAddr != tt.metricsAddr {
+				t.Errorf("metrics address %q, want %q", metricsAddr, tt.metricsAddr)
+			}
+			if c.LogFormat != tt.logFormat {
+				t.Errorf("LogFormat = %q, want %q", c.LogFormat, tt.logFormat)
+			}
+		})
+	}
+}
+
+func TestServingVariablesRejected(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want []string // all in the error
+	}{
+		{map[string]string{"LOG_FORMAT": "xml"}, []string{"LOG_FORMAT", "json or text"}},
+		{map[string]string{"LOG_FORMAT": ""}, []string{"LOG_FORMAT", "json or text"}},
+		{map[string]string{"HOST": "127.0.0.1:8080"}, []string{"HOST", "the port is PORT"}},
+		{map[string]string{"HOST": "http://localhost"}, []string{"HOST"}},
+		{map[string]string{"METRICS_PORT": "8080"}, []string{"METRICS_PORT", "also PORT"}},
+		{map[string]string{"PORT": "9000", "METRICS_PORT": "9000"}, []string{"METRICS_PORT", "also PORT"}},
+		{map[string]string{"METRICS_PORT": "70000"}, []string{"METRICS_PORT", "not a TCP port"}},
+		{map[string]string{"METRICS_PORT": "-1"}, []string{"METRICS_PORT"}},
+		{map[string]string{"METRICS_PORT": "metrics"}, []string{"METRICS_PORT"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
+			setenv(t, tt.env)
+			_, err := Load()
+			if err == nil {
+				t.Fatalf("Load with %v: no error, want one naming %s", tt.env, tt.want[0])
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("got error %q, want it to contain %q", err, want)
+				}
+			}
+		})
 	}
 }

@@ -28,6 +28,8 @@ const (
 	codeMisconfigured
 	codeUnavailable
 	codeDisabled
+	codeBusy
+	codeIncompleteBody
 )
 
 // row is one line of the status table.
@@ -71,6 +73,17 @@ var table = map[code]row{
 	codeUnavailable: {http.StatusServiceUnavailable, "retry", slog.LevelWarn},
 	// The provider has no secret, so nothing it sends can be verified.
 	codeDisabled: {http.StatusNotFound, "disabled", slog.LevelWarn},
+	// Too many unverified bodies are held (a flood, or many slow senders),
+	// or the bridge is shutting down. Reading more would put the process's
+	// memory in a stranger's hands; a real sender loses only a delay, as
+	// its retry comes back later or reaches another machine.
+	codeBusy: {http.StatusServiceUnavailable, "retry", slog.LevelWarn},
+	// The sender hung up or stalled (ReadTimeout) before the end of its
+	// body. Only the client's side failed: an outcome of its own keeps it out
+	// of "retry", which alerting reads as Reditus being down. A 4xx suits a
+	// request that never arrived whole; a sender still listening retries it
+	// like any non-2xx, so nothing is lost.
+	codeIncompleteBody: {http.StatusBadRequest, "incomplete_body", slog.LevelWarn},
 }
 
 // answer is the JSON body of every webhook response, and what the log line
@@ -105,6 +118,10 @@ func codeOf(err error) code {
 		return codeInvalidSignature
 	case errors.As(err, &tooLarge):
 		return codeTooLarge
+	case errors.Is(err, errBusy), errors.Is(err, errStopping):
+		return codeBusy
+	case errors.Is(err, errIncompleteBody):
+		return codeIncompleteBody
 	case errors.Is(err, mapping.ErrInvalidPayload):
 		return codeInvalidPayload
 	case errors.Is(err, stripeapi.ErrMisconfigured):

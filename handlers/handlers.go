@@ -88,6 +88,7 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 		log:        deps.Log,
 		metrics:    deps.Metrics,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),
+		bodies:     newBodies(unverifiedBudget, largeShare, deps.Metrics),
 	}
 
 	gin.SetMode(gin.ReleaseMode)
@@ -98,7 +99,9 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 	r.NoMethod(func(c *gin.Context) { c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed"}) })
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	if deps.Metrics != nil {
+	if deps.Metrics != nil && cfg.MetricsPort == 0 {
+		// With METRICS_PORT, main serves them on that port only: the public
+		// port does not show who sends what, and how often.
 		r.GET("/metrics", gin.WrapH(deps.Metrics.Handler()))
 	}
 	r.GET("/reditus-bridge.js", func(c *gin.Context) {
@@ -126,6 +129,12 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 	}
 	return b, nil
 }
+
+// StopReading interrupts every webhook body still being read, unverified,
+// and answers later ones 503 retry. Call it when shutdown begins: a client
+// trickling a body must not hold the process until its read times out,
+// while webhooks already verified finish with their real answer.
+func (b *Bridge) StopReading() { b.server.bodies.stop() }
 
 // stripeLookups fetches the related objects a Stripe event names when it
 // lacks referral data; without a fetcher (no STRIPE_API_KEY) it is off.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,5 +64,40 @@ func TestBrowserHelperIsServed(t *testing.T) {
 	}
 	if !strings.Contains(rec.Body.String(), "window.reditusBridge") {
 		t.Error("the served script is not the helper")
+	}
+}
+
+// A sender that hangs up or stalls before the end of its body is its own
+// outcome, incomplete_body, so that alerting on "retry" (Reditus down) does
+// not fire on a client's broken connection.
+func TestIncompleteBodyIsNotRetry(t *testing.T) {
+	tests := []struct {
+		name   string
+		length int // declared; -1 chunked
+		finish func(net.Conn)
+	}{
+		{"hangs up mid-body", 1000, func(c net.Conn) { _ = c.(*net.TCPConn).CloseWrite() }},
+		{"hangs up mid-body, chunked", -1, func(c net.Conn) { _ = c.(*net.TCPConn).CloseWrite() }},
+		{"stalls past ReadTimeout", 1000, func(net.Conn) {}},
+		{"stalls past ReadTimeout, large", MaxBody, func(net.Conn) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBridge(t, nil)
+			srv := serveBridge(t, b, 300*time.Millisecond)
+			conn := sendPart(t, srv, "/webhooks/stripe", tt.length, 100)
+			tt.finish(conn)
+			a := answerOn(conn, 10*time.Second)
+			if a.err != nil || a.status != http.StatusBadRequest || a.outcome != "incomplete_body" {
+				t.Errorf("got %d %q (%s, %v), want 400 incomplete_body", a.status, a.outcome, a.reason, a.err)
+			}
+			metrics := scrape(t, b)
+			if !strings.Contains(metrics, `reditus_bridge_webhooks_total{outcome="incomplete_body",provider="stripe"} 1`) {
+				t.Error(`/metrics does not count the webhook as outcome="incomplete_body"`)
+			}
+			if strings.Contains(metrics, `outcome="retry"`) {
+				t.Error(`/metrics counts a client's broken body as outcome="retry"`)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,6 +27,7 @@ type server struct {
 	log        *slog.Logger
 	metrics    *metrics.Metrics
 	deliveries *deliveries
+	bodies     *bodies
 }
 
 // webhook is the pipeline every provider shares: limit the body, read it raw,
@@ -45,17 +45,31 @@ func (s *server) webhook(p provider, secrets config.Secrets) (gin.HandlerFunc, e
 		start := time.Now()
 		done := s.metrics.WebhookStarted(p.name)
 		ans, shared := s.process(c.Writer, c.Request, p, check)
+		if ans.code == codeBusy {
+			s.metrics.Shed(p.name)
+		}
 		s.respond(c, p.name, ans, start, shared)
 		done(ans.Outcome)
 	}, nil
 }
 
 func (s *server) process(w http.ResponseWriter, r *http.Request, p provider, check verify.Func) (answer, bool) {
-	body, err := readBody(w, r)
+	body, release, err := s.bodies.read(w, r)
 	if err != nil {
+		// The rest of the body stays unread. Without this, net/http would
+		// drain up to 256 KiB of it before answering, and a sender holding
+		// its body open would hold the answer (and the shutdown) with it.
+		w.Header().Set("Connection", "close")
 		return errorAnswer(err), false
 	}
-	if err := check(r.Header, body); err != nil {
+	// Verified or refused, the body is no longer a stranger's bytes; the
+	// deferred release gives them back even if a verifier panicked, so that
+	// the budget cannot leak.
+	err = func() error {
+		defer release()
+		return check(r.Header, body)
+	}()
+	if err != nil {
 		return errorAnswer(err), false
 	}
 	var deliveryID string
@@ -97,19 +111,6 @@ func (s *server) deliver(ctx context.Context, p provider, body []byte, deliveryI
 	})
 	ans.EventID, ans.EventType = ev.ID, ev.Type
 	return ans, shared
-}
-
-// readBody reads the raw body, which is what signatures are computed over,
-// before anything else looks at the request.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > MaxBody {
-		return nil, &http.MaxBytesError{Limit: MaxBody}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	return body, nil
 }
 
 func (s *server) forward(ctx context.Context, conv reditus.Conversion) answer {

@@ -24,6 +24,8 @@ type Metrics struct {
 	reditusCalls    *prometheus.CounterVec
 	reditusDuration prometheus.Histogram
 	reditusRetries  prometheus.Counter
+	unverifiedBytes prometheus.Gauge
+	shed            *prometheus.CounterVec
 }
 
 // New returns Metrics registered, with the Go runtime's and the process's own
@@ -58,9 +60,18 @@ func New() *Metrics {
 			Name: "reditus_bridge_reditus_retries_total",
 			Help: "Attempts to Reditus that were retries of a failed one.",
 		}),
+		unverifiedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "reditus_bridge_unverified_body_bytes",
+			Help: "Memory held now by webhook bodies being read and not yet verified; the bridge bounds it at 16 MiB.",
+		}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_webhooks_shed_total",
+			Help: "Webhooks answered 503 retry without being read in full, because too many unverified bodies were held or the bridge was shutting down; also counted in reditus_bridge_webhooks_total as outcome retry.",
+		}, []string{"provider"}),
 	}
 	m.registry.MustRegister(
 		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
+		m.unverifiedBytes, m.shed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -102,4 +113,22 @@ func (m *Metrics) ReditusAttempt(status int, d time.Duration, retry bool) {
 	if retry {
 		m.reditusRetries.Inc()
 	}
+}
+
+// UnverifiedBodyBytes records how much memory bodies not yet verified hold.
+func (m *Metrics) UnverifiedBodyBytes(n int64) {
+	if m == nil {
+		return
+	}
+	m.unverifiedBytes.Set(float64(n))
+}
+
+// Shed counts a webhook turned away before its body was read in full: an
+// overload or a shutdown, told apart from a Reditus outage, which webhooks
+// answered "retry" also count.
+func (m *Metrics) Shed(provider string) {
+	if m == nil {
+		return
+	}
+	m.shed.WithLabelValues(provider).Inc()
 }
