@@ -47,21 +47,22 @@ type Options struct {
 	MaxAttempts    int
 	Backoff        time.Duration // wait before the second attempt; doubles after
 
-	// OnAttempt, if set, is told of every HTTP attempt: its status (0 when no
-	// answer arrived), its duration, and whether it retried a failed one.
-	// The bridge's metrics come from it.
+	// OnAttempt, if set, is told of every HTTP attempt, of every call: its
+	// status (0 when no answer arrived), its duration, and whether it retried
+	// a failed one. The bridge's metrics come from it.
 	OnAttempt func(status int, d time.Duration, retry bool)
 }
 
-// Client sends conversions to Reditus. It is safe for concurrent use.
+// Client sends conversions, payments, refunds and churn to Reditus. It is
+// safe for concurrent use.
 type Client struct {
-	endpoint string
-	key      string
-	http     *http.Client
-	opts     Options
+	base string
+	key  string
+	http *http.Client
+	opts Options
 }
 
-// New returns a Client for the Tracking API under opts.BaseURL.
+// New returns a Client for Reditus's API under opts.BaseURL.
 func New(opts Options) *Client {
 	if opts.HTTPClient == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -86,10 +87,10 @@ func New(opts Options) *Client {
 		opts.OnAttempt = func(int, time.Duration, bool) {}
 	}
 	return &Client{
-		endpoint: strings.TrimRight(opts.BaseURL, "/") + "/v2/tracking/conversion",
-		key:      opts.APIKey,
-		http:     opts.HTTPClient,
-		opts:     opts,
+		base: strings.TrimRight(opts.BaseURL, "/"),
+		key:  opts.APIKey,
+		http: opts.HTTPClient,
+		opts: opts,
 	}
 }
 
@@ -106,19 +107,30 @@ func orDefault(d, def time.Duration) time.Duration {
 // sender retries instead of the bridge holding the request open. Errors are
 // *Error values; use KindOf to classify them.
 func (c *Client) Track(ctx context.Context, conv Conversion) (Result, error) {
-	body, err := json.Marshal(conv)
+	raw, err := c.post(ctx, CallTrack, conv)
 	if err != nil {
-		return Result{}, fmt.Errorf("encode conversion: %w", err)
+		return Result{}, err
+	}
+	return parseCreated(raw), nil
+}
+
+// post sends v as JSON to call's endpoint and returns the body of its 2xx
+// answer. It is the one request path for every call: attempts, retries,
+// budget and classification are the same for all of them.
+func (c *Client) post(ctx context.Context, call Call, v any) ([]byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", call, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Budget)
 	defer cancel()
 
 	wait := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
-		res, err := c.attempt(ctx, body, attempt > 1)
+		raw, err := c.attempt(ctx, call, body, attempt > 1)
 		var e *Error
 		if err == nil || !errors.As(err, &e) || e.Kind != Retryable || attempt == c.opts.MaxAttempts {
-			return res, err
+			return raw, err
 		}
 		if d, ok := e.retryAfter.delay(time.Now()); ok {
 			wait = d
@@ -127,25 +139,25 @@ func (c *Client) Track(ctx context.Context, conv Conversion) (Result, error) {
 		// deadline would cut short only delays the 503 that makes the sender
 		// retry.
 		if deadline, _ := ctx.Deadline(); time.Until(deadline) < wait+c.opts.AttemptTimeout/2 {
-			return res, err
+			return raw, err
 		}
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return res, err
+			return raw, err
 		}
 		wait *= 2
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, body []byte, retry bool) (Result, error) {
+func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	start, status := time.Now(), 0
 	defer func() { c.opts.OnAttempt(status, time.Since(start), retry) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+call.Path(), bytes.NewReader(body))
 	if err != nil {
-		return Result{}, &Error{Kind: Misconfigured, Message: "build request", Err: err}
+		return nil, &Error{Call: call, Kind: Misconfigured, Message: "build request", Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Content-Type", "application/json")
@@ -154,7 +166,7 @@ func (c *Client) attempt(ctx context.Context, body []byte, retry bool) (Result, 
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Result{}, &Error{Kind: Retryable, Message: "no answer", Err: err}
+		return nil, &Error{Call: call, Kind: Retryable, Message: "no answer", Err: err}
 	}
 	defer resp.Body.Close()
 	status = resp.StatusCode
@@ -164,38 +176,56 @@ func (c *Client) attempt(ctx context.Context, body []byte, retry bool) (Result, 
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return parseCreated(raw), nil
+		return raw, nil
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return Result{}, &Error{Kind: Misconfigured, Status: resp.StatusCode, Message: redirectText(resp)}
+		return nil, &Error{Call: call, Kind: Misconfigured, Status: resp.StatusCode, Message: redirectText(resp)}
 	}
-	// Reditus's text may quote the conversion's email, and whoever prints
-	// this error (the log line, the answer) must not show it whole.
-	e := &Error{Kind: classify(resp.StatusCode), Status: resp.StatusCode, Message: redact.Emails(errorText(raw))}
+	// Reditus's text may quote the call's email, and whoever prints this
+	// error (the log line, the answer) must not show it whole.
+	e := &Error{Call: call, Kind: classify(call, resp.StatusCode, raw), Status: resp.StatusCode, Message: redact.Emails(errorText(raw))}
 	if e.Message == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
 	if e.Kind == Retryable {
 		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
 	}
-	return Result{}, e
+	return nil, e
 }
 
-// classify maps a non-2xx status to a Kind (DESIGN.md section 1).
-func classify(status int) Kind {
+// classify maps a non-2xx status of call to a Kind (DESIGN.md section 1).
+func classify(call Call, status int, body []byte) Kind {
 	switch {
 	case status == http.StatusConflict:
+		// Reditus documents 409 only for Track (the referral exists). On a
+		// payment it can only mean that its idempotency_key is recorded
+		// already, and on a refund or churn that it was done before: what
+		// was sent is in Reditus either way, so it counts as success.
 		return Duplicate
 	case status == http.StatusBadRequest, status == http.StatusUnprocessableEntity:
 		return Rejected
+	case status == http.StatusNotFound && call != CallTrack && isJSONObject(body):
+		// The money calls answer 404 with a JSON error when the referral
+		// (or the refunded payment) is unknown. A 404 that is not JSON
+		// comes from whatever REDITUS_API_URL points at instead (a web
+		// server's page, a router's empty 404): taking that for "not
+		// referred" would skip every payment in silence.
+		return NotReferred
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
 		return Retryable
 	default:
 		// 401 and 403 are a wrong key. Anything else (404, 405, a 3xx) means
-		// REDITUS_API_URL does not point at the Tracking API. Either way the
-		// conversion is good and must be retried once the bridge is fixed.
+		// REDITUS_API_URL does not point at Reditus's API. Either way the
+		// call is good and must be retried once the bridge is fixed.
 		return Misconfigured
 	}
+}
+
+// isJSONObject reports whether body is one JSON object, as Reditus's own
+// error answers are.
+func isJSONObject(body []byte) bool {
+	body = bytes.TrimSpace(body)
+	return len(body) > 0 && body[0] == '{' && json.Valid(body)
 }
 
 // redirectText says what to fix when REDITUS_API_URL answers with a
@@ -206,7 +236,7 @@ func redirectText(resp *http.Response) string {
 	if loc, err := resp.Location(); err == nil && loc.Host != "" {
 		msg += " to " + loc.Host
 	}
-	return msg + ": set it to the Tracking API's own URL (the bridge never follows redirects)"
+	return msg + ": set it to Reditus's own API URL (the bridge never follows redirects)"
 }
 
 func parseCreated(raw []byte) Result {

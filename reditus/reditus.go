@@ -1,6 +1,7 @@
-// Package reditus is a client for Reditus's Tracking API: it creates
-// conversions and classifies every answer, so that the caller can decide
-// whether the webhook behind it is done or must be retried.
+// Package reditus is a client for Reditus's API: it creates conversions
+// (Track) and reports payments, refunds and churn (Pay, Refund, Churn), and
+// classifies every answer in one vocabulary (Kind), so that the caller can
+// decide whether the webhook behind it is done or must be retried.
 package reditus
 
 import (
@@ -27,8 +28,8 @@ type Result struct {
 	State      string
 }
 
-// Kind says why Reditus did not create a conversion, and so what the sender of
-// the webhook should be told.
+// Kind says why Reditus did not take a call, and so what the sender of the
+// webhook should be told.
 type Kind int
 
 // The kinds of failure. The zero Kind is not used, so that a forgotten
@@ -37,14 +38,20 @@ const (
 	// Retryable failures (429, 5xx, timeouts, connection errors) may succeed
 	// if the same conversion is sent again later.
 	Retryable Kind = iota + 1
-	// Duplicate (409) means Reditus has this referral already.
+	// Duplicate (409) means Reditus has this referral already, or this
+	// payment, refund or churn: what was sent is there, so it is a success.
 	Duplicate
-	// Rejected (400, 422) means Reditus will never accept this conversion,
-	// for example because the slug names no affiliate.
+	// Rejected (400, 422) means Reditus will never accept this call, for
+	// example because the slug names no affiliate or the referral expired.
 	Rejected
-	// Misconfigured (401, 403 and unexpected statuses such as 404) means the
-	// bridge's key or URL is wrong; the conversion succeeds once it is fixed.
+	// Misconfigured (401, 403 and unexpected statuses such as a 3xx, or a 404
+	// from Track) means the bridge's key or URL is wrong; the call succeeds
+	// once it is fixed.
 	Misconfigured
+	// NotReferred (a JSON 404 from Pay, Refund or Churn) means Reditus has no
+	// referral for this customer, or no payment under the refund's id: the
+	// customer was not referred, so there is nothing to credit, now or later.
+	NotReferred
 )
 
 var kindNames = map[Kind]string{
@@ -52,6 +59,7 @@ var kindNames = map[Kind]string{
 	Duplicate:     "duplicate",
 	Rejected:      "rejected",
 	Misconfigured: "misconfigured",
+	NotReferred:   "not referred",
 }
 
 func (k Kind) String() string {
@@ -61,10 +69,11 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// Error is a failed Track. Message is Reditus's own error text when it sent
+// Error is a failed call. Message is Reditus's own error text when it sent
 // one, else a description of what went wrong; it never contains the API key,
 // and every email address in it is masked ("j***@example.com").
 type Error struct {
+	Call    Call // which call failed; the zero Call is Track
 	Kind    Kind
 	Status  int // the HTTP status, or 0 when no answer arrived
 	Message string
@@ -81,15 +90,23 @@ func (e *Error) Error() string {
 	// Masked again here so that an Error built elsewhere, or a transport
 	// error quoting a URL with an address in it, is as safe to print.
 	msg = redact.Emails(msg)
-	if e.Status != 0 {
-		return fmt.Sprintf("reditus: %s (HTTP %d): %s", e.Kind, e.Status, msg)
+	// Track's errors read as they always have ("reditus: rejected ..."):
+	// the README and backfill's summary quote them. The money calls say
+	// which one failed, since one webhook may make several.
+	prefix := "reditus:"
+	if e.Call != CallTrack {
+		prefix = "reditus " + e.Call.String() + ":"
 	}
-	return fmt.Sprintf("reditus: %s: %s", e.Kind, msg)
+	if e.Status != 0 {
+		return fmt.Sprintf("%s %s (HTTP %d): %s", prefix, e.Kind, e.Status, msg)
+	}
+	return fmt.Sprintf("%s %s: %s", prefix, e.Kind, msg)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// KindOf returns the Kind of a Track error, or 0 when err is not one.
+// KindOf returns the Kind of an error from a Client call, or 0 when err is
+// not one.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {

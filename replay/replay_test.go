@@ -3,13 +3,11 @@ package replay
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/fakestripe"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
@@ -25,48 +24,39 @@ import (
 
 const cookie = "1732492800:0f8fad5b-d9cb-469f-a165-70867728950e::pk_live_3x:::john:::s_81c2:affiliate"
 
-// reditusFake creates each referral once and answers 409 after, as Reditus
-// does; fail, when set, answers every call with that status.
-type reditusFake struct {
-	mu      sync.Mutex
-	created map[string]reditus.Conversion
-	calls   int
-	fail    int
-}
-
-func (f *reditusFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var c reditus.Conversion
-	_ = json.NewDecoder(r.Body).Decode(&c)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	switch key := c.Email + "|" + c.UID; {
-	case f.fail != 0:
-		w.WriteHeader(f.fail)
-	case f.created[key] != (reditus.Conversion{}):
-		w.WriteHeader(http.StatusConflict)
-	default:
-		f.created[key] = c
-		w.WriteHeader(http.StatusCreated)
-		_, _ = io.WriteString(w, `{"data":{"id":"ref_1"}}`)
-	}
-}
-
 type world struct {
-	stripe  *fakestripe.Server
-	reditus *reditusFake
+	stripe *fakestripe.Server
+	// reditus creates each referral once and answers 409 after, as Reditus
+	// does.
+	reditus *fakereditus.Server
 	lister  *stripeapi.Client
 	open    Open
 }
 
+// created returns the conversion Reditus created for email, if any.
+func (w *world) created(email string) (reditus.Conversion, bool) {
+	for _, c := range w.reditus.Created() {
+		if c.Email == email {
+			return c, true
+		}
+	}
+	return reditus.Conversion{}, false
+}
+
+// failReditus makes Reditus answer every conversion with status.
+func (w *world) failReditus(status int) {
+	if status != 0 {
+		w.reditus.Respond(reditus.CallTrack, fakereditus.Status(status, ""))
+	}
+}
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{stripe: fakestripe.New(t), reditus: &reditusFake{created: map[string]reditus.Conversion{}}}
-	red := httptest.NewServer(w.reditus)
-	t.Cleanup(red.Close)
+	const key = "rk_live_replay"
+	w := &world{stripe: fakestripe.New(t), reditus: fakereditus.New(t, fakereditus.WithKey(key), fakereditus.Conflicts())}
 	w.lister = stripeapi.New(stripeapi.Options{Key: fakestripe.Key, BaseURL: w.stripe.URL, Timeout: time.Second})
 	w.open = func(dryRun bool) (Processor, error) {
-		cfg := config.Config{ReditusAPIKey: "rk_live_replay", ReditusAPIURL: red.URL + "/api", StripeWebhookSecret: config.Secrets{"whsec_x"}}
+		cfg := config.Config{ReditusAPIKey: key, ReditusAPIURL: w.reditus.BaseURL, StripeWebhookSecret: config.Secrets{"whsec_x"}}
 		if dryRun {
 			cfg.ReditusAPIKey = ""
 		}
@@ -104,10 +94,10 @@ func TestBackfill(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
 	}
-	if _, ok := w.reditus.created["old@example.com|cus_old"]; ok {
+	if _, ok := w.created("old@example.com"); ok {
 		t.Error("a customer created before --since was sent")
 	}
-	if c := w.reditus.created["b@example.com|cus_b"]; c.AdvocateSlug != "jwe512" {
+	if c, _ := w.created("b@example.com"); c.AdvocateSlug != "jwe512" || c.UID != "cus_b" {
 		t.Errorf("cus_b sent as %+v, want its subscription's advocate", c)
 	}
 
@@ -127,14 +117,14 @@ func TestBackfillDryRunSendsNothing(t *testing.T) {
 	if err := Backfill(context.Background(), []string{"stripe", "--since", "2026-01-01", "--dry-run"}, w.lister, w.open, &out); err != nil {
 		t.Fatal(err)
 	}
-	if w.reditus.calls != 0 || !strings.Contains(out.String(), "dry_run:   3") || !strings.Contains(out.String(), "(dry run: nothing is sent)") {
-		t.Errorf("%d Reditus calls; summary:\n%s", w.reditus.calls, out.String())
+	if w.reditus.Requests() != 0 || !strings.Contains(out.String(), "dry_run:   3") || !strings.Contains(out.String(), "(dry run: nothing is sent)") {
+		t.Errorf("%d Reditus calls; summary:\n%s", w.reditus.Requests(), out.String())
 	}
 }
 
 func TestBackfillReportsWhatWasNotDelivered(t *testing.T) {
 	w := newWorld(t)
-	w.reditus.fail = http.StatusServiceUnavailable
+	w.failReditus(http.StatusServiceUnavailable)
 	var out bytes.Buffer
 	err := Backfill(context.Background(), []string{"stripe", "--since", "2026-01-01"}, w.lister, w.open, &out)
 	if !errors.Is(err, ErrNotDone) {
@@ -200,8 +190,8 @@ func TestRecover(t *testing.T) {
 	if !strings.Contains(out.String(), "read:      2 events") || !strings.Contains(out.String(), "forwarded: 2") {
 		t.Errorf("summary:\n%s", out.String())
 	}
-	if len(w.reditus.created) != 2 {
-		t.Errorf("Reditus created %v", w.reditus.created)
+	if got := w.reditus.Created(); len(got) != 2 {
+		t.Errorf("Reditus created %v", got)
 	}
 }
 
@@ -237,7 +227,7 @@ func TestProgressAndSummaryAgree(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.reditus.fail = tt.fail
+			w.failReditus(tt.fail)
 			var out bytes.Buffer
 			_ = Backfill(context.Background(), tt.args, w.lister, w.open, &out)
 
@@ -296,8 +286,8 @@ func TestDryRunPrintsEachConversion(t *testing.T) {
 			t.Errorf("output contains the full email %s", email)
 		}
 	}
-	if w.reditus.calls != 0 {
-		t.Errorf("%d Reditus calls in a dry run", w.reditus.calls)
+	if n := w.reditus.Requests(); n != 0 {
+		t.Errorf("%d Reditus calls in a dry run", n)
 	}
 }
 
@@ -377,8 +367,8 @@ func TestBackfillSurvivesPlain429s(t *testing.T) {
 	if !strings.Contains(out.String(), "read:      250 customers\n") || !strings.Contains(out.String(), "forwarded: 250\n") {
 		t.Errorf("summary:\n%s", out.String())
 	}
-	if w.reditus.calls != 250 || len(w.reditus.created) != 250 {
-		t.Errorf("Reditus got %d calls for %d referrals, want 250 each once", w.reditus.calls, len(w.reditus.created))
+	if calls, created := w.reditus.Calls(reditus.CallTrack), len(w.reditus.Created()); calls != 250 || created != 250 {
+		t.Errorf("Reditus got %d calls for %d referrals, want 250 each once", calls, created)
 	}
 	mu.Lock()
 	defer mu.Unlock()
