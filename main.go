@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "check":
 		if len(args) > 1 {
-			return fmt.Errorf("check takes no arguments; see `reditus-bridge help check`")
+			return errors.New("check takes no arguments; see `reditus-bridge help check`")
 		}
 		// The same construction as serve's, so that both fail alike.
 		if _, err := handlers.New(cfg, handlers.Deps{}); err != nil {

@@ -166,7 +166,7 @@ func (c Config) validate() error {
 	// A deployment that forgot its key would otherwise acknowledge every
 	// real webhook as dry_run, and nothing could bring those back.
 	if set := c.secretVarsSet(); c.ReditusAPIKey == "" && !c.DryRunRequested && len(set) > 0 {
-		return fmt.Errorf("REDITUS_API_KEY is not set, but %s is: the bridge would acknowledge real webhooks without sending anything to Reditus. Set REDITUS_API_KEY, or DRY_RUN=true to only log conversions", strings.Join(set, ", "))
+		return fmt.Errorf("REDITUS_API_KEY is not set, but %s is: the bridge would acknowledge real webhooks without sending anything to Reditus; set REDITUS_API_KEY, or DRY_RUN=true to only log conversions", strings.Join(set, ", "))
 	}
 	return nil
 }
