@@ -127,6 +127,13 @@ func TestHostileRequests(t *testing.T) {
 			return r
 		}, 200, "forwarded"},
 		{"not JSON, signed", func() *http.Request { return signed([]byte("<xml/>")) }, 400, "invalid_payload"},
+		// stripe-go verifies the last t=; a current t= in front once hid a
+		// signature made an hour ahead from the future check.
+		{"doubled t=", func() *http.Request {
+			r := stripeReq(withEvent("evt_doubled_t", `{"id":"cus_t","email":"t@example.com","metadata":{"red":"evil"}}`), stripeSecret, time.Now().Add(time.Hour))
+			r.Header.Set("Stripe-Signature", "t="+strconv.FormatInt(time.Now().Unix(), 10)+","+r.Header.Get("Stripe-Signature"))
+			return r
+		}, 400, "invalid_signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -615,5 +622,73 @@ func TestShutdownDuringTrickledBody(t *testing.T) {
 		t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 	case <-time.After(shutdownGrace + 5*time.Second):
 		t.Fatal("the bridge did not exit")
+	}
+}
+
+// A Standard Webhooks delivery replayed with a forged svix-id beside its
+// signed webhook-* headers must be known by the id its signature covers.
+// Before, the bridge took the forged svix-id: the replay claimed the id of
+// a delivery still to come, was acknowledged under it, and that genuine
+// delivery was then answered from memory and never reached Reditus.
+func TestHostileForgedSvixID(t *testing.T) {
+	rec, fakeURL := newRecorder(t)
+	const secret = "whsec_aG9zdGlsZS1nZW5lcmljLXNlY3JldC1rZXk=" // "hostile-generic-secret-key"
+	p := start(t, "REDITUS_API_KEY=rk_live_hostile_api_key", "REDITUS_API_URL="+fakeURL+"/api", "GENERIC_WEBHOOK_SECRET="+secret)
+
+	post := func(t *testing.T, body []byte, header http.Header) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhooks/generic", bytes.NewReader(body))
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		defer resp.Body.Close()
+		var answer struct{ Outcome string }
+		_ = json.NewDecoder(resp.Body).Decode(&answer)
+		return resp.StatusCode, answer.Outcome
+	}
+	sign := func(t *testing.T, id string, body []byte) http.Header {
+		t.Helper()
+		h, err := verify.SignSvix("webhook", secret, id, body, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	bodyA := []byte(`{"email":"alice@example.com","uid":"usr_alice","affiliate_slug":"john"}`)
+	bodyB := []byte(`{"email":"bob@example.com","uid":"usr_bob","affiliate_slug":"john"}`)
+	headerA := sign(t, "msg_A", bodyA)
+
+	steps := []struct {
+		name    string
+		body    []byte
+		header  http.Header
+		outcome string
+	}{
+		{"delivery A", bodyA, headerA, "forwarded"},
+		{"A replayed with a forged svix-id naming B", bodyA, func() http.Header {
+			h := headerA.Clone()
+			h.Set("svix-id", "msg_B")
+			return h
+		}(), "forwarded"}, // answered from A's memory: A is in Reditus
+		{"delivery B", bodyB, sign(t, "msg_B", bodyB), "forwarded"},
+	}
+	for _, step := range steps {
+		if status, outcome := post(t, step.body, step.header); status != http.StatusOK || outcome != step.outcome {
+			t.Errorf("%s: %d %q, want 200 %q", step.name, status, outcome, step.outcome)
+		}
+	}
+	p.stop(t)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	got := map[string]int{}
+	for _, c := range rec.received {
+		got[c.Email]++
+	}
+	want := map[string]int{"alice@example.com": 1, "bob@example.com": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Reditus received conversions for %v, want %v: each delivery once, B not swallowed", got, want)
 	}
 }

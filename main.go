@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -48,6 +50,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Help, version and a mistyped command need no configuration: they
+	// answer even when the environment is wrong.
+	if handled, err := answerWithoutConfig(args, stdout); handled {
+		return err
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -57,6 +64,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "check":
+		if len(args) > 1 {
+			return errors.New("check takes no arguments; see `reditus-bridge help check`")
+		}
 		// The same construction as serve's, so that both fail alike.
 		if _, err := handlers.New(cfg, handlers.Deps{}); err != nil {
 			return fmt.Errorf("configuration: %w", err)
@@ -66,12 +76,121 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	case "simulate":
 		return simulate.Run(ctx, cfg, args[1:], stdout)
-	case "backfill", "recover":
-		return replayStripe(ctx, cfg, args, stdout)
-	default:
-		return fmt.Errorf("unknown command %q (commands: check, simulate, backfill, recover)", args[0])
+	default: // backfill, recover: answerWithoutConfig let no other through
+		// replay answers --help with flag.ErrHelp once it printed the usage.
+		if err := replayStripe(ctx, cfg, args, stdout); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
 	}
 }
+
+// commands are the commands run knows, each with its usage for `help`;
+// serving, the default, has none.
+var commands = map[string]string{
+	"check": `usage: reditus-bridge check
+
+Reads the configuration from the environment and validates it exactly as the
+bridge does at start, then prints the mode (live or dry run), the listen
+address, the providers that are on and off, and the warnings. It never prints a
+secret. It exits 1, naming the variable at fault, when the bridge would refuse
+to start, so a deploy can run it first.
+`,
+	"simulate": "", // simulate.Usage
+	"backfill": `usage: reditus-bridge backfill stripe [flags]
+
+Runs the Stripe customers and completed Checkout Sessions created in a time
+window through the bridge's pipeline, to send the conversions of customers who
+signed up before the bridge was connected. Safe to run twice. Needs
+STRIPE_API_KEY. For its flags: reditus-bridge backfill stripe --help
+(README.md, "Backfill and recover").
+`,
+	"recover": `usage: reditus-bridge recover stripe [flags]
+
+Runs the Stripe events that Stripe could not deliver to the bridge (at most 30
+days back, what Stripe keeps) through the bridge's pipeline. Safe to run twice.
+Needs STRIPE_API_KEY. For its flags: reditus-bridge recover stripe --help
+(README.md, "Backfill and recover").
+`,
+	"version": `usage: reditus-bridge version
+
+Prints the bridge's version (also: --version).
+`,
+	"help": `usage: reditus-bridge help [COMMAND]
+
+Prints the commands, or one command's usage (also: -h, --help, and
+COMMAND --help).
+`,
+}
+
+// usage is what `reditus-bridge help` prints.
+const usage = `reditus-bridge turns signed webhooks into Reditus conversions.
+
+usage: reditus-bridge [COMMAND]
+
+With no command it serves webhooks on PORT until SIGTERM or Ctrl-C.
+
+Commands:
+  check      validate the configuration and print what the bridge makes of it
+  simulate   post a signed sample event to a running bridge
+  backfill   send the conversions of past Stripe customers and Checkout Sessions
+  recover    send the Stripe events that Stripe could not deliver
+  version    print the version
+  help       print this, or a command's usage: reditus-bridge help COMMAND
+
+The configuration comes from environment variables (PORT, REDITUS_API_KEY,
+DRY_RUN, the *_WEBHOOK_SECRET variables, ...), which README.md, "Configuration",
+lists. With none set, the bridge runs in dry run, sends nothing, and every
+provider accepts the public development secret: the local default.
+`
+
+// answerWithoutConfig answers help, version and unknown commands. handled
+// reports whether it did; the other commands need the configuration.
+func answerWithoutConfig(args []string, stdout io.Writer) (handled bool, err error) {
+	if len(args) == 0 {
+		return false, nil
+	}
+	switch cmd := args[0]; {
+	case isHelp(cmd):
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return true, nil
+		}
+		return true, commandUsage(args[1], stdout)
+	case cmd == "version" || cmd == "-version" || cmd == "--version":
+		fmt.Fprintf(stdout, "reditus-bridge %s\n", version)
+		return true, nil
+	case cmd == "check" || cmd == "simulate":
+		if len(args) > 1 && (args[1] == "help" || slices.ContainsFunc(args[1:], isHelpFlag)) {
+			return true, commandUsage(cmd, stdout)
+		}
+		return false, nil
+	case cmd == "backfill" || cmd == "recover":
+		return false, nil // their flags, help included, are replay's
+	default:
+		return true, fmt.Errorf("unknown command %q: run `reditus-bridge help` for the commands", cmd)
+	}
+}
+
+// commandUsage prints one command's usage.
+func commandUsage(cmd string, stdout io.Writer) error {
+	text, ok := commands[cmd]
+	switch {
+	case !ok:
+		return fmt.Errorf("no command %q: run `reditus-bridge help` for the commands", cmd)
+	case cmd == "simulate":
+		simulate.Usage(stdout)
+	default:
+		fmt.Fprint(stdout, text)
+	}
+	return nil
+}
+
+// isHelp reports whether arg asks for usage, as a command or a flag.
+func isHelp(arg string) bool { return arg == "help" || isHelpFlag(arg) }
+
+// isHelpFlag reports whether arg is one of the flags that ask for usage.
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // replayStripe runs backfill or recover. They read Stripe's API paced at 20
 // calls a second, under Stripe's limits (100 a second live, 25 in test mode),

@@ -298,7 +298,7 @@ func TestEndToEndEveryProvider(t *testing.T) {
 		"CLERK_WEBHOOK_SECRET=whsec_ZTJlLWNsZXJr",
 		"STYTCH_WEBHOOK_SECRET=whsec_ZTJlLXN0eXRjaA==",
 		"WORKOS_WEBHOOK_SECRET=e2e-workos",
-		"SUPABASE_WEBHOOK_SECRET=e2e-supabase",
+		"SUPABASE_WEBHOOK_SECRET=e2e-supabase-bearer-token", // a chosen token: 16 characters at least
 		"GENERIC_WEBHOOK_SECRET=whsec_ZTJlLWdlbmVyaWM=",
 	}
 	p := start(t, env...)

@@ -14,11 +14,12 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-// DevelopmentSecret is the webhook secret every provider without one accepts
-// in dry run, so that `go run .` and `go run . simulate stripe` work with no
-// configuration. It is public (it is in the README), which is why it is never
-// accepted once REDITUS_API_KEY is set. It is a valid Stripe and Svix secret:
-// "whsec_" followed by base64 of "reditus-bridge-development-secret".
+// DevelopmentSecret is the webhook secret every provider accepts in the local
+// default (no REDITUS_API_KEY and no provider secret), so that `go run .` and
+// `go run . simulate stripe` work with no configuration. It is public (it is
+// in the README), which is why it is accepted nowhere else, in any spelling.
+// It is a valid Stripe and Svix secret: "whsec_" followed by base64 of
+// "reditus-bridge-development-secret".
 const DevelopmentSecret Secret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"
 
 // Config is the bridge's whole configuration. Field tags name the variables;
@@ -36,6 +37,9 @@ type Config struct {
 
 	ReditusAPIKey Secret `envconfig:"REDITUS_API_KEY"`
 	ReditusAPIURL string `envconfig:"REDITUS_API_URL" default:"https://api.getreditus.com/api"`
+	// DryRunRequested is DRY_RUN: log conversions instead of sending them,
+	// whatever else is configured. DryRun reports the mode in force.
+	DryRunRequested bool `envconfig:"DRY_RUN" default:"false"`
 
 	StripeWebhookSecret    Secrets `envconfig:"STRIPE_WEBHOOK_SECRET"`
 	StripeAcceptTestEvents bool    `envconfig:"STRIPE_ACCEPT_TEST_EVENTS" default:"false"`
@@ -85,17 +89,56 @@ func Load() (Config, error) {
 	if err := envconfig.Process("", &c); err != nil {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
-			// pe.Value is left out on purpose: it could be a secret.
-			return c, fmt.Errorf("%s: %w", pe.KeyName, pe.Err)
+			return c, explain(pe)
 		}
 		return c, fmt.Errorf("read environment: %w", err)
 	}
 	return c, c.validate()
 }
 
-// DryRun reports whether conversions are only logged, never sent: the case
-// when no REDITUS_API_KEY is set.
-func (c Config) DryRun() bool { return c.ReditusAPIKey == "" }
+// explain says what a variable that could not be read should hold. Secrets
+// never get here (their Decode never fails), so the value may be quoted; it is
+// cut short in case a value was pasted into the wrong variable.
+func explain(pe *envconfig.ParseError) error {
+	value := pe.Value
+	if len(value) > 40 {
+		value = value[:40] + "..."
+	}
+	switch {
+	case strings.HasSuffix(pe.KeyName, "PORT"):
+		return fmt.Errorf("%s: %q is not a port number (0-65535)", pe.KeyName, value)
+	case pe.TypeName == "slog.Level":
+		return fmt.Errorf("%s: %q is not a log level: use debug, info, warn or error", pe.KeyName, value)
+	case pe.TypeName == "bool":
+		return fmt.Errorf("%s: %q is not a boolean: use true or false", pe.KeyName, value)
+	default:
+		// pe.Err quotes the whole value; say only what type was wanted.
+		return fmt.Errorf("%s: %q is not a valid %s", pe.KeyName, value, pe.TypeName)
+	}
+}
+
+// DryRun reports whether conversions are only logged, never sent: with
+// DRY_RUN=true, or without REDITUS_API_KEY (which validate allows only in the
+// local default, or with DRY_RUN=true).
+func (c Config) DryRun() bool { return c.ReditusAPIKey == "" || c.DryRunRequested }
+
+// LocalDefault reports whether nothing is configured, neither REDITUS_API_KEY
+// nor any provider secret: the one case in which the development secret is
+// accepted, by every provider.
+func (c Config) LocalDefault() bool {
+	return c.ReditusAPIKey == "" && len(c.secretVarsSet()) == 0
+}
+
+// secretVarsSet names the *_WEBHOOK_SECRET variables that are set.
+func (c Config) secretVarsSet() []string {
+	var set []string
+	for _, p := range Providers {
+		if len(c.configured(p)) > 0 {
+			set = append(set, SecretVar(p))
+		}
+	}
+	return set
+}
 
 // Addr is the address the server listens on.
 func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
@@ -104,13 +147,13 @@ func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.P
 func (c Config) MetricsAddr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.MetricsPort)) }
 
 // WebhookSecrets returns the secrets a provider's webhooks are verified with:
-// the configured ones, else DevelopmentSecret in dry run, else none, which
-// turns the provider off.
+// the configured ones, else DevelopmentSecret in the local default, else none,
+// which turns the provider off.
 func (c Config) WebhookSecrets(provider string) Secrets {
 	switch configured := c.configured(provider); {
 	case len(configured) > 0:
 		return configured
-	case c.DryRun():
+	case c.LocalDefault():
 		return Secrets{DevelopmentSecret}
 	default:
 		return nil
@@ -119,7 +162,7 @@ func (c Config) WebhookSecrets(provider string) Secrets {
 
 func (c Config) validate() error {
 	if c.Port < 0 || c.Port > 65535 {
-		return fmt.Errorf("PORT: %d is not a TCP port (0-65535)", c.Port)
+		return fmt.Errorf("PORT: %d is not a port number (0-65535)", c.Port)
 	}
 	if err := c.validateServing(); err != nil {
 		return err
@@ -131,9 +174,14 @@ func (c Config) validate() error {
 		return fmt.Errorf("STRIPE_API_URL: %w", err)
 	}
 	for _, p := range Providers {
-		if !c.DryRun() && c.configured(p).contains(DevelopmentSecret) {
-			return fmt.Errorf("%s: the development secret is public and is never accepted when REDITUS_API_KEY is set", SecretVar(p))
+		if err := checkSecrets(p, c.configured(p)); err != nil {
+			return fmt.Errorf("%s: %w", SecretVar(p), err)
 		}
+	}
+	// A deployment that forgot its key would otherwise acknowledge every
+	// real webhook as dry_run, and nothing could bring those back.
+	if set := c.secretVarsSet(); c.ReditusAPIKey == "" && !c.DryRunRequested && len(set) > 0 {
+		return fmt.Errorf("REDITUS_API_KEY is not set, but %s is: the bridge would acknowledge real webhooks without sending anything to Reditus; set REDITUS_API_KEY, or DRY_RUN=true to only log conversions", strings.Join(set, ", "))
 	}
 	return nil
 }
@@ -158,13 +206,19 @@ func (c Config) validateServing() error {
 	return nil
 }
 
+// checkBaseURL accepts an absolute http(s) URL without credentials. It never
+// quotes a URL that holds credentials: the password would be in the error.
 func checkBaseURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("not a URL: %w", err)
+		// err quotes the URL, and with it any password.
+		return errors.New("not a URL: want an absolute http(s) URL")
+	}
+	if u.User != nil {
+		return errors.New("the URL holds credentials (user:password@): refused, since they would be logged and are never used (keys have their own variables)")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+		return fmt.Errorf("%q is not an absolute http(s) URL", u.Redacted())
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // On lists the providers whose webhooks are accepted: those with secrets,
-// or every one in dry run.
+// or every one in the local default.
 func (c Config) On() []string {
 	var on []string
 	for _, p := range Providers {
@@ -24,13 +24,22 @@ func (c Config) On() []string {
 // `check`.
 func (c Config) Warnings() []string {
 	var w []string
-	if c.DryRun() {
-		w = append(w, "dry run: REDITUS_API_KEY is not set, so conversions are logged and not sent, and providers without a secret accept the public development secret")
+	switch {
+	case c.LocalDefault():
+		w = append(w, "dry run: no REDITUS_API_KEY and no *_WEBHOOK_SECRET (the local default), so conversions are logged and not sent, and every provider accepts the public development secret")
+	case c.DryRun():
+		w = append(w, "dry run: DRY_RUN=true, so conversions are logged and not sent")
+	}
+	for _, p := range Providers {
+		w = append(w, weakSecrets(p, c.configured(p))...)
 	}
 	for i, s := range c.StripeWebhookSecret {
 		if !strings.HasPrefix(s.Reveal(), "whsec_") {
 			w = append(w, fmt.Sprintf("STRIPE_WEBHOOK_SECRET: secret %d of %d does not start with whsec_, as Stripe signing secrets do (is it an API key?)", i+1, len(c.StripeWebhookSecret)))
 		}
+	}
+	if len(c.On()) == 0 {
+		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
 	}
 	if c.DryRun() {
 		return w
@@ -47,9 +56,6 @@ func (c Config) Warnings() []string {
 	if k := c.StripeAPIKey.Reveal(); k != "" && !strings.HasPrefix(k, "rk_") && !strings.HasPrefix(k, "sk_") {
 		w = append(w, "STRIPE_API_KEY does not start with rk_ or sk_, as Stripe API keys do (a restricted key with read access to customers, subscriptions, Checkout Sessions and events is enough)")
 	}
-	if len(c.On()) == 0 {
-		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
-	}
 	return w
 }
 
@@ -57,8 +63,11 @@ func (c Config) Warnings() []string {
 // and off, and the warnings. It never prints a secret.
 func (c Config) Report(w io.Writer) {
 	mode := "live: conversions are sent to " + c.ReditusAPIURL
-	if c.DryRun() {
-		mode = "dry run: nothing is sent (REDITUS_API_KEY is not set)"
+	switch {
+	case c.LocalDefault():
+		mode = "dry run: nothing is sent (the local default: no REDITUS_API_KEY, no secret)"
+	case c.DryRun():
+		mode = "dry run: nothing is sent (DRY_RUN=true)"
 	}
 	fmt.Fprintf(w, "mode:      %s\n", mode)
 	fmt.Fprintf(w, "listen:    %s\n", c.Addr())

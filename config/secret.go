@@ -1,8 +1,12 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 )
 
 const redacted = "[redacted]"
@@ -32,14 +36,13 @@ func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // until the old one is removed.
 type Secrets []Secret
 
-// Decode implements envconfig.Decoder. It never fails, so that envconfig
-// never has a reason to quote the value in an error.
+// Decode implements envconfig.Decoder. It keeps empty items (`a,,b`, a
+// trailing comma, a variable set to ""), which validate refuses, and it never
+// fails, so that envconfig never has a reason to quote the value in an error.
 func (s *Secrets) Decode(value string) error {
 	*s = nil
 	for _, part := range strings.Split(value, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			*s = append(*s, Secret(part))
-		}
+		*s = append(*s, Secret(strings.TrimSpace(part)))
 	}
 	return nil
 }
@@ -53,9 +56,113 @@ func (s Secrets) Reveal() []string {
 	return out
 }
 
-func (s Secrets) contains(want Secret) bool {
-	for _, secret := range s {
-		if secret == want {
+// keyScheme is how a provider's secrets are made and read, which decides
+// how weak one may be.
+type keyScheme int
+
+const (
+	// schemeString: made by the provider; the HMAC key is the secret string
+	// (Stripe, WorkOS).
+	schemeString keyScheme = iota
+	// schemeSvix: made by the provider, or generated as one (the generic
+	// endpoint); the key is the base64 after "whsec_".
+	schemeSvix
+	// schemeChosen: a token the user made up (the Supabase bearer), which
+	// only its length keeps from being guessed.
+	schemeChosen
+)
+
+// schemes is the scheme of each of Providers.
+var schemes = map[string]keyScheme{
+	"stripe": schemeString, "clerk": schemeSvix, "stytch": schemeSvix,
+	"workos": schemeString, "supabase": schemeChosen, "generic": schemeSvix,
+}
+
+// minKey is the shortest key that is not weak: 16 bytes of a provider's key,
+// 16 characters of a chosen token.
+const minKey = 16
+
+// svixPrefix starts Svix and Stripe secrets. It is not part of the key.
+const svixPrefix = "whsec_"
+
+// developmentKey is the development secret's key bytes.
+var developmentKey = func() []byte {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(string(DevelopmentSecret), svixPrefix))
+	if err != nil {
+		panic("config: DevelopmentSecret is not base64") // a constant: cannot happen
+	}
+	return key
+}()
+
+// checkSecrets refuses a provider's secrets when one is empty, holds no key,
+// is the development secret, or is a chosen token too short to resist
+// guessing. Errors say which secret by position, never what it is.
+func checkSecrets(provider string, secrets Secrets) error {
+	if len(secrets) == 1 && secrets[0] == "" {
+		return fmt.Errorf("set but empty: give the secret, or unset the variable to turn %s off", provider)
+	}
+	for i, secret := range secrets {
+		nth := fmt.Sprintf("secret %d of %d", i+1, len(secrets))
+		value := secret.Reveal()
+		switch {
+		case value == "":
+			// An unset shell variable in "$OLD,$NEW" looks like this.
+			return fmt.Errorf("%s is empty (a stray comma?): list only secrets, separated by single commas", nth)
+		case len(keyOf(provider, value)) == 0:
+			return fmt.Errorf("%s holds no key after %s, so anybody could sign with it", nth, svixPrefix)
+		case isDevelopment(value):
+			return fmt.Errorf("%s is the public development secret (in some spelling), which is accepted only when no REDITUS_API_KEY and no secret is set: use the provider's own secret", nth)
+		case schemes[provider] == schemeChosen && utf8.RuneCountInString(value) < minKey:
+			return fmt.Errorf("%s is shorter than %d characters: choose a long random token, for example `openssl rand -hex 32`", nth, minKey)
+		}
+	}
+	return nil
+}
+
+// weakSecrets lists the secrets of a provider that are valid but hold fewer
+// than minKey bytes of key: providers generate longer ones, so a short one
+// was probably cut when it was copied.
+func weakSecrets(provider string, secrets Secrets) []string {
+	if schemes[provider] == schemeChosen { // refused by checkSecrets instead
+		return nil
+	}
+	var w []string
+	for i, secret := range secrets {
+		if key := keyOf(provider, secret.Reveal()); len(key) > 0 && len(key) < minKey {
+			w = append(w, fmt.Sprintf("%s: secret %d of %d holds fewer than %d bytes of key; provider secrets are longer: was it copied whole?", SecretVar(provider), i+1, len(secrets), minKey))
+		}
+	}
+	return w
+}
+
+// keyOf is the key material of a secret: what follows "whsec_", base64-
+// decoded for Svix. An undecodable Svix secret counts as having material;
+// verify refuses it at startup, naming the variable.
+func keyOf(provider, secret string) []byte {
+	material := strings.TrimPrefix(secret, svixPrefix)
+	if schemes[provider] == schemeSvix {
+		if key, err := base64.StdEncoding.DecodeString(material); err == nil {
+			return key
+		}
+	}
+	return []byte(material)
+}
+
+// isDevelopment reports whether secret is the development secret in any
+// spelling that some verifier reads as the same key: the string itself, its
+// key bytes in base64 with or without "whsec_", padded or not, standard or
+// URL alphabet, or the key bytes themselves as the string (the schemes that
+// key with the secret string: Stripe, WorkOS, the bearer token).
+func isDevelopment(secret string) bool {
+	if secret == DevelopmentSecret.Reveal() {
+		return true
+	}
+	material := strings.TrimPrefix(secret, svixPrefix)
+	if material == string(developmentKey) {
+		return true
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(material); err == nil && bytes.Equal(key, developmentKey) {
 			return true
 		}
 	}

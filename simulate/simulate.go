@@ -104,26 +104,39 @@ func signSvix(prefix string) func(string, []byte, time.Time) (http.Header, error
 
 // Run parses `simulate PROVIDER [flags]`, posts one signed event to the bridge
 // and prints the bridge's answer to stdout. It fails when the bridge does not
-// answer 2xx, so that scripts can rely on its exit status.
+// answer 2xx, so that scripts can rely on its exit status. With -h or --help
+// it prints Usage to stdout instead.
 func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	usage := fmt.Sprintf("usage: simulate {%s} [--event TYPE] [--email E] [--gr-id COOKIE] [--url URL]", strings.Join(config.Providers, "|"))
+	const seeHelp = "see `reditus-bridge help simulate`"
 	if len(args) == 0 {
-		return errors.New(usage)
+		return fmt.Errorf("simulate needs a provider, one of %s; %s", strings.Join(config.Providers, ", "), seeHelp)
 	}
 	name := args[0]
+	if isHelp(name) {
+		Usage(stdout)
+		return nil
+	}
 	s, ok := senders[name]
 	if !ok {
-		return fmt.Errorf("unknown provider %q; %s", name, usage)
+		return fmt.Errorf("unknown provider %q: simulate one of %s; %s", name, strings.Join(config.Providers, ", "), seeHelp)
 	}
 
-	fs := flag.NewFlagSet("simulate "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	eventName := fs.String("event", s.events[0].name, "event type to send")
-	email := fs.String("email", "jane.doe@example.com", "the new customer's or user's email")
-	cookie := fs.String("gr-id", SampleCookie, "the _gr_id cookie value the site stored (empty: no referral)")
-	url := fs.String("url", fmt.Sprintf("http://localhost:%d/webhooks/%s", cfg.Port, name), "the bridge's webhook URL")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%v; %s", err, usage)
+	fs, opts := newFlags(name)
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		Usage(stdout)
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("%v; %s", err, seeHelp)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags come after the provider, and take a value each); %s", fs.Arg(0), seeHelp)
+	}
+	eventName, email, cookie, url := opts.event, opts.email, opts.cookie, opts.url
+	if *eventName == "" {
+		*eventName = s.events[0].name
+	}
+	if *url == "" {
+		*url = fmt.Sprintf("http://localhost:%d/webhooks/%s", cfg.Port, name)
 	}
 
 	i := slices.IndexFunc(s.events, func(e event) bool { return e.name == *eventName })
@@ -149,6 +162,57 @@ func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer
 		return fmt.Errorf("%s: %w", config.SecretVar(name), err)
 	}
 	return post(ctx, *url, header, body, stdout)
+}
+
+// options are simulate's flags.
+type options struct{ event, email, cookie, url *string }
+
+// newFlags declares simulate's flags. The defaults that depend on the
+// provider or the port are empty here, filled in by Run, so that Usage can
+// describe them without a provider or a configuration.
+func newFlags(provider string) (*flag.FlagSet, options) {
+	fs := flag.NewFlagSet("simulate "+provider, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned, and Usage goes to stdout
+	return fs, options{
+		event:  fs.String("event", "", "the event type to send (default: the provider's first, listed above)"),
+		email:  fs.String("email", "jane.doe@example.com", "the new customer's or user's email"),
+		cookie: fs.String("gr-id", SampleCookie, "the _gr_id cookie value the site stored; empty sends an event with no referral, which is skipped"),
+		url:    fs.String("url", "", "the bridge's webhook URL (default: http://localhost:$PORT/webhooks/PROVIDER)"),
+	}
+}
+
+// Usage writes simulate's usage, with its providers, their events and its
+// flags.
+func Usage(w io.Writer) {
+	fmt.Fprint(w, `usage: reditus-bridge simulate PROVIDER [flags]
+
+Signs a sample event the way PROVIDER signs its webhooks, with the first secret
+in its *_WEBHOOK_SECRET (the development secret in the local default), posts it
+to a running bridge and prints the bridge's answer. It exits 1 unless the
+bridge answers 2xx. Each run sends a new event, with fresh ids.
+
+Providers and their events (the first is the default):
+`)
+	for _, p := range config.Providers {
+		var names []string
+		for _, e := range senders[p].events {
+			names = append(names, e.name)
+		}
+		fmt.Fprintf(w, "  %-9s %s\n", p, strings.Join(names, ", "))
+	}
+	fmt.Fprint(w, "\nFlags (one dash or two):\n")
+	fs, _ := newFlags("PROVIDER")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Example, against `+"`go run .`"+` in another terminal:
+  reditus-bridge simulate stripe --event checkout.session.completed --email ana@example.com
+`)
+}
+
+// isHelp reports whether arg asks for usage.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // sample is what a template is filled with: the event, the person, and fresh

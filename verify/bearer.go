@@ -12,8 +12,12 @@ import (
 // sign, such as a Supabase database webhook. It proves who sent the request
 // but, unlike a signature, neither what was sent nor when: TLS has to protect
 // the body, and a captured request could be replayed (README.md says so).
-// Any string is a usable token, so it never fails.
+// Any string but the empty one is a usable token; how long one must be is
+// config's rule, which knows who chose it.
 func Bearer(secrets []string) (Func, error) {
+	if err := noEmpty(secrets); err != nil {
+		return nil, err
+	}
 	// Comparing hashes keeps the comparison constant-time in the length of
 	// the secret too, which subtle.ConstantTimeCompare alone is not.
 	sums := make([][sha256.Size]byte, len(secrets))

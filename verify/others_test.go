@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,6 +63,87 @@ func TestSvix(t *testing.T) {
 	}
 	if SvixID(svixHeader(t, "webhook", svixA, "msg_7", body, now)) != "msg_7" {
 		t.Error("SvixID does not read webhook-id")
+	}
+}
+
+// The id a delivery is known by is the one its signature covers. The svix
+// library checks the svix-* headers when all three are there, else the
+// webhook-* ones; an id sent beside the checked set is not signed, and a
+// replay could use it to claim another delivery's id.
+func TestSvixIDIsTheSignedID(t *testing.T) {
+	body := []byte(`{"email":"a@example.com"}`)
+	now := time.Now()
+	check, err := Svix([]string{svixA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(h http.Header, extra ...string) http.Header {
+		for i := 0; i < len(extra); i += 2 {
+			h.Set(extra[i], extra[i+1])
+		}
+		return h
+	}
+	tests := []struct {
+		name   string
+		header http.Header
+		wantID string // "" when the delivery must be refused
+	}{
+		{"standard webhooks", svixHeader(t, "webhook", svixA, "msg_A", body, now), "msg_A"},
+		{"standard webhooks with a forged svix-id", with(svixHeader(t, "webhook", svixA, "msg_A", body, now), "svix-id", "msg_B"), "msg_A"},
+		{"standard webhooks with a forged svix-id and svix-signature", with(svixHeader(t, "webhook", svixA, "msg_A", body, now),
+			"svix-id", "msg_B", "svix-signature", "v1,AAAA"), "msg_A"},
+		{"svix with a forged webhook-id", with(svixHeader(t, "svix", svixA, "msg_A", body, now), "webhook-id", "msg_B"), "msg_A"},
+		// A complete svix-* set is what is checked, so a valid webhook-* set
+		// beside a forged svix-* one does not make it through.
+		{"a complete forged svix set beside a signed webhook set", with(svixHeader(t, "webhook", svixA, "msg_A", body, now),
+			"svix-id", "msg_B", "svix-timestamp", strconv.FormatInt(now.Unix(), 10), "svix-signature", "v1,AAAA"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := check(tt.header, body)
+			if tt.wantID == "" {
+				if !errors.Is(err, ErrSignature) {
+					t.Fatalf("err = %v, want ErrSignature", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if got := SvixID(tt.header); got != tt.wantID {
+				t.Errorf("SvixID = %q, want %q, the id the signature covers", got, tt.wantID)
+			}
+		})
+	}
+}
+
+// A secret with no key in it is one anybody can sign with: every scheme
+// refuses it when it is built, naming which secret, never quoting it.
+func TestEmptyKeyRefused(t *testing.T) {
+	schemes := map[string]func([]string) (Func, error){"Stripe": Stripe, "Svix": Svix, "WorkOS": WorkOS, "Bearer": Bearer}
+	tests := []struct {
+		scheme  string
+		secrets []string
+	}{
+		{"Svix", []string{svixA, "whsec_"}},
+		{"Svix", []string{svixA, ""}},
+		{"Stripe", []string{"whsec_live_secret", "whsec_"}},
+		{"Stripe", []string{"whsec_live_secret", ""}},
+		{"WorkOS", []string{"sk_live_secret", ""}},
+		{"Bearer", []string{"a-long-bearer-token", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %q", tt.scheme, tt.secrets[1]), func(t *testing.T) {
+			_, err := schemes[tt.scheme](tt.secrets)
+			if err == nil || !strings.Contains(err.Error(), "secret 2 of 2") {
+				t.Errorf("err = %v, want secret 2 of 2 refused", err)
+			}
+		})
+	}
+	for name, build := range schemes {
+		if _, err := build([]string{svixA}); err != nil {
+			t.Errorf("%s refused a real secret: %v", name, err)
+		}
 	}
 }
 

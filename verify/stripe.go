@@ -12,14 +12,23 @@ import (
 )
 
 // Stripe verifies the Stripe-Signature header with stripe-go's webhook
-// package against each secret in turn. Any string is a usable Stripe secret,
-// so it never fails.
+// package against each secret in turn. stripe-go keys the HMAC with the
+// whole secret string, so any string is a usable Stripe secret except one
+// with nothing after "whsec_", which is public.
 func Stripe(secrets []string) (Func, error) {
+	for i, secret := range secrets {
+		if strings.TrimPrefix(secret, "whsec_") == "" {
+			return nil, fmt.Errorf("secret %d of %d holds no key after whsec_", i+1, len(secrets))
+		}
+	}
 	return func(header http.Header, body []byte) error {
 		if len(secrets) == 0 {
 			return errNoSecret
 		}
 		sig := header.Get("Stripe-Signature")
+		if err := stripeOneTimestamp(sig); err != nil {
+			return err
+		}
 		var err error
 		for _, secret := range secrets {
 			err = webhook.ValidatePayloadWithTolerance(body, sig, secret, Tolerance)
@@ -36,12 +45,32 @@ func Stripe(secrets []string) (Func, error) {
 	}, nil
 }
 
+// stripeOneTimestamp refuses a header with more than one t=. Stripe sends
+// one; stripe-go signs over the last and our future check reads one, so a
+// second t= could show the check one timestamp while the signature covers
+// another. Refusing is simpler to trust than checking every one. Pairs are
+// split as stripe-go splits them, so both count the same t= pairs.
+func stripeOneTimestamp(header string) error {
+	var n int
+	for _, pair := range strings.Split(header, ",") {
+		if key, _, _ := strings.Cut(pair, "="); key == "t" {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("%w: %d t= timestamps in Stripe-Signature, want one", ErrSignature, n)
+	}
+	return nil
+}
+
 // stripeNotFuture rejects a timestamp beyond Tolerance in the future, which
 // stripe-go does not check: a signature made with a clock set ahead would
-// otherwise stay replayable for as long as the clock was ahead.
+// otherwise stay replayable for as long as the clock was ahead. The header
+// holds one t= (stripeOneTimestamp), so this reads the one stripe-go
+// verified.
 func stripeNotFuture(header string) error {
-	for _, part := range strings.Split(header, ",") {
-		key, value, _ := strings.Cut(part, "=")
+	for _, pair := range strings.Split(header, ",") {
+		key, value, _ := strings.Cut(pair, "=")
 		if key != "t" {
 			continue
 		}

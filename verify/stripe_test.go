@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ func TestStripe(t *testing.T) {
 		{"other secret", []string{"whsec_a"}, stripeHeader(body, "whsec_x", now), false},
 		{"too old", []string{"whsec_a", "whsec_b"}, stripeHeader(body, "whsec_b", now.Add(-Tolerance-time.Minute)), false},
 		{"too new", []string{"whsec_a"}, stripeHeader(body, "whsec_a", now.Add(Tolerance+time.Minute)), false},
+		// stripe-go verifies the last t=, the future check once read the
+		// first: a current t= in front hid a future signed one.
+		{"doubled t=: a current one hides a future one", []string{"whsec_a"}, http.Header{"Stripe-Signature": {
+			"t=" + strconv.FormatInt(now.Unix(), 10) + "," + stripeHeader(body, "whsec_a", now.Add(time.Hour)).Get("Stripe-Signature")}}, false},
+		{"doubled t=, both current", []string{"whsec_a"}, http.Header{"Stripe-Signature": {
+			"t=" + strconv.FormatInt(now.Unix(), 10) + "," + stripeHeader(body, "whsec_a", now).Get("Stripe-Signature")}}, false},
 		{"v0 scheme only", []string{"whsec_a"}, func() http.Header {
 			signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: "whsec_a", Scheme: "v0"})
 			return http.Header{"Stripe-Signature": {signed.Header}}

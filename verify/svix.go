@@ -1,11 +1,12 @@
 package verify
 
 import (
-	"cmp"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
@@ -15,8 +16,8 @@ import (
 // Clerk and Stytch send, and the webhook-id, webhook-timestamp and
 // webhook-signature headers of Standard Webhooks (the same scheme under its
 // open name), with the svix library. Each secret is "whsec_" followed by
-// base64; one that is not fails here, at startup, rather than on every
-// delivery.
+// base64; one that is not, or that holds no key at all, fails here, at
+// startup, rather than on every delivery.
 func Svix(secrets []string) (Func, error) {
 	hooks := make([]*svix.Webhook, 0, len(secrets))
 	for i, secret := range secrets {
@@ -25,15 +26,24 @@ func Svix(secrets []string) (Func, error) {
 			// err is not wrapped: it would quote part of the secret.
 			return nil, fmt.Errorf("secret %d of %d is not a Svix secret (whsec_ followed by base64)", i+1, len(secrets))
 		}
+		// The library takes "whsec_" alone as an empty HMAC key, with which
+		// anyone can sign.
+		if key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, svixPrefix)); len(key) == 0 {
+			return nil, fmt.Errorf("secret %d of %d holds no key after whsec_", i+1, len(secrets))
+		}
 		hooks = append(hooks, wh)
 	}
 	return func(header http.Header, body []byte) error {
 		if len(hooks) == 0 {
 			return errNoSecret
 		}
+		msg, ok := signedSvixHeaders(header)
+		if !ok {
+			return fmt.Errorf("%w: no complete set of svix-* or webhook-* headers (id, timestamp, signature)", ErrSignature)
+		}
 		var err error
 		for _, wh := range hooks {
-			if err = wh.Verify(body, header); err == nil {
+			if err = wh.Verify(body, msg); err == nil {
 				return nil
 			}
 		}
@@ -43,11 +53,39 @@ func Svix(secrets []string) (Func, error) {
 	}, nil
 }
 
-// SvixID returns a Svix or Standard Webhooks delivery's message id, which
-// stays the same on every retry of one message: the key to recognise a
-// re-sent delivery by.
+const svixPrefix = "whsec_"
+
+// signedSvixHeaders returns the one header set a Svix signature is checked
+// over, alone: the svix-* headers when all three are present, else the
+// webhook-* ones, which is the choice the svix library makes. Svix verifies
+// only what this returns, and SvixID reads the id from it too, so the id a
+// delivery is recognised by is always the one its signature covered, never
+// a header sent beside it (a replay with a forged svix-id next to a signed
+// webhook-id would otherwise claim another delivery's id).
+func signedSvixHeaders(header http.Header) (http.Header, bool) {
+	for _, prefix := range []string{"svix", "webhook"} {
+		id, timestamp, signature := header.Get(prefix+"-id"), header.Get(prefix+"-timestamp"), header.Get(prefix+"-signature")
+		if id != "" && timestamp != "" && signature != "" {
+			msg := http.Header{}
+			msg.Set("svix-id", id)
+			msg.Set("svix-timestamp", timestamp)
+			msg.Set("svix-signature", signature)
+			return msg, true
+		}
+	}
+	return nil, false
+}
+
+// SvixID returns the message id of a Svix or Standard Webhooks delivery that
+// Svix verified: the id its signature covers, which stays the same on every
+// retry of one message, so the key to recognise a re-sent delivery by. It is
+// empty when the headers hold no complete set.
 func SvixID(header http.Header) string {
-	return cmp.Or(header.Get("svix-id"), header.Get("webhook-id"))
+	msg, ok := signedSvixHeaders(header)
+	if !ok {
+		return ""
+	}
+	return msg.Get("svix-id")
 }
 
 // SignSvix returns the headers Svix would send for body, signed with svix's

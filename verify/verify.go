@@ -38,3 +38,13 @@ func withinTolerance(at, now time.Time) error {
 	}
 	return nil
 }
+
+// noEmpty refuses an empty secret, the one key that anybody holds.
+func noEmpty(secrets []string) error {
+	for i, s := range secrets {
+		if s == "" {
+			return fmt.Errorf("secret %d of %d is empty", i+1, len(secrets))
+		}
+	}
+	return nil
+}

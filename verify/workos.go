@@ -13,8 +13,11 @@ import (
 
 // WorkOS verifies the WorkOS-Signature header, "t=<unix milliseconds>,
 // v1=<hex>", where the hex is HMAC-SHA256 of t + "." + body keyed with the
-// secret string. Any string is a usable WorkOS secret, so it never fails.
+// secret string. Any string but the empty one is a usable WorkOS secret.
 func WorkOS(secrets []string) (Func, error) {
+	if err := noEmpty(secrets); err != nil {
+		return nil, err
+	}
 	return func(header http.Header, body []byte) error {
 		if len(secrets) == 0 {
 			return errNoSecret
