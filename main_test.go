@@ -83,7 +83,7 @@ type process struct {
 func start(t *testing.T, env ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(buildBinary(t)), done: make(chan error, 1)}
-	p.cmd.Env = append([]string{"PORT=0"}, env...) // 0: the kernel picks a free port
+	p.cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1"}, env...) // 0: the kernel picks a free port; loopback only
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

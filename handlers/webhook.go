@@ -115,7 +115,7 @@ func (s *server) deliver(ctx context.Context, p provider, body []byte, deliveryI
 
 func (s *server) forward(ctx context.Context, conv reditus.Conversion) answer {
 	if s.dryRun {
-		ans := newAnswer(codeDryRun, "REDITUS_API_KEY is not set: nothing was sent")
+		ans := newAnswer(codeDryRun, "dry run: nothing was sent (REDITUS_API_KEY is not set, or DRY_RUN=true)")
 		ans.Conversion, ans.sent = &conv, conv
 		return ans
 	}
