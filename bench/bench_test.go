@@ -32,7 +32,7 @@ type provider struct {
 	name    string
 	fixture string
 	header  func(body []byte, at time.Time) http.Header
-	verify  func([]string) (verify.Func, error)
+	verify  verify.Scheme
 	secret  string
 	parse   func([]byte) (mapping.Event, error)
 	floor   func(body []byte, at time.Time) []byte // only the MAC the signature is
@@ -55,7 +55,7 @@ var providers = []provider{
 		header: func(body []byte, at time.Time) http.Header {
 			return http.Header{"Stripe-Signature": {webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: plainSecret, Timestamp: at}).Header}}
 		},
-		parse: func(b []byte) (mapping.Event, error) { return mapping.FromStripe(b, mapping.StripeOptions{}) },
+		parse: func(b []byte) (mapping.Event, error) { return mapping.FromStripe(b, mapping.Options{}) },
 		floor: func(body []byte, at time.Time) []byte {
 			return hmacSHA256([]byte(plainSecret), []byte(strconv.FormatInt(at.Unix(), 10)), []byte("."), body)
 		},
@@ -71,7 +71,8 @@ var providers = []provider{
 	{
 		name: "workos", fixture: "workos/user.created.json", secret: plainSecret, verify: verify.WorkOS,
 		header: func(body []byte, at time.Time) http.Header {
-			return http.Header{"Workos-Signature": {verify.SignWorkOS(plainSecret, body, at)}}
+			h, _ := verify.WorkOS.Sign(plainSecret, "", body, at)
+			return h
 		},
 		parse: mapping.FromWorkOS,
 		floor: func(body []byte, at time.Time) []byte {
@@ -124,7 +125,7 @@ func BenchmarkWebhook(b *testing.B) {
 			body := load(b, p.fixture)
 			at := time.Now()
 			header := p.header(body, at)
-			check, err := p.verify([]string{p.secret})
+			check, err := p.verify.Verifier([]string{p.secret})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -170,7 +171,7 @@ func TestBenchmarkInputsConvert(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		check, _ := p.verify([]string{p.secret})
+		check, _ := p.verify.Verifier([]string{p.secret})
 		if err := check(p.header(body, time.Now()), body); err != nil {
 			t.Errorf("%s: %v", p.name, err)
 		}

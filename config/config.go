@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/kelseyhightower/envconfig"
 )
 
@@ -41,45 +43,33 @@ type Config struct {
 	// whatever else is configured. DryRun reports the mode in force.
 	DryRunRequested bool `envconfig:"DRY_RUN" default:"false"`
 
-	StripeWebhookSecret    Secrets `envconfig:"STRIPE_WEBHOOK_SECRET"`
-	StripeAcceptTestEvents bool    `envconfig:"STRIPE_ACCEPT_TEST_EVENTS" default:"false"`
-	StripeAPIKey           Secret  `envconfig:"STRIPE_API_KEY"`
-	StripeAPIURL           string  `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
+	StripeAPIKey Secret `envconfig:"STRIPE_API_KEY"`
+	StripeAPIURL string `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
 
-	ClerkWebhookSecret    Secrets `envconfig:"CLERK_WEBHOOK_SECRET"`
-	StytchWebhookSecret   Secrets `envconfig:"STYTCH_WEBHOOK_SECRET"`
-	WorkOSWebhookSecret   Secrets `envconfig:"WORKOS_WEBHOOK_SECRET"`
-	SupabaseWebhookSecret Secrets `envconfig:"SUPABASE_WEBHOOK_SECRET"`
-	GenericWebhookSecret  Secrets `envconfig:"GENERIC_WEBHOOK_SECRET"`
+	// Webhooks are the providers' settings by name, read from each
+	// registered provider's {NAME}_WEBHOOK_SECRET and
+	// {NAME}_ACCEPT_TEST_EVENTS (providers.All).
+	Webhooks map[string]Webhook `ignored:"true"`
 }
 
-// Providers are the webhook senders the bridge serves, each at
-// /webhooks/{name}, in the order the README documents them.
-var Providers = []string{"stripe", "clerk", "stytch", "workos", "supabase", "generic"}
-
-// SecretVar names the variable that holds a provider's webhook secrets.
-func SecretVar(provider string) string {
-	return strings.ToUpper(provider) + "_WEBHOOK_SECRET"
+// Webhook is one provider's settings.
+type Webhook struct {
+	Secrets          Secrets // {NAME}_WEBHOOK_SECRET
+	AcceptTestEvents bool    // {NAME}_ACCEPT_TEST_EVENTS, for providers with test-mode events
 }
 
-// configured returns the secrets set for provider, which is one of Providers.
-func (c Config) configured(provider string) Secrets {
-	switch provider {
-	case "stripe":
-		return c.StripeWebhookSecret
-	case "clerk":
-		return c.ClerkWebhookSecret
-	case "stytch":
-		return c.StytchWebhookSecret
-	case "workos":
-		return c.WorkOSWebhookSecret
-	case "supabase":
-		return c.SupabaseWebhookSecret
-	case "generic":
-		return c.GenericWebhookSecret
-	default:
-		return nil
+// webhook returns the settings of a registered provider: none set when
+// Webhooks lacks it (a Config built by hand).
+func (c Config) webhook(p providers.Provider) Webhook { return c.Webhooks[p.Name] }
+
+// Webhook returns the settings of the provider called name. A name that no
+// registered provider has is an error, never "off".
+func (c Config) Webhook(name string) (Webhook, error) {
+	p, err := providers.Lookup(name)
+	if err != nil {
+		return Webhook{}, err
 	}
+	return c.webhook(p), nil
 }
 
 // Load reads the configuration from the process environment and validates it.
@@ -92,6 +82,9 @@ func Load() (Config, error) {
 			return c, explain(pe)
 		}
 		return c, fmt.Errorf("read environment: %w", err)
+	}
+	if err := c.loadWebhooks(); err != nil {
+		return c, err
 	}
 	return c, c.validate()
 }
@@ -132,12 +125,33 @@ func (c Config) LocalDefault() bool {
 // secretVarsSet names the *_WEBHOOK_SECRET variables that are set.
 func (c Config) secretVarsSet() []string {
 	var set []string
-	for _, p := range Providers {
-		if len(c.configured(p)) > 0 {
-			set = append(set, SecretVar(p))
+	for _, p := range providers.All() {
+		if len(c.webhook(p).Secrets) > 0 {
+			set = append(set, p.SecretVar())
 		}
 	}
 	return set
+}
+
+// loadWebhooks reads every registered provider's variables. A variable set
+// to "" counts as set, as envconfig has it, and checkSecrets refuses it.
+func (c *Config) loadWebhooks() error {
+	c.Webhooks = map[string]Webhook{}
+	for _, p := range providers.All() {
+		var w Webhook
+		if value, ok := os.LookupEnv(p.SecretVar()); ok {
+			_ = w.Secrets.Decode(value) // never fails
+		}
+		if value, ok := os.LookupEnv(p.TestEventsVar()); ok && p.TestEvents {
+			accept, err := strconv.ParseBool(value)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a boolean: use true or false", p.TestEventsVar(), value)
+			}
+			w.AcceptTestEvents = accept
+		}
+		c.Webhooks[p.Name] = w
+	}
+	return nil
 }
 
 // Addr is the address the server listens on.
@@ -149,8 +163,8 @@ func (c Config) MetricsAddr() string { return net.JoinHostPort(c.Host, strconv.I
 // WebhookSecrets returns the secrets a provider's webhooks are verified with:
 // the configured ones, else DevelopmentSecret in the local default, else none,
 // which turns the provider off.
-func (c Config) WebhookSecrets(provider string) Secrets {
-	switch configured := c.configured(provider); {
+func (c Config) WebhookSecrets(p providers.Provider) Secrets {
+	switch configured := c.webhook(p).Secrets; {
 	case len(configured) > 0:
 		return configured
 	case c.LocalDefault():
@@ -173,9 +187,9 @@ func (c Config) validate() error {
 	if err := checkBaseURL(c.StripeAPIURL); err != nil {
 		return fmt.Errorf("STRIPE_API_URL: %w", err)
 	}
-	for _, p := range Providers {
-		if err := checkSecrets(p, c.configured(p)); err != nil {
-			return fmt.Errorf("%s: %w", SecretVar(p), err)
+	for _, p := range providers.All() {
+		if err := checkSecrets(p, c.webhook(p).Secrets); err != nil {
+			return fmt.Errorf("%s: %w", p.SecretVar(), err)
 		}
 	}
 	// A deployment that forgot its key would otherwise acknowledge every

@@ -8,16 +8,20 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 // setenv sets the environment for one Load, clearing every variable the
 // bridge reads first so that the machine's own environment cannot leak in.
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, k := range []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "DRY_RUN", "STRIPE_WEBHOOK_SECRET", "STRIPE_ACCEPT_TEST_EVENTS",
-		"STRIPE_API_KEY", "STRIPE_API_URL",
-		"CLERK_WEBHOOK_SECRET", "STYTCH_WEBHOOK_SECRET", "WORKOS_WEBHOOK_SECRET", "SUPABASE_WEBHOOK_SECRET", "GENERIC_WEBHOOK_SECRET",
-		"HOST", "LOG_FORMAT", "METRICS_PORT"} {
+	vars := []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "DRY_RUN", "STRIPE_API_KEY", "STRIPE_API_URL",
+		"HOST", "LOG_FORMAT", "METRICS_PORT"}
+	for _, p := range providers.All() {
+		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+	}
+	for _, k := range vars {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)  // envconfig takes a set-but-empty variable as set
 	}
@@ -40,15 +44,15 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.ReditusAPIURL != "https://api.getreditus.com/api" || c.LogLevel != slog.LevelInfo || c.StripeAcceptTestEvents || c.DryRunRequested {
+	if c.Port != 8080 || c.ReditusAPIURL != "https://api.getreditus.com/api" || c.LogLevel != slog.LevelInfo || c.Webhooks["stripe"].AcceptTestEvents || c.DryRunRequested {
 		t.Errorf("defaults: %+v", c)
 	}
 	if !c.DryRun() || !c.LocalDefault() {
 		t.Error("no REDITUS_API_KEY and no secret must be the local default, in dry run")
 	}
-	for _, p := range Providers {
+	for _, p := range providers.All() {
 		if got := c.WebhookSecrets(p); len(got) != 1 || got[0] != DevelopmentSecret {
-			t.Errorf("local default %s secrets = %v, want the development secret", p, got.Reveal())
+			t.Errorf("local default %s secrets = %v, want the development secret", p.Name, got.Reveal())
 		}
 	}
 }
@@ -64,14 +68,14 @@ func TestLoadLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DryRun() || c.LocalDefault() || c.Port != 9000 || c.LogLevel != slog.LevelDebug || !c.StripeAcceptTestEvents {
+	if c.DryRun() || c.LocalDefault() || c.Port != 9000 || c.LogLevel != slog.LevelDebug || !c.Webhooks["stripe"].AcceptTestEvents {
 		t.Errorf("live config: %+v", c)
 	}
 	for provider, want := range map[string]string{
 		"stripe": stripeSecret + "_old|" + stripeSecret, "clerk": svixSecret, "stytch": svixSecret,
 		"workos": workOSSecret, "supabase": supabaseSecret, "generic": svixSecret,
 	} {
-		if got := strings.Join(c.WebhookSecrets(provider).Reveal(), "|"); got != want {
+		if got := strings.Join(secretsOf(t, c, provider).Reveal(), "|"); got != want {
 			t.Errorf("%s secrets = %q, want %q", provider, got, want)
 		}
 	}
@@ -79,7 +83,7 @@ func TestLoadLive(t *testing.T) {
 	if c, err = Load(); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.WebhookSecrets("clerk"); got != nil {
+	if got := secretsOf(t, c, "clerk"); got != nil {
 		t.Errorf("live provider without a secret got %v, want none (off)", got.Reveal())
 	}
 }
@@ -96,15 +100,15 @@ func TestDryRunRule(t *testing.T) {
 		local   bool
 		on      string // the providers on, comma-separated
 	}{
-		{"nothing set: the local default", nil, nil, true, true, "stripe,clerk,stytch,workos,supabase,generic"},
+		{"nothing set: the local default", nil, nil, true, true, "clerk,generic,stripe,stytch,supabase,workos"},
 		{"a secret and no key: refused", map[string]string{"STRIPE_WEBHOOK_SECRET": stripeSecret, "CLERK_WEBHOOK_SECRET": svixSecret},
-			[]string{"REDITUS_API_KEY is not set", "STRIPE_WEBHOOK_SECRET, CLERK_WEBHOOK_SECRET", "DRY_RUN=true"}, false, false, ""},
+			[]string{"REDITUS_API_KEY is not set", "CLERK_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET", "DRY_RUN=true"}, false, false, ""},
 		{"a secret and no key, DRY_RUN=true: dry run, and no development secret for the others",
 			map[string]string{"STRIPE_WEBHOOK_SECRET": stripeSecret, "DRY_RUN": "true"}, nil, true, false, "stripe"},
 		{"a key and DRY_RUN=true: dry run", map[string]string{"REDITUS_API_KEY": "rk_live_1", "CLERK_WEBHOOK_SECRET": svixSecret, "DRY_RUN": "true"}, nil, true, false, "clerk"},
 		{"a key and no secret: live, nothing on", map[string]string{"REDITUS_API_KEY": "rk_live_1"}, nil, false, false, ""},
 		{"DRY_RUN=false with a key: live", map[string]string{"REDITUS_API_KEY": "rk_live_1", "STRIPE_WEBHOOK_SECRET": stripeSecret, "DRY_RUN": "false"}, nil, false, false, "stripe"},
-		{"DRY_RUN=true alone: still the local default", map[string]string{"DRY_RUN": "true"}, nil, true, true, "stripe,clerk,stytch,workos,supabase,generic"},
+		{"DRY_RUN=true alone: still the local default", map[string]string{"DRY_RUN": "true"}, nil, true, true, "clerk,generic,stripe,stytch,supabase,workos"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,9 +134,9 @@ func TestDryRunRule(t *testing.T) {
 			if got := strings.Join(c.On(), ","); got != tt.on {
 				t.Errorf("providers on: got %q, want %q", got, tt.on)
 			}
-			for _, p := range Providers {
+			for _, p := range providers.All() {
 				if !tt.local && c.WebhookSecrets(p).containsDevelopment() {
-					t.Errorf("%s accepts the development secret outside the local default", p)
+					t.Errorf("%s accepts the development secret outside the local default", p.Name)
 				}
 			}
 		})
@@ -163,17 +167,17 @@ func TestDevelopmentSecretRefusedInAnySpelling(t *testing.T) {
 		"dry run": {"DRY_RUN": "true"},
 	}
 	for spelling, value := range spellings {
-		for _, p := range Providers {
+		for _, p := range providers.All() {
 			for mode, base := range modes {
-				t.Run(fmt.Sprintf("%s/%s/%s", spelling, p, mode), func(t *testing.T) {
-					env := map[string]string{SecretVar(p): value}
+				t.Run(fmt.Sprintf("%s/%s/%s", spelling, p.Name, mode), func(t *testing.T) {
+					env := map[string]string{p.SecretVar(): value}
 					for k, v := range base {
 						env[k] = v
 					}
 					setenv(t, env)
 					_, err := Load()
-					if err == nil || !strings.Contains(err.Error(), SecretVar(p)+": ") || !strings.Contains(err.Error(), "development secret") {
-						t.Errorf("got %v, want an error naming %s and the development secret", err, SecretVar(p))
+					if err == nil || !strings.Contains(err.Error(), p.SecretVar()+": ") || !strings.Contains(err.Error(), "development secret") {
+						t.Errorf("got %v, want an error naming %s and the development secret", err, p.SecretVar())
 					}
 				})
 			}
@@ -291,10 +295,10 @@ func TestSecretNeverPrints(t *testing.T) {
 	list := Secrets{s, s}
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "secret", s, "cfg", Config{ReditusAPIKey: s})
-	asJSON, _ := json.Marshal(Config{ReditusAPIKey: s, StripeWebhookSecret: list})
+	asJSON, _ := json.Marshal(Config{ReditusAPIKey: s, Webhooks: map[string]Webhook{"stripe": {Secrets: list}}})
 	for name, out := range map[string]string{
 		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%#v": fmt.Sprintf("%#v", s),
-		"%+v config": fmt.Sprintf("%+v", Config{ReditusAPIKey: s, StripeWebhookSecret: list}),
+		"%+v config": fmt.Sprintf("%+v", Config{ReditusAPIKey: s, Webhooks: map[string]Webhook{"stripe": {Secrets: list}}}),
 		"slog":       logged.String(), "json": string(asJSON),
 	} {
 		if strings.Contains(out, value) {
@@ -374,4 +378,14 @@ func TestServingVariablesRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// secretsOf is c.WebhookSecrets of the provider called name.
+func secretsOf(t *testing.T, c Config, name string) Secrets {
+	t.Helper()
+	p, err := providers.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.WebhookSecrets(p)
 }

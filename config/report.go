@@ -5,15 +5,18 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"github.com/getreditus/reditus-bridge/providers"
+	"github.com/getreditus/reditus-bridge/verify"
 )
 
 // On lists the providers whose webhooks are accepted: those with secrets,
 // or every one in the local default.
 func (c Config) On() []string {
 	var on []string
-	for _, p := range Providers {
+	for _, p := range providers.All() {
 		if len(c.WebhookSecrets(p)) > 0 {
-			on = append(on, p)
+			on = append(on, p.Name)
 		}
 	}
 	return on
@@ -30,12 +33,15 @@ func (c Config) Warnings() []string {
 	case c.DryRun():
 		w = append(w, "dry run: DRY_RUN=true, so conversions are logged and not sent")
 	}
-	for _, p := range Providers {
-		w = append(w, weakSecrets(p, c.configured(p))...)
-	}
-	for i, s := range c.StripeWebhookSecret {
-		if !strings.HasPrefix(s.Reveal(), "whsec_") {
-			w = append(w, fmt.Sprintf("STRIPE_WEBHOOK_SECRET: secret %d of %d does not start with whsec_, as Stripe signing secrets do (is it an API key?)", i+1, len(c.StripeWebhookSecret)))
+	for _, p := range providers.All() {
+		secrets := c.webhook(p).Secrets
+		w = append(w, weakSecrets(p, secrets)...)
+		if lint, ok := p.Scheme.(verify.Linter); ok {
+			for i, s := range secrets {
+				if problem := lint.Lint(s.Reveal()); problem != "" {
+					w = append(w, fmt.Sprintf("%s: secret %d of %d %s", p.SecretVar(), i+1, len(secrets), problem))
+				}
+			}
 		}
 	}
 	if len(c.On()) == 0 {
@@ -44,8 +50,10 @@ func (c Config) Warnings() []string {
 	if c.DryRun() {
 		return w
 	}
-	if c.StripeAcceptTestEvents {
-		w = append(w, "STRIPE_ACCEPT_TEST_EVENTS=true while live: test-mode checkouts create real conversions")
+	for _, p := range providers.All() {
+		if c.webhook(p).AcceptTestEvents {
+			w = append(w, p.TestEventsVar()+"=true while live: test-mode events create real conversions")
+		}
 	}
 	if u, err := url.Parse(c.ReditusAPIURL); err == nil && u.Scheme != "https" {
 		w = append(w, "REDITUS_API_URL is not https: the API key would travel in clear text")
@@ -76,15 +84,15 @@ func (c Config) Report(w io.Writer) {
 		lookups = "on, at " + c.StripeAPIURL
 	}
 	fmt.Fprintf(w, "stripe api: %s\n", lookups)
-	for _, p := range Providers {
+	for _, p := range providers.All() {
 		secrets := c.WebhookSecrets(p)
 		switch {
 		case len(secrets) == 0:
-			fmt.Fprintf(w, "%-10s off (set %s)\n", p+":", SecretVar(p))
-		case len(c.configured(p)) == 0:
-			fmt.Fprintf(w, "%-10s on, development secret\n", p+":")
+			fmt.Fprintf(w, "%-10s off (set %s)\n", p.Name+":", p.SecretVar())
+		case len(c.webhook(p).Secrets) == 0:
+			fmt.Fprintf(w, "%-10s on, development secret\n", p.Name+":")
 		default:
-			fmt.Fprintf(w, "%-10s on, %d secret(s) in %s\n", p+":", len(secrets), SecretVar(p))
+			fmt.Fprintf(w, "%-10s on, %d secret(s) in %s\n", p.Name+":", len(secrets), p.SecretVar())
 		}
 	}
 	warnings := c.Warnings()

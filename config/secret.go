@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 const redacted = "[redacted]"
@@ -56,28 +58,6 @@ func (s Secrets) Reveal() []string {
 	return out
 }
 
-// keyScheme is how a provider's secrets are made and read, which decides
-// how weak one may be.
-type keyScheme int
-
-const (
-	// schemeString: made by the provider; the HMAC key is the secret string
-	// (Stripe, WorkOS).
-	schemeString keyScheme = iota
-	// schemeSvix: made by the provider, or generated as one (the generic
-	// endpoint); the key is the base64 after "whsec_".
-	schemeSvix
-	// schemeChosen: a token the user made up (the Supabase bearer), which
-	// only its length keeps from being guessed.
-	schemeChosen
-)
-
-// schemes is the scheme of each of Providers.
-var schemes = map[string]keyScheme{
-	"stripe": schemeString, "clerk": schemeSvix, "stytch": schemeSvix,
-	"workos": schemeString, "supabase": schemeChosen, "generic": schemeSvix,
-}
-
 // minKey is the shortest key that is not weak: 16 bytes of a provider's key,
 // 16 characters of a chosen token.
 const minKey = 16
@@ -97,9 +77,9 @@ var developmentKey = func() []byte {
 // checkSecrets refuses a provider's secrets when one is empty, holds no key,
 // is the development secret, or is a chosen token too short to resist
 // guessing. Errors say which secret by position, never what it is.
-func checkSecrets(provider string, secrets Secrets) error {
+func checkSecrets(p providers.Provider, secrets Secrets) error {
 	if len(secrets) == 1 && secrets[0] == "" {
-		return fmt.Errorf("set but empty: give the secret, or unset the variable to turn %s off", provider)
+		return fmt.Errorf("set but empty: give the secret, or unset the variable to turn %s off", p.Name)
 	}
 	for i, secret := range secrets {
 		nth := fmt.Sprintf("secret %d of %d", i+1, len(secrets))
@@ -108,11 +88,12 @@ func checkSecrets(provider string, secrets Secrets) error {
 		case value == "":
 			// An unset shell variable in "$OLD,$NEW" looks like this.
 			return fmt.Errorf("%s is empty (a stray comma?): list only secrets, separated by single commas", nth)
-		case len(keyOf(provider, value)) == 0:
+		// "whsec_" alone is the start of a secret that was cut, under any scheme.
+		case len(p.Scheme.Key(value)) == 0, value == svixPrefix:
 			return fmt.Errorf("%s holds no key after %s, so anybody could sign with it", nth, svixPrefix)
 		case isDevelopment(value):
 			return fmt.Errorf("%s is the public development secret (in some spelling), which is accepted only when no REDITUS_API_KEY and no secret is set: use the provider's own secret", nth)
-		case schemes[provider] == schemeChosen && utf8.RuneCountInString(value) < minKey:
+		case p.Scheme.UserChosen() && utf8.RuneCountInString(value) < minKey:
 			return fmt.Errorf("%s is shorter than %d characters: choose a long random token, for example `openssl rand -hex 32`", nth, minKey)
 		}
 	}
@@ -122,30 +103,17 @@ func checkSecrets(provider string, secrets Secrets) error {
 // weakSecrets lists the secrets of a provider that are valid but hold fewer
 // than minKey bytes of key: providers generate longer ones, so a short one
 // was probably cut when it was copied.
-func weakSecrets(provider string, secrets Secrets) []string {
-	if schemes[provider] == schemeChosen { // refused by checkSecrets instead
+func weakSecrets(p providers.Provider, secrets Secrets) []string {
+	if p.Scheme.UserChosen() { // refused by checkSecrets instead
 		return nil
 	}
 	var w []string
 	for i, secret := range secrets {
-		if key := keyOf(provider, secret.Reveal()); len(key) > 0 && len(key) < minKey {
-			w = append(w, fmt.Sprintf("%s: secret %d of %d holds fewer than %d bytes of key; provider secrets are longer: was it copied whole?", SecretVar(provider), i+1, len(secrets), minKey))
+		if key := p.Scheme.Key(secret.Reveal()); len(key) > 0 && len(key) < minKey {
+			w = append(w, fmt.Sprintf("%s: secret %d of %d holds fewer than %d bytes of key; provider secrets are longer: was it copied whole?", p.SecretVar(), i+1, len(secrets), minKey))
 		}
 	}
 	return w
-}
-
-// keyOf is the key material of a secret: what follows "whsec_", base64-
-// decoded for Svix. An undecodable Svix secret counts as having material;
-// verify refuses it at startup, naming the variable.
-func keyOf(provider, secret string) []byte {
-	material := strings.TrimPrefix(secret, svixPrefix)
-	if schemes[provider] == schemeSvix {
-		if key, err := base64.StdEncoding.DecodeString(material); err == nil {
-			return key
-		}
-	}
-	return []byte(material)
 }
 
 // isDevelopment reports whether secret is the development secret in any

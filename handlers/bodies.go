@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // A webhook's body is the one thing anyone on the internet can make the
@@ -40,13 +41,13 @@ const (
 
 var (
 	// errBusy: the budget cannot take the body now.
-	errBusy = errors.New("too many webhook bodies are being read at once, retry later")
+	errBusy = outcome.New(outcome.Busy, "too many webhook bodies are being read at once, retry later")
 	// errStopping: the bridge is shutting down; the sender retries, and
 	// another machine (or this one, restarted) takes it.
-	errStopping = errors.New("the bridge is shutting down, retry later")
+	errStopping = outcome.New(outcome.Busy, "the bridge is shutting down, retry later")
 	// errIncompleteBody: the sender hung up or stalled before the end of its
 	// body. Its own side failed, not Reditus, so it is told apart from retry.
-	errIncompleteBody = errors.New("the body did not arrive in full")
+	errIncompleteBody = outcome.New(outcome.IncompleteBody, "the body did not arrive in full")
 )
 
 // bodies reads webhook bodies within the budget, and interrupts the reads

@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"sync"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // deliveries remembers recent deliveries by key (provider and event id), so
@@ -25,7 +27,7 @@ type deliveries struct {
 type delivery struct {
 	key  string
 	done chan struct{} // closed once ans is set
-	ans  answer
+	ans  Result
 	at   time.Time // when it was acknowledged
 }
 
@@ -40,16 +42,18 @@ func newDeliveries(max int, ttl time.Duration) *deliveries {
 }
 
 // do runs deliver once for key, or returns the answer of the delivery already
-// in flight or recently acknowledged for it. shared reports the latter. A
+// in flight or recently acknowledged for it, marked Repeat. A
 // delivery that was not acknowledged is forgotten as soon as it ends, so the
 // sender's retry runs deliver again.
-func (d *deliveries) do(key string, deliver func() answer) (ans answer, shared bool) {
+func (d *deliveries) do(key string, deliver func() Result) Result {
 	d.mu.Lock()
 	d.evict()
 	if prev, ok := d.byKey[key]; ok {
 		d.mu.Unlock()
 		<-prev.done // bounded: deliver is bounded by the Reditus client's budget
-		return prev.ans, true
+		ans := prev.ans
+		ans.Repeat = true
+		return ans
 	}
 	cur := &delivery{key: key, done: make(chan struct{})}
 	d.byKey[key] = cur
@@ -57,7 +61,7 @@ func (d *deliveries) do(key string, deliver func() answer) (ans answer, shared b
 
 	defer func() {
 		d.mu.Lock()
-		if cur.ans.acknowledged() {
+		if cur.ans.Acknowledged() {
 			cur.at = d.now()
 			d.finished.PushBack(cur)
 			d.evict()
@@ -68,9 +72,9 @@ func (d *deliveries) do(key string, deliver func() answer) (ans answer, shared b
 		close(cur.done)
 	}()
 	// What waiters see if deliver panics: a retry, never an acknowledgement.
-	cur.ans = newAnswer(codeUnavailable, "delivery did not finish")
+	cur.ans = result(outcome.Unavailable, "delivery did not finish")
 	cur.ans = deliver()
-	return cur.ans, false
+	return cur.ans
 }
 
 // evict drops the oldest acknowledged deliveries past ttl or past max. The

@@ -16,6 +16,8 @@ import (
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/outcome"
+	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
@@ -39,19 +41,6 @@ type Deps struct {
 	Metrics *metrics.Metrics
 }
 
-// provider is one webhook sender: everything that differs between providers.
-// The pipeline in webhook.go is everything that does not.
-type provider struct {
-	name   string // also its route, /webhooks/{name}
-	verify func(secrets []string) (verify.Func, error)
-	parse  func(body []byte) (mapping.Event, error)
-	// deliveryID reads the sender's delivery id from the headers, for the
-	// providers that put it there; the others' events carry their own id.
-	deliveryID func(http.Header) string
-	// enrich looks further for referral data an event lacks; nil: nowhere.
-	enrich func(context.Context, mapping.Event) (mapping.Event, error)
-}
-
 // Memory for re-sent deliveries: a sender re-sends within seconds or minutes,
 // and 4096 answers are a few hundred KiB.
 const (
@@ -68,33 +57,57 @@ const lookupBudget = 2 * time.Second
 //go:embed static/reditus-bridge.js
 var browserHelper []byte
 
-// Bridge is the bridge's HTTP handler, and its webhook pipeline for events
-// that arrive another way (Process).
+// Bridge is the bridge: its HTTP handler, and the webhook pipeline behind it,
+// which events that arrive another way (backfill, recover) run through too.
 type Bridge struct {
 	http.Handler
-	server    *server
-	providers map[string]provider
+
+	dryRun     bool
+	tracker    Tracker
+	stripe     StripeFetcher
+	log        *slog.Logger
+	metrics    *metrics.Metrics
+	deliveries *deliveries
+	bodies     *bodies
+	webhooks   map[string]route // by provider name
 }
 
-// New returns the bridge with all of its routes. It fails when a provider's
-// secret cannot verify anything, naming the variable.
+// route is one provider as the pipeline runs it.
+type route struct {
+	providers.Provider
+	check   verify.Func // nil: the provider is off (no secret)
+	options mapping.Options
+}
+
+// New returns the bridge with all of its routes, one webhook route for each
+// registered provider. It fails when a provider's secret cannot verify
+// anything, naming the variable.
 func New(cfg config.Config, deps Deps) (*Bridge, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{
+	b := &Bridge{
 		dryRun:     cfg.DryRun(),
 		tracker:    deps.Tracker,
+		stripe:     deps.Stripe,
 		log:        deps.Log,
 		metrics:    deps.Metrics,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),
 		bodies:     newBodies(unverifiedBudget, largeShare, deps.Metrics),
+		webhooks:   map[string]route{},
+	}
+	for _, p := range providers.All() {
+		w, err := b.route(cfg, p)
+		if err != nil {
+			return nil, err
+		}
+		b.webhooks[p.Name] = w
 	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(gin.CustomRecoveryWithWriter(io.Discard, s.recovered))
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, b.recovered))
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "no such route"}) })
 	r.NoMethod(func(c *gin.Context) { c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method not allowed"}) })
 
@@ -109,87 +122,53 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Data(http.StatusOK, "text/javascript; charset=utf-8", browserHelper)
 	})
-
-	stripe := mapping.StripeOptions{AcceptTestEvents: cfg.StripeAcceptTestEvents}
-	b := &Bridge{Handler: r, server: s, providers: map[string]provider{}}
-	for _, p := range []provider{
-		{name: "stripe", verify: verify.Stripe, parse: func(body []byte) (mapping.Event, error) { return mapping.FromStripe(body, stripe) }, enrich: stripeLookups(deps.Stripe)},
-		{name: "clerk", verify: verify.Svix, parse: mapping.FromClerk, deliveryID: verify.SvixID},
-		{name: "stytch", verify: verify.Svix, parse: mapping.FromStytch, deliveryID: verify.SvixID},
-		{name: "workos", verify: verify.WorkOS, parse: mapping.FromWorkOS},
-		{name: "supabase", verify: verify.Bearer, parse: mapping.FromSupabase},
-		{name: "generic", verify: verify.Svix, parse: mapping.FromGeneric, deliveryID: verify.SvixID},
-	} {
-		h, err := s.webhook(p, cfg.WebhookSecrets(p.name))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", config.SecretVar(p.name), err)
-		}
-		r.POST("/webhooks/"+p.name, h)
-		b.providers[p.name] = p
+	for _, p := range providers.All() {
+		r.POST(p.Route(), b.serveWebhook(b.webhooks[p.Name]))
 	}
+	b.Handler = r
 	return b, nil
+}
+
+// route prepares provider p under cfg: its verifier, or off without a
+// secret.
+func (b *Bridge) route(cfg config.Config, p providers.Provider) (route, error) {
+	settings, err := cfg.Webhook(p.Name)
+	if err != nil {
+		return route{}, err
+	}
+	w := route{Provider: p, options: mapping.Options{AcceptTestEvents: settings.AcceptTestEvents}}
+	if secrets := cfg.WebhookSecrets(p); len(secrets) > 0 {
+		if w.check, err = p.Scheme.Verifier(secrets.Reveal()); err != nil {
+			return route{}, fmt.Errorf("%s: %w", p.SecretVar(), err)
+		}
+	}
+	return w, nil
 }
 
 // StopReading interrupts every webhook body still being read, unverified,
 // and answers later ones 503 retry. Call it when shutdown begins: a client
 // trickling a body must not hold the process until its read times out,
 // while webhooks already verified finish with their real answer.
-func (b *Bridge) StopReading() { b.server.bodies.stop() }
-
-// stripeLookups fetches the related objects a Stripe event names when it
-// lacks referral data; without a fetcher (no STRIPE_API_KEY) it is off.
-func stripeLookups(fetcher StripeFetcher) func(context.Context, mapping.Event) (mapping.Event, error) {
-	if fetcher == nil {
-		return nil
-	}
-	return func(ctx context.Context, ev mapping.Event) (mapping.Event, error) {
-		if len(ev.Lookups) == 0 {
-			return ev, nil
-		}
-		ctx, cancel := context.WithTimeout(ctx, lookupBudget)
-		defer cancel()
-		related, err := fetcher.Fetch(ctx, ev.Lookups)
-		if err != nil {
-			return ev, fmt.Errorf("look up related stripe objects: %w", err)
-		}
-		return ev.WithRelated(related...), nil
-	}
-}
-
-// Result is what the pipeline made of one event.
-type Result struct {
-	Status     int
-	Outcome    string
-	Reason     string
-	EventID    string
-	EventType  string
-	ReferralID string
-	// Conversion is what was sent to Reditus or, in dry run, what would have
-	// been; zero when nothing was.
-	Conversion reditus.Conversion
-}
-
-// Acknowledged reports whether the event is done: in Reditus, or never to be.
-func (r Result) Acknowledged() bool { return r.Status >= 200 && r.Status < 300 }
+func (b *Bridge) StopReading() { b.bodies.stop() }
 
 // Process runs an event that the bridge fetched from the provider's own API
 // (so it carries no signature to check) through the webhook pipeline: map,
-// look up, forward, answer and log, exactly as if it had arrived signed. The
-// backfill and recover commands replay history through it.
-func (b *Bridge) Process(ctx context.Context, providerName string, body []byte) Result {
-	p, ok := b.providers[providerName]
+// look up, forward and log, exactly as if it had arrived signed. The backfill
+// and recover commands replay history through it.
+func (b *Bridge) Process(ctx context.Context, provider string, body []byte) Result {
+	w, ok := b.webhooks[provider]
 	if !ok {
-		return Result{Status: http.StatusNotFound, Outcome: "disabled", Reason: "no provider " + providerName}
+		return result(outcome.Disabled, fmt.Sprintf("no provider %q", provider))
 	}
 	start := time.Now()
-	ans, shared := b.server.deliver(ctx, p, body, "")
-	b.server.logLine(ctx, p.name, ans, start, shared)
-	return Result{Status: ans.status(), Outcome: ans.Outcome, Reason: ans.Reason, EventID: ans.EventID, EventType: ans.EventType, ReferralID: ans.ReferralID, Conversion: ans.sent}
+	res := b.deliver(ctx, w, body, "")
+	b.logLine(ctx, w.Name, res, start)
+	return res
 }
 
 // recovered answers a panic, which no input should cause, with a retry, so
 // that the sender keeps the event.
-func (s *server) recovered(c *gin.Context, err any) {
-	s.log.Error("panic serving request", "path", c.Request.URL.Path, "panic", err)
-	c.AbortWithStatusJSON(http.StatusInternalServerError, newAnswer(codeMisconfigured, "internal error"))
+func (b *Bridge) recovered(c *gin.Context, err any) {
+	b.log.Error("panic serving request", "path", c.Request.URL.Path, "panic", err)
+	c.AbortWithStatusJSON(http.StatusInternalServerError, result(outcome.Misconfigured, "internal error"))
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -103,19 +104,44 @@ func (b *bridge) logText() string {
 	return b.log.String()
 }
 
-// liveConfig is a real-looking configuration: an API key, so no dry run and
-// no development secret.
-func liveConfig(reditusURL string) config.Config {
-	return config.Config{
-		ReditusAPIKey:         apiKey,
-		ReditusAPIURL:         reditusURL + "/api",
-		StripeWebhookSecret:   config.Secrets{stripeSecret},
-		ClerkWebhookSecret:    config.Secrets{clerkSecretOld, clerkSecret},
-		StytchWebhookSecret:   config.Secrets{stytchSecret},
-		WorkOSWebhookSecret:   config.Secrets{workOSSecret},
-		SupabaseWebhookSecret: config.Secrets{supabaseSecret},
-		GenericWebhookSecret:  config.Secrets{genericSecret},
+// testSecrets are the secrets the tests sign with, by provider; a provider
+// not listed here gets a fresh secret from its scheme (secretsOf), so that a
+// new provider needs no edit here.
+var testSecrets = map[string]config.Secrets{
+	"stripe":   {stripeSecret},
+	"clerk":    {clerkSecretOld, clerkSecret},
+	"stytch":   {stytchSecret},
+	"workos":   {workOSSecret},
+	"supabase": {supabaseSecret},
+	"generic":  {genericSecret},
+}
+
+// secretsOf returns the secrets provider p's deliveries are signed with in
+// the tests, the last being the current one.
+func secretsOf(p providers.Provider) config.Secrets {
+	if s, ok := testSecrets[p.Name]; ok {
+		return s
 	}
+	s := config.Secrets{config.Secret(p.Scheme.NewSecret())}
+	testSecrets[p.Name] = s
+	return s
+}
+
+// liveConfig is a real-looking configuration: an API key, so no dry run and
+// no development secret, and every registered provider on.
+func liveConfig(reditusURL string) config.Config {
+	c := config.Config{ReditusAPIKey: apiKey, ReditusAPIURL: reditusURL + "/api", Webhooks: map[string]config.Webhook{}}
+	for _, p := range providers.All() {
+		c.Webhooks[p.Name] = config.Webhook{Secrets: secretsOf(p)}
+	}
+	return c
+}
+
+// setWebhook changes one provider's settings in c.
+func setWebhook(c *config.Config, name string, change func(*config.Webhook)) {
+	w := c.Webhooks[name]
+	change(&w)
+	c.Webhooks[name] = w
 }
 
 func newBridge(t *testing.T, configure func(*config.Config)) *bridge {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,8 @@ func svixSigner(prefix string) signer {
 }
 
 func signWorkOS(_ *testing.T, secret, _ string, body []byte, at time.Time) http.Header {
-	return http.Header{"Workos-Signature": {verify.SignWorkOS(secret, body, at)}}
+	h, _ := verify.WorkOS.Sign(secret, "", body, at)
+	return h
 }
 
 func bearer(_ *testing.T, secret, _ string, _ []byte, _ time.Time) http.Header {
@@ -152,9 +154,7 @@ func TestAuthProviders(t *testing.T) {
 				rotated = "whsec_cm90YXRlZC1zZWNyZXQ=" // valid for every provider
 			}
 			b := newBridge(t, func(c *config.Config) {
-				for _, s := range []*config.Secrets{&c.ClerkWebhookSecret, &c.StytchWebhookSecret, &c.WorkOSWebhookSecret, &c.SupabaseWebhookSecret, &c.GenericWebhookSecret} {
-					*s = append(*s, config.Secret(rotated))
-				}
+				setWebhook(c, p.name, func(w *config.Webhook) { w.Secrets = append(slices.Clone(w.Secrets), config.Secret(rotated)) })
 			})
 			send(t, b, rotated, "msg_rot", fixture(t, p.converts), time.Now()).is(t, http.StatusOK, "forwarded")
 		})
@@ -198,11 +198,11 @@ func TestAuthProviders(t *testing.T) {
 		t.Run(p.name+"/off without a secret", func(t *testing.T) {
 			b := newBridge(t, func(c *config.Config) {
 				*c = liveConfig(c.ReditusAPIURL[:strings.LastIndex(c.ReditusAPIURL, "/api")])
-				c.ClerkWebhookSecret, c.StytchWebhookSecret, c.WorkOSWebhookSecret, c.SupabaseWebhookSecret, c.GenericWebhookSecret = nil, nil, nil, nil, nil
+				setWebhook(c, p.name, func(w *config.Webhook) { w.Secrets = nil })
 			})
 			r := send(t, b, config.DevelopmentSecret.Reveal(), "msg_off", fixture(t, p.converts), time.Now())
 			r.is(t, http.StatusNotFound, "disabled")
-			mustContain(t, r.Reason, config.SecretVar(p.name))
+			mustContain(t, r.Reason, strings.ToUpper(p.name)+"_WEBHOOK_SECRET")
 		})
 	}
 }
@@ -285,7 +285,7 @@ func TestDryRunAcceptsDevelopmentSecretEverywhere(t *testing.T) {
 
 func TestUnusableSvixSecretFailsAtStartup(t *testing.T) {
 	cfg := liveConfig("http://127.0.0.1:1")
-	cfg.ClerkWebhookSecret = config.Secrets{"whsec_not base64"}
+	setWebhook(&cfg, "clerk", func(w *config.Webhook) { w.Secrets = config.Secrets{"whsec_not base64"} })
 	_, err := New(cfg, Deps{})
 	if err == nil || !strings.Contains(err.Error(), "CLERK_WEBHOOK_SECRET") {
 		t.Errorf("New = %v, want an error naming CLERK_WEBHOOK_SECRET", err)

@@ -10,148 +10,145 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/redact"
-	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
-	"github.com/getreditus/reditus-bridge/verify"
 )
 
 // MaxBody is the largest webhook body accepted. Provider events are a few
 // KiB; the limit keeps a hostile sender from making the bridge buffer more.
 const MaxBody = 1 << 20
 
-type server struct {
-	dryRun     bool
-	tracker    Tracker
-	log        *slog.Logger
-	metrics    *metrics.Metrics
-	deliveries *deliveries
-	bodies     *bodies
-}
-
-// webhook is the pipeline every provider shares: limit the body, read it raw,
-// verify, map, forward, answer, and log one line.
-func (s *server) webhook(p provider, secrets config.Secrets) (gin.HandlerFunc, error) {
-	if len(secrets) == 0 {
-		off := newAnswer(codeDisabled, fmt.Sprintf("%s webhooks are off: set %s", p.name, config.SecretVar(p.name)))
-		return func(c *gin.Context) { s.respond(c, p.name, off, time.Now(), false) }, nil
-	}
-	check, err := p.verify(secrets.Reveal())
-	if err != nil {
-		return nil, err
+// serveWebhook is the pipeline every provider shares: limit the body, read
+// it raw, verify, then deliver; answer and log one line.
+func (b *Bridge) serveWebhook(w route) gin.HandlerFunc {
+	if w.check == nil {
+		off := result(outcome.Disabled, fmt.Sprintf("%s webhooks are off: set %s", w.Name, w.SecretVar()))
+		return func(c *gin.Context) { b.respond(c, w.Name, off, time.Now()) }
 	}
 	return func(c *gin.Context) {
 		start := time.Now()
-		done := s.metrics.WebhookStarted(p.name)
-		ans, shared := s.process(c.Writer, c.Request, p, check)
-		if ans.code == codeBusy {
-			s.metrics.Shed(p.name)
+		done := b.metrics.WebhookStarted(w.Name)
+		res := b.receive(c.Writer, c.Request, w)
+		if res.Code == outcome.Busy {
+			b.metrics.Shed(w.Name)
 		}
-		s.respond(c, p.name, ans, start, shared)
-		done(ans.Outcome)
-	}, nil
+		b.respond(c, w.Name, res, start)
+		done(res.Outcome)
+	}
 }
 
-func (s *server) process(w http.ResponseWriter, r *http.Request, p provider, check verify.Func) (answer, bool) {
-	body, release, err := s.bodies.read(w, r)
+// receive reads and verifies one delivery, then delivers it.
+func (b *Bridge) receive(rw http.ResponseWriter, r *http.Request, w route) Result {
+	body, release, err := b.bodies.read(rw, r)
 	if err != nil {
 		// The rest of the body stays unread. Without this, net/http would
 		// drain up to 256 KiB of it before answering, and a sender holding
 		// its body open would hold the answer (and the shutdown) with it.
-		w.Header().Set("Connection", "close")
-		return errorAnswer(err), false
+		rw.Header().Set("Connection", "close")
+		return errorResult(err)
 	}
 	// Verified or refused, the body is no longer a stranger's bytes; the
 	// deferred release gives them back even if a verifier panicked, so that
 	// the budget cannot leak.
 	err = func() error {
 		defer release()
-		return check(r.Header, body)
+		return w.check(r.Header, body)
 	}()
 	if err != nil {
-		return errorAnswer(err), false
+		return errorResult(err)
 	}
 	var deliveryID string
-	if p.deliveryID != nil {
-		deliveryID = p.deliveryID(r.Header)
+	if w.DeliveryID != nil {
+		deliveryID = w.DeliveryID(r.Header)
 	}
-	return s.deliver(r.Context(), p, body, deliveryID)
+	return b.deliver(r.Context(), w, body, deliveryID)
 }
 
-// deliver is the pipeline after verification: map, look further, then
-// forward once per delivery. shared reports an answer given to an earlier
-// copy of the same delivery.
-func (s *server) deliver(ctx context.Context, p provider, body []byte, deliveryID string) (ans answer, shared bool) {
-	ev, err := p.parse(body)
+// deliver is the pipeline after verification: the event, then what became
+// of it. It is the one place a Result is made from an event or an error.
+func (b *Bridge) deliver(ctx context.Context, w route, body []byte, deliveryID string) Result {
+	ev, err := b.event(ctx, w, body, deliveryID)
+	var res Result
+	switch {
+	case err != nil:
+		res = errorResult(err)
+	case ev.Skip != "":
+		res = result(outcome.Skipped, ev.Skip)
+	default:
+		res = b.deliveries.do(w.Name+"\x00"+ev.ID, func() Result {
+			// The sender hanging up must not abandon a conversion half-sent:
+			// finishing it costs at most the client's budget, and the
+			// sender's re-send then finds it in Reditus (409) instead of
+			// racing it.
+			return b.forward(context.WithoutCancel(ctx), ev.Conversion)
+		})
+	}
+	res.EventID, res.EventType = ev.ID, ev.Type
+	return res
+}
+
+// event maps a verified body, and looks further for referral data it lacks
+// where the provider names related objects (Stripe, with STRIPE_API_KEY).
+// On an error it still returns what it knew of the event, for the log line.
+func (b *Bridge) event(ctx context.Context, w route, body []byte, deliveryID string) (mapping.Event, error) {
+	ev, err := w.Map(body, w.options)
 	if err != nil {
-		return errorAnswer(err), false
+		return ev, err
 	}
 	if deliveryID != "" {
 		ev.ID = deliveryID
 	}
-	if p.enrich != nil && ev.MissingReferral() {
-		if ev, err = p.enrich(ctx, ev); err != nil {
-			ans = errorAnswer(err)
-			ans.EventID, ans.EventType = ev.ID, ev.Type
-			return ans, false
-		}
+	if b.stripe == nil || !ev.NeedsLookups() {
+		return ev, nil
 	}
-	if ev.Skip != "" {
-		ans := newAnswer(codeSkipped, ev.Skip)
-		ans.EventID, ans.EventType = ev.ID, ev.Type
-		return ans, false
+	ctx, cancel := context.WithTimeout(ctx, lookupBudget)
+	defer cancel()
+	related, err := b.stripe.Fetch(ctx, ev.Lookups)
+	if err != nil {
+		return ev, fmt.Errorf("look up related stripe objects: %w", err)
 	}
-
-	ans, shared = s.deliveries.do(p.name+"\x00"+ev.ID, func() answer {
-		// The sender hanging up must not abandon a conversion half-sent:
-		// finishing it costs at most the client's budget, and the sender's
-		// re-send then finds it in Reditus (409) instead of racing it.
-		return s.forward(context.WithoutCancel(ctx), ev.Conversion)
-	})
-	ans.EventID, ans.EventType = ev.ID, ev.Type
-	return ans, shared
+	return ev.WithRelated(related...), nil
 }
 
-func (s *server) forward(ctx context.Context, conv reditus.Conversion) answer {
-	if s.dryRun {
-		ans := newAnswer(codeDryRun, "dry run: nothing was sent (REDITUS_API_KEY is not set, or DRY_RUN=true)")
-		ans.Conversion, ans.sent = &conv, conv
-		return ans
+// forward sends a conversion, or in dry run says what would have been sent.
+func (b *Bridge) forward(ctx context.Context, conv reditus.Conversion) Result {
+	if b.dryRun {
+		res := result(outcome.DryRun, "dry run: nothing was sent (REDITUS_API_KEY is not set, or DRY_RUN=true)")
+		res.Conversion, res.Sent = &conv, conv
+		return res
 	}
-	res, err := s.tracker.Track(ctx, conv)
-	var ans answer
+	created, err := b.tracker.Track(ctx, conv)
+	res := result(outcome.Forwarded, "")
 	if err != nil {
-		ans = errorAnswer(err)
-	} else {
-		ans = newAnswer(codeForwarded, "")
-		ans.ReferralID = res.ReferralID
+		res = errorResult(err)
 	}
-	ans.sent = conv
-	return ans
+	res.ReferralID, res.Sent = created.ReferralID, conv
+	return res
 }
 
 // respond writes the answer and the webhook's one log line.
-func (s *server) respond(c *gin.Context, provider string, ans answer, start time.Time, shared bool) {
-	c.JSON(ans.status(), ans)
-	s.logLine(c.Request.Context(), provider, ans, start, shared)
+func (b *Bridge) respond(c *gin.Context, provider string, res Result, start time.Time) {
+	c.JSON(res.Status(), res)
+	b.logLine(c.Request.Context(), provider, res, start)
 }
 
 // logLine writes the one log line of a webhook or a replayed event.
-func (s *server) logLine(ctx context.Context, provider string, ans answer, start time.Time, shared bool) {
+func (b *Bridge) logLine(ctx context.Context, provider string, res Result, start time.Time) {
 	attrs := []slog.Attr{
 		slog.String("provider", provider),
-		slog.String("event_id", ans.EventID),
-		slog.String("event_type", ans.EventType),
-		slog.String("outcome", ans.Outcome),
-		slog.Int("status", ans.status()),
-		slog.String("reason", ans.Reason),
+		slog.String("event_id", res.EventID),
+		slog.String("event_type", res.EventType),
+		slog.String("outcome", res.Outcome),
+		slog.Int("status", res.Status()),
+		slog.String("reason", res.Reason),
 		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 	}
-	if shared {
+	if res.Repeat {
 		attrs = append(attrs, slog.Bool("repeat_delivery", true))
 	}
-	if sent := ans.sent; sent != (reditus.Conversion{}) {
+	if sent := res.Sent; sent != (reditus.Conversion{}) {
 		attrs = append(attrs, slog.Group("conversion",
 			slog.String("email", redact.Email(sent.Email)),
 			slog.String("uid", maskUID(sent.UID)),
@@ -160,7 +157,7 @@ func (s *server) logLine(ctx context.Context, provider string, ans answer, start
 			slog.String("gr_id", sent.GrID),
 		))
 	}
-	s.log.LogAttrs(ctx, table[ans.code].level, "webhook", attrs...)
+	b.log.LogAttrs(ctx, table[res.Code].level, "webhook", attrs...)
 }
 
 // maskUID masks a uid that is an email address (some apps use the address

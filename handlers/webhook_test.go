@@ -74,7 +74,7 @@ func TestStripeSkips(t *testing.T) {
 }
 
 func TestStripeAcceptTestEvents(t *testing.T) {
-	b := newBridge(t, func(c *config.Config) { c.StripeAcceptTestEvents = true })
+	b := newBridge(t, func(c *config.Config) { setWebhook(c, "stripe", func(w *config.Webhook) { w.AcceptTestEvents = true }) })
 	b.do(t, stripeRequest(stripeFixture(t, "customer.created.test_mode.json"), stripeSecret, time.Now())).is(t, http.StatusOK, "forwarded")
 }
 
@@ -129,7 +129,9 @@ func TestStripeSignatureRejected(t *testing.T) {
 
 // During a rotation both secrets verify; one that was removed does not.
 func TestStripeSecretRotation(t *testing.T) {
-	b := newBridge(t, func(c *config.Config) { c.StripeWebhookSecret = config.Secrets{stripeSecretOld, stripeSecret} })
+	b := newBridge(t, func(c *config.Config) {
+		setWebhook(c, "stripe", func(w *config.Webhook) { w.Secrets = config.Secrets{stripeSecretOld, stripeSecret} })
+	})
 	for _, secret := range []string{stripeSecretOld, stripeSecret} {
 		b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), secret, time.Now())).is(t, http.StatusOK, "forwarded")
 	}
@@ -249,7 +251,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestProviderWithoutSecretIsOff(t *testing.T) {
-	b := newBridge(t, func(c *config.Config) { c.StripeWebhookSecret = nil })
+	b := newBridge(t, func(c *config.Config) { setWebhook(c, "stripe", func(w *config.Webhook) { w.Secrets = nil }) })
 	r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), config.DevelopmentSecret.Reveal(), time.Now()))
 	r.is(t, http.StatusNotFound, "disabled")
 	mustContain(t, r.Reason, "STRIPE_WEBHOOK_SECRET")
@@ -409,8 +411,8 @@ func TestLogLineMasksEmails(t *testing.T) {
 }
 
 // A Tracker other than reditus.Client, or any other step, may put an
-// address in its error: errorAnswer masks the reason whatever produced it.
-func TestErrorAnswerMasksEmails(t *testing.T) {
+// address in its error: errorResult masks the reason whatever produced it.
+func TestErrorResultMasksEmails(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
@@ -421,7 +423,7 @@ func TestErrorAnswerMasksEmails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := errorAnswer(tt.err).Reason; got != tt.want {
+			if got := errorResult(tt.err).Reason; got != tt.want {
 				t.Errorf("reason %q, want %q", got, tt.want)
 			}
 		})

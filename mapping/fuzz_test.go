@@ -77,7 +77,7 @@ func FuzzConvert(f *testing.F) {
 }
 
 func FuzzFromStripe(f *testing.F) {
-	fuzzMapping(f, "stripe", func(b []byte) (Event, error) { return FromStripe(b, StripeOptions{AcceptTestEvents: true}) })
+	fuzzMapping(f, "stripe", func(b []byte) (Event, error) { return FromStripe(b, Options{AcceptTestEvents: true}) })
 }
 func FuzzFromClerk(f *testing.F)    { fuzzMapping(f, "clerk", FromClerk) }
 func FuzzFromStytch(f *testing.F)   { fuzzMapping(f, "stytch", FromStytch) }

@@ -32,7 +32,7 @@ func TestStripeLookups(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			ev, err := FromStripe(readFixture(t, tt.fixture), StripeOptions{})
+			ev, err := FromStripe(readFixture(t, tt.fixture), Options{})
 			if err != nil || !ev.MissingReferral() {
 				t.Fatalf("FromStripe = %+v, %v; want missing referral", ev, err)
 			}
@@ -55,7 +55,7 @@ func TestStripeLookups(t *testing.T) {
 func TestStripeLookupsFillTheEmail(t *testing.T) {
 	body := `{"id":"evt_1","type":"customer.subscription.created","livemode":true,"data":{"object":
 		{"id":"sub_1","customer":"cus_1","metadata":{}}}}`
-	ev, err := FromStripe([]byte(body), StripeOptions{})
+	ev, err := FromStripe([]byte(body), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestStripeLookupsFillTheEmail(t *testing.T) {
 }
 
 func TestStripeLookupsNameEveryObject(t *testing.T) {
-	ev, err := FromStripe(readFixture(t, "checkout.session.completed.app_reference.json"), StripeOptions{})
+	ev, err := FromStripe(readFixture(t, "checkout.session.completed.app_reference.json"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestStripeLookupsNameEveryObject(t *testing.T) {
 // Only a missing referral is worth a look: other skips name nothing.
 func TestStripeNoLookupsForOtherSkips(t *testing.T) {
 	for _, fixture := range []string{"checkout.session.completed.unpaid.json", "customer.created.test_mode.json", "invoice.paid.json", "customer.updated.address.json", "customer.created.json"} {
-		ev, err := FromStripe(readFixture(t, fixture), StripeOptions{})
+		ev, err := FromStripe(readFixture(t, fixture), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

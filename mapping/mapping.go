@@ -4,16 +4,24 @@
 package mapping
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
 // ErrInvalidPayload is returned for a body that is signed but cannot be read
 // as the provider's event.
-var ErrInvalidPayload = errors.New("invalid payload")
+var ErrInvalidPayload = outcome.New(outcome.InvalidPayload, "invalid payload")
+
+// Options changes how events are mapped, per provider.
+type Options struct {
+	// AcceptTestEvents forwards the provider's test-mode events, which are
+	// otherwise skipped so that a test-mode checkout never pays a
+	// commission ({NAME}_ACCEPT_TEST_EVENTS).
+	AcceptTestEvents bool
+}
 
 // Event is what a mapping function makes of one webhook: a conversion to
 // send, or the reason to skip it.
@@ -38,6 +46,10 @@ type Event struct {
 // MissingReferral reports whether the event was skipped for want of referral
 // data: the one skip that a look at related objects can undo.
 func (ev Event) MissingReferral() bool { return ev.missingReferral }
+
+// NeedsLookups reports whether related objects should be fetched for the
+// referral data the event lacks: the one place that decides to look further.
+func (ev Event) NeedsLookups() bool { return ev.missingReferral && len(ev.Lookups) > 0 }
 
 // Related is a Stripe object fetched because an event lacked referral data.
 type Related struct {

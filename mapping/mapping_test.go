@@ -51,7 +51,7 @@ func TestCaseVariantsMapTheSameEveryTime(t *testing.T) {
 		body  string
 		want  reditus.Conversion
 	}{
-		{"stripe customer metadata", func(b []byte) (Event, error) { return FromStripe(b, StripeOptions{}) },
+		{"stripe customer metadata", func(b []byte) (Event, error) { return FromStripe(b, Options{}) },
 			`{"id":"evt_1","type":"customer.created","livemode":true,"data":{"object":{"id":"cus_1","email":"ada@example.com",
 			"metadata":{"Red":"title","RED":"upper","rEd":"odd","reD":"odd2"}}}}`,
 			reditus.Conversion{AffiliateSlug: "upper", Email: "ada@example.com", UID: "cus_1"}},

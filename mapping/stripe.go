@@ -16,12 +16,6 @@ type StripeLookup struct {
 	ID     string
 }
 
-// StripeOptions changes how Stripe events are mapped.
-type StripeOptions struct {
-	// AcceptTestEvents forwards events with livemode false, which are
-	// otherwise skipped so that a test-mode checkout never pays a commission.
-	AcceptTestEvents bool
-}
 
 // stripeEventTypes are the events that convert, in the order the README
 // lists them.
@@ -98,7 +92,7 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 // FromStripe maps a Stripe event (DESIGN.md section 3). The uid is the
 // metadata's user_id when the site set one, else the Stripe customer id,
 // because Reditus's Stripe connector matches later payments by either.
-func FromStripe(payload []byte, opts StripeOptions) (Event, error) {
+func FromStripe(payload []byte, opts Options) (Event, error) {
 	var e stripeEvent
 	if err := decode(payload, &e, "a Stripe event"); err != nil {
 		// The one-pass decode reads data.object as the objects the bridge

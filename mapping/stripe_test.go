@@ -28,7 +28,7 @@ func readFixture(t testing.TB, name string) []byte {
 func TestFromStripeConverts(t *testing.T) {
 	tests := []struct {
 		fixture string
-		opts    StripeOptions
+		opts    Options
 		want    reditus.Conversion
 	}{
 		{
@@ -49,7 +49,7 @@ func TestFromStripeConverts(t *testing.T) {
 		},
 		{
 			fixture: "customer.created.test_mode.json",
-			opts:    StripeOptions{AcceptTestEvents: true},
+			opts:    Options{AcceptTestEvents: true},
 			want:    reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "jane.doe@example.com", UID: customerID},
 		},
 		{
@@ -115,7 +115,7 @@ func TestFromStripeSkips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			got, err := FromStripe(readFixture(t, tt.fixture), StripeOptions{})
+			got, err := FromStripe(readFixture(t, tt.fixture), Options{})
 			wantSkip(t, got, err, tt.reason...)
 		})
 	}
@@ -125,7 +125,7 @@ func TestFromStripeNoIdentity(t *testing.T) {
 	body := `{"id":"evt_1","type":"checkout.session.completed","livemode":true,"data":{"object":
 		{"object":"checkout.session","customer":null,"customer_details":null,"customer_email":null,
 		 "metadata":{"affiliate_slug":"john"},"payment_status":"paid"}}}`
-	got, err := FromStripe([]byte(body), StripeOptions{})
+	got, err := FromStripe([]byte(body), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestFromStripeExpandedCustomer(t *testing.T) {
 	body := `{"id":"evt_1","type":"checkout.session.completed","livemode":true,"data":{"object":
 		{"customer":{"id":"cus_X","object":"customer"},"customer_details":{"email":"a@b.c"},
 		 "metadata":{"gr_id":"` + clickAffiliate + `","red":"john"},"payment_status":"paid"}}}`
-	got, err := FromStripe([]byte(body), StripeOptions{})
+	got, err := FromStripe([]byte(body), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestFromStripeExpandedCustomer(t *testing.T) {
 func TestFromStripeOtherObjectsSkip(t *testing.T) {
 	body := `{"id":"evt_1","type":"issuing_cardholder.created","livemode":true,"data":{"object":
 		{"id":"ich_1","email":{"odd":true},"metadata":"not a map","customer":5}}}`
-	ev, err := FromStripe([]byte(body), StripeOptions{})
+	ev, err := FromStripe([]byte(body), Options{})
 	wantSkip(t, ev, err, "issuing_cardholder.created does not convert")
 }
 
@@ -167,7 +167,7 @@ func TestFromStripeInvalid(t *testing.T) {
 		"array":             `[]`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := FromStripe([]byte(body), StripeOptions{})
+			_, err := FromStripe([]byte(body), Options{})
 			if !errors.Is(err, ErrInvalidPayload) {
 				t.Errorf("err = %v, want ErrInvalidPayload", err)
 			}

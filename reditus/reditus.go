@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // Conversion is one referred signup or purchase, as POST
@@ -29,45 +30,30 @@ type Result struct {
 }
 
 // Kind says why Reditus did not take a call, and so what the sender of the
-// webhook should be told.
-type Kind int
+// webhook should be told. It is the bridge's one vocabulary, outcome.Code:
+// handlers/answer.go decides the answer for each.
+type Kind = outcome.Code
 
-// The kinds of failure. The zero Kind is not used, so that a forgotten
-// assignment is never mistaken for one of them.
+// The kinds of failure.
 const (
 	// Retryable failures (429, 5xx, timeouts, connection errors) may succeed
 	// if the same conversion is sent again later.
-	Retryable Kind = iota + 1
+	Retryable = outcome.Unavailable
 	// Duplicate (409) means Reditus has this referral already, or this
 	// payment, refund or churn: what was sent is there, so it is a success.
-	Duplicate
+	Duplicate = outcome.Duplicate
 	// Rejected (400, 422) means Reditus will never accept this call, for
 	// example because the slug names no affiliate or the referral expired.
-	Rejected
+	Rejected = outcome.Rejected
 	// Misconfigured (401, 403 and unexpected statuses such as a 3xx, or a 404
 	// from Track) means the bridge's key or URL is wrong; the call succeeds
 	// once it is fixed.
-	Misconfigured
+	Misconfigured = outcome.Misconfigured
 	// NotReferred (a JSON 404 from Pay, Refund or Churn) means Reditus has no
 	// referral for this customer, or no payment under the refund's id: the
 	// customer was not referred, so there is nothing to credit, now or later.
-	NotReferred
+	NotReferred = outcome.NotReferred
 )
-
-var kindNames = map[Kind]string{
-	Retryable:     "retryable",
-	Duplicate:     "duplicate",
-	Rejected:      "rejected",
-	Misconfigured: "misconfigured",
-	NotReferred:   "not referred",
-}
-
-func (k Kind) String() string {
-	if name, ok := kindNames[k]; ok {
-		return name
-	}
-	return fmt.Sprintf("Kind(%d)", int(k))
-}
 
 // Error is a failed call. Message is Reditus's own error text when it sent
 // one, else a description of what went wrong; it never contains the API key,
@@ -104,6 +90,9 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// OutcomeCode implements outcome.Coder.
+func (e *Error) OutcomeCode() outcome.Code { return e.Kind }
 
 // KindOf returns the Kind of an error from a Client call, or 0 when err is
 // not one.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/internal/redact"
+	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
@@ -229,14 +230,14 @@ func (r *run) visit(ctx context.Context, proc Processor) stripeapi.Visit {
 		} else {
 			r.outcomes[res.Outcome]++
 		}
-		if label == "skipped" || label == "rejected" || label == notDelivered {
+		if res.Code == outcome.Skipped || res.Code == outcome.NotReferred || res.Code == outcome.Rejected || !res.Acknowledged() {
 			if r.reasons[label] == nil {
 				r.reasons[label] = map[string]int{}
 			}
 			r.reasons[label][groupReason(res.Reason)]++
 		}
-		if res.Outcome == "dry_run" {
-			fmt.Fprintf(r.out, "would send: %s  %s\n", res.EventID, describe(res.Conversion))
+		if res.Code == outcome.DryRun {
+			fmt.Fprintf(r.out, "would send: %s  %s\n", res.EventID, describe(res.Sent))
 		}
 		if time.Since(r.lastPrint) >= progressEvery {
 			r.lastPrint = time.Now()

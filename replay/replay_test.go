@@ -56,7 +56,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{stripe: fakestripe.New(t), reditus: fakereditus.New(t, fakereditus.WithKey(key), fakereditus.Conflicts())}
 	w.lister = stripeapi.New(stripeapi.Options{Key: fakestripe.Key, BaseURL: w.stripe.URL, Timeout: time.Second})
 	w.open = func(dryRun bool) (Processor, error) {
-		cfg := config.Config{ReditusAPIKey: key, ReditusAPIURL: w.reditus.BaseURL, StripeWebhookSecret: config.Secrets{"whsec_x"}}
+		cfg := config.Config{ReditusAPIKey: key, ReditusAPIURL: w.reditus.BaseURL, Webhooks: map[string]config.Webhook{"stripe": {Secrets: config.Secrets{"whsec_x"}}}}
 		if dryRun {
 			cfg.ReditusAPIKey = ""
 		}

@@ -7,100 +7,32 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"slices"
 	"strings"
 	"text/template"
 	"time"
 
-	"github.com/stripe/stripe-go/v76/webhook"
-
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
-	"github.com/getreditus/reditus-bridge/verify"
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 // SampleCookie is the _gr_id cookie simulated events carry unless --gr-id
 // says otherwise: a click on an affiliate link of the affiliate "john".
 const SampleCookie = "1732492800:9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a::pk_demo:::john:::s_demo:affiliate"
 
-//go:embed samples
-var samples embed.FS
-
-// templates holds every sample, named by its path under samples/:
-// template.ParseFS would name them by file name, and two providers have a
-// user.created.json.
-var templates = func() *template.Template {
-	root := template.New("").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	}})
-	paths, _ := fs.Glob(samples, "samples/*/*.json")
-	for _, path := range paths {
-		text, err := fs.ReadFile(samples, path)
-		if err != nil {
-			panic(err) // embedded at build time: cannot happen
-		}
-		template.Must(root.New(strings.TrimPrefix(path, "samples/")).Parse(string(text)))
-	}
-	return root
-}()
-
-// sender is what simulate knows of one provider: its events, each with the
-// sample template it is made from, and how the provider signs.
-type sender struct {
-	events []event // the first is the default
-	sign   func(secret string, body []byte, now time.Time) (http.Header, error)
-}
-
-type event struct{ name, template string }
-
-var senders = map[string]sender{
-	"stripe": {
-		events: []event{
-			{"customer.created", "stripe/customer.json"},
-			{"customer.updated", "stripe/customer.json"},
-			{"checkout.session.completed", "stripe/checkout.session.json"},
-			{"checkout.session.async_payment_succeeded", "stripe/checkout.session.json"},
-			{"customer.subscription.created", "stripe/customer.subscription.json"},
-		},
-		sign: func(secret string, body []byte, now time.Time) (http.Header, error) {
-			signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: now})
-			return http.Header{"Stripe-Signature": {signed.Header}}, nil
-		},
-	},
-	"clerk":  {events: []event{{"user.created", "clerk/user.created.json"}}, sign: signSvix("svix")},
-	"stytch": {events: []event{{"direct.user.create", "stytch/user.create.json"}, {"dashboard.user.create", "stytch/user.create.json"}}, sign: signSvix("svix")},
-	"workos": {
-		events: []event{{"user.created", "workos/user.created.json"}},
-		sign: func(secret string, body []byte, now time.Time) (http.Header, error) {
-			return http.Header{"Workos-Signature": {verify.SignWorkOS(secret, body, now)}}, nil
-		},
-	},
-	"supabase": {
-		events: []event{{"INSERT", "supabase/insert.json"}},
-		sign: func(secret string, _ []byte, _ time.Time) (http.Header, error) {
-			return http.Header{"Authorization": {"Bearer " + secret}}, nil
-		},
-	},
-	"generic": {events: []event{{"conversion", "generic/conversion.json"}}, sign: signSvix("webhook")},
-}
-
-// signSvix signs with the svix library, under Svix's header names ("svix")
-// or Standard Webhooks' ("webhook").
-func signSvix(prefix string) func(string, []byte, time.Time) (http.Header, error) {
-	return func(secret string, body []byte, now time.Time) (http.Header, error) {
-		return verify.SignSvix(prefix, secret, "msg_"+randomHex(12), body, now)
-	}
-}
+// funcs are what sample templates may call: json quotes a value.
+var funcs = template.FuncMap{"json": func(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}}
 
 // Run parses `simulate PROVIDER [flags]`, posts one signed event to the bridge
 // and prints the bridge's answer to stdout. It fails when the bridge does not
@@ -109,16 +41,16 @@ func signSvix(prefix string) func(string, []byte, time.Time) (http.Header, error
 func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	const seeHelp = "see `reditus-bridge help simulate`"
 	if len(args) == 0 {
-		return fmt.Errorf("simulate needs a provider, one of %s; %s", strings.Join(config.Providers, ", "), seeHelp)
+		return fmt.Errorf("simulate needs a provider, one of %s; %s", strings.Join(providers.Names(), ", "), seeHelp)
 	}
 	name := args[0]
 	if isHelp(name) {
 		Usage(stdout)
 		return nil
 	}
-	s, ok := senders[name]
-	if !ok {
-		return fmt.Errorf("unknown provider %q: simulate one of %s; %s", name, strings.Join(config.Providers, ", "), seeHelp)
+	p, err := providers.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("%w; %s", err, seeHelp)
 	}
 
 	fs, opts := newFlags(name)
@@ -133,33 +65,29 @@ func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer
 	}
 	eventName, email, cookie, url := opts.event, opts.email, opts.cookie, opts.url
 	if *eventName == "" {
-		*eventName = s.events[0].name
+		*eventName = p.Samples[0].Event
 	}
 	if *url == "" {
 		*url = fmt.Sprintf("http://localhost:%d/webhooks/%s", cfg.Port, name)
 	}
 
-	i := slices.IndexFunc(s.events, func(e event) bool { return e.name == *eventName })
+	i := slices.IndexFunc(p.Samples, func(s providers.Sample) bool { return s.Event == *eventName })
 	if i < 0 {
-		var names []string
-		for _, e := range s.events {
-			names = append(names, e.name)
-		}
-		return fmt.Errorf("%s has no sample for %q; try one of %s", name, *eventName, strings.Join(names, ", "))
+		return fmt.Errorf("%s has no sample for %q; try one of %s", name, *eventName, strings.Join(events(p), ", "))
 	}
-	secrets := cfg.WebhookSecrets(name)
+	secrets := cfg.WebhookSecrets(p)
 	if len(secrets) == 0 {
-		return fmt.Errorf("%s webhooks are off: set %s, which simulate signs with", name, config.SecretVar(name))
+		return fmt.Errorf("%s webhooks are off: set %s, which simulate signs with", name, p.SecretVar())
 	}
 
 	now := time.Now()
-	body, err := render(s.events[i], *email, *cookie, now)
+	body, err := Render(p.Samples[i], *email, *cookie, now)
 	if err != nil {
 		return err
 	}
-	header, err := s.sign(secrets[0].Reveal(), body, now)
+	header, err := p.Scheme.Sign(secrets[0].Reveal(), "msg_"+randomHex(12), body, now)
 	if err != nil {
-		return fmt.Errorf("%s: %w", config.SecretVar(name), err)
+		return fmt.Errorf("%s: %w", p.SecretVar(), err)
 	}
 	return post(ctx, *url, header, body, stdout)
 }
@@ -193,12 +121,8 @@ bridge answers 2xx. Each run sends a new event, with fresh ids.
 
 Providers and their events (the first is the default):
 `)
-	for _, p := range config.Providers {
-		var names []string
-		for _, e := range senders[p].events {
-			names = append(names, e.name)
-		}
-		fmt.Fprintf(w, "  %-9s %s\n", p, strings.Join(names, ", "))
+	for _, p := range providers.All() {
+		fmt.Fprintf(w, "  %-12s %s\n", p.Name, strings.Join(events(p), ", "))
 	}
 	fmt.Fprint(w, "\nFlags (one dash or two):\n")
 	fs, _ := newFlags("PROVIDER")
@@ -226,12 +150,23 @@ type sample struct {
 	Updated                                         bool
 }
 
-func render(e event, email, cookie string, now time.Time) ([]byte, error) {
+// events lists the events simulate can send for p.
+func events(p providers.Provider) []string {
+	var names []string
+	for _, s := range p.Samples {
+		names = append(names, s.Event)
+	}
+	return names
+}
+
+// Render fills a sample's template in: a new event of its type, for email,
+// with cookie as the referral (none when empty), at now.
+func Render(e providers.Sample, email, cookie string, now time.Time) ([]byte, error) {
 	u := randomHex(16)
-	source, _, _ := strings.Cut(e.name, ".")
+	source, _, _ := strings.Cut(e.Event, ".")
 	s := sample{
 		EventID:        "evt_sim_" + randomHex(12),
-		Type:           e.name,
+		Type:           e.Event,
 		Email:          email,
 		Cookie:         cookie,
 		Source:         strings.ToUpper(source),
@@ -240,14 +175,18 @@ func render(e event, email, cookie string, now time.Time) ([]byte, error) {
 		Created:        now.Unix(),
 		CreatedMillis:  now.UnixMilli(),
 		CreatedRFC3339: now.UTC().Format(time.RFC3339Nano),
-		Updated:        strings.HasSuffix(e.name, ".updated"),
+		Updated:        strings.HasSuffix(e.Event, ".updated"),
 	}
 	if cookie != "" {
 		s.ClientReferenceID = mapping.ClientReferenceID(cookie)
 	}
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, e.template, s); err != nil {
-		return nil, fmt.Errorf("render %s sample: %w", e.name, err)
+	t, err := template.New(e.Event).Funcs(funcs).Parse(e.Template)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s sample: %w", e.Event, err)
+	}
+	if err := t.Execute(&buf, s); err != nil {
+		return nil, fmt.Errorf("render %s sample: %w", e.Event, err)
 	}
 	return buf.Bytes(), nil
 }

@@ -4,45 +4,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/providers"
 )
-
-var parse = map[string]func([]byte) (mapping.Event, error){
-	"stripe":   func(b []byte) (mapping.Event, error) { return mapping.FromStripe(b, mapping.StripeOptions{}) },
-	"clerk":    mapping.FromClerk,
-	"stytch":   mapping.FromStytch,
-	"workos":   mapping.FromWorkOS,
-	"supabase": mapping.FromSupabase,
-	"generic":  mapping.FromGeneric,
-}
-
-// Every provider the bridge serves can be simulated.
-func TestEveryProviderHasASender(t *testing.T) {
-	for _, p := range config.Providers {
-		if _, ok := senders[p]; !ok {
-			t.Errorf("simulate has no sample for %s", p)
-		}
-	}
-	if len(senders) != len(config.Providers) {
-		t.Errorf("%d senders for %d providers", len(senders), len(config.Providers))
-	}
-}
 
 // Every sample converts, with the referral and email it was given, so that
 // `simulate` always shows the path a real event takes.
 func TestSamplesConvert(t *testing.T) {
-	if len(parse) != len(senders) {
-		t.Fatalf("%d providers to simulate, %d tested", len(senders), len(parse))
-	}
-	for provider, s := range senders {
-		for _, e := range s.events {
-			t.Run(provider+"/"+e.name, func(t *testing.T) {
-				body, err := render(e, "ana@example.com", SampleCookie, time.Now())
+	for _, p := range providers.All() {
+		for _, e := range p.Samples {
+			t.Run(p.Name+"/"+e.Event, func(t *testing.T) {
+				body, err := Render(e, "ana@example.com", SampleCookie, time.Now())
 				if err != nil {
 					t.Fatal(err)
 				}
-				ev, err := parse[provider](body)
+				ev, err := p.Map(body, mapping.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -53,7 +29,7 @@ func TestSamplesConvert(t *testing.T) {
 				if c.AffiliateSlug != "john" || c.GrID != "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a" {
 					t.Errorf("conversion %+v: want the sample cookie's slug and click id", c)
 				}
-				if e.name != "customer.subscription.created" && c.Email != "ana@example.com" {
+				if e.Event != "customer.subscription.created" && c.Email != "ana@example.com" {
 					t.Errorf("email %q, want ana@example.com", c.Email)
 				}
 			})
@@ -62,26 +38,26 @@ func TestSamplesConvert(t *testing.T) {
 }
 
 func TestSampleWithoutReferralSkips(t *testing.T) {
-	for provider, s := range senders {
-		body, err := render(s.events[0], "ana@example.com", "", time.Now())
+	for _, p := range providers.All() {
+		body, err := Render(p.Samples[0], "ana@example.com", "", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev, err := parse[provider](body); err != nil || ev.Skip == "" {
-			t.Errorf("%s: %+v, %v; want a skip", provider, ev, err)
+		if ev, err := p.Map(body, mapping.Options{}); err != nil || ev.Skip == "" {
+			t.Errorf("%s: %+v, %v; want a skip", p.Name, ev, err)
 		}
 	}
 }
 
 // Two simulated events are two events, not one re-sent.
 func TestSamplesAreDistinct(t *testing.T) {
-	for provider, s := range senders {
-		a, _ := render(s.events[0], "a@example.com", SampleCookie, time.Now())
-		b, _ := render(s.events[0], "a@example.com", SampleCookie, time.Now())
-		ea, _ := parse[provider](a)
-		eb, _ := parse[provider](b)
+	for _, p := range providers.All() {
+		a, _ := Render(p.Samples[0], "a@example.com", SampleCookie, time.Now())
+		b, _ := Render(p.Samples[0], "a@example.com", SampleCookie, time.Now())
+		ea, _ := p.Map(a, mapping.Options{})
+		eb, _ := p.Map(b, mapping.Options{})
 		if ea.ID != "" && ea.ID == eb.ID {
-			t.Errorf("%s: two samples share the id %q", provider, ea.ID)
+			t.Errorf("%s: two samples share the id %q", p.Name, ea.ID)
 		}
 	}
 }

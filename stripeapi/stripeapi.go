@@ -17,6 +17,7 @@ import (
 	"github.com/stripe/stripe-go/v76/subscription"
 
 	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // Failures are classified like Reditus's, so that the same status table
@@ -24,9 +25,9 @@ import (
 var (
 	// ErrUnavailable wraps failures that may pass: 429, 5xx, timeouts,
 	// connection errors. The sender retries.
-	ErrUnavailable = errors.New("stripe api unavailable")
+	ErrUnavailable = outcome.New(outcome.Unavailable, "stripe api unavailable")
 	// ErrMisconfigured wraps a refused key (401, 403): retried once fixed.
-	ErrMisconfigured = errors.New("stripe api refused STRIPE_API_KEY")
+	ErrMisconfigured = outcome.New(outcome.Misconfigured, "stripe api refused STRIPE_API_KEY")
 )
 
 // Options configures a Client.

@@ -100,7 +100,7 @@ func TestEachCustomerPaginates(t *testing.T) {
 	var ids []string
 	err := newClient(fake, fakestripe.Key).EachCustomer(context.Background(), Window{Since: time.Unix(1010, 0), Until: time.Unix(1240, 0)},
 		func(kind string, body []byte) error {
-			ev, err := mapping.FromStripe(body, mapping.StripeOptions{})
+			ev, err := mapping.FromStripe(body, mapping.Options{})
 			if err != nil || kind != "customer" || ev.Type != "customer.created" {
 				t.Fatalf("%s %s: %+v %v", kind, body, ev, err)
 			}
@@ -188,7 +188,7 @@ func TestListingRetriesPlain429(t *testing.T) {
 	seen := map[string]int{}
 	var order []string
 	err := c.EachCustomer(context.Background(), Window{Since: time.Unix(0, 0)}, func(kind string, body []byte) error {
-		ev, err := mapping.FromStripe(body, mapping.StripeOptions{})
+		ev, err := mapping.FromStripe(body, mapping.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}

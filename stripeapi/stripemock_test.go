@@ -46,7 +46,7 @@ func TestStripeMockListings(t *testing.T) {
 	} {
 		var n int
 		err := list(func(kind string, body []byte) error {
-			if _, err := mapping.FromStripe(body, mapping.StripeOptions{AcceptTestEvents: true}); err != nil {
+			if _, err := mapping.FromStripe(body, mapping.Options{AcceptTestEvents: true}); err != nil {
 				t.Errorf("%s: the pipeline cannot read %s", name, body)
 			}
 			n++

@@ -6,15 +6,22 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
-// Bearer checks "Authorization: Bearer <secret>", for senders that cannot
+// Bearer is the scheme of senders that cannot sign, such as a Supabase
+// database webhook.
+var Bearer Scheme = bearerScheme{}
+
+type bearerScheme struct{}
+
+// Verifier implements Scheme. It checks "Authorization: Bearer <secret>", for senders that cannot
 // sign, such as a Supabase database webhook. It proves who sent the request
 // but, unlike a signature, neither what was sent nor when: TLS has to protect
 // the body, and a captured request could be replayed (README.md says so).
 // Any string but the empty one is a usable token; how long one must be is
 // config's rule, which knows who chose it.
-func Bearer(secrets []string) (Func, error) {
+func (bearerScheme) Verifier(secrets []string) (Func, error) {
 	if err := noEmpty(secrets); err != nil {
 		return nil, err
 	}
@@ -44,3 +51,17 @@ func Bearer(secrets []string) (Func, error) {
 		return nil
 	}, nil
 }
+
+// Sign implements Scheme: the header the sender is configured with.
+func (bearerScheme) Sign(secret, _ string, _ []byte, _ time.Time) (http.Header, error) {
+	return http.Header{"Authorization": {"Bearer " + secret}}, nil
+}
+
+// Key implements Scheme: the token itself.
+func (bearerScheme) Key(secret string) []byte { return []byte(secret) }
+
+// UserChosen implements Scheme: the user writes the token into the trigger.
+func (bearerScheme) UserChosen() bool { return true }
+
+// NewSecret implements Scheme.
+func (bearerScheme) NewSecret() string { return randomHex(32) }

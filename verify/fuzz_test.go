@@ -58,7 +58,7 @@ func FuzzStripe(f *testing.F) {
 	f.Add("t=1,v1=00", []byte(`{"id":"evt_1"}`))
 	f.Add(webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: []byte(`{}`), Secret: fuzzSecrets[1], Timestamp: now}).Header, []byte(`{}`))
 	f.Add("t=,v1=,v1=zz,,=", []byte{0xff})
-	check, _ := Stripe(fuzzSecrets)
+	check, _ := Stripe.Verifier(fuzzSecrets)
 	f.Fuzz(func(t *testing.T, header string, body []byte) {
 		ts, _ := strconv.ParseInt(lastValue(header, "t"), 10, 64)
 		carries := carriesHexMAC(header, func(s string) []byte { return webhook.ComputeSignature(time.Unix(ts, 0), body, s) })
@@ -76,7 +76,7 @@ func FuzzSvix(f *testing.F) {
 	f.Add("msg_1", "1", "v1,AAAA", []byte(`{}`))
 	f.Add("", "", "", []byte(nil))
 	f.Add("msg_1", "99999999999999999999", "v1, v2,x v1,", []byte(`{"a":1}`))
-	check, err := Svix(fuzzSecrets)
+	check, err := Svix.Verifier(fuzzSecrets)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -106,14 +106,14 @@ func FuzzSvix(f *testing.F) {
 func FuzzWorkOS(f *testing.F) {
 	now := time.Now()
 	f.Add("t=1, v1=00", []byte(`{}`))
-	f.Add(SignWorkOS(fuzzSecrets[1], []byte(`{}`), now), []byte(`{}`))
+	f.Add(signWorkOS(fuzzSecrets[1], []byte(`{}`), now), []byte(`{}`))
 	f.Add(",,,=,t==,v1", []byte{})
-	check, _ := WorkOS(fuzzSecrets)
+	check, _ := WorkOS.Verifier(fuzzSecrets)
 	f.Fuzz(func(t *testing.T, header string, body []byte) {
 		ts := lastValue(header, "t")
 		carries := carriesHexMAC(header, func(s string) []byte { return workOSMAC(s, ts, body) })
 		checkVerdict(t, check(http.Header{"Workos-Signature": {header}}, body), carries)
-		if err := check(http.Header{"Workos-Signature": {SignWorkOS(fuzzSecrets[1], body, now)}}, body); err != nil {
+		if err := check(http.Header{"Workos-Signature": {signWorkOS(fuzzSecrets[1], body, now)}}, body); err != nil {
 			t.Fatalf("rejected a proper signature: %v", err)
 		}
 	})
@@ -123,7 +123,7 @@ func FuzzBearer(f *testing.F) {
 	f.Add("Bearer " + fuzzSecrets[1])
 	f.Add("Bearer")
 	f.Add("bearer " + fuzzSecrets[1])
-	check, _ := Bearer(fuzzSecrets)
+	check, _ := Bearer.Verifier(fuzzSecrets)
 	f.Fuzz(func(t *testing.T, auth string) {
 		token, ok := strings.CutPrefix(auth, "Bearer ")
 		token = strings.TrimSpace(token)

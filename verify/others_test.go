@@ -49,7 +49,7 @@ func TestSvix(t *testing.T) {
 			return h
 		}(), false},
 	}
-	check, err := Svix([]string{svixA, svixB})
+	check, err := Svix.Verifier([]string{svixA, svixB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestSvix(t *testing.T) {
 func TestSvixIDIsTheSignedID(t *testing.T) {
 	body := []byte(`{"email":"a@example.com"}`)
 	now := time.Now()
-	check, err := Svix([]string{svixA})
+	check, err := Svix.Verifier([]string{svixA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestSvixIDIsTheSignedID(t *testing.T) {
 // A secret with no key in it is one anybody can sign with: every scheme
 // refuses it when it is built, naming which secret, never quoting it.
 func TestEmptyKeyRefused(t *testing.T) {
-	schemes := map[string]func([]string) (Func, error){"Stripe": Stripe, "Svix": Svix, "WorkOS": WorkOS, "Bearer": Bearer}
+	schemes := map[string]func([]string) (Func, error){"Stripe": Stripe.Verifier, "Svix": Svix.Verifier, "WorkOS": WorkOS.Verifier, "Bearer": Bearer.Verifier}
 	tests := []struct {
 		scheme  string
 		secrets []string
@@ -148,13 +148,13 @@ func TestEmptyKeyRefused(t *testing.T) {
 }
 
 func TestSvixRejectsUnusableSecret(t *testing.T) {
-	_, err := Svix([]string{svixA, "whsec_not base64!"})
+	_, err := Svix.Verifier([]string{svixA, "whsec_not base64!"})
 	if err == nil || !strings.Contains(err.Error(), "secret 2 of 2") || strings.Contains(err.Error(), "base64!") {
 		t.Errorf("err = %v: want secret 2 named, and nothing of it quoted", err)
 	}
 }
 
-// workOSHeader computes WorkOS's signature independently of SignWorkOS.
+// workOSHeader computes WorkOS's signature independently of WorkOS.Sign.
 func workOSHeader(secret string, body []byte, at time.Time) http.Header {
 	t := strconv.FormatInt(at.UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -165,7 +165,7 @@ func workOSHeader(secret string, body []byte, at time.Time) http.Header {
 func TestWorkOS(t *testing.T) {
 	body := []byte(`{"id":"event_1","event":"user.created"}`)
 	now := time.Now()
-	check, _ := WorkOS([]string{"sk_old", "sk_new"})
+	check, _ := WorkOS.Verifier([]string{"sk_old", "sk_new"})
 	tests := []struct {
 		name   string
 		header http.Header
@@ -173,7 +173,7 @@ func TestWorkOS(t *testing.T) {
 	}{
 		{"signed", workOSHeader("sk_new", body, now), true},
 		{"old secret during rotation", workOSHeader("sk_old", body, now), true},
-		{"SignWorkOS agrees", http.Header{"Workos-Signature": {SignWorkOS("sk_new", body, now)}}, true},
+		{"WorkOS.Sign agrees", http.Header{"Workos-Signature": {signWorkOS("sk_new", body, now)}}, true},
 		{"no header", http.Header{}, false},
 		{"malformed", http.Header{"Workos-Signature": {"v1=abcd"}}, false},
 		{"seconds, not milliseconds", http.Header{"Workos-Signature": {"t=" + strconv.FormatInt(now.Unix(), 10) + ", v1=00"}}, false},
@@ -195,7 +195,7 @@ func TestWorkOS(t *testing.T) {
 }
 
 func TestBearer(t *testing.T) {
-	check, _ := Bearer([]string{"s3cret-old", "s3cret-new"})
+	check, _ := Bearer.Verifier([]string{"s3cret-old", "s3cret-new"})
 	for auth, ok := range map[string]bool{
 		"Bearer s3cret-new": true,
 		"Bearer s3cret-old": true,
@@ -210,7 +210,7 @@ func TestBearer(t *testing.T) {
 			t.Errorf("Authorization %q: err = %v, want ok=%v", auth, err, ok)
 		}
 	}
-	none, _ := Bearer(nil)
+	none, _ := Bearer.Verifier(nil)
 	if err := none(http.Header{"Authorization": {"Bearer "}}, nil); !errors.Is(err, ErrSignature) {
 		t.Errorf("no secrets: err = %v, want ErrSignature", err)
 	}

@@ -11,11 +11,16 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 )
 
-// Stripe verifies the Stripe-Signature header with stripe-go's webhook
-// package against each secret in turn. stripe-go keys the HMAC with the
-// whole secret string, so any string is a usable Stripe secret except one
-// with nothing after "whsec_", which is public.
-func Stripe(secrets []string) (Func, error) {
+// Stripe is Stripe's scheme: the Stripe-Signature header, verified with
+// stripe-go's webhook package against each secret in turn.
+var Stripe Scheme = stripeScheme{}
+
+type stripeScheme struct{}
+
+// Verifier implements Scheme. stripe-go keys the HMAC with the whole secret
+// string, so any string is a usable Stripe secret except one with nothing
+// after "whsec_", which is public.
+func (stripeScheme) Verifier(secrets []string) (Func, error) {
 	for i, secret := range secrets {
 		if strings.TrimPrefix(secret, "whsec_") == "" {
 			return nil, fmt.Errorf("secret %d of %d holds no key after whsec_", i+1, len(secrets))
@@ -81,4 +86,28 @@ func stripeNotFuture(header string) error {
 		return withinTolerance(time.Unix(unix, 0), time.Now())
 	}
 	return nil
+}
+
+// Sign implements Scheme with stripe-go's own test signer.
+func (stripeScheme) Sign(secret, _ string, body []byte, at time.Time) (http.Header, error) {
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: at})
+	return http.Header{"Stripe-Signature": {signed.Header}}, nil
+}
+
+// Key implements Scheme: Stripe keys its HMAC with the whole secret string,
+// but "whsec_" alone is no key.
+func (stripeScheme) Key(secret string) []byte { return []byte(strings.TrimPrefix(secret, svixPrefix)) }
+
+// UserChosen implements Scheme: Stripe generates its secrets.
+func (stripeScheme) UserChosen() bool { return false }
+
+// NewSecret implements Scheme.
+func (stripeScheme) NewSecret() string { return svixPrefix + randomHex(16) }
+
+// Lint implements Linter.
+func (stripeScheme) Lint(secret string) string {
+	if !strings.HasPrefix(secret, svixPrefix) {
+		return "does not start with whsec_, as Stripe signing secrets do (is it an API key?)"
+	}
+	return ""
 }

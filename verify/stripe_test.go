@@ -45,7 +45,7 @@ func TestStripe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			check, err := Stripe(tt.secrets)
+			check, err := Stripe.Verifier(tt.secrets)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,13 +13,23 @@ import (
 	svix "github.com/svix/svix-webhooks/go"
 )
 
-// Svix verifies the svix-id, svix-timestamp and svix-signature headers that
+// Svix is the scheme of Clerk and Stytch, and StandardWebhooks its open
+// twin (the generic endpoint): the same MAC under svix-* or webhook-* header
+// names. Either verifies both header sets; they differ in how they sign.
+var (
+	Svix             Scheme = svixScheme{prefix: "svix"}
+	StandardWebhooks Scheme = svixScheme{prefix: "webhook"}
+)
+
+type svixScheme struct{ prefix string }
+
+// Verifier implements Scheme. It verifies the svix-id, svix-timestamp and svix-signature headers that
 // Clerk and Stytch send, and the webhook-id, webhook-timestamp and
 // webhook-signature headers of Standard Webhooks (the same scheme under its
 // open name), with the svix library. Each secret is "whsec_" followed by
 // base64; one that is not, or that holds no key at all, fails here, at
 // startup, rather than on every delivery.
-func Svix(secrets []string) (Func, error) {
+func (svixScheme) Verifier(secrets []string) (Func, error) {
 	hooks := make([]*svix.Webhook, 0, len(secrets))
 	for i, secret := range secrets {
 		wh, err := svix.NewWebhook(secret)
@@ -105,4 +116,31 @@ func SignSvix(prefix, secret, id string, body []byte, at time.Time) (http.Header
 	h.Set(prefix+"-timestamp", strconv.FormatInt(at.Unix(), 10))
 	h.Set(prefix+"-signature", sig)
 	return h, nil
+}
+
+// Sign implements Scheme with the svix library's signer, under the scheme's
+// header names.
+func (s svixScheme) Sign(secret, id string, body []byte, at time.Time) (http.Header, error) {
+	return SignSvix(s.prefix, secret, id, body, at)
+}
+
+// Key implements Scheme: the base64 after "whsec_" (the text itself when it
+// is not base64: Verifier refuses such a secret).
+func (svixScheme) Key(secret string) []byte {
+	material := strings.TrimPrefix(secret, svixPrefix)
+	if key, err := base64.StdEncoding.DecodeString(material); err == nil {
+		return key
+	}
+	return []byte(material)
+}
+
+// UserChosen implements Scheme: Svix generates secrets, and so does
+// NewSecret for the generic endpoint's senders.
+func (svixScheme) UserChosen() bool { return false }
+
+// NewSecret implements Scheme: "whsec_" and 24 random bytes in base64.
+func (svixScheme) NewSecret() string {
+	key := make([]byte, 24)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return svixPrefix + base64.StdEncoding.EncodeToString(key)
 }

@@ -5,15 +5,16 @@
 package verify
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // ErrSignature is wrapped by every verification failure: a missing,
 // malformed or wrong signature, or a timestamp outside Tolerance.
-var ErrSignature = errors.New("invalid signature")
+var ErrSignature = outcome.New(outcome.InvalidSignature, "invalid signature")
 
 // Tolerance is how far a signature's timestamp may be from now, in either
 // direction. Older deliveries are replays; newer ones come from a clock that
