@@ -16,7 +16,6 @@ type StripeLookup struct {
 	ID     string
 }
 
-
 // stripeEventTypes are the events that convert, in the order the README
 // lists them.
 var stripeEventTypes = []string{

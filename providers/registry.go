@@ -64,8 +64,8 @@ func (p Provider) TestEventsVar() string { return strings.ToUpper(p.Name) + "_AC
 func (p Provider) Route() string { return "/webhooks/" + p.Name }
 
 var (
-	mu       sync.RWMutex
-	registry []Provider // sorted by Name
+	mu        sync.RWMutex
+	registry  []Provider // sorted by Name
 	validName = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 )
 
