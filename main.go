@@ -216,7 +216,7 @@ func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout 
 			c.ReditusAPIKey = ""
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return handlers.New(c, handlers.Deps{Tracker: tracker, Stripe: lister, Log: logger})
+		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Log: logger})
 	}
 	if args[0] == "backfill" {
 		return replay.Backfill(ctx, args[1:], lister, open, stdout)
@@ -250,7 +250,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
 	})
-	handler, err := handlers.New(cfg, handlers.Deps{Tracker: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m})
+	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

@@ -76,13 +76,17 @@ var table = map[outcome.Code]row{
 // Result is what became of one webhook or replayed event: the JSON body of
 // the answer, what the log line is made of, and what backfill counts.
 type Result struct {
-	Code       outcome.Code        `json:"-"`
-	Outcome    string              `json:"outcome"`
-	Reason     string              `json:"reason,omitempty"`
-	EventID    string              `json:"event_id,omitempty"`
-	EventType  string              `json:"event_type,omitempty"`
-	ReferralID string              `json:"referral_id,omitempty"`
-	Conversion *reditus.Conversion `json:"conversion,omitempty"` // dry run only
+	Code       outcome.Code `json:"-"`
+	Outcome    string       `json:"outcome"`
+	Reason     string       `json:"reason,omitempty"`
+	EventID    string       `json:"event_id,omitempty"`
+	EventType  string       `json:"event_type,omitempty"`
+	ReferralID string       `json:"referral_id,omitempty"`
+	// Dry run only: what would have been sent.
+	Conversion *reditus.Conversion `json:"conversion,omitempty"`
+	Payment    *reditus.Payment    `json:"payment,omitempty"`
+	Refund     *reditus.Refund     `json:"refund,omitempty"`
+	Churn      *reditus.Churn      `json:"churn,omitempty"`
 
 	// Sent is what was sent to Reditus or, in dry run, what would have
 	// been; zero when nothing was. It is logged masked, never answered.

@@ -151,7 +151,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 		BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal(),
 		AttemptTimeout: 150 * time.Millisecond, Budget: 600 * time.Millisecond, Backoff: 5 * time.Millisecond,
 	})
-	bridge, err := New(cfg, Deps{Tracker: client, Log: slog.New(slog.DiscardHandler)})
+	bridge, err := New(cfg, Deps{Reditus: client, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,9 +22,13 @@ import (
 	"github.com/getreditus/reditus-bridge/verify"
 )
 
-// Tracker sends a conversion to Reditus. *reditus.Client is one.
-type Tracker interface {
+// Reditus is where the pipeline sends conversions, payments, refunds and
+// churn. *reditus.Client is one.
+type Reditus interface {
 	Track(ctx context.Context, c reditus.Conversion) (reditus.Result, error)
+	Pay(ctx context.Context, p reditus.Payment) error
+	Refund(ctx context.Context, r reditus.Refund) error
+	Churn(ctx context.Context, c reditus.Churn) error
 }
 
 // StripeFetcher fetches the Stripe objects an event names when it lacks
@@ -35,7 +39,7 @@ type StripeFetcher interface {
 
 // Deps are what New wires together. A nil field turns its part off.
 type Deps struct {
-	Tracker Tracker       // Reditus; never called in dry run
+	Reditus Reditus       // never called in dry run
 	Stripe  StripeFetcher // Stripe API look-ups; nil without STRIPE_API_KEY
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
@@ -63,7 +67,7 @@ type Bridge struct {
 	http.Handler
 
 	dryRun     bool
-	tracker    Tracker
+	reditus    Reditus
 	stripe     StripeFetcher
 	log        *slog.Logger
 	metrics    *metrics.Metrics
@@ -88,7 +92,7 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 	}
 	b := &Bridge{
 		dryRun:     cfg.DryRun(),
-		tracker:    deps.Tracker,
+		reditus:    deps.Reditus,
 		stripe:     deps.Stripe,
 		log:        deps.Log,
 		metrics:    deps.Metrics,

@@ -166,7 +166,7 @@ func newBridgeWithStripe(t *testing.T, configure func(*config.Config), stripe St
 		Backoff:        5 * time.Millisecond,
 	})
 	logger := slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := New(cfg, Deps{Tracker: client, Stripe: b.stripe, Log: logger, Metrics: b.metrics})
+	h, err := New(cfg, Deps{Reditus: client, Stripe: b.stripe, Log: logger, Metrics: b.metrics})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -82,7 +82,7 @@ func (b *Bridge) deliver(ctx context.Context, w route, body []byte, deliveryID s
 			// finishing it costs at most the client's budget, and the
 			// sender's re-send then finds it in Reditus (409) instead of
 			// racing it.
-			return b.forward(context.WithoutCancel(ctx), ev.Conversion)
+			return b.forward(context.WithoutCancel(ctx), ev)
 		})
 	}
 	res.EventID, res.EventType = ev.ID, ev.Type
@@ -112,20 +112,50 @@ func (b *Bridge) event(ctx context.Context, w route, body []byte, deliveryID str
 	return ev.WithRelated(related...), nil
 }
 
-// forward sends a conversion, or in dry run says what would have been sent.
-func (b *Bridge) forward(ctx context.Context, conv reditus.Conversion) Result {
+// forward sends what the event reports: its conversion, then its payment,
+// refund or churn. The money call is made only once the conversion is in
+// Reditus (or there is none), so that Reditus knows the customer when the
+// payment arrives. In dry run it says what would have been sent.
+func (b *Bridge) forward(ctx context.Context, ev mapping.Event) Result {
+	conv := ev.Conversion
 	if b.dryRun {
 		res := result(outcome.DryRun, "dry run: nothing was sent (REDITUS_API_KEY is not set, or DRY_RUN=true)")
-		res.Conversion, res.Sent = &conv, conv
+		if conv != (reditus.Conversion{}) {
+			res.Conversion = &conv
+		}
+		res.Payment, res.Refund, res.Churn, res.Sent = ev.Payment, ev.Refund, ev.Churn, conv
 		return res
 	}
-	created, err := b.tracker.Track(ctx, conv)
-	res := result(outcome.Forwarded, "")
-	if err != nil {
-		res = errorResult(err)
+	res := result(outcome.Forwarded, ev.Note)
+	if conv != (reditus.Conversion{}) {
+		created, err := b.reditus.Track(ctx, conv)
+		if err != nil {
+			res = errorResult(err)
+		}
+		res.ReferralID, res.Sent = created.ReferralID, conv
+		if code := res.Code; code != outcome.Forwarded && code != outcome.Duplicate {
+			return res
+		}
 	}
-	res.ReferralID, res.Sent = created.ReferralID, conv
-	return res
+	var err error
+	switch {
+	case ev.Payment != nil:
+		err = b.reditus.Pay(ctx, *ev.Payment)
+	case ev.Refund != nil:
+		err = b.reditus.Refund(ctx, *ev.Refund)
+	case ev.Churn != nil:
+		err = b.reditus.Churn(ctx, *ev.Churn)
+	default:
+		return res
+	}
+	// The conversion, if any, is in Reditus: the money call's outcome is
+	// the event's. A payment already recorded (409) was forwarded before.
+	money := result(outcome.Forwarded, ev.Note)
+	if err != nil && outcome.Of(err) != outcome.Duplicate {
+		money = errorResult(err)
+	}
+	money.ReferralID, money.Sent = res.ReferralID, res.Sent
+	return money
 }
 
 // respond writes the answer and the webhook's one log line.

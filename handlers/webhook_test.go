@@ -410,7 +410,7 @@ func TestLogLineMasksEmails(t *testing.T) {
 	}
 }
 
-// A Tracker other than reditus.Client, or any other step, may put an
+// A Reditus other than reditus.Client, or any other step, may put an
 // address in its error: errorResult masks the reason whatever produced it.
 func TestErrorResultMasksEmails(t *testing.T) {
 	tests := []struct {

@@ -28,15 +28,15 @@ func FromClerk(payload []byte) (Event, error) {
 			UnsafeMetadata        Metadata `json:"unsafe_metadata"`
 		} `json:"data"`
 	}
-	if err := decode(payload, &e, "a Clerk event"); err != nil {
+	if err := Decode(payload, &e, "a Clerk event"); err != nil {
 		return Event{}, err
 	}
 	if e.Type == "" {
-		return Event{}, invalid("not a Clerk event: no type")
+		return Event{}, Invalid("not a Clerk event: no type")
 	}
 	ev := Event{Type: e.Type}
 	if e.Type != "user.created" {
-		return doesNotConvert(ev, "user.created"), nil
+		return DoesNotConvert(ev, "user.created"), nil
 	}
 	u := e.Data
 	var email string
@@ -46,11 +46,11 @@ func FromClerk(payload []byte) (Event, error) {
 			email = a.EmailAddress
 		}
 	}
-	who := identity{email: email, uid: u.ID, looked: "data.email_addresses (the primary one) and data.id"}
-	return convert(ev, who,
-		place{"public_metadata", u.PublicMetadata},
-		place{"private_metadata", u.PrivateMetadata},
-		place{"unsafe_metadata", u.UnsafeMetadata},
+	who := Who{Email: email, UID: u.ID, Looked: "data.email_addresses (the primary one) and data.id"}
+	return Convert(ev, who,
+		Place{"public_metadata", u.PublicMetadata},
+		Place{"private_metadata", u.PrivateMetadata},
+		Place{"unsafe_metadata", u.UnsafeMetadata},
 	), nil
 }
 
@@ -73,11 +73,11 @@ func FromStytch(payload []byte) (Event, error) {
 		User       json.RawMessage `json:"user"`
 		Member     json.RawMessage `json:"member"`
 	}
-	if err := decode(payload, &e, "a Stytch event"); err != nil {
+	if err := Decode(payload, &e, "a Stytch event"); err != nil {
 		return Event{}, err
 	}
 	if e.Source == "" || e.ObjectType == "" || e.Action == "" {
-		return Event{}, invalid("not a Stytch event: no source, object_type or action")
+		return Event{}, Invalid("not a Stytch event: no source, object_type or action")
 	}
 	ev := Event{ID: e.EventID, Type: strings.ToLower(e.Source + "." + e.ObjectType + "." + e.Action)}
 	switch {
@@ -86,7 +86,7 @@ func FromStytch(payload []byte) (Event, error) {
 	case strings.EqualFold(e.ObjectType, "member") && strings.EqualFold(e.Action, "create"):
 		return fromStytchMember(ev, e.Member)
 	}
-	return doesNotConvert(ev, stytchConverts...), nil
+	return DoesNotConvert(ev, stytchConverts...), nil
 }
 
 // fromStytchUser maps a consumer project's User object.
@@ -106,10 +106,10 @@ func fromStytchUser(ev Event, raw json.RawMessage) (Event, error) {
 	if len(u.Emails) > 0 {
 		email = u.Emails[0].Email
 	}
-	who := identity{email: email, uid: u.UserID, looked: "user.emails and user.user_id"}
-	return convert(ev, who,
-		place{"trusted_metadata", u.TrustedMetadata},
-		place{"untrusted_metadata", u.UntrustedMetadata},
+	who := Who{Email: email, UID: u.UserID, Looked: "user.emails and user.user_id"}
+	return Convert(ev, who,
+		Place{"trusted_metadata", u.TrustedMetadata},
+		Place{"untrusted_metadata", u.UntrustedMetadata},
 	), nil
 }
 
@@ -125,10 +125,10 @@ func fromStytchMember(ev Event, raw json.RawMessage) (Event, error) {
 	if err := decodeObject(raw, &m, ev.Type, "member"); err != nil {
 		return Event{}, err
 	}
-	who := identity{email: m.EmailAddress, uid: m.MemberID, looked: "member.email_address and member.member_id"}
-	return convert(ev, who,
-		place{"member.trusted_metadata", m.TrustedMetadata},
-		place{"member.untrusted_metadata", m.UntrustedMetadata},
+	who := Who{Email: m.EmailAddress, UID: m.MemberID, Looked: "member.email_address and member.member_id"}
+	return Convert(ev, who,
+		Place{"member.trusted_metadata", m.TrustedMetadata},
+		Place{"member.untrusted_metadata", m.UntrustedMetadata},
 	), nil
 }
 
@@ -136,10 +136,10 @@ func fromStytchMember(ev Event, raw json.RawMessage) (Event, error) {
 // refuses an event that lacks it.
 func decodeObject(raw json.RawMessage, v any, eventType, key string) error {
 	if len(raw) == 0 || string(raw) == "null" {
-		return invalid("%s event has no %s", eventType, key)
+		return Invalid("%s event has no %s", eventType, key)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return invalid("not a Stytch %s: %v", key, err)
+		return Invalid("not a Stytch %s: %v", key, err)
 	}
 	return nil
 }
@@ -156,18 +156,18 @@ func FromWorkOS(payload []byte) (Event, error) {
 			Metadata Metadata `json:"metadata"`
 		} `json:"data"`
 	}
-	if err := decode(payload, &e, "a WorkOS event"); err != nil {
+	if err := Decode(payload, &e, "a WorkOS event"); err != nil {
 		return Event{}, err
 	}
 	if e.ID == "" || e.Event == "" {
-		return Event{}, invalid("not a WorkOS event: no id or event")
+		return Event{}, Invalid("not a WorkOS event: no id or event")
 	}
 	ev := Event{ID: e.ID, Type: e.Event}
 	if e.Event != "user.created" {
-		return doesNotConvert(ev, "user.created"), nil
+		return DoesNotConvert(ev, "user.created"), nil
 	}
-	who := identity{email: e.Data.Email, uid: e.Data.ID, looked: "data.email and data.id"}
-	return convert(ev, who, place{"data.metadata", e.Data.Metadata}), nil
+	who := Who{Email: e.Data.Email, UID: e.Data.ID, Looked: "data.email and data.id"}
+	return Convert(ev, who, Place{"data.metadata", e.Data.Metadata}), nil
 }
 
 // FromSupabase maps a Supabase database webhook on INSERT into auth.users.
@@ -185,24 +185,24 @@ func FromSupabase(payload []byte) (Event, error) {
 			RawUserMetaData Metadata `json:"raw_user_meta_data"`
 		} `json:"record"`
 	}
-	if err := decode(payload, &e, "a Supabase database webhook"); err != nil {
+	if err := Decode(payload, &e, "a Supabase database webhook"); err != nil {
 		return Event{}, err
 	}
 	if e.Type == "" || e.Table == "" {
-		return Event{}, invalid("not a Supabase database webhook: no type or table")
+		return Event{}, Invalid("not a Supabase database webhook: no type or table")
 	}
 	ev := Event{Type: e.Type + " " + e.Schema + "." + e.Table}
 	if ev.Type != "INSERT auth.users" {
-		return doesNotConvert(ev, "INSERT auth.users"), nil
+		return DoesNotConvert(ev, "INSERT auth.users"), nil
 	}
 	if e.Record == nil || e.Record.ID == "" {
-		return Event{}, invalid("INSERT has no record id")
+		return Event{}, Invalid("INSERT has no record id")
 	}
 	ev.ID = e.Record.ID
-	who := identity{email: e.Record.Email, uid: e.Record.ID, looked: "record.email and record.id"}
-	return convert(ev, who,
-		place{"raw_app_meta_data", e.Record.RawAppMetaData},
-		place{"raw_user_meta_data", e.Record.RawUserMetaData},
+	who := Who{Email: e.Record.Email, UID: e.Record.ID, Looked: "record.email and record.id"}
+	return Convert(ev, who,
+		Place{"raw_app_meta_data", e.Record.RawAppMetaData},
+		Place{"raw_user_meta_data", e.Record.RawUserMetaData},
 	), nil
 }
 
@@ -222,11 +222,11 @@ func FromSupabase(payload []byte) (Event, error) {
 // answer; every type converts, since the sender chooses what it sends.
 func FromGeneric(payload []byte) (Event, error) {
 	var body Metadata
-	if err := decode(payload, &body, "a JSON object"); err != nil {
+	if err := Decode(payload, &body, "a JSON object"); err != nil {
 		return Event{}, err
 	}
 	if body == nil {
-		return Event{}, invalid("not a JSON object")
+		return Event{}, Invalid("not a JSON object")
 	}
 	ev := Event{Type: "conversion"}
 	if t, ok := body["type"].(string); ok && strings.TrimSpace(t) != "" {
@@ -234,22 +234,22 @@ func FromGeneric(payload []byte) (Event, error) {
 	}
 	data, ok := body["data"].(map[string]any)
 	if !ok {
-		who := identity{email: body.get(keysEmail), uid: body.get(keysUID), looked: "email and uid"}
-		return convert(ev, who, place{"the body", body}), nil
+		who := Who{Email: body.Get(KeysEmail), UID: body.Get(KeysUID), Looked: "email and uid"}
+		return Convert(ev, who, Place{"the body", body}), nil
 	}
 	inner := Metadata(data)
-	who := identity{
-		email:  cmp.Or(inner.get(keysEmail), body.get(keysEmail)),
-		uid:    cmp.Or(inner.get(keysUID), body.get(keysUID)),
-		looked: "data.email, data.uid, email and uid",
+	who := Who{
+		Email:  cmp.Or(inner.Get(KeysEmail), body.Get(KeysEmail)),
+		UID:    cmp.Or(inner.Get(KeysUID), body.Get(KeysUID)),
+		Looked: "data.email, data.uid, email and uid",
 	}
-	return convert(ev, who, place{"data", inner}, place{"the top level", body}), nil
+	return Convert(ev, who, Place{"data", inner}, Place{"the top level", body}), nil
 }
 
 // decode unmarshals a provider payload, or says what it was expected to be.
-func decode(payload []byte, v any, what string) error {
+func Decode(payload []byte, v any, what string) error {
 	if err := json.Unmarshal(payload, v); err != nil {
-		return invalid("not %s: %v", what, err)
+		return Invalid("not %s: %v", what, err)
 	}
 	return nil
 }

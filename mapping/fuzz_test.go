@@ -46,7 +46,7 @@ func fuzzMapping(f *testing.F, dir string, parse func([]byte) (Event, error)) {
 		if c.Email == "" && c.UID == "" {
 			t.Fatalf("converted without email or uid: %+v", c)
 		}
-		if field, why := checkConversion(c); field != "" {
+		if field, why := CheckConversion(c); field != "" {
 			t.Fatalf("converted with an invalid %s (%s): %+v", field, why, c)
 		}
 	})
@@ -61,16 +61,16 @@ func FuzzConvert(f *testing.F) {
 	f.Add("", "", "rl:x::pk:::jo\xffhn:::sid:affiliate", "a@b@c", "u\n1")
 	f.Add(" RED ", "\u202e", "", " ada@example.com ", "\t")
 	f.Fuzz(func(t *testing.T, slug, advocate, grID, email, uid string) {
-		ev := convert(Event{},
-			identity{email: email, uid: uid, looked: "email and uid"},
-			place{"the body", Metadata{"Red": slug, "refby": advocate, "gr_id": grID}})
+		ev := Convert(Event{},
+			Who{Email: email, UID: uid, Looked: "email and uid"},
+			Place{"the body", Metadata{"Red": slug, "refby": advocate, "gr_id": grID}})
 		if ev.Skip != "" {
 			if !utf8.ValidString(ev.Skip) || strings.ContainsFunc(ev.Skip, unicode.IsControl) {
 				t.Fatalf("the reason %q is not printable text", ev.Skip)
 			}
 			return
 		}
-		if field, why := checkConversion(ev.Conversion); field != "" {
+		if field, why := CheckConversion(ev.Conversion); field != "" {
 			t.Fatalf("converted with an invalid %s (%s): %+v", field, why, ev.Conversion)
 		}
 	})

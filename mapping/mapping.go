@@ -29,8 +29,19 @@ type Event struct {
 	ID   string // the provider's event id; a dedupe key when the delivery has none
 	Type string
 
-	Conversion reditus.Conversion // meaningful only when Skip is empty
-	Skip       string             // why no conversion is sent, for a person to act on
+	Conversion reditus.Conversion // sent when it is not zero and Skip is empty
+	Skip       string             // why nothing is sent, for a person to act on
+
+	// What the event reports besides a conversion, for processors Reditus
+	// has no connector for: at most one of them, sent after the Conversion.
+	// Reditus matches it to the referral by uid or email, so it is sent
+	// whether or not this event carries referral data.
+	Payment *reditus.Payment
+	Refund  *reditus.Refund
+	Churn   *reditus.Churn
+	// Note says why a money event's conversion is not sent (no referral
+	// data in it), for the log and the journal.
+	Note string
 
 	// Lookups names the related Stripe objects that may hold the referral
 	// data this event lacks, in the order to look. Only FromStripe sets it,
@@ -38,9 +49,22 @@ type Event struct {
 	Lookups []StripeLookup
 
 	// What convert was given, so that WithRelated can map the event again.
-	who             identity
-	places          []place
+	who             Who
+	places          []Place
 	missingReferral bool
+}
+
+// WithMoney adds a payment, refund or churn (set exactly one) to the event.
+// An event that was skipped for want of referral data still reports it:
+// the customer may have been referred by an earlier conversion (a signup),
+// and Reditus answers "not referred" otherwise. The conversion is then not
+// sent, and the skip reason becomes the Note.
+func (ev Event) WithMoney(p *reditus.Payment, r *reditus.Refund, c *reditus.Churn) Event {
+	ev.Payment, ev.Refund, ev.Churn = p, r, c
+	if ev.Skip != "" && ev.missingReferral {
+		ev.Note, ev.Skip, ev.Conversion = "no conversion: "+ev.Skip, "", reditus.Conversion{}
+	}
+	return ev
 }
 
 // MissingReferral reports whether the event was skipped for want of referral
@@ -64,27 +88,27 @@ type Related struct {
 // reason that names every object looked at.
 func (ev Event) WithRelated(related ...Related) Event {
 	who := ev.who
-	places := append([]place(nil), ev.places...)
+	places := append([]Place(nil), ev.places...)
 	for _, r := range related {
-		places = append(places, place{r.Name, r.Metadata})
-		if who.email == "" && r.Email != "" {
-			who.email = r.Email
+		places = append(places, Place{r.Name, r.Metadata})
+		if who.Email == "" && r.Email != "" {
+			who.Email = r.Email
 		}
 	}
 	ev.Skip, ev.Lookups = "", nil
-	return convert(ev, who, places...)
+	return Convert(ev, who, places...)
 }
 
 // The metadata keys the bridge reads, each with its aliases, canonical name
 // first (DESIGN.md section 2). Keys match ASCII case-insensitively; lookup
 // says which spelling wins.
 var (
-	keysGrID          = []string{"gr_id", "_gr_id", "reditus_gr_id"}
-	keysAffiliateSlug = []string{"affiliate_slug", "reditus_affiliate_slug", "red"}
-	keysAdvocateSlug  = []string{"advocate_slug", "reditus_advocate_slug", "refby"}
-	keysUserID        = []string{"user_id"}
-	keysEmail         = []string{"email"} // the generic endpoint's body
-	keysUID           = []string{"uid"}   // the generic endpoint's body
+	KeysGrID          = []string{"gr_id", "_gr_id", "reditus_gr_id"}
+	KeysAffiliateSlug = []string{"affiliate_slug", "reditus_affiliate_slug", "red"}
+	KeysAdvocateSlug  = []string{"advocate_slug", "reditus_advocate_slug", "refby"}
+	KeysUserID        = []string{"user_id"}
+	KeysEmail         = []string{"email"} // the generic endpoint's body
+	KeysUID           = []string{"uid"}   // the generic endpoint's body
 )
 
 // Metadata is a provider's free-form metadata map. Only string values are
@@ -93,7 +117,7 @@ var (
 type Metadata map[string]any
 
 // get returns lookup's value.
-func (m Metadata) get(keys []string) string {
+func (m Metadata) Get(keys []string) string {
 	v, _ := m.lookup(keys)
 	return v
 }
@@ -154,15 +178,15 @@ func lowerASCII(c byte) byte {
 
 // place is one map in a payload where a site may have stored referral data;
 // name says where, for skip reasons ("customer metadata").
-type place struct {
-	name string
-	meta Metadata
+type Place struct {
+	Name string
+	Meta Metadata
 }
 
 // identity is who converted: at least one of the two is needed.
-type identity struct {
-	email, uid string
-	looked     string // where they were looked for, for the skip reason
+type Who struct {
+	Email, UID string
+	Looked     string // where they were looked for, for the skip reason
 }
 
 // convert combines the referral data found in places (most trusted first)
@@ -173,33 +197,33 @@ type identity struct {
 // An invalid explicit slug does not fall back to the cookie's or a later
 // place's: a value that looks forged must not quietly credit another
 // affiliate.
-func convert(ev Event, who identity, places ...place) Event {
-	who.email, who.uid = strings.TrimSpace(who.email), strings.TrimSpace(who.uid)
+func Convert(ev Event, who Who, places ...Place) Event {
+	who.Email, who.UID = strings.TrimSpace(who.Email), strings.TrimSpace(who.UID)
 	ev.who, ev.places, ev.missingReferral = who, places, false
 	var explicit, cookie Referral
 	var affiliateFrom, advocateFrom, cookieFrom string // where each was found, for reasons
 	var problems []string
 	for _, p := range places {
 		if explicit.AffiliateSlug == "" {
-			if v, key := p.meta.lookup(keysAffiliateSlug); v != "" {
-				explicit.AffiliateSlug, affiliateFrom = v, key+" in "+p.name
+			if v, key := p.Meta.lookup(KeysAffiliateSlug); v != "" {
+				explicit.AffiliateSlug, affiliateFrom = v, key+" in "+p.Name
 			}
 		}
 		if explicit.AdvocateSlug == "" {
-			if v, key := p.meta.lookup(keysAdvocateSlug); v != "" {
-				explicit.AdvocateSlug, advocateFrom = v, key+" in "+p.name
+			if v, key := p.Meta.lookup(KeysAdvocateSlug); v != "" {
+				explicit.AdvocateSlug, advocateFrom = v, key+" in "+p.Name
 			}
 		}
 		if cookieFrom != "" {
 			continue
 		}
-		if raw := p.meta.get(keysGrID); raw != "" {
+		if raw := p.Meta.Get(KeysGrID); raw != "" {
 			c, err := ParseCookie(raw)
 			if err != nil {
-				problems = append(problems, fmt.Sprintf("gr_id in %s: %v", p.name, err))
+				problems = append(problems, fmt.Sprintf("gr_id in %s: %v", p.Name, err))
 				continue
 			}
-			cookie, cookieFrom = c, p.name
+			cookie, cookieFrom = c, p.Name
 		}
 	}
 
@@ -212,12 +236,12 @@ func convert(ev Event, who identity, places ...place) Event {
 	c := reditus.Conversion{
 		AffiliateSlug: ref.AffiliateSlug,
 		AdvocateSlug:  ref.AdvocateSlug,
-		Email:         who.email,
-		UID:           who.uid,
+		Email:         who.Email,
+		UID:           who.UID,
 		GrID:          ref.GrID,
 	}
 
-	switch field, why := checkConversion(c); {
+	switch field, why := CheckConversion(c); {
 	case !ref.hasSlug() && ref.GrID == "":
 		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
 		ev.missingReferral = true
@@ -229,12 +253,12 @@ func convert(ev Event, who identity, places ...place) Event {
 			"affiliate_slug": affiliateFrom,
 			"advocate_slug":  advocateFrom,
 			"gr_id":          "gr_id in " + cookieFrom,
-			"email":          "looked at " + who.looked,
-			"uid":            "looked at " + who.looked,
+			"email":          "looked at " + who.Looked,
+			"uid":            "looked at " + who.Looked,
 		}[field]
 		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, from, why)
-	case who.email == "" && who.uid == "":
-		ev.Skip = "no email or user id: looked at " + who.looked
+	case who.Email == "" && who.UID == "":
+		ev.Skip = "no email or user id: looked at " + who.Looked
 	default:
 		ev.Conversion = c
 		return ev
@@ -245,10 +269,10 @@ func convert(ev Event, who identity, places ...place) Event {
 	return ev
 }
 
-func names(places []place) string {
+func names(places []Place) string {
 	out := make([]string, len(places))
 	for i, p := range places {
-		out[i] = p.name
+		out[i] = p.Name
 	}
 	switch len(out) {
 	case 0:
@@ -262,11 +286,11 @@ func names(places []place) string {
 
 // doesNotConvert skips an event of a type the bridge does not convert,
 // naming the ones it does, so that a person can fix the webhook's selection.
-func doesNotConvert(ev Event, converts ...string) Event {
+func DoesNotConvert(ev Event, converts ...string) Event {
 	ev.Skip = "event type " + ev.Type + " does not convert; the bridge converts " + strings.Join(converts, ", ")
 	return ev
 }
 
-func invalid(format string, args ...any) error {
+func Invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPayload, fmt.Sprintf(format, args...))
 }

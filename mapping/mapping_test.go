@@ -33,7 +33,7 @@ func TestMetadataPrecedence(t *testing.T) {
 			// Go randomises map order on every range: one answer in 100
 			// runs is what a redelivered event needs.
 			for range 100 {
-				val, key := tt.meta.lookup(keysAffiliateSlug)
+				val, key := tt.meta.lookup(KeysAffiliateSlug)
 				if val != tt.wantVal || key != tt.wantKey {
 					t.Fatalf("lookup = %q under %q, want %q under %q", val, key, tt.wantVal, tt.wantKey)
 				}

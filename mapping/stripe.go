@@ -93,22 +93,22 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 // because Reditus's Stripe connector matches later payments by either.
 func FromStripe(payload []byte, opts Options) (Event, error) {
 	var e stripeEvent
-	if err := decode(payload, &e, "a Stripe event"); err != nil {
+	if err := Decode(payload, &e, "a Stripe event"); err != nil {
 		// The one-pass decode reads data.object as the objects the bridge
 		// converts; another event's object may not fit, and is still only
 		// an event to skip. Only this error path pays for the second look.
 		var head struct{ ID, Type string }
 		if json.Unmarshal(payload, &head) == nil && head.ID != "" && !slices.Contains(stripeEventTypes, head.Type) {
-			return doesNotConvert(Event{ID: head.ID, Type: head.Type}, stripeEventTypes...), nil
+			return DoesNotConvert(Event{ID: head.ID, Type: head.Type}, stripeEventTypes...), nil
 		}
 		return Event{}, err
 	}
 	if e.ID == "" || e.Type == "" {
-		return Event{}, invalid("not a Stripe event: no id or type")
+		return Event{}, Invalid("not a Stripe event: no id or type")
 	}
 	ev := Event{ID: e.ID, Type: e.Type}
 	if !slices.Contains(stripeEventTypes, e.Type) {
-		return doesNotConvert(ev, stripeEventTypes...), nil
+		return DoesNotConvert(ev, stripeEventTypes...), nil
 	}
 	if !e.Livemode && !opts.AcceptTestEvents {
 		ev.Skip = "test-mode event (livemode: false); set STRIPE_ACCEPT_TEST_EVENTS=true to forward test events"
@@ -116,7 +116,7 @@ func FromStripe(payload []byte, opts Options) (Event, error) {
 	}
 	o := e.Data.Object
 	if o == nil {
-		return Event{}, invalid("%s event has no data.object", e.Type)
+		return Event{}, Invalid("%s event has no data.object", e.Type)
 	}
 
 	switch e.Type {
@@ -129,13 +129,13 @@ func FromStripe(payload []byte, opts Options) (Event, error) {
 			ev.Skip = "customer.updated changed neither metadata nor email; a referral on this customer was sent when it was set"
 			return ev, nil
 		}
-		who := identity{
-			email:  o.Email,
-			uid:    cmp.Or(o.Metadata.get(keysUserID), o.ID),
-			looked: "the customer's email, metadata.user_id and id",
+		who := Who{
+			Email:  o.Email,
+			UID:    cmp.Or(o.Metadata.Get(KeysUserID), o.ID),
+			Looked: "the customer's email, metadata.user_id and id",
 		}
 		// Laravel Cashier and others put the referral on the subscription.
-		ev = convert(ev, who, place{"customer metadata", o.Metadata})
+		ev = Convert(ev, who, Place{"customer metadata", o.Metadata})
 		return lookups(ev, StripeLookup{"subscriptions", o.ID}), nil
 
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
@@ -147,14 +147,14 @@ func FromStripe(payload []byte, opts Options) (Event, error) {
 		if o.CustomerDetails != nil {
 			detailsEmail = o.CustomerDetails.Email
 		}
-		who := identity{
-			email:  cmp.Or(detailsEmail, o.CustomerEmail),
-			uid:    cmp.Or(o.Metadata.get(keysUserID), string(o.Customer)),
-			looked: "customer_details.email, customer_email, metadata.user_id and customer",
+		who := Who{
+			Email:  cmp.Or(detailsEmail, o.CustomerEmail),
+			UID:    cmp.Or(o.Metadata.Get(KeysUserID), string(o.Customer)),
+			Looked: "customer_details.email, customer_email, metadata.user_id and customer",
 		}
-		ev = convert(ev, who,
-			place{"checkout session metadata", o.Metadata},
-			place{"client_reference_id", clientReference(o.ClientReferenceID)},
+		ev = Convert(ev, who,
+			Place{"checkout session metadata", o.Metadata},
+			Place{"client_reference_id", clientReference(o.ClientReferenceID)},
 		)
 		// Checkout copies none of its metadata to the objects it creates,
 		// and the referral may have been put on those.
@@ -163,11 +163,11 @@ func FromStripe(payload []byte, opts Options) (Event, error) {
 	default: // customer.subscription.created
 		// A subscription carries no email; the customer id is enough for
 		// Reditus to match the customer's payments.
-		who := identity{
-			uid:    cmp.Or(o.Metadata.get(keysUserID), string(o.Customer)),
-			looked: "the subscription's metadata.user_id and customer",
+		who := Who{
+			UID:    cmp.Or(o.Metadata.Get(KeysUserID), string(o.Customer)),
+			Looked: "the subscription's metadata.user_id and customer",
 		}
-		ev = convert(ev, who, place{"subscription metadata", o.Metadata})
+		ev = Convert(ev, who, Place{"subscription metadata", o.Metadata})
 		return lookups(ev, StripeLookup{"customer", string(o.Customer)}), nil
 	}
 }

@@ -23,7 +23,7 @@ const (
 // is trimmed, valid UTF-8 text, without control characters, within a length.
 // The reason never quotes the value: it may be an email, or bytes that would
 // garble a log line.
-func checkConversion(c reditus.Conversion) (field, why string) {
+func CheckConversion(c reditus.Conversion) (field, why string) {
 	for _, f := range []struct {
 		name, value string
 		check       func(string) string

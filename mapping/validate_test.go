@@ -56,8 +56,8 @@ func with(c reditus.Conversion, field, v string) reditus.Conversion {
 
 func TestCheckConversionRefuses(t *testing.T) {
 	valid := reditus.Conversion{AffiliateSlug: "john", AdvocateSlug: "jwe512", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1"}
-	if field, why := checkConversion(valid); field != "" {
-		t.Fatalf("checkConversion(%+v) = %s: %s, want valid", valid, field, why)
+	if field, why := CheckConversion(valid); field != "" {
+		t.Fatalf("CheckConversion(%+v) = %s: %s, want valid", valid, field, why)
 	}
 	for _, field := range fields {
 		cases := append([]struct{ name, value string }{{"over-long", overLong[field]}}, badText...)
@@ -68,7 +68,7 @@ func TestCheckConversionRefuses(t *testing.T) {
 		}
 		for _, tt := range cases {
 			t.Run(field+"/"+tt.name, func(t *testing.T) {
-				got, why := checkConversion(with(valid, field, tt.value))
+				got, why := CheckConversion(with(valid, field, tt.value))
 				if got != field || why == "" {
 					t.Fatalf("checkConversion = %q (%s), want %s refused", got, why, field)
 				}
@@ -107,7 +107,7 @@ func TestCheckConversionFieldRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+" "+tt.value, func(t *testing.T) {
-			field, why := checkConversion(with(reditus.Conversion{}, tt.field, tt.value))
+			field, why := CheckConversion(with(reditus.Conversion{}, tt.field, tt.value))
 			if got := field == ""; got != tt.ok {
 				t.Errorf("valid = %v (%s %s), want %v", got, field, why, tt.ok)
 			}
@@ -120,12 +120,12 @@ func TestCheckConversionFieldRules(t *testing.T) {
 // was found and why, without quoting it.
 func TestInvalidFieldsSkip(t *testing.T) {
 	type input struct {
-		who  identity
+		who  Who
 		meta Metadata
 	}
 	// build makes an event's input that has the bad value in field.
 	build := func(field, bad string) input {
-		in := input{identity{email: "ada@example.com", uid: "usr_1", looked: "email and uid"}, Metadata{}}
+		in := input{Who{Email: "ada@example.com", UID: "usr_1", Looked: "email and uid"}, Metadata{}}
 		switch field {
 		case "affiliate_slug":
 			in.meta["RED"] = bad
@@ -138,10 +138,10 @@ func TestInvalidFieldsSkip(t *testing.T) {
 			in.meta["gr_id"] = "rl:" + bad + "::pk:::john:::sid:affiliate"
 		case "email":
 			in.meta["red"] = "john"
-			in.who.email = bad
+			in.who.Email = bad
 		case "uid":
 			in.meta["red"] = "john"
-			in.who.uid = bad
+			in.who.UID = bad
 		}
 		return in
 	}
@@ -157,7 +157,7 @@ func TestInvalidFieldsSkip(t *testing.T) {
 		for _, tt := range cases {
 			t.Run(field+"/"+tt.name, func(t *testing.T) {
 				in := build(field, tt.value)
-				ev := convert(Event{}, in.who, place{"the body", in.meta})
+				ev := Convert(Event{}, in.who, Place{"the body", in.meta})
 				if ev.Skip == "" {
 					t.Fatalf("sent %+v, want skipped", ev.Conversion)
 				}
@@ -178,27 +178,27 @@ func TestInvalidFieldsSkip(t *testing.T) {
 // An invalid explicit slug skips the event: it does not fall back to the
 // cookie's slug, nor to a valid one in a less trusted place.
 func TestInvalidExplicitSlugDoesNotFallBack(t *testing.T) {
-	who := identity{email: "ada@example.com", looked: "email"}
+	who := Who{Email: "ada@example.com", Looked: "email"}
 	validCookie := "rl:" + clickAffiliate + "::pk:::mary:::sid:affiliate"
 	tests := []struct {
 		name     string
-		places   []place
+		places   []Place
 		wantSkip string
 	}{
-		{"the cookie's slug", []place{{"customer metadata", Metadata{"red": "jo\x00hn", "gr_id": validCookie}}},
+		{"the cookie's slug", []Place{{"customer metadata", Metadata{"red": "jo\x00hn", "gr_id": validCookie}}},
 			"invalid affiliate_slug (red in customer metadata)"},
-		{"a slug in a later place", []place{
+		{"a slug in a later place", []Place{
 			{"public_metadata", Metadata{"Affiliate_Slug": "jo\ufffdhn"}},
 			{"unsafe_metadata", Metadata{"affiliate_slug": "mary"}},
 		}, "invalid affiliate_slug (Affiliate_Slug in public_metadata)"},
-		{"the cookie's slug for a bad advocate", []place{{"the body", Metadata{"refby": strings.Repeat("x", 101), "gr_id": validCookie}}},
+		{"the cookie's slug for a bad advocate", []Place{{"the body", Metadata{"refby": strings.Repeat("x", 101), "gr_id": validCookie}}},
 			"invalid advocate_slug (refby in the body): it is 101 bytes long"},
-		{"a cookie's over-long slug", []place{{"the body", Metadata{"gr_id": "rl:" + clickAffiliate + "::pk:::" + strings.Repeat("x", 101) + ":::sid:affiliate"}}},
+		{"a cookie's over-long slug", []Place{{"the body", Metadata{"gr_id": "rl:" + clickAffiliate + "::pk:::" + strings.Repeat("x", 101) + ":::sid:affiliate"}}},
 			"invalid affiliate_slug (the gr_id cookie in the body): it is 101 bytes long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := convert(Event{}, who, tt.places...)
+			ev := Convert(Event{}, who, tt.places...)
 			if !strings.HasPrefix(ev.Skip, tt.wantSkip) {
 				t.Errorf("skip %q, conversion %+v; want a skip starting %q", ev.Skip, ev.Conversion, tt.wantSkip)
 			}
@@ -208,9 +208,9 @@ func TestInvalidExplicitSlugDoesNotFallBack(t *testing.T) {
 
 // Values are sent trimmed, wherever they came from.
 func TestFieldsAreTrimmed(t *testing.T) {
-	ev := convert(Event{},
-		identity{email: " ada@example.com\n", uid: "\tusr_1 ", looked: "email and uid"},
-		place{"the body", Metadata{"red": " john ", "gr_id": " " + clickAffiliate + "\n"}})
+	ev := Convert(Event{},
+		Who{Email: " ada@example.com\n", UID: "\tusr_1 ", Looked: "email and uid"},
+		Place{"the body", Metadata{"red": " john ", "gr_id": " " + clickAffiliate + "\n"}})
 	want := reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1"}
 	if ev.Skip != "" || ev.Conversion != want {
 		t.Errorf("got %+v (skip %q), want %+v", ev.Conversion, ev.Skip, want)

@@ -61,7 +61,7 @@ func newWorld(t *testing.T) *world {
 			cfg.ReditusAPIKey = ""
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal(), Budget: time.Second, Backoff: time.Millisecond})
-		return handlers.New(cfg, handlers.Deps{Tracker: tracker, Stripe: w.lister})
+		return handlers.New(cfg, handlers.Deps{Reditus: tracker, Stripe: w.lister})
 	}
 	// Created inside the window: a referred customer, a customer whose
 	// referral is on its subscription, one not referred, and a Checkout
