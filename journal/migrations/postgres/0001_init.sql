@@ -1,0 +1,32 @@
+-- The journal: one row per delivery a provider made (or an event replayed).
+CREATE TABLE journal (
+	id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	provider        text        NOT NULL,
+	delivery_id     text        NOT NULL,
+	event_type      text        NOT NULL DEFAULT '',
+	received_at     timestamptz NOT NULL,
+	updated_at      timestamptz NOT NULL,
+	outcome         text        NOT NULL,
+	reason          text        NOT NULL DEFAULT '',
+	attempts        integer     NOT NULL DEFAULT 0,
+	retries         integer     NOT NULL DEFAULT 0,
+	referral_id     text        NOT NULL DEFAULT '',
+	email           text        NOT NULL DEFAULT '',
+	-- email lower-cased by the bridge: an exact, case-insensitive search
+	-- that both stores fold the same way.
+	email_key       text        NOT NULL DEFAULT '',
+	body            bytea       NOT NULL,
+	-- Set while the record belongs to the queue: when it is due, and, once the
+	-- worker has taken it (pending), when it was due.
+	next_attempt_at timestamptz,
+	-- Set while pending: until when its holder may work on it undisturbed.
+	lease_until     timestamptz,
+	UNIQUE (provider, delivery_id)
+);
+
+-- List: newest first, alone or by email, delivery id or outcome. Prune goes
+-- by received_at too, and Due by outcome: the queued and pending rows are few.
+CREATE INDEX journal_received ON journal (received_at);
+CREATE INDEX journal_email ON journal (email_key, received_at);
+CREATE INDEX journal_delivery ON journal (delivery_id);
+CREATE INDEX journal_outcome ON journal (outcome, received_at);

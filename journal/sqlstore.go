@@ -1,0 +1,420 @@
+package journal
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dialect is what differs between the two stores; everything else is shared.
+type dialect struct {
+	kind string
+	// placeholders turns the ? of the queries below into the store's own.
+	placeholders func(query string) string
+	// timeArg turns a UTC time into what the store's time columns hold.
+	timeArg func(time.Time) any
+	// skipLocked ends Due's inner select: on Postgres, concurrent workers
+	// skip the rows another one is claiming instead of waiting for them.
+	skipLocked string
+	// lockMigrations, run first in the migrations' transaction, keeps two
+	// instances starting at once from migrating together. SQLite needs none:
+	// its write transactions are exclusive.
+	lockMigrations string
+	// migrationsTable is the DDL of the table that records applied migrations.
+	migrationsTable string
+}
+
+// sqlStore is a Store over database/sql.
+type sqlStore struct {
+	d     dialect
+	write *sql.DB // every write, and reads that must see them
+	read  *sql.DB // List and Get; the same as write on Postgres
+	now   func() time.Time
+	where string
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// columns are a Record's, in the order scan reads them. listColumns leave the
+// body out: a page of results must not carry megabytes of payloads.
+const (
+	columns     = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, body`
+	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at`
+)
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanRecord(row rowScanner, withBody bool) (Record, error) {
+	var r Record
+	dest := []any{&r.ID, &r.Provider, &r.DeliveryID, &r.EventType,
+		timeScanner{&r.ReceivedAt}, timeScanner{&r.UpdatedAt}, &r.Outcome, &r.Reason,
+		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt}}
+	if withBody {
+		dest = append(dest, &r.Body)
+	}
+	err := row.Scan(dest...)
+	return r, err
+}
+
+// timeScanner reads a time column of either store into a UTC time.Time; NULL
+// reads as the zero time.
+type timeScanner struct{ t *time.Time }
+
+func (s timeScanner) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.t = time.Time{}
+	case time.Time:
+		*s.t = v.UTC()
+	case string:
+		return s.parse(v)
+	case []byte:
+		return s.parse(string(v))
+	default:
+		return fmt.Errorf("journal: a time column holds %T", src)
+	}
+	return nil
+}
+
+func (s timeScanner) parse(v string) error {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return fmt.Errorf("journal: a time column holds %q: %w", v, err)
+	}
+	*s.t = t.UTC()
+	return nil
+}
+
+// utc is how every time enters the journal: UTC, to the microsecond that
+// both stores keep, so that what is read back equals what was written.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func (s *sqlStore) clock() time.Time { return utc(s.now()) }
+
+// t is a time argument; the zero time is NULL.
+func (s *sqlStore) t(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.d.timeArg(utc(t))
+}
+
+func (s *sqlStore) q(query string) string { return s.d.placeholders(query) }
+
+// inTx runs f in a write transaction, committed when f returns nil.
+func (s *sqlStore) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback() // the error that matters is f's
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Record, bool, error) {
+	if r.Provider == "" || r.DeliveryID == "" {
+		return Record{}, false, errors.New("journal: begin: a record needs a provider and a delivery id")
+	}
+	if lease <= 0 {
+		return Record{}, false, errors.New("journal: begin: the lease must be positive")
+	}
+	now := s.clock()
+	if r.ReceivedAt.IsZero() {
+		r.ReceivedAt = now
+	}
+	if r.Body == nil {
+		r.Body = []byte{} // the column is NOT NULL; an empty body is still a body
+	}
+	var rec Record
+	claimed := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Each statement is atomic on its own: the unique key lets one insert
+		// win, and the update's condition lets one taker of an abandoned or
+		// failed record win, because the winner's lease makes it false for
+		// the others.
+		var err error
+		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
+			INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
+				outcome, reason, referral_id, email, email_key, body, lease_until)
+			VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (provider, delivery_id) DO NOTHING
+			RETURNING `+columns),
+			r.Provider, r.DeliveryID, r.EventType, s.t(r.ReceivedAt), s.t(now),
+			r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))), true)
+		if err == nil {
+			claimed = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
+			UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
+			WHERE provider = ? AND delivery_id = ?
+				AND (outcome = 'failed' OR (outcome = 'pending' AND lease_until <= ?))
+			RETURNING `+columns),
+			s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
+		if err == nil {
+			claimed = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
+			SELECT `+columns+` FROM journal WHERE provider = ? AND delivery_id = ?`),
+			r.Provider, r.DeliveryID), true)
+		return err
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
+	}
+	return rec, claimed, nil
+}
+
+func (s *sqlStore) Finish(ctx context.Context, id int64, f Finish) error {
+	switch f.Outcome {
+	case "", Pending:
+		return fmt.Errorf("journal: finish: %q is not an outcome work can end with", f.Outcome)
+	}
+	now := s.clock()
+	var next any // NULL: the record leaves the queue
+	if f.Outcome == Queued {
+		next = s.t(f.NextAttemptAt)
+		if next == nil {
+			next = s.t(now)
+		}
+	}
+	res, err := s.write.ExecContext(ctx, s.q(`
+		UPDATE journal SET outcome = ?, reason = ?,
+			referral_id = COALESCE(NULLIF(?, ''), referral_id),
+			email = COALESCE(NULLIF(?, ''), email),
+			email_key = COALESCE(NULLIF(?, ''), email_key),
+			event_type = COALESCE(NULLIF(?, ''), event_type),
+			attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
+		WHERE id = ?`),
+		f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email), f.EventType,
+		f.Attempts, next, s.t(now), id)
+	if err != nil {
+		return fmt.Errorf("journal: finish %d: %w", id, err)
+	}
+	return affected(res, id)
+}
+
+func affected(res sql.Result, id int64) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("journal: %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("journal: %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
+	if lease <= 0 || limit <= 0 {
+		return nil, errors.New("journal: due: the lease and the limit must be positive")
+	}
+	now = utc(now)
+	// The outcome IN term lets both stores find the few candidates through
+	// the outcome index.
+	rows, err := s.write.QueryContext(ctx, s.q(`
+		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, retries = retries + 1
+		WHERE id IN (
+			SELECT id FROM journal
+			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= ?
+				AND (outcome = 'queued' OR lease_until <= ?)
+			ORDER BY next_attempt_at, id
+			LIMIT ?`+s.d.skipLocked+`)
+		RETURNING `+columns),
+		s.t(now.Add(lease)), s.t(s.clock()), s.t(now), s.t(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("journal: due: %w", err)
+	}
+	recs, err := collect(rows, true)
+	if err != nil {
+		return nil, fmt.Errorf("journal: due: %w", err)
+	}
+	// RETURNING keeps no order.
+	slices.SortFunc(recs, func(a, b Record) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return recs, nil
+}
+
+func collect(rows *sql.Rows, withBody bool) ([]Record, error) {
+	defer rows.Close()
+	var recs []Record
+	for rows.Next() {
+		r, err := scanRecord(rows, withBody)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, rows.Err()
+}
+
+func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (Record, error) {
+	if lease <= 0 {
+		return Record{}, errors.New("journal: retake: the lease must be positive")
+	}
+	now := s.clock()
+	var rec Record
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
+			UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
+			WHERE id = ? AND NOT (outcome = 'pending' AND lease_until > ?)
+			RETURNING `+columns),
+			s.t(now.Add(lease)), s.t(now), id, s.t(now)), true)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM journal WHERE id = ?`), id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return ErrBusy
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
+	}
+	return rec, nil
+}
+
+func (s *sqlStore) Get(ctx context.Context, id int64) (Record, error) {
+	rec, err := scanRecord(s.read.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM journal WHERE id = ?`), id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
+	}
+	return rec, nil
+}
+
+func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.Email != "" {
+		add("email_key = ?", emailKey(f.Email))
+	}
+	if f.DeliveryID != "" {
+		add("delivery_id = ?", f.DeliveryID)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", f.Outcome)
+	}
+	if f.Provider != "" {
+		add("provider = ?", f.Provider)
+	}
+	if !f.Since.IsZero() {
+		add("received_at >= ?", s.t(f.Since))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	query := `SELECT ` + listColumns + ` FROM journal`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY received_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.read.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: list: %w", err)
+	}
+	recs, err := collect(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("journal: list: %w", err)
+	}
+	return recs, nil
+}
+
+// pruneBatch bounds one delete, so that pruning a large backlog never holds
+// SQLite's one writer for long while webhooks wait.
+const pruneBatch = 5000
+
+func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.write.ExecContext(ctx, s.q(`
+			DELETE FROM journal WHERE id IN (
+				SELECT id FROM journal
+				WHERE received_at < ? AND NOT (outcome = 'pending' AND lease_until > ?)
+				LIMIT ?)`),
+			s.t(before), s.t(s.clock()), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("journal: prune: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("journal: prune: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+func (s *sqlStore) Status(ctx context.Context) (Status, error) {
+	st := Status{Kind: s.d.kind, Where: s.where, Latest: len(migrations[s.d.kind])}
+	var v sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return st, fmt.Errorf("journal: status: %w", err)
+	}
+	st.Version = int(v.Int64)
+	return st, nil
+}
+
+func (s *sqlStore) Close() error {
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// emailKey is the form an email is searched by.
+func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// dollarPlaceholders numbers the ? of a query as Postgres's $1, $2, ...; the
+// queries here hold no ? in a literal.
+func dollarPlaceholders(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
