@@ -362,7 +362,7 @@ func testStore(t *testing.T, b backend) {
 		for w := range 6 {
 			wg.Go(func() {
 				<-start
-				for {
+				for range 20 { // 20 records, at least 1 a call while any is left
 					recs, err := instances[w%2].Due(ctx, t0.Add(time.Second), lease, 3)
 					if err != nil {
 						t.Errorf("Due: %v", err)
