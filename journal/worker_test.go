@@ -296,7 +296,7 @@ func TestWorkerRunDeliversWhatFellDueWhileDown(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	// DESIGN.md: every due item is attempted within 10 s of start.
 	timeout := time.After(10 * time.Second)
-	for range want {
+	for len(want) > 0 {
 		select {
 		case id := <-delivered:
 			if !want[id] {
