@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -62,8 +63,31 @@ func TestOpenSQLiteCreatesAPrivateDataDir(t *testing.T) {
 		t.Errorf("bridge.db: %v", err)
 	}
 	var mode string
-	if err := s.(*sqlStore).write.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+	if err := s.(*sqlStore).write.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestSQLiteQueuedFinishLeavesTheWriterAsItWas(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	rec, _, err := s.Begin(ctx, Record{Provider: "supabase", DeliveryID: "sb_1"}, time.Minute)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	// synchronous: 1 is NORMAL, 2 FULL.
+	for _, f := range []Finish{{Outcome: Queued}, {Outcome: "forwarded"}} {
+		if err := s.Finish(ctx, rec.ID, f); err != nil {
+			t.Fatalf("Finish(%s): %v", f.Outcome, err)
+		}
+		var sync int
+		if err := s.(*sqlStore).write.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 1 {
+			t.Errorf("after Finish(%s): synchronous = %d, %v; want 1 (NORMAL)", f.Outcome, sync, err)
+		}
 	}
 }
 

@@ -51,7 +51,8 @@ func openPostgres(ctx context.Context, o Options) (Store, error) {
 	if err := migrate(ctx, db, postgresDialect); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", where, err), db.Close())
 	}
-	return &sqlStore{d: postgresDialect, write: db, read: db, now: o.Now, where: where}, nil
+	h := newHandle(db, postgresDialect)
+	return &sqlStore{d: postgresDialect, write: h, read: h, now: o.Now, where: where}, nil
 }
 
 // postgresWhere names the database without its password, for Status and

@@ -26,18 +26,22 @@ var sqliteDialect = dialect{
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 	) STRICT`,
+	prepare: true,
+	syncOn:  "PRAGMA synchronous = FULL",
+	syncOff: "PRAGMA synchronous = NORMAL",
 }
 
-// sqliteParams apply to every connection. WAL lets readers run beside the
+// sqliteParams apply to every connection. WAL lets the reader run beside the
 // writer; busy_timeout makes a second process on the same file wait rather
 // than fail; BEGIN IMMEDIATE takes the write lock at the start of a
 // transaction, so two writers queue instead of one failing on upgrade.
-// synchronous=FULL syncs the WAL at every commit: an event answered 202
-// queued must survive a power cut, not only a crash.
-const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
-
-// sqliteReaders is how many connections serve List and Get beside the writer.
-const sqliteReaders = 4
+// synchronous=NORMAL, SQLite's advice for WAL, syncs at checkpoints, not at
+// every commit: a commit survives a crash of the process, and may be lost
+// with the last moments before a power cut. FULL journals under half the
+// webhooks a second (2,200 against 6,400 in BenchmarkBeginFinish); the one
+// write that must survive a power cut, a record answered 202 queued, is
+// synced all the same (syncOn).
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
 func openSQLite(ctx context.Context, o Options) (Store, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
@@ -50,14 +54,18 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 	// A file: URI, percent-encoded, so that no character of the path is
 	// taken for the start of the parameters.
 	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + sqliteParams
-	// SQLite has one writer at a time; one connection for all writes makes
-	// them queue in Go instead of spinning on SQLITE_BUSY (BENCHMARKS.md).
+	// One connection writes and one reads (List, Get). SQLite has one writer
+	// at a time: one connection makes writes queue in Go instead of spinning
+	// on SQLITE_BUSY, and is faster than a pool of them. WAL lets the reader
+	// run beside it, so a slow search never holds up a webhook, and a single
+	// reader cannot take the CPU from the webhooks either: with 4 goroutines
+	// listing nonstop, 16 journaling webhooks kept about 5,000/s with one
+	// reader, 1,800/s with two, 800/s with four (BenchmarkBeginFinishWithReaders).
 	write, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
 	}
 	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, write, sqliteDialect); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
@@ -67,10 +75,15 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
 	}
-	read.SetMaxOpenConns(sqliteReaders)
-	read.SetMaxIdleConns(sqliteReaders)
+	read.SetMaxOpenConns(1)
 	if err := read.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
 	}
-	return &sqlStore{d: sqliteDialect, write: write, read: read, now: o.Now, where: file}, nil
+	return &sqlStore{
+		d:     sqliteDialect,
+		write: newHandle(write, sqliteDialect),
+		read:  newHandle(read, sqliteDialect),
+		now:   o.Now,
+		where: file,
+	}, nil
 }

@@ -28,13 +28,18 @@ type dialect struct {
 	lockMigrations string
 	// migrationsTable is the DDL of the table that records applied migrations.
 	migrationsTable string
+	// prepare: keep each query prepared (see handle).
+	prepare bool
+	// syncOn and syncOff surround a write that must be on disk when it
+	// returns, where commits are not always synced (SQLite, see sqliteParams).
+	syncOn, syncOff string
 }
 
 // sqlStore is a Store over database/sql.
 type sqlStore struct {
 	d     dialect
-	write *sql.DB // every write, and reads that must see them
-	read  *sql.DB // List and Get; the same as write on Postgres
+	write *handle // every write
+	read  *handle // List, Get and Status; the same as write on Postgres
 	now   func() time.Time
 	where string
 }
@@ -105,21 +110,6 @@ func (s *sqlStore) t(t time.Time) any {
 	return s.d.timeArg(utc(t))
 }
 
-func (s *sqlStore) q(query string) string { return s.d.placeholders(query) }
-
-// inTx runs f in a write transaction, committed when f returns nil.
-func (s *sqlStore) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback() // the error that matters is f's
-		return err
-	}
-	return tx.Commit()
-}
-
 func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Record, bool, error) {
 	if r.Provider == "" || r.DeliveryID == "" {
 		return Record{}, false, errors.New("journal: begin: a record needs a provider and a delivery id")
@@ -134,51 +124,44 @@ func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Re
 	if r.Body == nil {
 		r.Body = []byte{} // the column is NOT NULL; an empty body is still a body
 	}
-	var rec Record
-	claimed := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Each statement is atomic on its own: the unique key lets one insert
-		// win, and the update's condition lets one taker of an abandoned or
-		// failed record win, because the winner's lease makes it false for
-		// the others.
-		var err error
-		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
-			INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
-				outcome, reason, referral_id, email, email_key, body, lease_until)
-			VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (provider, delivery_id) DO NOTHING
-			RETURNING `+columns),
-			r.Provider, r.DeliveryID, r.EventType, s.t(r.ReceivedAt), s.t(now),
-			r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))), true)
-		if err == nil {
-			claimed = true
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
-			UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
-			WHERE provider = ? AND delivery_id = ?
-				AND (outcome = 'failed' OR (outcome = 'pending' AND lease_until <= ?))
-			RETURNING `+columns),
-			s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
-		if err == nil {
-			claimed = true
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
-			SELECT `+columns+` FROM journal WHERE provider = ? AND delivery_id = ?`),
-			r.Provider, r.DeliveryID), true)
-		return err
-	})
+	// No transaction: each statement is atomic on its own, which is all
+	// that dedupe needs. The unique key lets one insert win; the update's
+	// condition lets one taker of an abandoned or failed record win, because
+	// the winner's lease makes it false for the others. The last select only
+	// reads what the winner wrote.
+	rec, err := scanRecord(s.write.QueryRow(ctx, `
+		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
+			outcome, reason, referral_id, email, email_key, body, lease_until)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, delivery_id) DO NOTHING
+		RETURNING `+columns,
+		r.Provider, r.DeliveryID, r.EventType, s.t(r.ReceivedAt), s.t(now),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))), true)
+	if err == nil {
+		return rec, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
+	}
+	rec, err = scanRecord(s.write.QueryRow(ctx, `
+		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
+		WHERE provider = ? AND delivery_id = ?
+			AND (outcome = 'failed' OR (outcome = 'pending' AND lease_until <= ?))
+		RETURNING `+columns,
+		s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
+	if err == nil {
+		return rec, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
+	}
+	rec, err = scanRecord(s.write.QueryRow(ctx, `
+		SELECT `+columns+` FROM journal WHERE provider = ? AND delivery_id = ?`,
+		r.Provider, r.DeliveryID), true)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
 	}
-	return rec, claimed, nil
+	return rec, false, nil
 }
 
 func (s *sqlStore) Finish(ctx context.Context, id int64, f Finish) error {
@@ -194,20 +177,50 @@ func (s *sqlStore) Finish(ctx context.Context, id int64, f Finish) error {
 			next = s.t(now)
 		}
 	}
-	res, err := s.write.ExecContext(ctx, s.q(`
-		UPDATE journal SET outcome = ?, reason = ?,
-			referral_id = COALESCE(NULLIF(?, ''), referral_id),
-			email = COALESCE(NULLIF(?, ''), email),
-			email_key = COALESCE(NULLIF(?, ''), email_key),
-			event_type = COALESCE(NULLIF(?, ''), event_type),
-			attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
-		WHERE id = ?`),
-		f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email), f.EventType,
-		f.Attempts, next, s.t(now), id)
+	args := []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email), f.EventType,
+		f.Attempts, next, s.t(now), id}
+	var res sql.Result
+	var err error
+	if f.Outcome == Queued && s.d.syncOn != "" {
+		// The sender is told 202 queued once this returns: the record must
+		// survive a power cut, not only a crash.
+		res, err = s.durably(ctx, finishQuery, args...)
+	} else {
+		res, err = s.write.Exec(ctx, finishQuery, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("journal: finish %d: %w", id, err)
 	}
 	return affected(res, id)
+}
+
+const finishQuery = `
+	UPDATE journal SET outcome = ?, reason = ?,
+		referral_id = COALESCE(NULLIF(?, ''), referral_id),
+		email = COALESCE(NULLIF(?, ''), email),
+		email_key = COALESCE(NULLIF(?, ''), email_key),
+		event_type = COALESCE(NULLIF(?, ''), event_type),
+		attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
+	WHERE id = ?`
+
+// durably runs one write with the dialect's syncOn in force, on a connection
+// of its own; syncing it syncs every commit before it too.
+func (s *sqlStore) durably(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	conn, err := s.write.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, s.d.syncOn); err != nil {
+		return nil, err
+	}
+	res, err := conn.ExecContext(ctx, s.d.placeholders(query), args...)
+	// Should this fail, the connection stays in the safer mode.
+	_, offErr := conn.ExecContext(context.WithoutCancel(ctx), s.d.syncOff)
+	if err != nil {
+		return nil, err
+	}
+	return res, offErr
 }
 
 func affected(res sql.Result, id int64) error {
@@ -228,7 +241,7 @@ func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, 
 	now = utc(now)
 	// The outcome IN term lets both stores find the few candidates through
 	// the outcome index.
-	rows, err := s.write.QueryContext(ctx, s.q(`
+	rows, err := s.write.Query(ctx, `
 		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, retries = retries + 1
 		WHERE id IN (
 			SELECT id FROM journal
@@ -236,7 +249,7 @@ func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, 
 				AND (outcome = 'queued' OR lease_until <= ?)
 			ORDER BY next_attempt_at, id
 			LIMIT ?`+s.d.skipLocked+`)
-		RETURNING `+columns),
+		RETURNING `+columns,
 		s.t(now.Add(lease)), s.t(s.clock()), s.t(now), s.t(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("journal: due: %w", err)
@@ -273,27 +286,23 @@ func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (R
 		return Record{}, errors.New("journal: retake: the lease must be positive")
 	}
 	now := s.clock()
-	var rec Record
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		rec, err = scanRecord(tx.QueryRowContext(ctx, s.q(`
-			UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
-			WHERE id = ? AND NOT (outcome = 'pending' AND lease_until > ?)
-			RETURNING `+columns),
-			s.t(now.Add(lease)), s.t(now), id, s.t(now)), true)
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
+	rec, err := scanRecord(s.write.QueryRow(ctx, `
+		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
+		WHERE id = ? AND NOT (outcome = 'pending' AND lease_until > ?)
+		RETURNING `+columns,
+		s.t(now.Add(lease)), s.t(now), id, s.t(now)), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Not taken: say why. The record may change meanwhile; the answer
+		// is still one that was true.
 		var one int
-		err = tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM journal WHERE id = ?`), id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+		err = s.write.QueryRow(ctx, `SELECT 1 FROM journal WHERE id = ?`, id).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			err = ErrNotFound
+		case err == nil:
+			err = ErrBusy
 		}
-		if err != nil {
-			return err
-		}
-		return ErrBusy
-	})
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
 	}
@@ -301,7 +310,7 @@ func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (R
 }
 
 func (s *sqlStore) Get(ctx context.Context, id int64) (Record, error) {
-	rec, err := scanRecord(s.read.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM journal WHERE id = ?`), id), true)
+	rec, err := scanRecord(s.read.QueryRow(ctx, `SELECT `+columns+` FROM journal WHERE id = ?`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -344,7 +353,7 @@ func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	query += ` ORDER BY received_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.read.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.read.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("journal: list: %w", err)
 	}
@@ -362,11 +371,11 @@ const pruneBatch = 5000
 func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.write.ExecContext(ctx, s.q(`
+		res, err := s.write.Exec(ctx, `
 			DELETE FROM journal WHERE id IN (
 				SELECT id FROM journal
 				WHERE received_at < ? AND NOT (outcome = 'pending' AND lease_until > ?)
-				LIMIT ?)`),
+				LIMIT ?)`,
 			s.t(before), s.t(s.clock()), pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("journal: prune: %w", err)
@@ -385,7 +394,7 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
 func (s *sqlStore) Status(ctx context.Context) (Status, error) {
 	st := Status{Kind: s.d.kind, Where: s.where, Latest: len(migrations[s.d.kind])}
 	var v sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := s.read.QueryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return st, fmt.Errorf("journal: status: %w", err)
 	}
 	st.Version = int(v.Int64)

@@ -23,12 +23,12 @@ CREATE TABLE journal (
 	next_attempt_at TEXT,
 	-- Set while pending: until when its holder may work on it undisturbed.
 	lease_until     TEXT,
-	UNIQUE (provider, delivery_id)
+	-- Dedupe; delivery_id first, so that it finds an event by its id alone.
+	UNIQUE (delivery_id, provider)
 ) STRICT;
 
--- List: newest first, alone or by email, delivery id or outcome. Prune goes
+-- List: newest first, alone or by email or outcome. Prune goes
 -- by received_at too, and Due by outcome: the queued and pending rows are few.
 CREATE INDEX journal_received ON journal (received_at);
 CREATE INDEX journal_email ON journal (email_key, received_at);
-CREATE INDEX journal_delivery ON journal (delivery_id);
 CREATE INDEX journal_outcome ON journal (outcome, received_at);
