@@ -51,6 +51,8 @@ type Record struct {
 	ReferralID    string // what Reditus answered, when it created the conversion
 	Email         string // full, for search; never logged
 	Body          []byte // the raw verified body, for retry and replay
+	// NextAttemptAt is when the Worker takes the record: when it is due if
+	// queued, when its lease ends if pending; zero otherwise.
 	NextAttemptAt time.Time
 }
 
@@ -104,12 +106,16 @@ type Store interface {
 	// claimed=true while the lease lasts.
 	Begin(ctx context.Context, r Record, lease time.Duration) (rec Record, claimed bool, err error)
 	// Finish records the outcome of the work on a claimed record and releases
-	// its lease.
+	// its lease. It does not check that the lease is still the caller's: work
+	// that overran its lease may have been taken and done again, and the
+	// later Finish stands.
 	Finish(ctx context.Context, id int64, f Finish) error
-	// Due claims up to limit queued records whose NextAttemptAt is not after
-	// now, leasing each for lease, oldest due first, and counts a retry on
-	// each. Concurrent callers never get the same record. A record taken by
-	// Due whose lease expired while pending (its worker crashed) is taken again.
+	// Due claims up to limit records whose NextAttemptAt is not after now,
+	// oldest first, leasing each for lease and counting a retry on each: the
+	// queued records that are due, and the pending ones whose lease ended
+	// because their holder crashed (a worker, or an instance in the middle of
+	// a webhook whose sender may never retry). Concurrent callers, also on
+	// other instances, never get the same record.
 	Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error)
 	// Retake claims one record by id for an operator's retry, whatever its
 	// outcome, unless it is pending under a live lease (ErrBusy).

@@ -131,7 +131,7 @@ func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Re
 	// reads what the winner wrote.
 	rec, err := scanRecord(s.write.QueryRow(ctx, `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
-			outcome, reason, referral_id, email, email_key, body, lease_until)
+			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
 		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING
 		RETURNING `+columns,
@@ -144,9 +144,9 @@ func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Re
 		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
 	}
 	rec, err = scanRecord(s.write.QueryRow(ctx, `
-		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
+		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
 		WHERE provider = ? AND delivery_id = ?
-			AND (outcome = 'failed' OR (outcome = 'pending' AND lease_until <= ?))
+			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= ?))
 		RETURNING `+columns,
 		s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
 	if err == nil {
@@ -200,7 +200,7 @@ const finishQuery = `
 		email = COALESCE(NULLIF(?, ''), email),
 		email_key = COALESCE(NULLIF(?, ''), email_key),
 		event_type = COALESCE(NULLIF(?, ''), event_type),
-		attempts = attempts + ?, next_attempt_at = ?, lease_until = NULL, updated_at = ?
+		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
 	WHERE id = ?`
 
 // durably runs one write with the dialect's syncOn in force, on a connection
@@ -239,18 +239,19 @@ func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, 
 		return nil, errors.New("journal: due: the lease and the limit must be positive")
 	}
 	now = utc(now)
-	// The outcome IN term lets both stores find the few candidates through
-	// the outcome index.
+	// A pending record is due when its lease ends: its holder, a worker or
+	// an instance answering a webhook, crashed, and a sender that never
+	// retries (Supabase) must not lose it. The outcome IN term lets both
+	// stores find the few candidates through the outcome index.
 	rows, err := s.write.Query(ctx, `
-		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, retries = retries + 1
+		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?, retries = retries + 1
 		WHERE id IN (
 			SELECT id FROM journal
 			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= ?
-				AND (outcome = 'queued' OR lease_until <= ?)
 			ORDER BY next_attempt_at, id
 			LIMIT ?`+s.d.skipLocked+`)
 		RETURNING `+columns,
-		s.t(now.Add(lease)), s.t(s.clock()), s.t(now), s.t(now), limit)
+		s.t(now.Add(lease)), s.t(s.clock()), s.t(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("journal: due: %w", err)
 	}
@@ -258,13 +259,8 @@ func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, 
 	if err != nil {
 		return nil, fmt.Errorf("journal: due: %w", err)
 	}
-	// RETURNING keeps no order.
-	slices.SortFunc(recs, func(a, b Record) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	// RETURNING keeps no order, and the due times are now the lease's end.
+	slices.SortFunc(recs, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
 	return recs, nil
 }
 
@@ -287,8 +283,8 @@ func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (R
 	}
 	now := s.clock()
 	rec, err := scanRecord(s.write.QueryRow(ctx, `
-		UPDATE journal SET outcome = 'pending', lease_until = ?, updated_at = ?, next_attempt_at = NULL
-		WHERE id = ? AND NOT (outcome = 'pending' AND lease_until > ?)
+		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
+		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
 		RETURNING `+columns,
 		s.t(now.Add(lease)), s.t(now), id, s.t(now)), true)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -374,7 +370,7 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
 		res, err := s.write.Exec(ctx, `
 			DELETE FROM journal WHERE id IN (
 				SELECT id FROM journal
-				WHERE received_at < ? AND NOT (outcome = 'pending' AND lease_until > ?)
+				WHERE received_at < ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
 				LIMIT ?)`,
 			s.t(before), s.t(s.clock()), pruneBatch)
 		if err != nil {

@@ -137,15 +137,15 @@ func testStore(t *testing.T, b backend) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
 		r := delivery("evt_1")
-		r.ReferralID = "ignored until finished"
+		r.ReferralID = "ref_0"
 		rec, claimed := begin(t, s, r)
 		if !claimed {
 			t.Fatalf("claimed = false, want true for a new delivery")
 		}
 		want := journal.Record{
 			ID: rec.ID, Provider: "stripe", DeliveryID: "evt_1", EventType: "customer.created",
-			ReceivedAt: t0, UpdatedAt: t0, Outcome: journal.Pending, ReferralID: "ignored until finished",
-			Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`),
+			ReceivedAt: t0, UpdatedAt: t0, Outcome: journal.Pending, ReferralID: "ref_0",
+			Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), NextAttemptAt: t0.Add(lease),
 		}
 		if rec.ID <= 0 || !reflect.DeepEqual(rec, want) {
 			t.Errorf("Begin returned\n%+v, want\n%+v", rec, want)
@@ -296,54 +296,59 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
-	t.Run("Due takes queued records when due, oldest first, each once while leased", func(t *testing.T) {
+	t.Run("Due takes due records oldest first, each once while leased, and abandoned ones again", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
 		queue(t, s, "q_10s", t0.Add(10*time.Second))
 		queue(t, s, "q_5s", t0.Add(5*time.Second))
 		queue(t, s, "q_1h", t0.Add(time.Hour))
 		queue(t, s, "q_20s", t0.Add(20*time.Second))
-		inRequest, _ := begin(t, s, delivery("pending_in_request"))
+		begin(t, s, delivery("in_request")) // its lease ends at +60s
 		done, _ := begin(t, s, delivery("forwarded"))
 		finish(t, s, done.ID, journal.Finish{Outcome: "forwarded"})
 
-		now := t0.Add(15 * time.Second)
-		got, err := s.Due(ctx, now, lease, 10)
-		if err != nil {
-			t.Fatalf("Due: %v", err)
+		due := func(now time.Time, limit int) []journal.Record {
+			t.Helper()
+			got, err := s.Due(ctx, now, lease, limit)
+			if err != nil {
+				t.Fatalf("Due: %v", err)
+			}
+			return got
 		}
-		if want := []string{"q_5s", "q_10s"}; !reflect.DeepEqual(ids(got), want) {
-			t.Fatalf("Due at +15s took %v, want %v", ids(got), want)
+		now := t0.Add(15 * time.Second)
+		if got, want := ids(due(now, 1)), []string{"q_5s"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Due(+15s, limit 1) took %v, want the oldest due, %v", got, want)
+		}
+		got := due(now, 10)
+		if want := []string{"q_10s"}; !reflect.DeepEqual(ids(got), want) {
+			t.Errorf("Due(+15s) took %v, want %v", ids(got), want)
 		}
 		for _, r := range got {
-			if r.Outcome != journal.Pending || r.Retries != 1 || r.Attempts != 4 || len(r.Body) == 0 {
-				t.Errorf("a taken record: outcome %s, retries %d, attempts %d, body %q; want pending, 1, 4, the body", r.Outcome, r.Retries, r.Attempts, r.Body)
+			if r.Outcome != journal.Pending || r.Retries != 1 || r.Attempts != 4 || len(r.Body) == 0 || !r.NextAttemptAt.Equal(now.Add(lease)) {
+				t.Errorf("a taken record: outcome %s, retries %d, attempts %d, body %q, next %v; want pending, 1, 4, the body, the lease's end",
+					r.Outcome, r.Retries, r.Attempts, r.Body, r.NextAttemptAt)
 			}
 		}
-		if got, _ := s.Due(ctx, now.Add(time.Second), lease, 10); len(got) != 0 {
-			t.Errorf("Due under the lease took %v again, want nothing", ids(got))
+		if got := due(now.Add(time.Second), 10); len(got) != 0 {
+			t.Errorf("Due under the leases took %v, want nothing", ids(got))
 		}
-		// The worker crashed: once the lease ends, the records are due again.
+		// Once their leases end, the records whose holders crashed are due
+		// again: those the worker took, and the one a webhook's request
+		// left pending (lease ended at +60s).
 		later := now.Add(lease)
-		got, err = s.Due(ctx, later, lease, 1)
-		if err != nil {
-			t.Fatalf("Due: %v", err)
+		if got, want := ids(due(later, 2)), []string{"q_20s", "in_request"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Due(+75s, limit 2) took %v, want %v", got, want)
 		}
-		if want := []string{"q_5s"}; !reflect.DeepEqual(ids(got), want) {
-			t.Errorf("Due(limit 1) after the lease took %v, want %v", ids(got), want)
+		got = due(later, 10)
+		if want := []string{"q_10s", "q_5s"}; !reflect.DeepEqual(ids(got), want) {
+			t.Errorf("Due(+75s) took %v, want %v", ids(got), want)
 		}
-		if len(got) == 1 && got[0].Retries != 2 {
-			t.Errorf("retries = %d, want 2", got[0].Retries)
+		if len(got) == 2 && got[1].Retries != 2 {
+			t.Errorf("retries = %d, want 2", got[1].Retries)
 		}
-		got, _ = s.Due(ctx, later, lease, 10)
-		if want := []string{"q_10s", "q_20s"}; !reflect.DeepEqual(ids(got), want) {
-			t.Errorf("Due after the lease took %v, want %v", ids(got), want)
-		}
-		// A delivery abandoned in a request is the re-send's to take, not the
-		// worker's; final records never come back.
-		got, _ = s.Due(ctx, t0.Add(24*time.Hour), lease, 10)
-		for _, r := range got {
-			if r.ID == inRequest.ID || r.ID == done.ID {
+		// Final records never come back.
+		for _, r := range due(t0.Add(24*time.Hour), 10) {
+			if r.ID == done.ID {
 				t.Errorf("Due took %s", r.DeliveryID)
 			}
 		}
@@ -518,14 +523,15 @@ func testStore(t *testing.T, b backend) {
 					t.Errorf("Retake returned %d %s %q, want %d pending with the body", got.ID, got.Outcome, got.Body, rec.ID)
 				}
 				// Retaken, it is the operator's: neither a re-send nor the
-				// worker takes it while the lease lasts, nor after (it left
-				// the queue).
+				// worker takes it while the lease lasts.
 				if _, claimed := begin(t, s, r); claimed {
 					t.Errorf("a re-send claimed a retaken record")
 				}
-				due, _ := s.Due(ctx, clk.Now().Add(time.Hour), lease, 100)
-				if len(due) != 0 {
-					t.Errorf("Due took %v after Retake, want nothing", ids(due))
+				due, _ := s.Due(ctx, clk.Now().Add(lease-time.Second), lease, 100)
+				for _, d := range due {
+					if d.ID == rec.ID {
+						t.Errorf("Due took %s under the operator's lease", d.DeliveryID)
+					}
 				}
 				if _, err := s.Retake(ctx, rec.ID, lease); !errors.Is(err, journal.ErrBusy) {
 					t.Errorf("a second Retake = %v, want ErrBusy", err)

@@ -16,11 +16,10 @@ CREATE TABLE journal (
 	-- that both stores fold the same way.
 	email_key       text        NOT NULL DEFAULT '',
 	body            bytea       NOT NULL,
-	-- Set while the record belongs to the queue: when it is due, and, once the
-	-- worker has taken it (pending), when it was due.
+	-- When the worker takes the record next: for a queued one, when it is
+	-- due; for a pending one, when its lease ends, since its holder may have
+	-- crashed. NULL for every other outcome.
 	next_attempt_at timestamptz,
-	-- Set while pending: until when its holder may work on it undisturbed.
-	lease_until     timestamptz,
 	-- Dedupe; delivery_id first, so that it finds an event by its id alone.
 	UNIQUE (delivery_id, provider)
 );
