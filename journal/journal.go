@@ -12,7 +12,6 @@ package journal
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -38,19 +37,19 @@ var (
 
 // Record is one journaled event.
 type Record struct {
-	ID            int64
-	Provider      string
-	DeliveryID    string // unique with Provider
-	EventType     string
-	ReceivedAt    time.Time
-	UpdatedAt     time.Time
-	Outcome       string
-	Reason        string
-	Attempts      int    // calls made to Reditus for it
-	Retries       int    // times the Worker has taken it from the queue; NextAttempt's attempt
-	ReferralID    string // what Reditus answered, when it created the conversion
-	Email         string // full, for search; never logged
-	Body          []byte // the raw verified body, for retry and replay
+	ID         int64
+	Provider   string
+	DeliveryID string // unique with Provider
+	EventType  string
+	ReceivedAt time.Time
+	UpdatedAt  time.Time
+	Outcome    string
+	Reason     string
+	Attempts   int    // calls made to Reditus for it
+	Retries    int    // times Due has handed it out; the Worker's attempt for NextAttempt
+	ReferralID string // what Reditus answered, when it created the conversion
+	Email      string // full, for search; never logged
+	Body       []byte // the raw verified body, for retry and replay
 	// NextAttemptAt is when the Worker takes the record: when it is due if
 	// queued, when its lease ends if pending; zero otherwise.
 	NextAttemptAt time.Time
@@ -99,11 +98,13 @@ type Status struct {
 // several processes on one Postgres.
 type Store interface {
 	// Begin records a verified delivery as pending, leased to the caller for
-	// lease, and returns it with claimed=true. If (provider, delivery id) is
+	// lease, and returns it with claimed=true. r needs Provider and
+	// DeliveryID; ReceivedAt defaults to now; its Outcome, Attempts and
+	// NextAttemptAt are the journal's to set. If (provider, delivery id) is
 	// already recorded, it returns that record; claimed is true only when the
-	// caller may work on it: it was pending with an expired lease (a crashed
-	// instance) or failed. Two callers racing on one delivery never both get
-	// claimed=true while the lease lasts.
+	// caller may work on it: it was pending with an expired lease (its holder
+	// crashed) or failed. Two callers racing on one delivery, also on two
+	// instances, never both get claimed=true while the lease lasts.
 	Begin(ctx context.Context, r Record, lease time.Duration) (rec Record, claimed bool, err error)
 	// Finish records the outcome of the work on a claimed record and releases
 	// its lease. It does not check that the lease is still the caller's: work
@@ -131,6 +132,7 @@ type Store interface {
 	// Status reports the store's kind, place and migrations; an error means
 	// the store is unreachable.
 	Status(ctx context.Context) (Status, error)
+	// Close closes the store's connections.
 	Close() error
 }
 
@@ -156,7 +158,7 @@ func Open(ctx context.Context, o Options) (Store, error) {
 		return openPostgres(ctx, o)
 	}
 	if o.DataDir == "" {
-		return nil, fmt.Errorf("journal: neither a data directory nor a database URL")
+		return nil, errors.New("journal: neither a data directory nor a database URL")
 	}
 	return openSQLite(ctx, o)
 }

@@ -31,6 +31,9 @@ var postgresDialect = dialect{
 	)`,
 }
 
+// postgresConnectTimeout is the default for DATABASE_URL's connect_timeout.
+const postgresConnectTimeout = 5 * time.Second
+
 // postgresConns bounds each instance's connections: a webhook holds one for a
 // few milliseconds, and managed Postgres plans allow few.
 const postgresConns = 10
@@ -44,6 +47,11 @@ func openPostgres(ctx context.Context, o Options) (Store, error) {
 		return nil, fmt.Errorf("journal: DATABASE_URL: %w", err)
 	}
 	where := postgresWhere(cfg)
+	if cfg.ConnectTimeout == 0 {
+		// An unreachable database fails a connection in seconds, not after
+		// the system's TCP timeout; connect_timeout in the URL overrides.
+		cfg.ConnectTimeout = postgresConnectTimeout
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(postgresConns)
 	db.SetMaxIdleConns(postgresConns)
