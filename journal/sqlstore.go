@@ -188,10 +188,13 @@ func (s *sqlStore) Finish(ctx context.Context, id int64, f Finish) error {
 	} else {
 		res, err = s.write.Exec(ctx, finishQuery, args...)
 	}
+	if err == nil {
+		err = affected(res)
+	}
 	if err != nil {
 		return fmt.Errorf("journal: finish %d: %w", id, err)
 	}
-	return affected(res, id)
+	return nil
 }
 
 const finishQuery = `
@@ -215,23 +218,19 @@ func (s *sqlStore) durably(ctx context.Context, query string, args ...any) (sql.
 		return nil, err
 	}
 	res, err := conn.ExecContext(ctx, s.d.placeholders(query), args...)
-	// Should this fail, the connection stays in the safer mode.
-	_, offErr := conn.ExecContext(context.WithoutCancel(ctx), s.d.syncOff)
-	if err != nil {
-		return nil, err
-	}
-	return res, offErr
+	// Should this fail, the connection stays in the safer, slower mode: the
+	// write itself is done, so that is no error of the caller's.
+	conn.ExecContext(context.WithoutCancel(ctx), s.d.syncOff) //nolint:errcheck
+	return res, err
 }
 
-func affected(res sql.Result, id int64) error {
+// affected is ErrNotFound when res changed no row.
+func affected(res sql.Result) error {
 	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("journal: %d: %w", id, err)
+	if err == nil && n == 0 {
+		err = ErrNotFound
 	}
-	if n == 0 {
-		return fmt.Errorf("journal: %d: %w", id, ErrNotFound)
-	}
-	return nil
+	return err
 }
 
 func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {

@@ -149,7 +149,7 @@ func (w *Worker) deliver(ctx context.Context, r Record) {
 	dctx, cancel := context.WithTimeout(ctx, w.Lease)
 	f := w.Deliver(dctx, r)
 	cancel()
-	log := w.Log.With("id", r.ID, "provider", r.Provider, "event_id", r.DeliveryID, "event_type", r.EventType)
+	log := w.Log.With("journal_id", r.ID, "provider", r.Provider, "event_id", r.DeliveryID, "event_type", r.EventType)
 	if f.Outcome == "" || f.Outcome == Pending {
 		log.Error("journal: delivery ended without an outcome; queued again", "outcome", f.Outcome)
 		f = Finish{Outcome: Queued, Reason: "the delivery ended without an outcome", Attempts: f.Attempts}
