@@ -59,8 +59,9 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 	// on SQLITE_BUSY, and is faster than a pool of them. WAL lets the reader
 	// run beside it, so a slow search never holds up a webhook, and a single
 	// reader cannot take the CPU from the webhooks either: with 4 goroutines
-	// listing nonstop, 16 journaling webhooks kept about 5,000/s with one
-	// reader, 1,800/s with two, 800/s with four (BenchmarkBeginFinishWithReaders).
+	// searching nonstop on 2 cores, the webhooks journaled kept about 5,000/s
+	// with one reader, against 1,800/s with two and 800/s with four
+	// (BenchmarkBeginFinishWithReaders).
 	write, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
