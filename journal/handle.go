@@ -1,0 +1,78 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+)
+
+// handle runs the journal's queries on one *sql.DB, written with ? and put
+// into the store's placeholders. On SQLite it prepares each query once and
+// keeps it: parsing is a large share of the cost of a small statement there
+// (BENCHMARKS.md). On Postgres, pgx caches prepared statements by itself, and
+// preparing through database/sql would defeat DATABASE_URL's
+// default_query_exec_mode, which a transaction pooler (PgBouncer) needs.
+type handle struct {
+	db *sql.DB
+	d  dialect
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newHandle(db *sql.DB, d dialect) *handle {
+	return &handle{db: db, d: d, stmts: map[string]*sql.Stmt{}}
+}
+
+// stmt returns query prepared, or nil when it is not to be or cannot be; the
+// caller then runs the query as text, which reports any error.
+func (h *handle) stmt(ctx context.Context, query string) *sql.Stmt {
+	if !h.d.prepare {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st, ok := h.stmts[query]; ok {
+		return st
+	}
+	st, err := h.db.PrepareContext(ctx, h.d.placeholders(query))
+	if err != nil {
+		return nil
+	}
+	h.stmts[query] = st
+	return st
+}
+
+func (h *handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := h.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return h.db.QueryRowContext(ctx, h.d.placeholders(query), args...)
+}
+
+func (h *handle) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := h.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return h.db.QueryContext(ctx, h.d.placeholders(query), args...)
+}
+
+func (h *handle) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := h.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return h.db.ExecContext(ctx, h.d.placeholders(query), args...)
+}
+
+// Close closes the statements and the database.
+func (h *handle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for _, st := range h.stmts {
+		errs = append(errs, st.Close())
+	}
+	clear(h.stmts)
+	return errors.Join(append(errs, h.db.Close())...)
+}

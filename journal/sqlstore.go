@@ -1,0 +1,424 @@
+package journal
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dialect is what differs between the two stores; everything else is shared.
+type dialect struct {
+	kind string
+	// placeholders turns the ? of the queries below into the store's own.
+	placeholders func(query string) string
+	// timeArg turns a UTC time into what the store's time columns hold.
+	timeArg func(time.Time) any
+	// skipLocked ends Due's inner select: on Postgres, concurrent workers
+	// skip the rows another one is claiming instead of waiting for them.
+	skipLocked string
+	// lockMigrations, run first in the migrations' transaction, keeps two
+	// instances starting at once from migrating together. SQLite needs none:
+	// its write transactions are exclusive.
+	lockMigrations string
+	// migrationsTable is the DDL of the table that records applied migrations.
+	migrationsTable string
+	// prepare: keep each query prepared (see handle).
+	prepare bool
+	// syncOn and syncOff surround a write that must be on disk when it
+	// returns, where commits are not always synced (SQLite, see sqliteParams).
+	syncOn, syncOff string
+}
+
+// sqlStore is a Store over database/sql.
+type sqlStore struct {
+	d     dialect
+	write *handle // every write
+	read  *handle // List, Get and Status; the same as write on Postgres
+	now   func() time.Time
+	where string
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// columns are a Record's, in the order scan reads them. listColumns leave the
+// body out: a page of results must not carry megabytes of payloads.
+const (
+	columns     = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, body`
+	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at`
+)
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanRecord(row rowScanner, withBody bool) (Record, error) {
+	var r Record
+	dest := []any{&r.ID, &r.Provider, &r.DeliveryID, &r.EventType,
+		timeScanner{&r.ReceivedAt}, timeScanner{&r.UpdatedAt}, &r.Outcome, &r.Reason,
+		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt}}
+	if withBody {
+		dest = append(dest, &r.Body)
+	}
+	err := row.Scan(dest...)
+	return r, err
+}
+
+// timeScanner reads a time column of either store into a UTC time.Time; NULL
+// reads as the zero time.
+type timeScanner struct{ t *time.Time }
+
+func (s timeScanner) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*s.t = time.Time{}
+	case time.Time:
+		*s.t = v.UTC()
+	case string:
+		return s.parse(v)
+	case []byte:
+		return s.parse(string(v))
+	default:
+		return fmt.Errorf("journal: a time column holds %T", src)
+	}
+	return nil
+}
+
+func (s timeScanner) parse(v string) error {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return fmt.Errorf("journal: a time column holds %q: %w", v, err)
+	}
+	*s.t = t.UTC()
+	return nil
+}
+
+// utc is how every time enters the journal: UTC, to the microsecond that
+// both stores keep, so that what is read back equals what was written.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func (s *sqlStore) clock() time.Time { return utc(s.now()) }
+
+// t is a time argument; the zero time is NULL.
+func (s *sqlStore) t(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.d.timeArg(utc(t))
+}
+
+func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Record, bool, error) {
+	if r.Provider == "" || r.DeliveryID == "" {
+		return Record{}, false, errors.New("journal: begin: a record needs a provider and a delivery id")
+	}
+	if lease <= 0 {
+		return Record{}, false, errors.New("journal: begin: the lease must be positive")
+	}
+	now := s.clock()
+	if r.ReceivedAt.IsZero() {
+		r.ReceivedAt = now
+	}
+	if r.Body == nil {
+		r.Body = []byte{} // the column is NOT NULL; an empty body is still a body
+	}
+	// No transaction: each statement is atomic on its own, which is all
+	// that dedupe needs. The unique key lets one insert win; the update's
+	// condition lets one taker of an abandoned or failed record win, because
+	// the winner's lease makes it false for the others. The last select only
+	// reads what the winner wrote.
+	rec, err := scanRecord(s.write.QueryRow(ctx, `
+		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
+			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, delivery_id) DO NOTHING
+		RETURNING `+columns,
+		r.Provider, r.DeliveryID, r.EventType, s.t(r.ReceivedAt), s.t(now),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))), true)
+	if err == nil {
+		return rec, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
+	}
+	rec, err = scanRecord(s.write.QueryRow(ctx, `
+		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
+		WHERE provider = ? AND delivery_id = ?
+			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= ?))
+		RETURNING `+columns,
+		s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
+	if err == nil {
+		return rec, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
+	}
+	rec, err = scanRecord(s.write.QueryRow(ctx, `
+		SELECT `+columns+` FROM journal WHERE provider = ? AND delivery_id = ?`,
+		r.Provider, r.DeliveryID), true)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
+	}
+	return rec, false, nil
+}
+
+func (s *sqlStore) Finish(ctx context.Context, id int64, f Finish) error {
+	switch f.Outcome {
+	case "", Pending:
+		return fmt.Errorf("journal: finish: %q is not an outcome work can end with", f.Outcome)
+	}
+	now := s.clock()
+	var next any // NULL: the record leaves the queue
+	if f.Outcome == Queued {
+		next = s.t(f.NextAttemptAt)
+		if next == nil {
+			next = s.t(now)
+		}
+	}
+	args := []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email), f.EventType,
+		f.Attempts, next, s.t(now), id}
+	var res sql.Result
+	var err error
+	if f.Outcome == Queued && s.d.syncOn != "" {
+		// The sender is told 202 queued once this returns: the record must
+		// survive a power cut, not only a crash.
+		res, err = s.durably(ctx, finishQuery, args...)
+	} else {
+		res, err = s.write.Exec(ctx, finishQuery, args...)
+	}
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("journal: finish %d: %w", id, err)
+	}
+	return nil
+}
+
+const finishQuery = `
+	UPDATE journal SET outcome = ?, reason = ?,
+		referral_id = COALESCE(NULLIF(?, ''), referral_id),
+		email = COALESCE(NULLIF(?, ''), email),
+		email_key = COALESCE(NULLIF(?, ''), email_key),
+		event_type = COALESCE(NULLIF(?, ''), event_type),
+		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
+	WHERE id = ?`
+
+// durably runs one write with the dialect's syncOn in force, on a connection
+// of its own; syncing it syncs every commit before it too.
+func (s *sqlStore) durably(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	conn, err := s.write.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, s.d.syncOn); err != nil {
+		return nil, err
+	}
+	res, err := conn.ExecContext(ctx, s.d.placeholders(query), args...)
+	// Should this fail, the connection stays in the safer, slower mode: the
+	// write itself is done, so that is no error of the caller's.
+	conn.ExecContext(context.WithoutCancel(ctx), s.d.syncOff) //nolint:errcheck
+	return res, err
+}
+
+// affected is ErrNotFound when res changed no row.
+func affected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	return err
+}
+
+func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
+	if lease <= 0 || limit <= 0 {
+		return nil, errors.New("journal: due: the lease and the limit must be positive")
+	}
+	now = utc(now)
+	// A pending record is due when its lease ends: its holder, a worker or
+	// an instance answering a webhook, crashed, and a sender that never
+	// retries (Supabase) must not lose it. The outcome IN term lets both
+	// stores find the few candidates through the outcome index.
+	rows, err := s.write.Query(ctx, `
+		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?, retries = retries + 1
+		WHERE id IN (
+			SELECT id FROM journal
+			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id
+			LIMIT ?`+s.d.skipLocked+`)
+		RETURNING `+columns,
+		s.t(now.Add(lease)), s.t(s.clock()), s.t(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("journal: due: %w", err)
+	}
+	recs, err := collect(rows, true)
+	if err != nil {
+		return nil, fmt.Errorf("journal: due: %w", err)
+	}
+	// RETURNING keeps no order, and the due times are now the lease's end.
+	slices.SortFunc(recs, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
+	return recs, nil
+}
+
+func collect(rows *sql.Rows, withBody bool) ([]Record, error) {
+	defer rows.Close()
+	var recs []Record
+	for rows.Next() {
+		r, err := scanRecord(rows, withBody)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, rows.Err()
+}
+
+func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (Record, error) {
+	if lease <= 0 {
+		return Record{}, errors.New("journal: retake: the lease must be positive")
+	}
+	now := s.clock()
+	rec, err := scanRecord(s.write.QueryRow(ctx, `
+		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
+		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
+		RETURNING `+columns,
+		s.t(now.Add(lease)), s.t(now), id, s.t(now)), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Not taken: say why. The record may change meanwhile; the answer
+		// is still one that was true.
+		var one int
+		err = s.write.QueryRow(ctx, `SELECT 1 FROM journal WHERE id = ?`, id).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			err = ErrNotFound
+		case err == nil:
+			err = ErrBusy
+		}
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
+	}
+	return rec, nil
+}
+
+func (s *sqlStore) Get(ctx context.Context, id int64) (Record, error) {
+	rec, err := scanRecord(s.read.QueryRow(ctx, `SELECT `+columns+` FROM journal WHERE id = ?`, id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
+	}
+	return rec, nil
+}
+
+func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.Email != "" {
+		add("email_key = ?", emailKey(f.Email))
+	}
+	if f.DeliveryID != "" {
+		add("delivery_id = ?", f.DeliveryID)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", f.Outcome)
+	}
+	if f.Provider != "" {
+		add("provider = ?", f.Provider)
+	}
+	if !f.Since.IsZero() {
+		add("received_at >= ?", s.t(f.Since))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	query := `SELECT ` + listColumns + ` FROM journal`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY received_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.read.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: list: %w", err)
+	}
+	recs, err := collect(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("journal: list: %w", err)
+	}
+	return recs, nil
+}
+
+// pruneBatch bounds one delete, so that pruning a large backlog never holds
+// SQLite's one writer for long while webhooks wait.
+const pruneBatch = 5000
+
+func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.write.Exec(ctx, `
+			DELETE FROM journal WHERE id IN (
+				SELECT id FROM journal
+				WHERE received_at < ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
+				LIMIT ?)`,
+			s.t(before), s.t(s.clock()), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("journal: prune: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("journal: prune: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+func (s *sqlStore) Status(ctx context.Context) (Status, error) {
+	st := Status{Kind: s.d.kind, Where: s.where, Latest: len(migrations[s.d.kind])}
+	var v sql.NullInt64
+	if err := s.read.QueryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return st, fmt.Errorf("journal: status: %w", err)
+	}
+	st.Version = int(v.Int64)
+	return st, nil
+}
+
+func (s *sqlStore) Close() error {
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// emailKey is the form an email is searched by.
+func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// dollarPlaceholders numbers the ? of a query as Postgres's $1, $2, ...; the
+// queries here hold no ? in a literal.
+func dollarPlaceholders(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
