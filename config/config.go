@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/kelseyhightower/envconfig"
@@ -42,6 +44,19 @@ type Config struct {
 	// DryRunRequested is DRY_RUN: log conversions instead of sending them,
 	// whatever else is configured. DryRun reports the mode in force.
 	DryRunRequested bool `envconfig:"DRY_RUN" default:"false"`
+
+	// DataDir holds the embedded journal, DATA_DIR/bridge.db (SQLite).
+	DataDir string `envconfig:"DATA_DIR" default:"data"`
+	// DatabaseURL, when set, keeps the journal in Postgres instead, shared
+	// by every instance. It holds a password, so it is a Secret.
+	DatabaseURL Secret `envconfig:"DATABASE_URL"`
+	// JournalRetention is how long journaled events (raw bodies included)
+	// are kept.
+	JournalRetention time.Duration `envconfig:"JOURNAL_RETENTION" default:"720h"`
+	// RetryFor is how long a queued event is retried before it is failed.
+	RetryFor time.Duration `envconfig:"RETRY_FOR" default:"72h"`
+	// AdminToken turns /admin on; its password (user admin).
+	AdminToken Secret `envconfig:"ADMIN_TOKEN"`
 
 	StripeAPIKey Secret `envconfig:"STRIPE_API_KEY"`
 	StripeAPIURL string `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
@@ -102,6 +117,8 @@ func explain(pe *envconfig.ParseError) error {
 		return fmt.Errorf("%s: %q is not a port number (0-65535)", pe.KeyName, value)
 	case pe.TypeName == "slog.Level":
 		return fmt.Errorf("%s: %q is not a log level: use debug, info, warn or error", pe.KeyName, value)
+	case pe.TypeName == "time.Duration":
+		return fmt.Errorf("%s: %q is not a duration: use a number and a unit, such as 72h or 30m", pe.KeyName, value)
 	case pe.TypeName == "bool":
 		return fmt.Errorf("%s: %q is not a boolean: use true or false", pe.KeyName, value)
 	default:
@@ -181,6 +198,9 @@ func (c Config) validate() error {
 	if err := c.validateServing(); err != nil {
 		return err
 	}
+	if err := c.validateJournal(); err != nil {
+		return err
+	}
 	if err := checkBaseURL(c.ReditusAPIURL); err != nil {
 		return fmt.Errorf("REDITUS_API_URL: %w", err)
 	}
@@ -196,6 +216,25 @@ func (c Config) validate() error {
 	// real webhook as dry_run, and nothing could bring those back.
 	if set := c.secretVarsSet(); c.ReditusAPIKey == "" && !c.DryRunRequested && len(set) > 0 {
 		return fmt.Errorf("REDITUS_API_KEY is not set, but %s is: the bridge would acknowledge real webhooks without sending anything to Reditus; set REDITUS_API_KEY, or DRY_RUN=true to only log conversions", strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// validateJournal checks the journal's and /admin's variables.
+func (c Config) validateJournal() error {
+	if u := c.DatabaseURL.Reveal(); u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return errors.New("DATABASE_URL: want a postgres:// URL (the URL is not shown: it holds a password)")
+	}
+	if c.RetryFor <= 0 || c.JournalRetention <= 0 {
+		return errors.New("RETRY_FOR and JOURNAL_RETENTION: want positive durations, such as 72h and 720h")
+	}
+	// Retention deletes old events whatever their outcome: with a shorter
+	// one, a queued event could be deleted before it is delivered.
+	if c.JournalRetention < c.RetryFor {
+		return fmt.Errorf("JOURNAL_RETENTION: %v is shorter than RETRY_FOR (%v), so queued events could be deleted before they are delivered", c.JournalRetention, c.RetryFor)
+	}
+	if t := c.AdminToken.Reveal(); t != "" && utf8.RuneCountInString(t) < minKey {
+		return fmt.Errorf("ADMIN_TOKEN: shorter than %d characters: choose a long random token, for example `openssl rand -hex 32`", minKey)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
 	vars := []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "DRY_RUN", "STRIPE_API_KEY", "STRIPE_API_URL",
-		"HOST", "LOG_FORMAT", "METRICS_PORT"}
+		"HOST", "LOG_FORMAT", "METRICS_PORT", "DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN"}
 	for _, p := range providers.All() {
 		vars = append(vars, p.SecretVar(), p.TestEventsVar())
 	}
@@ -272,6 +272,10 @@ func TestLoadRejects(t *testing.T) {
 		{map[string]string{"REDITUS_API_URL": "https://jdoe:pa ss/word@host"}, "REDITUS_API_URL: not a URL", []string{"pa ss", "word"}},
 		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "STRIPE_WEBHOOK_SECRET": stripeSecret + "," + string(DevelopmentSecret)}, "STRIPE_WEBHOOK_SECRET: secret 2 of 2 is the public development secret", nil},
 		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "SUPABASE_WEBHOOK_SECRET": string(DevelopmentSecret)}, "SUPABASE_WEBHOOK_SECRET: secret 1 of 1 is the public development secret", nil},
+		{map[string]string{"ADMIN_TOKEN": "short-admin-pw"}, "ADMIN_TOKEN: shorter than 16 characters", []string{"short-admin-pw"}},
+		{map[string]string{"DATABASE_URL": "mysql://root:hunter2pass@db/bridge"}, "DATABASE_URL: want a postgres:// URL", []string{"hunter2pass"}},
+		{map[string]string{"RETRY_FOR": "3 days"}, `RETRY_FOR: "3 days" is not a duration`, nil},
+		{map[string]string{"RETRY_FOR": "800h"}, "JOURNAL_RETENTION: 720h0m0s is shorter than RETRY_FOR (800h0m0s)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {

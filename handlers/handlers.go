@@ -41,6 +41,7 @@ type StripeFetcher interface {
 type Deps struct {
 	Reditus Reditus       // never called in dry run
 	Stripe  StripeFetcher // Stripe API look-ups; nil without STRIPE_API_KEY
+	Journal Journal       // the journal; nil: in-memory dedupe only
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 }
@@ -69,6 +70,7 @@ type Bridge struct {
 	dryRun     bool
 	reditus    Reditus
 	stripe     StripeFetcher
+	journal    Journal
 	log        *slog.Logger
 	metrics    *metrics.Metrics
 	deliveries *deliveries
@@ -94,6 +96,7 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 		dryRun:     cfg.DryRun(),
 		reditus:    deps.Reditus,
 		stripe:     deps.Stripe,
+		journal:    deps.Journal,
 		log:        deps.Log,
 		metrics:    deps.Metrics,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),

@@ -71,19 +71,10 @@ func (b *Bridge) receive(rw http.ResponseWriter, r *http.Request, w route) Resul
 func (b *Bridge) deliver(ctx context.Context, w route, body []byte, deliveryID string) Result {
 	ev, err := b.event(ctx, w, body, deliveryID)
 	var res Result
-	switch {
-	case err != nil:
+	if err != nil {
 		res = errorResult(err)
-	case ev.Skip != "":
-		res = result(outcome.Skipped, ev.Skip)
-	default:
-		res = b.deliveries.do(w.Name+"\x00"+ev.ID, func() Result {
-			// The sender hanging up must not abandon a conversion half-sent:
-			// finishing it costs at most the client's budget, and the
-			// sender's re-send then finds it in Reditus (409) instead of
-			// racing it.
-			return b.forward(context.WithoutCancel(ctx), ev)
-		})
+	} else {
+		res = b.once(ctx, w, ev, body)
 	}
 	res.EventID, res.EventType = ev.ID, ev.Type
 	return res

@@ -54,6 +54,20 @@ type Event struct {
 	missingReferral bool
 }
 
+// Email is the customer's email, wherever the event has it: for the
+// journal, so that an operator can find the event by it.
+func (ev Event) Email() string {
+	switch {
+	case ev.Conversion.Email != "":
+		return ev.Conversion.Email
+	case ev.Payment != nil:
+		return ev.Payment.ReferralEmail
+	case ev.Churn != nil:
+		return ev.Churn.ReferralEmail
+	}
+	return ev.who.Email
+}
+
 // WithMoney adds a payment, refund or churn (set exactly one) to the event.
 // An event that was skipped for want of referral data still reports it:
 // the customer may have been referred by an earlier conversion (a signup),

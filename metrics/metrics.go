@@ -26,6 +26,8 @@ type Metrics struct {
 	reditusRetries  prometheus.Counter
 	unverifiedBytes prometheus.Gauge
 	shed            *prometheus.CounterVec
+	journalErrors   *prometheus.CounterVec
+	queueFailed     *prometheus.CounterVec
 }
 
 // New returns Metrics registered, with the Go runtime's and the process's own
@@ -68,10 +70,18 @@ func New() *Metrics {
 			Name: "reditus_bridge_webhooks_shed_total",
 			Help: "Webhooks answered 503 retry without being read in full, because too many unverified bodies were held or the bridge was shutting down; also counted in reditus_bridge_webhooks_total as outcome retry.",
 		}, []string{"provider"}),
+		journalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_journal_errors_total",
+			Help: "Journal operations that failed (the store is down or full); webhooks are then forwarded without it, as if there were no journal.",
+		}, []string{"op"}),
+		queueFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_queue_failed_total",
+			Help: "Queued events given up on after RETRY_FOR: they are in the journal as failed, and need a person (README.md, \"The journal and /admin\").",
+		}, []string{"provider"}),
 	}
 	m.registry.MustRegister(
 		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
-		m.unverifiedBytes, m.shed,
+		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -131,4 +141,20 @@ func (m *Metrics) Shed(provider string) {
 		return
 	}
 	m.shed.WithLabelValues(provider).Inc()
+}
+
+// JournalError counts a failed journal operation (begin, finish, get).
+func (m *Metrics) JournalError(op string) {
+	if m == nil {
+		return
+	}
+	m.journalErrors.WithLabelValues(op).Inc()
+}
+
+// QueueFailed counts a queued event given up on after RETRY_FOR.
+func (m *Metrics) QueueFailed(provider string) {
+	if m == nil {
+		return
+	}
+	m.queueFailed.WithLabelValues(provider).Inc()
 }

@@ -1,0 +1,208 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/outcome"
+)
+
+// Journal records every verified event (DESIGN.md section 7): its record of
+// a delivery id answers a re-sent delivery on any instance, and it holds what
+// Reditus could not take now for the worker. journal.Store is one.
+type Journal interface {
+	Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error)
+	Finish(ctx context.Context, id int64, f journal.Finish) error
+	Get(ctx context.Context, id int64) (journal.Record, error)
+	Retake(ctx context.Context, id int64, lease time.Duration) (journal.Record, error)
+}
+
+// Journal timing. A delivery holds its record for lease: longer than the
+// whole in-request work (look-ups and Reditus, under 10 s), so that another
+// instance never takes over a live one. A re-sent delivery that finds its
+// twin still pending waits up to waitForTwin for the twin's answer.
+const (
+	lease       = journal.DefaultLease
+	waitForTwin = 10 * time.Second
+	pollTwin    = 50 * time.Millisecond
+)
+
+// once sends ev at most once per delivery id: the journal's record answers
+// a re-sent delivery, on any instance, without calling Reditus. Without a
+// journal, or when it fails, the memory of recent deliveries does, as if
+// there were no journal: it never makes the bridge less available.
+func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byte) Result {
+	send := func() Result {
+		if ev.Skip != "" {
+			return result(outcome.Skipped, ev.Skip)
+		}
+		// The sender hanging up must not abandon a conversion half-sent:
+		// finishing it costs at most the client's budget, and the sender's
+		// re-send then finds it done instead of racing it.
+		return b.forward(context.WithoutCancel(ctx), ev)
+	}
+	remembered := func() Result {
+		if ev.Skip != "" {
+			return send()
+		}
+		return b.deliveries.do(w.Name+"\x00"+ev.ID, send)
+	}
+	if b.journal == nil || ev.ID == "" {
+		return remembered()
+	}
+	rec, claimed, err := b.journal.Begin(ctx, journal.Record{
+		Provider: w.Name, DeliveryID: ev.ID, EventType: ev.Type, Email: ev.Email(), Body: body,
+	}, lease)
+	if err != nil {
+		b.journalFailed(ctx, "begin", err)
+		return remembered()
+	}
+	if !claimed {
+		return b.recorded(ctx, rec)
+	}
+	return b.finish(ctx, rec, send())
+}
+
+// finish records what became of a claimed delivery, and turns an outage of
+// Reditus into 202 queued once the journal holds the event durably.
+func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Result {
+	f := finishOf(res)
+	if res.Code == outcome.Unavailable {
+		f.Outcome, f.NextAttemptAt = journal.Queued, journal.NextAttempt(0, time.Now())
+	}
+	if err := b.journal.Finish(context.WithoutCancel(ctx), rec.ID, f); err != nil {
+		// Delivered or not, the record stays pending until its lease ends;
+		// the worker then takes it again, and Reditus's 409 and idempotency
+		// keys make that second delivery harmless.
+		b.journalFailed(ctx, "finish", err)
+		return res
+	}
+	if f.Outcome == journal.Queued {
+		queued := result(outcome.Queued, "Reditus could not take it now ("+res.Reason+"); the bridge retries it until RETRY_FOR")
+		queued.Sent = res.Sent
+		return queued
+	}
+	return res
+}
+
+// finishOf is the journal's record of a Result. Attempts counts deliveries
+// made, one per pass through the pipeline; the Reditus client's own
+// in-request retries are in the metrics.
+func finishOf(res Result) journal.Finish {
+	f := journal.Finish{Outcome: res.Outcome, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email}
+	switch res.Code {
+	case outcome.Misconfigured, outcome.Unavailable:
+		// "retry" is an answer, not a state: a misconfiguration waits for a
+		// person (and the sender's retries); an outage for the worker.
+		f.Outcome = journal.Failed
+	}
+	if res.Sent.Email != "" || res.Code != outcome.Skipped {
+		f.Attempts = 1
+	}
+	if res.Code == outcome.Skipped || res.Code == outcome.DryRun {
+		f.Attempts = 0
+	}
+	return f
+}
+
+// recorded answers a delivery from its journal record: the answer its first
+// copy got. A copy still being delivered (by this instance or another) is
+// waited for, briefly.
+func (b *Bridge) recorded(ctx context.Context, rec journal.Record) Result {
+	for deadline := time.Now().Add(waitForTwin); rec.Outcome == journal.Pending; {
+		if time.Now().After(deadline) {
+			return result(outcome.Unavailable, "the same delivery is being delivered right now; retry later")
+		}
+		select {
+		case <-ctx.Done():
+			return result(outcome.Unavailable, "the same delivery is being delivered right now; retry later")
+		case <-time.After(pollTwin):
+		}
+		var err error
+		if rec, err = b.journal.Get(ctx, rec.ID); err != nil {
+			b.journalFailed(ctx, "get", err)
+			return result(outcome.Unavailable, "the journal could not be read; retry later")
+		}
+	}
+	res := result(codeOfRecord(rec.Outcome), rec.Reason)
+	res.ReferralID, res.Repeat = rec.ReferralID, true
+	return res
+}
+
+// codeOfRecord reads back a journaled outcome word.
+func codeOfRecord(word string) outcome.Code {
+	switch word {
+	case journal.Queued:
+		return outcome.Queued
+	case journal.Failed:
+		return outcome.Misconfigured
+	}
+	for code, r := range table {
+		if r.outcome == word && code != outcome.NotReferred {
+			return code
+		}
+	}
+	return outcome.Unavailable
+}
+
+// Redeliver runs a journaled event through the pipeline again, for the
+// worker and for an operator's retry: map its raw body, look further, send,
+// log. A failure that a later attempt may cure is queued.
+func (b *Bridge) Redeliver(ctx context.Context, rec journal.Record) journal.Finish {
+	start := time.Now()
+	res := b.redeliver(ctx, rec)
+	b.logLine(ctx, rec.Provider, res, start)
+	f := finishOf(res)
+	if res.Code == outcome.Unavailable || res.Code == outcome.Misconfigured {
+		f.Outcome = journal.Queued
+	}
+	return f
+}
+
+func (b *Bridge) redeliver(ctx context.Context, rec journal.Record) Result {
+	w, ok := b.webhooks[rec.Provider]
+	if !ok {
+		return result(outcome.Rejected, fmt.Sprintf("no provider %q in this bridge", rec.Provider))
+	}
+	ev, err := b.event(ctx, w, rec.Body, rec.DeliveryID)
+	res := result(outcome.Skipped, ev.Skip)
+	switch {
+	case err != nil:
+		res = errorResult(err)
+	case ev.Skip == "":
+		res = b.forward(ctx, ev)
+	}
+	res.EventID, res.EventType = ev.ID, ev.Type
+	return res
+}
+
+// ErrRetryBusy is Retry's answer for an event being delivered right now.
+var ErrRetryBusy = journal.ErrBusy
+
+// Retry runs journaled event id through the pipeline again at an operator's
+// request (/admin), after a configuration fix: it takes the record, delivers
+// it and records the new outcome, which it returns.
+func (b *Bridge) Retry(ctx context.Context, id int64) (Result, error) {
+	if b.journal == nil {
+		return Result{}, errors.New("no journal")
+	}
+	rec, err := b.journal.Retake(ctx, id, lease)
+	if err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	res := b.redeliver(ctx, rec)
+	b.logLine(ctx, rec.Provider, res, start)
+	res = b.finish(ctx, rec, res)
+	return res, nil
+}
+
+// journalFailed logs and counts a journal error; the webhook goes on without.
+func (b *Bridge) journalFailed(ctx context.Context, op string, err error) {
+	b.log.ErrorContext(ctx, "journal "+op+" failed; going on without the journal", "err", err)
+	b.metrics.JournalError(op)
+}
