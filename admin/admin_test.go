@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -519,4 +520,40 @@ func TestRetryOutlivesItsRequest(t *testing.T) {
 		t.Errorf("the retry's context ended with its request: %v", err)
 	}
 	<-done
+}
+
+// The log names what went wrong, never the token (a mistyped password may
+// be most of it) nor an email.
+func TestLogsNoSecretNoEmail(t *testing.T) {
+	var logs strings.Builder
+	store := openJournal(t, fixture...)
+	h := admin.New(admin.Options{
+		Token: token, Events: store, Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Retry: func(ctx context.Context, id int64) (admin.Outcome, error) {
+			if id == 2 {
+				return admin.Outcome{}, errBoom
+			}
+			return (&retrier{store: store, result: admin.Outcome{Outcome: "forwarded"}}).retry(ctx, id)
+		},
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := &site{Server: srv, store: store}
+	for _, tc := range []struct {
+		method, path string
+		header       http.Header
+		status       int
+	}{
+		{http.MethodGet, "/admin?email=jane%40example.com", basic("admin", token+"-typo"), http.StatusUnauthorized},
+		{http.MethodGet, "/admin", basic(token, token), http.StatusUnauthorized},
+		{http.MethodPost, "/admin/api/events/2/retry?email=jane%40example.com", s.sameOrigin(), http.StatusInternalServerError},
+		{http.MethodPost, "/admin/api/events/3/retry", s.sameOrigin(), http.StatusOK},
+		{http.MethodPost, "/admin/events/3/retry?email=jane%40example.com", http.Header{"Referer": {"https://evil.example/?email=jane@example.com"}}, http.StatusForbidden},
+	} {
+		if resp, body := s.do(t, tc.method, tc.path, tc.header); resp.StatusCode != tc.status {
+			t.Errorf("%s %s: status %d, want %d: %s", tc.method, tc.path, resp.StatusCode, tc.status, body)
+		}
+	}
+	contains(t, "the log", logs.String(), "wrong user name or password", "admin: retry", "boom", "retried an event", "cross-origin")
+	lacks(t, "the log", logs.String(), token, "example.com")
 }

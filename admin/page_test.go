@@ -1,11 +1,14 @@
 package admin_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,6 +66,20 @@ func TestPage(t *testing.T) {
 		`6 events`,
 	)
 	lacks(t, "the page", page, `<script`, `id="empty"`, `Show all events`, `the newest`)
+
+	// The one style element is the one the policy allows: a browser would
+	// show the page unstyled otherwise.
+	m := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindAllStringSubmatch(page, -1)
+	if len(m) != 1 {
+		t.Fatalf("%d style elements, want 1", len(m))
+	}
+	sum := sha256.Sum256([]byte(m[0][1]))
+	if want, csp := "style-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'", resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+		t.Errorf("Content-Security-Policy %q does not allow the page's style element (%s)", csp, want)
+	}
+	if strings.Contains(page, ` style="`) {
+		t.Error("a style attribute, which the policy does not allow")
+	}
 }
 
 func TestPageSearch(t *testing.T) {
