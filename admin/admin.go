@@ -1,0 +1,368 @@
+// Package admin shows the journal to the operator (DESIGN.md sections 3 and
+// 7): GET /admin, a page a person can use without reading docs; GET
+// /admin/api/events, the same as JSON; POST /admin/api/events/{id}/retry,
+// which runs a journaled event through the pipeline again; and the events
+// command, the journal in a terminal. It answers "why was this signup not
+// tracked?".
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/journal"
+)
+
+// Lister reads the journal. journal.Store is one.
+type Lister interface {
+	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
+}
+
+// Journal is what the admin pages read. journal.Store is one.
+type Journal interface {
+	Lister
+	// Get returns one record, or an error matching journal.ErrNotFound.
+	Get(ctx context.Context, id int64) (journal.Record, error)
+}
+
+// Outcome is what a retry made of an event.
+type Outcome struct {
+	Outcome    string // as journaled: forwarded, skipped, queued, ...
+	Reason     string
+	ReferralID string
+}
+
+// Options are what New serves.
+type Options struct {
+	// Token (ADMIN_TOKEN) is the password of the user "admin". Empty turns
+	// the admin routes off: each answers 404 like a route that does not exist.
+	Token string
+	// Events is the journal; nil answers 503 (the journal could not be opened).
+	Events Journal
+	// Retry runs a journaled event through the pipeline again. Its error
+	// matches journal.ErrNotFound for an unknown id and journal.ErrBusy for an
+	// event being delivered right now. Nil: no retry button, no retry routes.
+	Retry func(ctx context.Context, id int64) (Outcome, error)
+	// Providers are offered in the page's provider filter (config.Providers);
+	// when nil, the providers of the events shown are.
+	Providers []string
+	Log       *slog.Logger
+	Now       func() time.Time // time.Now when nil
+}
+
+// retryBudget bounds one retry. A retry, once started, runs to its end even if
+// the browser goes away: cut short, it would leave the event pending until its
+// lease ran out.
+const retryBudget = 30 * time.Second
+
+// adminUser is the basic-auth user name (DESIGN.md section 3).
+const adminUser = "admin"
+
+// realm is named in the 401's WWW-Authenticate, which makes a browser ask for
+// the user name and password.
+const realm = `Basic realm="reditus-bridge admin"`
+
+// contentSecurityPolicy lets the page do nothing but show itself, styled by
+// its one style element (whose hash is added), and submit forms to the bridge.
+// No script runs on the page, so an event that smuggled markup past the
+// escaping still could not act.
+const contentSecurityPolicy = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; style-src "
+
+type server struct {
+	events    Journal
+	retry     func(ctx context.Context, id int64) (Outcome, error)
+	providers []string
+	log       *slog.Logger
+	now       func() time.Time
+	userSum   [sha256.Size]byte
+	tokenSum  [sha256.Size]byte
+	csp       string
+}
+
+// New returns the handler of every /admin route. It expects the full request
+// path (gin.WrapH keeps it).
+func New(o Options) http.Handler {
+	if o.Token == "" {
+		return http.HandlerFunc(noSuchRoute)
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &server{
+		events:    o.Events,
+		retry:     o.Retry,
+		providers: o.Providers,
+		log:       o.Log,
+		now:       o.Now,
+		// Comparing hashes keeps the comparison constant-time in the length
+		// of the token too, which subtle.ConstantTimeCompare alone is not.
+		userSum:  sha256.Sum256([]byte(adminUser)),
+		tokenSum: sha256.Sum256([]byte(o.Token)),
+		csp:      contentSecurityPolicy + styleHash,
+	}
+
+	mux := http.NewServeMux()
+	route := func(method, path string, h http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, h)
+		mux.HandleFunc(path, methodNotAllowed(method))
+	}
+	route(http.MethodGet, "/admin", s.page)
+	route(http.MethodGet, "/admin/{$}", s.page)
+	route(http.MethodGet, "/admin/api/events", s.list)
+	if s.retry != nil {
+		route(http.MethodPost, "/admin/api/events/{id}/retry", s.sameOrigin(s.retryAPI))
+		route(http.MethodPost, "/admin/events/{id}/retry", s.sameOrigin(s.retryForm))
+	}
+	mux.HandleFunc("/", noSuchRoute)
+	return s.secure(s.authenticate(mux))
+}
+
+// secure sets the headers every admin answer carries.
+func (s *server) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", s.csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		// same-origin, not no-referrer: under no-referrer a browser sends
+		// "Origin: null" with the page's own retry form, which sameOrigin
+		// would have to refuse. Cross-origin, nothing is sent, so the
+		// emails in the page's address never leave it.
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate lets through requests from the user admin with the token as
+// password, and asks everyone else to log in, whatever the route, so that
+// nothing about the routes shows before that.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if ok {
+			u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+			if subtle.ConstantTimeCompare(u[:], s.userSum[:])&subtle.ConstantTimeCompare(p[:], s.tokenSum[:]) == 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// A browser's first request has no credentials; only wrong
+			// ones are worth a line. Neither the user nor the password
+			// is logged: either may be the token, mistyped.
+			s.log.Warn("admin: wrong user name or password", "remote", r.RemoteAddr, "path", r.URL.Path)
+		}
+		w.Header().Set("WWW-Authenticate", realm)
+		writeError(w, http.StatusUnauthorized, "log in as admin, with ADMIN_TOKEN as the password")
+	})
+}
+
+// sameOrigin refuses a state change that a browser made for another site
+// (cross-site request forgery: the browser would send the operator's
+// credentials with it). A request must say where it comes from: a browser
+// always does, and a script can send Origin itself.
+func (s *server) sameOrigin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkSameOrigin(r); err != nil {
+			s.log.Warn("admin: refused a cross-origin request", "path", r.URL.Path, "why", err.Error())
+			writeError(w, http.StatusForbidden, "cross-origin request refused: "+err.Error())
+			return
+		}
+		next(w, r)
+	}
+}
+
+// checkSameOrigin says why r is not known to come from the bridge's own
+// origin, or nil. Sec-Fetch-Site, which no page can forge, decides when a
+// browser sent it; else the Origin header, or the Referer without one, must
+// name the origin r was sent to.
+//
+// That origin's scheme is https when the bridge terminates TLS, or when the
+// proxy in front of it did and says so in X-Forwarded-Proto (Fly's does): the
+// bridge then sees http, while the browser's Origin is https. Trusting the
+// header costs nothing here: a forged request comes from a victim's browser,
+// and a page cannot set X-Forwarded-Proto on the requests it makes a browser
+// send.
+func checkSameOrigin(r *http.Request) error {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "same-origin":
+		return nil
+	case "":
+	default:
+		return errors.New("Sec-Fetch-Site is " + strconv.Quote(site))
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.EqualFold(strings.TrimSpace(p), "https") {
+		scheme = "https"
+	}
+	want := origin(scheme, r.Host)
+
+	from, header := r.Header.Get("Origin"), "Origin"
+	if from == "" || from == "null" {
+		from, header = r.Header.Get("Referer"), "Referer"
+	}
+	if from == "" {
+		return errors.New("the request has neither Origin nor Referer; send Origin: " + want)
+	}
+	u, err := url.Parse(from)
+	if err != nil || u.Host == "" {
+		return errors.New(header + " is not a URL")
+	}
+	if got := origin(u.Scheme, u.Host); got != want {
+		return errors.New(header + " " + strconv.Quote(got) + " is not " + strconv.Quote(want))
+	}
+	return nil
+}
+
+// origin is scheme://host in the one spelling that compares: lower case, and
+// without the scheme's default port.
+func origin(scheme, host string) string {
+	scheme, host = strings.ToLower(scheme), strings.ToLower(host)
+	switch {
+	case scheme == "http":
+		host = strings.TrimSuffix(host, ":80")
+	case scheme == "https":
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return scheme + "://" + host
+}
+
+// noSuchRoute is the bridge's answer to a route that does not exist
+// (handlers.New's NoRoute), so that a disabled /admin cannot be told apart
+// from none.
+func noSuchRoute(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusNotFound, "no such route")
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if allow == http.MethodGet {
+			allow += ", HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	// Marshal escapes <, > and &, so no JSON answer can be read as markup.
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	// gin's c.JSON writes the same header, and no newline after the body:
+	// a disabled /admin answers byte for byte like a route that is not there.
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // the client went away; nothing to do
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// errNoJournal answers when the journal could not be opened at start.
+const errNoJournal = "the journal is not available; the bridge's log says why"
+
+// list is GET /admin/api/events.
+func (s *server) list(w http.ResponseWriter, r *http.Request) {
+	if s.events == nil {
+		writeError(w, http.StatusServiceUnavailable, errNoJournal)
+		return
+	}
+	q, err := parseQuery(r.URL.Query(), nil)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f, err := q.filter(s.now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	recs, err := s.events.List(r.Context(), f)
+	if err != nil {
+		s.log.Error("admin: list the journal", "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the journal; the bridge's log says why")
+		return
+	}
+	writeJSON(w, http.StatusOK, eventsJSON(recs))
+}
+
+// retryAPI is POST /admin/api/events/{id}/retry, for scripts.
+func (s *server) retryAPI(w http.ResponseWriter, r *http.Request) {
+	id, out, err := s.retryEvent(r)
+	switch {
+	case errors.Is(err, journal.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such event")
+	case errors.Is(err, journal.ErrBusy):
+		writeError(w, http.StatusConflict, "the event is being delivered right now; look again in a moment")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "the retry failed; the bridge's log says why")
+	default:
+		writeJSON(w, http.StatusOK, retryJSON{ID: id, Outcome: out.Outcome, Reason: out.Reason, ReferralID: out.ReferralID})
+	}
+}
+
+// retryForm is the page's Retry button: it retries, then sends the browser
+// back to the page it came from (its query), which shows the event's new
+// outcome. A reload of that page shows it again rather than retrying again.
+func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.retryEvent(r)
+	back := url.Values{}
+	if q, qerr := parseQuery(r.URL.Query(), nil); qerr == nil {
+		back = q.values()
+	}
+	if id > 0 {
+		back.Set("retried", strconv.FormatInt(id, 10))
+	}
+	switch {
+	case errors.Is(err, journal.ErrNotFound):
+		back.Set("retry", "gone")
+	case errors.Is(err, journal.ErrBusy):
+		back.Set("retry", "busy")
+	case err != nil:
+		back.Set("retry", "error")
+	}
+	http.Redirect(w, r, "/admin?"+back.Encode(), http.StatusSeeOther)
+}
+
+// retryEvent retries the event the path names. An id that is not a number
+// names no event.
+func (s *server) retryEvent(r *http.Request) (int64, Outcome, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, Outcome{}, journal.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), retryBudget)
+	defer cancel()
+	out, err := s.retry(ctx, id)
+	switch {
+	case errors.Is(err, journal.ErrNotFound), errors.Is(err, journal.ErrBusy):
+	case err != nil:
+		s.log.Error("admin: retry", "id", id, "err", err)
+	default:
+		s.log.Info("admin: retried an event", "id", id, "outcome", out.Outcome)
+	}
+	return id, out, err
+}
+
+// retryJSON is the retry route's answer.
+type retryJSON struct {
+	ID         int64  `json:"id"`
+	Outcome    string `json:"outcome"`
+	Reason     string `json:"reason"`
+	ReferralID string `json:"referral_id"`
+}
