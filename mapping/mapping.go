@@ -4,6 +4,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -44,8 +45,8 @@ type Event struct {
 	Note string
 
 	// Lookups names the related Stripe objects that may hold the referral
-	// data this event lacks, in the order to look. Only FromStripe sets it,
-	// and only when MissingReferral.
+	// data this event lacks, in the order to look. Only Stripe's mapping
+	// sets it (WithLookups), and only when NeedsLookups.
 	Lookups []StripeLookup
 
 	// What convert was given, so that WithRelated can map the event again.
@@ -71,34 +72,6 @@ func (ev Event) WithMoney(p *reditus.Payment, r *reditus.Refund, c *reditus.Chur
 // data: the one skip that a look at related objects can undo.
 func (ev Event) MissingReferral() bool { return ev.missingReferral }
 
-// NeedsLookups reports whether related objects should be fetched for the
-// referral data the event lacks: the one place that decides to look further.
-func (ev Event) NeedsLookups() bool { return ev.missingReferral && len(ev.Lookups) > 0 }
-
-// Related is a Stripe object fetched because an event lacked referral data.
-type Related struct {
-	Name     string // where it is, for skip reasons: "customer cus_123 metadata"
-	Metadata Metadata
-	Email    string // a customer's email, which a subscription event lacks
-}
-
-// WithRelated maps ev again with the related objects' metadata read after
-// the event's own places, and the first related email when the event has
-// none. It is how a Stripe API look-up becomes a conversion, or a skip
-// reason that names every object looked at.
-func (ev Event) WithRelated(related ...Related) Event {
-	who := ev.who
-	places := append([]Place(nil), ev.places...)
-	for _, r := range related {
-		places = append(places, Place{r.Name, r.Metadata})
-		if who.Email == "" && r.Email != "" {
-			who.Email = r.Email
-		}
-	}
-	ev.Skip, ev.Lookups = "", nil
-	return Convert(ev, who, places...)
-}
-
 // The metadata keys the bridge reads, each with its aliases, canonical name
 // first (DESIGN.md section 2). Keys match ASCII case-insensitively; lookup
 // says which spelling wins.
@@ -116,7 +89,7 @@ var (
 // those keys is not something the bridge can interpret.
 type Metadata map[string]any
 
-// get returns lookup's value.
+// Get returns the first non-empty string value under keys (see lookup).
 func (m Metadata) Get(keys []string) string {
 	v, _ := m.lookup(keys)
 	return v
@@ -176,24 +149,24 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// place is one map in a payload where a site may have stored referral data;
-// name says where, for skip reasons ("customer metadata").
+// Place is one map in a payload where a site may have stored referral data;
+// Name says where, for skip reasons ("customer metadata").
 type Place struct {
 	Name string
 	Meta Metadata
 }
 
-// identity is who converted: at least one of the two is needed.
+// Who is who converted: at least one of the two is needed.
 type Who struct {
 	Email, UID string
 	Looked     string // where they were looked for, for the skip reason
 }
 
-// convert combines the referral data found in places (most trusted first)
+// Convert combines the referral data found in places (most trusted first)
 // with the converting user into a conversion, or explains what was missing.
 // An explicit slug wins over the cookie's, and then the cookie contributes
 // only its click id: the site chose that slug on purpose. Every field is
-// trimmed and then checked (checkConversion); an invalid one skips the event.
+// trimmed and then checked (CheckConversion); an invalid one skips the event.
 // An invalid explicit slug does not fall back to the cookie's or a later
 // place's: a value that looks forged must not quietly credit another
 // affiliate.
@@ -284,13 +257,22 @@ func names(places []Place) string {
 	}
 }
 
-// doesNotConvert skips an event of a type the bridge does not convert,
+// DoesNotConvert skips an event of a type the bridge does not convert,
 // naming the ones it does, so that a person can fix the webhook's selection.
 func DoesNotConvert(ev Event, converts ...string) Event {
 	ev.Skip = "event type " + ev.Type + " does not convert; the bridge converts " + strings.Join(converts, ", ")
 	return ev
 }
 
+// Invalid is an ErrInvalidPayload that says what is wrong with the payload.
 func Invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPayload, fmt.Sprintf(format, args...))
+}
+
+// Decode unmarshals a provider payload, or says what it was expected to be.
+func Decode(payload []byte, v any, what string) error {
+	if err := json.Unmarshal(payload, v); err != nil {
+		return Invalid("not %s: %v", what, err)
+	}
+	return nil
 }
