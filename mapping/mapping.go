@@ -163,85 +163,107 @@ type Who struct {
 }
 
 // Convert combines the referral data found in places (most trusted first)
-// with the converting user into a conversion, or explains what was missing.
-// An explicit slug wins over the cookie's, and then the cookie contributes
-// only its click id: the site chose that slug on purpose. Every field is
-// trimmed and then checked (CheckConversion); an invalid one skips the event.
-// An invalid explicit slug does not fall back to the cookie's or a later
-// place's: a value that looks forged must not quietly credit another
-// affiliate.
+// with the converting user into a conversion, or explains what was missing
+// (findReferral says which data wins). Every field is trimmed and then
+// checked (CheckConversion); an invalid one skips the event.
 func Convert(ev Event, who Who, places ...Place) Event {
 	who.Email, who.UID = strings.TrimSpace(who.Email), strings.TrimSpace(who.UID)
 	ev.who, ev.places, ev.missingReferral = who, places, false
-	var explicit, cookie Referral
-	var affiliateFrom, advocateFrom, cookieFrom string // where each was found, for reasons
-	var problems []string
-	for _, p := range places {
-		if explicit.AffiliateSlug == "" {
-			if v, key := p.Meta.lookup(KeysAffiliateSlug); v != "" {
-				explicit.AffiliateSlug, affiliateFrom = v, key+" in "+p.Name
-			}
-		}
-		if explicit.AdvocateSlug == "" {
-			if v, key := p.Meta.lookup(KeysAdvocateSlug); v != "" {
-				explicit.AdvocateSlug, advocateFrom = v, key+" in "+p.Name
-			}
-		}
-		if cookieFrom != "" {
-			continue
-		}
-		if raw := p.Meta.Get(KeysGrID); raw != "" {
-			c, err := ParseCookie(raw)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("gr_id in %s: %v", p.Name, err))
-				continue
-			}
-			cookie, cookieFrom = c, p.Name
-		}
-	}
-
-	ref := explicit
-	if !explicit.hasSlug() {
-		ref = cookie
-		affiliateFrom, advocateFrom = "the gr_id cookie in "+cookieFrom, "the gr_id cookie in "+cookieFrom
-	}
-	ref.GrID = cookie.GrID
+	f := findReferral(places)
 	c := reditus.Conversion{
-		AffiliateSlug: ref.AffiliateSlug,
-		AdvocateSlug:  ref.AdvocateSlug,
+		AffiliateSlug: f.ref.AffiliateSlug,
+		AdvocateSlug:  f.ref.AdvocateSlug,
 		Email:         who.Email,
 		UID:           who.UID,
-		GrID:          ref.GrID,
+		GrID:          f.ref.GrID,
 	}
 
 	switch field, why := CheckConversion(c); {
-	case !ref.hasSlug() && ref.GrID == "":
+	case !f.ref.hasSlug() && f.ref.GrID == "":
 		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
 		ev.missingReferral = true
-	case !ref.hasSlug():
-		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", cookieFrom, names(places))
+	case !f.ref.hasSlug():
+		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", f.cookieFrom, names(places))
 		ev.missingReferral = true
 	case field != "":
-		from := map[string]string{
-			"affiliate_slug": affiliateFrom,
-			"advocate_slug":  advocateFrom,
-			"gr_id":          "gr_id in " + cookieFrom,
-			"email":          "looked at " + who.Looked,
-			"uid":            "looked at " + who.Looked,
-		}[field]
-		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, from, why)
+		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, f.from(field, who), why)
 	case who.Email == "" && who.UID == "":
 		ev.Skip = "no email or user id: looked at " + who.Looked
 	default:
 		ev.Conversion = c
 		return ev
 	}
-	if len(problems) > 0 {
-		ev.Skip += " (" + strings.Join(problems, "; ") + ")"
+	if len(f.problems) > 0 {
+		ev.Skip += " (" + strings.Join(f.problems, "; ") + ")"
 	}
 	return ev
 }
 
+// found is the referral data read from an event's places, and where each
+// part of it was, for skip reasons.
+type found struct {
+	ref                         Referral
+	affiliateFrom, advocateFrom string
+	cookieFrom                  string   // the place's name
+	problems                    []string // cookies that could not be read
+}
+
+// findReferral reads the referral data in places, most trusted first. An
+// explicit slug wins over the cookie's, and then the cookie contributes only
+// its click id: the site chose that slug on purpose. The first place's slug
+// wins even when it is invalid: CheckConversion then skips the event rather
+// than fall back to the cookie's or a later place's, since a value that looks
+// forged must not quietly credit another affiliate.
+func findReferral(places []Place) found {
+	var f found
+	var explicit, cookie Referral
+	for _, p := range places {
+		if explicit.AffiliateSlug == "" {
+			if v, key := p.Meta.lookup(KeysAffiliateSlug); v != "" {
+				explicit.AffiliateSlug, f.affiliateFrom = v, key+" in "+p.Name
+			}
+		}
+		if explicit.AdvocateSlug == "" {
+			if v, key := p.Meta.lookup(KeysAdvocateSlug); v != "" {
+				explicit.AdvocateSlug, f.advocateFrom = v, key+" in "+p.Name
+			}
+		}
+		if f.cookieFrom != "" {
+			continue
+		}
+		if raw := p.Meta.Get(KeysGrID); raw != "" {
+			c, err := ParseCookie(raw)
+			if err != nil {
+				f.problems = append(f.problems, fmt.Sprintf("gr_id in %s: %v", p.Name, err))
+				continue
+			}
+			cookie, f.cookieFrom = c, p.Name
+		}
+	}
+	f.ref = explicit
+	if !explicit.hasSlug() {
+		f.ref = cookie
+		f.affiliateFrom, f.advocateFrom = "the gr_id cookie in "+f.cookieFrom, "the gr_id cookie in "+f.cookieFrom
+	}
+	f.ref.GrID = cookie.GrID
+	return f
+}
+
+// from says where the conversion's field came from, for a skip reason.
+func (f found) from(field string, who Who) string {
+	switch field {
+	case "affiliate_slug":
+		return f.affiliateFrom
+	case "advocate_slug":
+		return f.advocateFrom
+	case "gr_id":
+		return "gr_id in " + f.cookieFrom
+	default: // email, uid
+		return "looked at " + who.Looked
+	}
+}
+
+// names lists the places' names for a skip reason: "a, b and c".
 func names(places []Place) string {
 	out := make([]string, len(places))
 	for i, p := range places {
