@@ -1,6 +1,9 @@
-// Package mapping turns a provider's webhook payload into a Reditus
-// conversion, or into the reason none is sent. It is pure: no I/O, no clock,
-// no logging. It is where to look to learn which field becomes which.
+// Package mapping is the vocabulary every provider's mapping is written in
+// (each provider's own lives in its file in providers/): the Event a payload
+// becomes, the metadata keys and their aliases, Convert, which turns what a
+// provider found into a Reditus conversion or the reason none is sent, the
+// _gr_id cookie, the checks every field passes, and the Stripe look-ups that
+// may complete an event. It is pure: no I/O, no clock, no logging.
 package mapping
 
 import (
