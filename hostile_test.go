@@ -35,7 +35,7 @@ func TestHostileRequests(t *testing.T) {
 	p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+fakeURL+"/api",
 		"STRIPE_WEBHOOK_SECRET="+stripeSecret, "CLERK_WEBHOOK_SECRET="+clerkSecret, "SUPABASE_WEBHOOK_SECRET="+supaToken)
 
-	event, err := os.ReadFile("mapping/testdata/stripe/customer.created.json")
+	event, err := os.ReadFile("providers/testdata/stripe/customer.created.json")
 	if err != nil {
 		t.Fatal(err)
 	}

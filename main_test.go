@@ -174,7 +174,7 @@ func (p *process) stop(t *testing.T) {
 
 func postStripe(t *testing.T, base, fixture, secret string) (int, map[string]any) {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("mapping", "testdata", "stripe", fixture))
+	body, err := os.ReadFile(filepath.Join("providers", "testdata", "stripe", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}

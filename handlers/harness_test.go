@@ -211,11 +211,11 @@ func stripeFixture(t *testing.T, name string) []byte {
 	return fixture(t, "stripe/"+name)
 }
 
-// fixture reads a payload from mapping's testdata, the payloads the mapping
+// fixture reads a payload from providers' testdata, the payloads the mapping
 // tables are written against.
 func fixture(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "mapping", "testdata", path))
+	b, err := os.ReadFile(filepath.Join("..", "providers", "testdata", path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ var authProviders = []struct {
 	name              string
 	sign              signer
 	secret, rotated   string // a configured secret, and another one of the same provider
-	converts, skips   string // fixtures under mapping/testdata
+	converts, skips   string // fixtures under providers/testdata
 	want              reditus.Conversion
 	hasTimestamp      bool // a signature with a timestamp, so replays are refused
 	idFromDelivery    bool // the delivery id comes from the headers, not the body

@@ -1,92 +1,75 @@
 package mapping
 
 import (
+	"slices"
 	"testing"
-
-	"github.com/getreditus/reditus-bridge/reditus"
 )
 
-// An event without referral data names the related objects to look at, and
-// maps again with what they hold.
-func TestStripeLookups(t *testing.T) {
+// Where the bridge looked is said in mapping, the same way for every look-up,
+// so that a skip reason names each object the way a person finds it in
+// Stripe's dashboard.
+func TestStripeLookupNames(t *testing.T) {
 	tests := []struct {
-		fixture string
-		lookups []StripeLookup
-		related []Related
-		want    reditus.Conversion
+		lookup               StripeLookup
+		what, found, missing string
 	}{
-		{
-			// Checkout copies no metadata: the referral sits on the customer.
-			fixture: "checkout.session.completed.app_reference.json",
-			lookups: []StripeLookup{{"customer", customerID}, {"subscription", "sub_1QbC1d2E3f4G5h6I"}},
-			related: []Related{{Name: "customer metadata", Metadata: Metadata{"gr_id": "rl:" + clickAffiliate + "::pk:::john:::sid:affiliate"}}},
-			want:    reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "jane.doe@example.com", UID: customerID},
-		},
-		{
-			// Cashier-style: on the subscription, found through the customer.
-			fixture: "customer.created.no_referral.json",
-			lookups: []StripeLookup{{"subscriptions", customerID}},
-			related: []Related{{Name: "subscription sub_1 metadata", Metadata: Metadata{"refby": "jwe512"}}},
-			want:    reditus.Conversion{AdvocateSlug: "jwe512", Email: "jane.doe@example.com", UID: customerID},
-		},
+		{StripeLookup{LookupCustomer, "cus_1"}, "customer cus_1", "customer cus_1 metadata", "customer cus_1 (not found)"},
+		{StripeLookup{LookupSubscription, "sub_1"}, "subscription sub_1", "subscription sub_1 metadata", "subscription sub_1 (not found)"},
+		{StripeLookup{LookupCustomerSubscriptions, "cus_1"}, "subscriptions of customer cus_1", "subscriptions of customer cus_1 metadata", "subscriptions of customer cus_1 (none)"},
+		// The zero kind is no look-up: it must not read as a customer.
+		{StripeLookup{ID: "cus_1"}, "look-up kind 0 of cus_1", "look-up kind 0 of cus_1 metadata", "look-up kind 0 of cus_1 (not found)"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.fixture, func(t *testing.T) {
-			ev, err := FromStripe(readFixture(t, tt.fixture), Options{})
-			if err != nil || !ev.MissingReferral() {
-				t.Fatalf("FromStripe = %+v, %v; want missing referral", ev, err)
+		t.Run(tt.what, func(t *testing.T) {
+			if got := tt.lookup.String(); got != tt.what {
+				t.Errorf("String() = %q, want %q", got, tt.what)
 			}
-			if len(ev.Lookups) != len(tt.lookups) {
-				t.Fatalf("lookups %+v, want %+v", ev.Lookups, tt.lookups)
+			md := Metadata{"red": "john"}
+			found := tt.lookup.Found(md, "ada@example.com")
+			if found.Name != tt.found || found.Metadata.Get(KeysAffiliateSlug) != "john" || found.Email != "ada@example.com" {
+				t.Errorf("Found = %+v, want %q with the metadata and email", found, tt.found)
 			}
-			for i := range tt.lookups {
-				if ev.Lookups[i] != tt.lookups[i] {
-					t.Errorf("lookup %d = %+v, want %+v", i, ev.Lookups[i], tt.lookups[i])
-				}
-			}
-			got := ev.WithRelated(tt.related...)
-			if got.Skip != "" || got.Conversion != tt.want {
-				t.Errorf("WithRelated = %+v (skip %q), want %+v", got.Conversion, got.Skip, tt.want)
+			if got := tt.lookup.Missing(); got.Name != tt.missing || got.Metadata != nil || got.Email != "" {
+				t.Errorf("Missing = %+v, want %q and empty", got, tt.missing)
 			}
 		})
 	}
 }
 
-func TestStripeLookupsFillTheEmail(t *testing.T) {
-	body := `{"id":"evt_1","type":"customer.subscription.created","livemode":true,"data":{"object":
-		{"id":"sub_1","customer":"cus_1","metadata":{}}}}`
-	ev, err := FromStripe([]byte(body), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := ev.WithRelated(Related{Name: "customer cus_1 metadata", Metadata: Metadata{"red": "john"}, Email: "ada@example.com"})
-	want := reditus.Conversion{AffiliateSlug: "john", Email: "ada@example.com", UID: "cus_1"}
-	if got.Conversion != want {
-		t.Errorf("got %+v, want %+v", got.Conversion, want)
-	}
-}
+// Only an event that lacks its referral data names objects to look at, and
+// only objects that exist: NeedsLookups decides, WithLookups follows it.
+func TestWithLookups(t *testing.T) {
+	who := Who{Email: "ada@example.com", Looked: "email"}
+	missing := Convert(Event{ID: "evt_1"}, who, Place{"customer metadata", Metadata{}})
+	referred := Convert(Event{ID: "evt_1"}, who, Place{"customer metadata", Metadata{"red": "john"}})
+	invalid := Convert(Event{ID: "evt_1"}, who, Place{"customer metadata", Metadata{"red": "jo\x00hn"}})
+	noWho := Convert(Event{ID: "evt_1"}, Who{Looked: "nothing"}, Place{"customer metadata", Metadata{"red": "john"}})
+	customer := StripeLookup{LookupCustomer, "cus_1"}
+	subscription := StripeLookup{LookupSubscription, "sub_1"}
+	guest := StripeLookup{LookupCustomer, ""} // a guest checkout has no customer
 
-func TestStripeLookupsNameEveryObject(t *testing.T) {
-	ev, err := FromStripe(readFixture(t, "checkout.session.completed.app_reference.json"), Options{})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name       string
+		ev         Event
+		candidates []StripeLookup
+		want       []StripeLookup
+	}{
+		{"missing referral: every object that exists, in order", missing, []StripeLookup{customer, guest, subscription}, []StripeLookup{customer, subscription}},
+		{"missing referral, no object exists", missing, []StripeLookup{guest}, nil},
+		{"converts", referred, []StripeLookup{customer, subscription}, nil},
+		{"an invalid slug is no missing referral", invalid, []StripeLookup{customer}, nil},
+		{"no email or uid is no missing referral", noWho, []StripeLookup{customer}, nil},
+		{"skipped before mapping", Event{ID: "evt_1", Skip: "test-mode event"}, []StripeLookup{customer}, nil},
 	}
-	got := ev.WithRelated(Related{Name: "customer cus_R2x8LmNq4TzK1a metadata"}, Related{Name: "subscription sub_1QbC1d2E3f4G5h6I (not found)"})
-	want := "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in checkout session metadata, client_reference_id, customer cus_R2x8LmNq4TzK1a metadata and subscription sub_1QbC1d2E3f4G5h6I (not found)"
-	if got.Skip != want {
-		t.Errorf("skip\n %q\nwant\n %q", got.Skip, want)
-	}
-}
-
-// Only a missing referral is worth a look: other skips name nothing.
-func TestStripeNoLookupsForOtherSkips(t *testing.T) {
-	for _, fixture := range []string{"checkout.session.completed.unpaid.json", "customer.created.test_mode.json", "invoice.paid.json", "customer.updated.address.json", "customer.created.json"} {
-		ev, err := FromStripe(readFixture(t, fixture), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.MissingReferral() || len(ev.Lookups) > 0 {
-			t.Errorf("%s: missing referral %v, lookups %+v", fixture, ev.MissingReferral(), ev.Lookups)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := tt.ev.WithLookups(tt.candidates...)
+			if !slices.Equal(ev.Lookups, tt.want) {
+				t.Errorf("Lookups = %+v, want %+v", ev.Lookups, tt.want)
+			}
+			if got, want := ev.NeedsLookups(), len(tt.want) > 0; got != want {
+				t.Errorf("NeedsLookups() = %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -1,9 +1,13 @@
-// Package mapping turns a provider's webhook payload into a Reditus
-// conversion, or into the reason none is sent. It is pure: no I/O, no clock,
-// no logging. It is where to look to learn which field becomes which.
+// Package mapping is the vocabulary every provider's mapping is written in
+// (each provider's own lives in its file in providers/): the Event a payload
+// becomes, the metadata keys and their aliases, Convert, which turns what a
+// provider found into a Reditus conversion or the reason none is sent, the
+// _gr_id cookie, the checks every field passes, and the Stripe look-ups that
+// may complete an event. It is pure: no I/O, no clock, no logging.
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -44,8 +48,8 @@ type Event struct {
 	Note string
 
 	// Lookups names the related Stripe objects that may hold the referral
-	// data this event lacks, in the order to look. Only FromStripe sets it,
-	// and only when MissingReferral.
+	// data this event lacks, in the order to look. Only Stripe's mapping
+	// sets it (WithLookups), and only when NeedsLookups.
 	Lookups []StripeLookup
 
 	// What convert was given, so that WithRelated can map the event again.
@@ -85,34 +89,6 @@ func (ev Event) WithMoney(p *reditus.Payment, r *reditus.Refund, c *reditus.Chur
 // data: the one skip that a look at related objects can undo.
 func (ev Event) MissingReferral() bool { return ev.missingReferral }
 
-// NeedsLookups reports whether related objects should be fetched for the
-// referral data the event lacks: the one place that decides to look further.
-func (ev Event) NeedsLookups() bool { return ev.missingReferral && len(ev.Lookups) > 0 }
-
-// Related is a Stripe object fetched because an event lacked referral data.
-type Related struct {
-	Name     string // where it is, for skip reasons: "customer cus_123 metadata"
-	Metadata Metadata
-	Email    string // a customer's email, which a subscription event lacks
-}
-
-// WithRelated maps ev again with the related objects' metadata read after
-// the event's own places, and the first related email when the event has
-// none. It is how a Stripe API look-up becomes a conversion, or a skip
-// reason that names every object looked at.
-func (ev Event) WithRelated(related ...Related) Event {
-	who := ev.who
-	places := append([]Place(nil), ev.places...)
-	for _, r := range related {
-		places = append(places, Place{r.Name, r.Metadata})
-		if who.Email == "" && r.Email != "" {
-			who.Email = r.Email
-		}
-	}
-	ev.Skip, ev.Lookups = "", nil
-	return Convert(ev, who, places...)
-}
-
 // The metadata keys the bridge reads, each with its aliases, canonical name
 // first (DESIGN.md section 2). Keys match ASCII case-insensitively; lookup
 // says which spelling wins.
@@ -130,7 +106,7 @@ var (
 // those keys is not something the bridge can interpret.
 type Metadata map[string]any
 
-// get returns lookup's value.
+// Get returns the first non-empty string value under keys (see lookup).
 func (m Metadata) Get(keys []string) string {
 	v, _ := m.lookup(keys)
 	return v
@@ -190,99 +166,121 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// place is one map in a payload where a site may have stored referral data;
-// name says where, for skip reasons ("customer metadata").
+// Place is one map in a payload where a site may have stored referral data;
+// Name says where, for skip reasons ("customer metadata").
 type Place struct {
 	Name string
 	Meta Metadata
 }
 
-// identity is who converted: at least one of the two is needed.
+// Who is who converted: at least one of the two is needed.
 type Who struct {
 	Email, UID string
 	Looked     string // where they were looked for, for the skip reason
 }
 
-// convert combines the referral data found in places (most trusted first)
-// with the converting user into a conversion, or explains what was missing.
-// An explicit slug wins over the cookie's, and then the cookie contributes
-// only its click id: the site chose that slug on purpose. Every field is
-// trimmed and then checked (checkConversion); an invalid one skips the event.
-// An invalid explicit slug does not fall back to the cookie's or a later
-// place's: a value that looks forged must not quietly credit another
-// affiliate.
+// Convert combines the referral data found in places (most trusted first)
+// with the converting user into a conversion, or explains what was missing
+// (findReferral says which data wins). Every field is trimmed and then
+// checked (CheckConversion); an invalid one skips the event.
 func Convert(ev Event, who Who, places ...Place) Event {
 	who.Email, who.UID = strings.TrimSpace(who.Email), strings.TrimSpace(who.UID)
 	ev.who, ev.places, ev.missingReferral = who, places, false
-	var explicit, cookie Referral
-	var affiliateFrom, advocateFrom, cookieFrom string // where each was found, for reasons
-	var problems []string
-	for _, p := range places {
-		if explicit.AffiliateSlug == "" {
-			if v, key := p.Meta.lookup(KeysAffiliateSlug); v != "" {
-				explicit.AffiliateSlug, affiliateFrom = v, key+" in "+p.Name
-			}
-		}
-		if explicit.AdvocateSlug == "" {
-			if v, key := p.Meta.lookup(KeysAdvocateSlug); v != "" {
-				explicit.AdvocateSlug, advocateFrom = v, key+" in "+p.Name
-			}
-		}
-		if cookieFrom != "" {
-			continue
-		}
-		if raw := p.Meta.Get(KeysGrID); raw != "" {
-			c, err := ParseCookie(raw)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("gr_id in %s: %v", p.Name, err))
-				continue
-			}
-			cookie, cookieFrom = c, p.Name
-		}
-	}
-
-	ref := explicit
-	if !explicit.hasSlug() {
-		ref = cookie
-		affiliateFrom, advocateFrom = "the gr_id cookie in "+cookieFrom, "the gr_id cookie in "+cookieFrom
-	}
-	ref.GrID = cookie.GrID
+	f := findReferral(places)
 	c := reditus.Conversion{
-		AffiliateSlug: ref.AffiliateSlug,
-		AdvocateSlug:  ref.AdvocateSlug,
+		AffiliateSlug: f.ref.AffiliateSlug,
+		AdvocateSlug:  f.ref.AdvocateSlug,
 		Email:         who.Email,
 		UID:           who.UID,
-		GrID:          ref.GrID,
+		GrID:          f.ref.GrID,
 	}
 
 	switch field, why := CheckConversion(c); {
-	case !ref.hasSlug() && ref.GrID == "":
+	case !f.ref.hasSlug() && f.ref.GrID == "":
 		ev.Skip = "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in " + names(places)
 		ev.missingReferral = true
-	case !ref.hasSlug():
-		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", cookieFrom, names(places))
+	case !f.ref.hasSlug():
+		ev.Skip = fmt.Sprintf("no affiliate or advocate slug: the gr_id in %s is a bare click id, and no affiliate_slug/advocate_slug was found in %s", f.cookieFrom, names(places))
 		ev.missingReferral = true
 	case field != "":
-		from := map[string]string{
-			"affiliate_slug": affiliateFrom,
-			"advocate_slug":  advocateFrom,
-			"gr_id":          "gr_id in " + cookieFrom,
-			"email":          "looked at " + who.Looked,
-			"uid":            "looked at " + who.Looked,
-		}[field]
-		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, from, why)
+		ev.Skip = fmt.Sprintf("invalid %s (%s): %s; nothing was sent in its place", field, f.from(field, who), why)
 	case who.Email == "" && who.UID == "":
 		ev.Skip = "no email or user id: looked at " + who.Looked
 	default:
 		ev.Conversion = c
 		return ev
 	}
-	if len(problems) > 0 {
-		ev.Skip += " (" + strings.Join(problems, "; ") + ")"
+	if len(f.problems) > 0 {
+		ev.Skip += " (" + strings.Join(f.problems, "; ") + ")"
 	}
 	return ev
 }
 
+// found is the referral data read from an event's places, and where each
+// part of it was, for skip reasons.
+type found struct {
+	ref                         Referral
+	affiliateFrom, advocateFrom string
+	cookieFrom                  string   // the place's name
+	problems                    []string // cookies that could not be read
+}
+
+// findReferral reads the referral data in places, most trusted first. An
+// explicit slug wins over the cookie's, and then the cookie contributes only
+// its click id: the site chose that slug on purpose. The first place's slug
+// wins even when it is invalid: CheckConversion then skips the event rather
+// than fall back to the cookie's or a later place's, since a value that looks
+// forged must not quietly credit another affiliate.
+func findReferral(places []Place) found {
+	var f found
+	var explicit, cookie Referral
+	for _, p := range places {
+		if explicit.AffiliateSlug == "" {
+			if v, key := p.Meta.lookup(KeysAffiliateSlug); v != "" {
+				explicit.AffiliateSlug, f.affiliateFrom = v, key+" in "+p.Name
+			}
+		}
+		if explicit.AdvocateSlug == "" {
+			if v, key := p.Meta.lookup(KeysAdvocateSlug); v != "" {
+				explicit.AdvocateSlug, f.advocateFrom = v, key+" in "+p.Name
+			}
+		}
+		if f.cookieFrom != "" {
+			continue
+		}
+		if raw := p.Meta.Get(KeysGrID); raw != "" {
+			c, err := ParseCookie(raw)
+			if err != nil {
+				f.problems = append(f.problems, fmt.Sprintf("gr_id in %s: %v", p.Name, err))
+				continue
+			}
+			cookie, f.cookieFrom = c, p.Name
+		}
+	}
+	f.ref = explicit
+	if !explicit.hasSlug() {
+		f.ref = cookie
+		f.affiliateFrom, f.advocateFrom = "the gr_id cookie in "+f.cookieFrom, "the gr_id cookie in "+f.cookieFrom
+	}
+	f.ref.GrID = cookie.GrID
+	return f
+}
+
+// from says where the conversion's field came from, for a skip reason.
+func (f found) from(field string, who Who) string {
+	switch field {
+	case "affiliate_slug":
+		return f.affiliateFrom
+	case "advocate_slug":
+		return f.advocateFrom
+	case "gr_id":
+		return "gr_id in " + f.cookieFrom
+	default: // email, uid
+		return "looked at " + who.Looked
+	}
+}
+
+// names lists the places' names for a skip reason: "a, b and c".
 func names(places []Place) string {
 	out := make([]string, len(places))
 	for i, p := range places {
@@ -298,13 +296,22 @@ func names(places []Place) string {
 	}
 }
 
-// doesNotConvert skips an event of a type the bridge does not convert,
+// DoesNotConvert skips an event of a type the bridge does not convert,
 // naming the ones it does, so that a person can fix the webhook's selection.
 func DoesNotConvert(ev Event, converts ...string) Event {
 	ev.Skip = "event type " + ev.Type + " does not convert; the bridge converts " + strings.Join(converts, ", ")
 	return ev
 }
 
+// Invalid is an ErrInvalidPayload that says what is wrong with the payload.
 func Invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPayload, fmt.Sprintf(format, args...))
+}
+
+// Decode unmarshals a provider payload, or says what it was expected to be.
+func Decode(payload []byte, v any, what string) error {
+	if err := json.Unmarshal(payload, v); err != nil {
+		return Invalid("not %s: %v", what, err)
+	}
+	return nil
 }

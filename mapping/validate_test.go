@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -214,22 +213,5 @@ func TestFieldsAreTrimmed(t *testing.T) {
 	want := reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "ada@example.com", UID: "usr_1"}
 	if ev.Skip != "" || ev.Conversion != want {
 		t.Errorf("got %+v (skip %q), want %+v", ev.Conversion, ev.Skip, want)
-	}
-}
-
-// No full email in a reason: an invalid email is described, never quoted.
-func TestInvalidEmailReasonHasNoEmail(t *testing.T) {
-	for _, email := range []string{"ada@example@com", "ada lovelace@example.com", "ada@exam\x00ple.com", strings.Repeat("a", 300) + "@example.com"} {
-		quoted, _ := json.Marshal(email)
-		ev, err := FromGeneric([]byte(`{"red":"john","email":` + string(quoted) + `}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(ev.Skip, "invalid email (looked at email and uid)") {
-			t.Errorf("%q: skip %q, want an invalid email", email, ev.Skip)
-		}
-		if strings.Contains(ev.Skip, "example") {
-			t.Errorf("%q: the reason %q quotes the email", email, ev.Skip)
-		}
 	}
 }

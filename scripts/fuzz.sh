@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (the cookie decoder, each mapping function, each
+# Runs every fuzz target (the cookie decoder, each provider's mapping, each
 # verifier) for a while: bash scripts/fuzz.sh [seconds per target, default 60].
 # A failing input is saved under the package's testdata/fuzz/, where `go test`
 # replays it from then on.
@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 failed=0
-for pkg in ./mapping ./verify; do
+for pkg in ./mapping ./providers ./verify; do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
     corpus="$pkg/testdata/fuzz/$target"
     for try in 1 2; do

@@ -8,7 +8,7 @@ import (
 
 	stripe "github.com/stripe/stripe-go/v76"
 
-	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 // Window is a span of creation times, [Since, Until).
@@ -66,7 +66,7 @@ func (c *Client) EachUndeliveredEvent(ctx context.Context, since time.Time, visi
 		DeliverySuccess: stripe.Bool(false),
 		CreatedRange:    Window{Since: since}.params(),
 	}
-	for _, t := range mapping.StripeEventTypes() {
+	for _, t := range providers.StripeEventTypes() {
 		params.Types = append(params.Types, stripe.String(t))
 	}
 	params.Context = ctx

@@ -99,54 +99,61 @@ func (c *Client) Fetch(ctx context.Context, lookups []mapping.StripeLookup) ([]m
 	return related, nil
 }
 
+// fetch fetches one look-up. Where each object is, for skip reasons, is
+// mapping's to say (StripeLookup.Found and Missing): this package only calls.
 func (c *Client) fetch(ctx context.Context, l mapping.StripeLookup) ([]mapping.Related, error) {
 	ctx, cancel := c.call(ctx)
 	defer cancel()
-	switch l.Object {
-	case "customer":
+	switch l.Kind {
+	case mapping.LookupCustomer:
 		cust, err := c.customers.Get(l.ID, &stripe.CustomerParams{Params: stripe.Params{Context: ctx}})
 		if gone(err) {
-			return []mapping.Related{{Name: "customer " + l.ID + " (not found)"}}, nil
+			return []mapping.Related{l.Missing()}, nil
 		}
 		if err != nil {
-			return nil, classify(err, "customer "+l.ID)
+			return nil, classify(err, l.String())
 		}
-		return []mapping.Related{{Name: "customer " + l.ID + " metadata", Metadata: metadata(cust.Metadata), Email: cust.Email}}, nil
+		return []mapping.Related{l.Found(metadata(cust.Metadata), cust.Email)}, nil
 
-	case "subscription":
+	case mapping.LookupSubscription:
 		sub, err := c.subscriptions.Get(l.ID, &stripe.SubscriptionParams{Params: stripe.Params{Context: ctx}})
 		if gone(err) {
-			return []mapping.Related{{Name: "subscription " + l.ID + " (not found)"}}, nil
+			return []mapping.Related{l.Missing()}, nil
 		}
 		if err != nil {
-			return nil, classify(err, "subscription "+l.ID)
+			return nil, classify(err, l.String())
 		}
-		return []mapping.Related{{Name: "subscription " + l.ID + " metadata", Metadata: metadata(sub.Metadata)}}, nil
+		return []mapping.Related{l.Found(metadata(sub.Metadata), "")}, nil
 
-	case "subscriptions":
-		// A customer has few subscriptions; three covers the one that
-		// Cashier-style apps create at signup.
-		params := &stripe.SubscriptionListParams{Customer: stripe.String(l.ID), Status: stripe.String("all")}
-		params.Context = ctx
-		params.Limit = stripe.Int64(3)
-		params.Single = true // one page, one call
-		it := c.subscriptions.List(params)
-		related := []mapping.Related{}
-		for it.Next() {
-			sub := it.Subscription()
-			related = append(related, mapping.Related{Name: "subscription " + sub.ID + " metadata", Metadata: metadata(sub.Metadata)})
-		}
-		if err := it.Err(); err != nil && !gone(err) {
-			return nil, classify(err, "subscriptions of customer "+l.ID)
-		}
-		if len(related) == 0 {
-			related = append(related, mapping.Related{Name: "subscriptions of customer " + l.ID + " (none)"})
-		}
-		return related, nil
+	case mapping.LookupCustomerSubscriptions:
+		return c.customerSubscriptions(ctx, l)
 
 	default:
-		return nil, fmt.Errorf("stripe api: unknown object %q", l.Object)
+		return nil, fmt.Errorf("stripe api: cannot fetch %s", l)
 	}
+}
+
+// customerSubscriptions lists a customer's subscriptions. A customer has few;
+// three covers the one that Cashier-style apps create at signup.
+func (c *Client) customerSubscriptions(ctx context.Context, l mapping.StripeLookup) ([]mapping.Related, error) {
+	params := &stripe.SubscriptionListParams{Customer: stripe.String(l.ID), Status: stripe.String("all")}
+	params.Context = ctx
+	params.Limit = stripe.Int64(3)
+	params.Single = true // one page, one call
+	it := c.subscriptions.List(params)
+	var related []mapping.Related
+	for it.Next() {
+		sub := it.Subscription()
+		found := mapping.StripeLookup{Kind: mapping.LookupSubscription, ID: sub.ID}
+		related = append(related, found.Found(metadata(sub.Metadata), ""))
+	}
+	if err := it.Err(); err != nil && !gone(err) {
+		return nil, classify(err, l.String())
+	}
+	if len(related) == 0 {
+		related = append(related, l.Missing())
+	}
+	return related, nil
 }
 
 // call bounds the call with the timeout; the transport paces it.

@@ -14,7 +14,19 @@ import (
 
 	"github.com/getreditus/reditus-bridge/internal/fakestripe"
 	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/providers"
 )
+
+// mapStripe maps a body as the webhook path does, with the stripe provider's
+// Map: what the bridge reads of a listed object is what it reads of a webhook.
+func mapStripe(t testing.TB, body []byte, o mapping.Options) (mapping.Event, error) {
+	t.Helper()
+	p, err := providers.Lookup("stripe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Map(body, o)
+}
 
 func newClient(fake *fakestripe.Server, key string) *Client {
 	return New(Options{Key: key, BaseURL: fake.URL, Timeout: time.Second})
@@ -27,11 +39,11 @@ func TestFetch(t *testing.T) {
 	fake.Subscriptions["sub_2"] = fakestripe.Subscription("sub_2", "cus_1", nil)
 
 	related, err := newClient(fake, fakestripe.Key).Fetch(context.Background(), []mapping.StripeLookup{
-		{Object: "customer", ID: "cus_1"},
-		{Object: "subscription", ID: "sub_1"},
-		{Object: "subscriptions", ID: "cus_1"},
-		{Object: "customer", ID: "cus_deleted"},
-		{Object: "subscriptions", ID: "cus_without"},
+		{Kind: mapping.LookupCustomer, ID: "cus_1"},
+		{Kind: mapping.LookupSubscription, ID: "sub_1"},
+		{Kind: mapping.LookupCustomerSubscriptions, ID: "cus_1"},
+		{Kind: mapping.LookupCustomer, ID: "cus_deleted"},
+		{Kind: mapping.LookupCustomerSubscriptions, ID: "cus_without"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +82,7 @@ func TestFetchFailures(t *testing.T) {
 		t.Run(fmt.Sprint(tt.status, tt.key), func(t *testing.T) {
 			fake := fakestripe.New(t)
 			fake.Fail = func(*http.Request) int { return tt.status }
-			_, err := newClient(fake, tt.key).Fetch(context.Background(), []mapping.StripeLookup{{Object: "customer", ID: "cus_1"}})
+			_, err := newClient(fake, tt.key).Fetch(context.Background(), []mapping.StripeLookup{{Kind: mapping.LookupCustomer, ID: "cus_1"}})
 			if !errors.Is(err, tt.want) {
 				t.Errorf("err = %v, want %v", err, tt.want)
 			}
@@ -82,11 +94,25 @@ func TestFetchFailures(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
 		fake := fakestripe.New(t)
 		fake.Close()
-		_, err := newClient(fake, fakestripe.Key).Fetch(context.Background(), []mapping.StripeLookup{{Object: "customer", ID: "cus_1"}})
+		_, err := newClient(fake, fakestripe.Key).Fetch(context.Background(), []mapping.StripeLookup{{Kind: mapping.LookupCustomer, ID: "cus_1"}})
 		if !errors.Is(err, ErrUnavailable) {
 			t.Errorf("err = %v, want ErrUnavailable", err)
 		}
 	})
+}
+
+// A look-up whose kind is unset is refused before any call: the zero value
+// must never be fetched as some object.
+func TestFetchUnsetKind(t *testing.T) {
+	fake := fakestripe.New(t)
+	fake.Customers["cus_1"] = fakestripe.Customer("cus_1", "ada@example.com", 1, nil)
+	related, err := newClient(fake, fakestripe.Key).Fetch(context.Background(), []mapping.StripeLookup{{ID: "cus_1"}})
+	if err == nil || related != nil {
+		t.Errorf("Fetch = %+v, %v; want an error", related, err)
+	}
+	if reqs := fake.Requests(); len(reqs) != 0 {
+		t.Errorf("Stripe API called: %q", reqs)
+	}
 }
 
 // Listings follow pagination and the window, and every item reads as the
@@ -100,7 +126,7 @@ func TestEachCustomerPaginates(t *testing.T) {
 	var ids []string
 	err := newClient(fake, fakestripe.Key).EachCustomer(context.Background(), Window{Since: time.Unix(1010, 0), Until: time.Unix(1240, 0)},
 		func(kind string, body []byte) error {
-			ev, err := mapping.FromStripe(body, mapping.Options{})
+			ev, err := mapStripe(t, body, mapping.Options{})
 			if err != nil || kind != "customer" || ev.Type != "customer.created" {
 				t.Fatalf("%s %s: %+v %v", kind, body, ev, err)
 			}
@@ -154,7 +180,7 @@ func TestPacing(t *testing.T) {
 	c := New(Options{Key: fakestripe.Key, BaseURL: fake.URL, PerSecond: 20})
 	start := time.Now()
 	for range 5 {
-		_, _ = c.Fetch(context.Background(), []mapping.StripeLookup{{Object: "customer", ID: "cus_x"}})
+		_, _ = c.Fetch(context.Background(), []mapping.StripeLookup{{Kind: mapping.LookupCustomer, ID: "cus_x"}})
 	}
 	// A lower bound, which a loaded machine cannot break: five calls at
 	// 20 per second take at least four intervals.
@@ -188,7 +214,7 @@ func TestListingRetriesPlain429(t *testing.T) {
 	seen := map[string]int{}
 	var order []string
 	err := c.EachCustomer(context.Background(), Window{Since: time.Unix(0, 0)}, func(kind string, body []byte) error {
-		ev, err := mapping.FromStripe(body, mapping.Options{})
+		ev, err := mapStripe(t, body, mapping.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}

@@ -23,9 +23,9 @@ func stripeMock(t *testing.T) *Client {
 func TestStripeMockLookups(t *testing.T) {
 	c := stripeMock(t)
 	related, err := c.Fetch(context.Background(), []mapping.StripeLookup{
-		{Object: "customer", ID: "cus_123"},
-		{Object: "subscription", ID: "sub_123"},
-		{Object: "subscriptions", ID: "cus_123"},
+		{Kind: mapping.LookupCustomer, ID: "cus_123"},
+		{Kind: mapping.LookupSubscription, ID: "sub_123"},
+		{Kind: mapping.LookupCustomerSubscriptions, ID: "cus_123"},
 	})
 	if err != nil {
 		t.Fatalf("stripe-mock refused a look-up: %v", err)
@@ -46,7 +46,7 @@ func TestStripeMockListings(t *testing.T) {
 	} {
 		var n int
 		err := list(func(kind string, body []byte) error {
-			if _, err := mapping.FromStripe(body, mapping.Options{AcceptTestEvents: true}); err != nil {
+			if _, err := mapStripe(t, body, mapping.Options{AcceptTestEvents: true}); err != nil {
 				t.Errorf("%s: the pipeline cannot read %s", name, body)
 			}
 			n++

@@ -182,7 +182,7 @@ type generator struct {
 
 func newGenerator(base string) *generator {
 	read := func(path string) []byte {
-		b, err := os.ReadFile(filepath.Join("mapping", "testdata", path))
+		b, err := os.ReadFile(filepath.Join("providers", "testdata", path))
 		if err != nil {
 			panic(err) // run from the repository root, as bench/load.sh does
 		}

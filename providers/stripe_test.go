@@ -1,4 +1,4 @@
-package mapping
+package providers
 
 import (
 	"errors"
@@ -7,14 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
-const (
-	clickAffiliate = "0f8fad5b-d9cb-469f-a165-70867728950e"
-	clickReferral  = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-	customerID     = "cus_R2x8LmNq4TzK1a"
-)
+const customerID = "cus_R2x8LmNq4TzK1a"
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -25,10 +22,10 @@ func readFixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func TestFromStripeConverts(t *testing.T) {
+func TestStripeConverts(t *testing.T) {
 	tests := []struct {
 		fixture string
-		opts    Options
+		opts    mapping.Options
 		want    reditus.Conversion
 	}{
 		{
@@ -49,7 +46,7 @@ func TestFromStripeConverts(t *testing.T) {
 		},
 		{
 			fixture: "customer.created.test_mode.json",
-			opts:    Options{AcceptTestEvents: true},
+			opts:    mapping.Options{AcceptTestEvents: true},
 			want:    reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "jane.doe@example.com", UID: customerID},
 		},
 		{
@@ -83,9 +80,9 @@ func TestFromStripeConverts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			got, err := FromStripe(readFixture(t, tt.fixture), tt.opts)
+			got, err := mapStripe(readFixture(t, tt.fixture), tt.opts)
 			if err != nil {
-				t.Fatalf("FromStripe: %v", err)
+				t.Fatalf("mapStripe: %v", err)
 			}
 			if got.Skip != "" {
 				t.Fatalf("skipped: %s", got.Skip)
@@ -100,7 +97,7 @@ func TestFromStripeConverts(t *testing.T) {
 	}
 }
 
-func TestFromStripeSkips(t *testing.T) {
+func TestStripeSkips(t *testing.T) {
 	tests := []struct {
 		fixture string
 		reason  []string // every one must appear in the skip reason
@@ -115,17 +112,17 @@ func TestFromStripeSkips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			got, err := FromStripe(readFixture(t, tt.fixture), Options{})
+			got, err := mapStripe(readFixture(t, tt.fixture), mapping.Options{})
 			wantSkip(t, got, err, tt.reason...)
 		})
 	}
 }
 
-func TestFromStripeNoIdentity(t *testing.T) {
+func TestStripeNoIdentity(t *testing.T) {
 	body := `{"id":"evt_1","type":"checkout.session.completed","livemode":true,"data":{"object":
 		{"object":"checkout.session","customer":null,"customer_details":null,"customer_email":null,
 		 "metadata":{"affiliate_slug":"john"},"payment_status":"paid"}}}`
-	got, err := FromStripe([]byte(body), Options{})
+	got, err := mapStripe([]byte(body), mapping.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +131,11 @@ func TestFromStripeNoIdentity(t *testing.T) {
 	}
 }
 
-func TestFromStripeExpandedCustomer(t *testing.T) {
+func TestStripeExpandedCustomer(t *testing.T) {
 	body := `{"id":"evt_1","type":"checkout.session.completed","livemode":true,"data":{"object":
 		{"customer":{"id":"cus_X","object":"customer"},"customer_details":{"email":"a@b.c"},
 		 "metadata":{"gr_id":"` + clickAffiliate + `","red":"john"},"payment_status":"paid"}}}`
-	got, err := FromStripe([]byte(body), Options{})
+	got, err := mapStripe([]byte(body), mapping.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,14 +147,14 @@ func TestFromStripeExpandedCustomer(t *testing.T) {
 
 // An event the bridge does not convert is skipped even when its object has
 // fields the converting objects read differently.
-func TestFromStripeOtherObjectsSkip(t *testing.T) {
+func TestStripeOtherObjectsSkip(t *testing.T) {
 	body := `{"id":"evt_1","type":"issuing_cardholder.created","livemode":true,"data":{"object":
 		{"id":"ich_1","email":{"odd":true},"metadata":"not a map","customer":5}}}`
-	ev, err := FromStripe([]byte(body), Options{})
+	ev, err := mapStripe([]byte(body), mapping.Options{})
 	wantSkip(t, ev, err, "issuing_cardholder.created does not convert")
 }
 
-func TestFromStripeInvalid(t *testing.T) {
+func TestStripeInvalid(t *testing.T) {
 	for name, body := range map[string]string{
 		"not json":          `{"id":`,
 		"no id":             `{"type":"customer.created","livemode":true,"data":{"object":{}}}`,
@@ -167,27 +164,101 @@ func TestFromStripeInvalid(t *testing.T) {
 		"array":             `[]`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := FromStripe([]byte(body), Options{})
-			if !errors.Is(err, ErrInvalidPayload) {
+			_, err := mapStripe([]byte(body), mapping.Options{})
+			if !errors.Is(err, mapping.ErrInvalidPayload) {
 				t.Errorf("err = %v, want ErrInvalidPayload", err)
 			}
 		})
 	}
 }
 
-// wantSkip checks that a mapping skipped, with a reason that says each of
-// reason.
-func wantSkip(t *testing.T, got Event, err error, reason ...string) {
-	t.Helper()
+// An event without referral data names the related objects to look at, and
+// maps again with what they hold.
+func TestStripeLookups(t *testing.T) {
+	tests := []struct {
+		fixture string
+		lookups []mapping.StripeLookup
+		related []mapping.Related
+		want    reditus.Conversion
+	}{
+		{
+			// Checkout copies no metadata: the referral sits on the customer.
+			fixture: "checkout.session.completed.app_reference.json",
+			lookups: []mapping.StripeLookup{{Kind: mapping.LookupCustomer, ID: customerID}, {Kind: mapping.LookupSubscription, ID: "sub_1QbC1d2E3f4G5h6I"}},
+			related: []mapping.Related{{Name: "customer metadata", Metadata: mapping.Metadata{"gr_id": "rl:" + clickAffiliate + "::pk:::john:::sid:affiliate"}}},
+			want:    reditus.Conversion{AffiliateSlug: "john", GrID: clickAffiliate, Email: "jane.doe@example.com", UID: customerID},
+		},
+		{
+			// Cashier-style: on the subscription, found through the customer.
+			fixture: "customer.created.no_referral.json",
+			lookups: []mapping.StripeLookup{{Kind: mapping.LookupCustomerSubscriptions, ID: customerID}},
+			related: []mapping.Related{{Name: "subscription sub_1 metadata", Metadata: mapping.Metadata{"refby": "jwe512"}}},
+			want:    reditus.Conversion{AdvocateSlug: "jwe512", Email: "jane.doe@example.com", UID: customerID},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			ev, err := mapStripe(readFixture(t, tt.fixture), mapping.Options{})
+			if err != nil || !ev.MissingReferral() {
+				t.Fatalf("mapStripe = %+v, %v; want missing referral", ev, err)
+			}
+			if len(ev.Lookups) != len(tt.lookups) {
+				t.Fatalf("lookups %+v, want %+v", ev.Lookups, tt.lookups)
+			}
+			for i := range tt.lookups {
+				if ev.Lookups[i] != tt.lookups[i] {
+					t.Errorf("lookup %d = %+v, want %+v", i, ev.Lookups[i], tt.lookups[i])
+				}
+			}
+			got := ev.WithRelated(tt.related...)
+			if got.Skip != "" || got.Conversion != tt.want {
+				t.Errorf("WithRelated = %+v (skip %q), want %+v", got.Conversion, got.Skip, tt.want)
+			}
+		})
+	}
+}
+
+func TestStripeLookupsFillTheEmail(t *testing.T) {
+	body := `{"id":"evt_1","type":"customer.subscription.created","livemode":true,"data":{"object":
+		{"id":"sub_1","customer":"cus_1","metadata":{}}}}`
+	ev, err := mapStripe([]byte(body), mapping.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Skip == "" {
-		t.Fatalf("converted to %+v, want a skip", got.Conversion)
+	got := ev.WithRelated(mapping.Related{Name: "customer cus_1 metadata", Metadata: mapping.Metadata{"red": "john"}, Email: "ada@example.com"})
+	want := reditus.Conversion{AffiliateSlug: "john", Email: "ada@example.com", UID: "cus_1"}
+	if got.Conversion != want {
+		t.Errorf("got %+v, want %+v", got.Conversion, want)
 	}
-	for _, want := range reason {
-		if !strings.Contains(got.Skip, want) {
-			t.Errorf("skip reason %q does not say %q", got.Skip, want)
+}
+
+func TestStripeLookupsNameEveryObject(t *testing.T) {
+	ev, err := mapStripe(readFixture(t, "checkout.session.completed.app_reference.json"), mapping.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ev.WithRelated(mapping.Related{Name: "customer cus_R2x8LmNq4TzK1a metadata"}, mapping.Related{Name: "subscription sub_1QbC1d2E3f4G5h6I (not found)"})
+	want := "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in checkout session metadata, client_reference_id, customer cus_R2x8LmNq4TzK1a metadata and subscription sub_1QbC1d2E3f4G5h6I (not found)"
+	if got.Skip != want {
+		t.Errorf("skip\n %q\nwant\n %q", got.Skip, want)
+	}
+}
+
+// Only a missing referral is worth a look: other skips name nothing.
+func TestStripeNoLookupsForOtherSkips(t *testing.T) {
+	for _, fixture := range []string{"checkout.session.completed.unpaid.json", "customer.created.test_mode.json", "invoice.paid.json", "customer.updated.address.json", "customer.created.json"} {
+		ev, err := mapStripe(readFixture(t, fixture), mapping.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.MissingReferral() || len(ev.Lookups) > 0 {
+			t.Errorf("%s: missing referral %v, lookups %+v", fixture, ev.MissingReferral(), ev.Lookups)
 		}
 	}
+}
+
+func FuzzMapStripe(f *testing.F) {
+	fuzzMapping(f, "stripe", func(b []byte) (mapping.Event, error) {
+		return mapStripe(b, mapping.Options{AcceptTestEvents: true})
+	})
 }
