@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
@@ -104,7 +105,7 @@ func TestAuthProviders(t *testing.T) {
 			b := newBridge(t, nil)
 			r := send(t, b, p.secret, "msg_converts", fixture(t, p.converts), time.Now())
 			r.is(t, http.StatusOK, "forwarded")
-			if got := b.reditus.conversions(); len(got) != 1 || got[0] != p.want {
+			if got := b.reditus.Conversions(); len(got) != 1 || got[0] != p.want {
 				t.Errorf("Reditus received %+v, want [%+v]", got, p.want)
 			}
 			if p.idFromDelivery && r.EventID != "msg_converts" {
@@ -116,7 +117,7 @@ func TestAuthProviders(t *testing.T) {
 			r := send(t, b, p.secret, "msg_skips", fixture(t, p.skips), time.Now())
 			r.is(t, http.StatusOK, "skipped")
 			mustContain(t, r.Reason, "no Reditus referral data")
-			if got := b.reditus.conversions(); len(got) != 0 {
+			if got := b.reditus.Conversions(); len(got) != 0 {
 				t.Errorf("Reditus received %+v", got)
 			}
 		})
@@ -179,7 +180,7 @@ func TestAuthProviders(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%s/Reditus %d", p.name, row.reditus), func(t *testing.T) {
 				b := newBridge(t, nil)
-				b.reditus.respond = answerWith(row.reditus, `{"errors":[{"detail":"Affiliate john not found"}]}`)
+				b.reditus.Respond(reditus.CallTrack, fakereditus.Status(row.reditus, `{"errors":[{"detail":"Affiliate john not found"}]}`))
 				r := send(t, b, p.secret, "msg_row", fixture(t, p.converts), time.Now())
 				r.is(t, row.status, row.outcome)
 				mustContain(t, r.Reason, row.reason)
@@ -191,7 +192,7 @@ func TestAuthProviders(t *testing.T) {
 			for range 2 {
 				send(t, b, p.secret, "msg_same", body, time.Now()).is(t, http.StatusOK, "forwarded")
 			}
-			if n := len(b.reditus.conversions()); n != 1 {
+			if n := len(b.reditus.Conversions()); n != 1 {
 				t.Errorf("Reditus called %d times, want 1", n)
 			}
 		})
@@ -256,7 +257,7 @@ func TestAuthProviderPayloadShapes(t *testing.T) {
 			if r.EventID != "msg_shape" {
 				t.Errorf("event_id %q, want the delivery id msg_shape", r.EventID)
 			}
-			got := b.reditus.conversions()
+			got := b.reditus.Conversions()
 			switch {
 			case tt.want == nil && len(got) != 0:
 				t.Errorf("Reditus received %+v, want nothing", got)
@@ -278,7 +279,7 @@ func TestDryRunAcceptsDevelopmentSecretEverywhere(t *testing.T) {
 			t.Errorf("%s: conversion %+v, want %+v", p.name, r.Conversion, p.want)
 		}
 	}
-	if n := len(b.reditus.conversions()); n != 0 {
+	if n := len(b.reditus.Conversions()); n != 0 {
 		t.Errorf("dry run called Reditus %d times", n)
 	}
 }
