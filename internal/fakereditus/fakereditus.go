@@ -467,37 +467,35 @@ func (s *Server) Calls(call reditus.Call) int {
 // Bodies returns the raw bodies of the calls to call's endpoint, for tests
 // of the wire format (fields left out, integer amounts).
 func (s *Server) Bodies(call reditus.Call) [][]byte {
+	return locked(s, func() [][]byte { return s.bodies[call] })
+}
+
+// locked returns a copy of the slice get reads, read under the Server's
+// lock, so that a test may keep it while calls go on.
+func locked[T any](s *Server, get func() []T) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([][]byte(nil), s.bodies[call]...)
+	return append([]T(nil), get()...)
 }
 
 // Conversions returns every conversion received, however it was answered.
 func (s *Server) Conversions() []reditus.Conversion {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Conversion(nil), s.received.conversions...)
+	return locked(s, func() []reditus.Conversion { return s.received.conversions })
 }
 
 // Payments returns every payment received, however it was answered.
 func (s *Server) Payments() []reditus.Payment {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Payment(nil), s.received.payments...)
+	return locked(s, func() []reditus.Payment { return s.received.payments })
 }
 
 // Refunds returns every refund received, however it was answered.
 func (s *Server) Refunds() []reditus.Refund {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Refund(nil), s.received.refunds...)
+	return locked(s, func() []reditus.Refund { return s.received.refunds })
 }
 
 // Churns returns every churn received, however it was answered.
 func (s *Server) Churns() []reditus.Churn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Churn(nil), s.received.churns...)
+	return locked(s, func() []reditus.Churn { return s.received.churns })
 }
 
 // Created returns the conversions Server.Reditus created, in order: with
@@ -515,23 +513,17 @@ func (s *Server) Created() []reditus.Conversion {
 // Paid returns the payments Server.Reditus recorded: one per idempotency
 // key, however often it was sent.
 func (s *Server) Paid() []reditus.Payment {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Payment(nil), s.held.paid...)
+	return locked(s, func() []reditus.Payment { return s.held.paid })
 }
 
 // Refunded returns the refunds Server.Reditus accepted, one per payment.
 func (s *Server) Refunded() []reditus.Refund {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Refund(nil), s.held.refunded...)
+	return locked(s, func() []reditus.Refund { return s.held.refunded })
 }
 
 // Churned returns the churns Server.Reditus accepted, in order.
 func (s *Server) Churned() []reditus.Churn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Churn(nil), s.held.churned...)
+	return locked(s, func() []reditus.Churn { return s.held.churned })
 }
 
 // Status answers with code and body (JSON, or text Reditus's client must
