@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,51 +16,12 @@ import (
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
-	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/internal/testprovider"
 	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/simulate"
-	"github.com/getreditus/reditus-bridge/verify"
 )
-
-// registerTestOnly registers a provider that exists only in this test, the
-// way a provider's file does, and removes it when the test ends. Nothing
-// else in the bridge knows its name. No test here runs in parallel, so no
-// other test sees it.
-func registerTestOnly(t *testing.T) providers.Provider {
-	t.Helper()
-	p := providers.Provider{
-		Name:  "testonly",
-		Title: "Test-only provider",
-		// Paddle's form of the timestamped HMAC, under a header of its own.
-		Scheme:  verify.Timestamped{Header: "TestOnly-Signature", Sep: ";", TimeKey: "ts", MACKey: "h1", Unit: time.Second, Join: ":"},
-		Map:     mapTestOnly,
-		Retries: "never: it exists only in a test",
-		Samples: []providers.Sample{{
-			Event: "user.signed_up",
-			Template: `{"id":{{json .EventID}},"type":{{json .Type}},` +
-				`"user":{"id":{{json .UUID}},"email":{{json .Email}}},"metadata":{"gr_id":{{json .Cookie}}}}`,
-		}},
-	}
-	t.Cleanup(providers.Register(p))
-	return p
-}
-
-// mapTestOnly is the test-only provider's mapping: pure, as a provider's
-// must be.
-func mapTestOnly(body []byte, _ mapping.Options) (mapping.Event, error) {
-	var e struct {
-		ID, Type string
-		User     struct{ ID, Email string }
-		Metadata mapping.Metadata
-	}
-	if err := json.Unmarshal(body, &e); err != nil || e.ID == "" {
-		return mapping.Event{}, fmt.Errorf("%w: not a testonly event", mapping.ErrInvalidPayload)
-	}
-	who := mapping.Who{Email: e.User.Email, UID: e.User.ID, Looked: "user"}
-	return mapping.Convert(mapping.Event{ID: e.ID, Type: e.Type}, who, mapping.Place{Name: "metadata", Meta: e.Metadata}), nil
-}
 
 // configVars are the variables config reads besides the providers' own.
 var configVars = []string{
@@ -89,7 +49,7 @@ func cleanEnv(t *testing.T) {
 // line, its route through handlers.New, its metrics label, and its simulate
 // sample.
 func TestANewProviderNeedsNoOtherEdit(t *testing.T) {
-	p := registerTestOnly(t)
+	p := testprovider.Register(t)
 	cleanEnv(t)
 	const key = "rk_live_testonly_key"
 	red := fakereditus.New(t, fakereditus.WithKey(key))
@@ -187,7 +147,7 @@ func TestANewProviderNeedsNoOtherEdit(t *testing.T) {
 		}
 		var usage bytes.Buffer
 		simulate.Usage(&usage)
-		if !strings.Contains(usage.String(), "testonly") || !strings.Contains(usage.String(), "user.signed_up") {
+		if !strings.Contains(usage.String(), "testonly") || !strings.Contains(usage.String(), testprovider.Event) {
 			t.Errorf("got simulate's usage\n%s\nwant testonly and its event listed", usage.String())
 		}
 		if got := red.Conversions(); len(got) == 0 || got[len(got)-1].Email != "sim@example.com" {
