@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
 
@@ -140,11 +141,11 @@ func TestRefusesToStart(t *testing.T) {
 // and real secrets; the development secret stays refused on the providers
 // without a secret, since this is not the local default.
 func TestDryRunWithSecrets(t *testing.T) {
-	rec, fakeURL := newRecorder(t)
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_dry"))
 	const secret = "whsec_dry_run_stripe_secret_0123"
 	for _, env := range [][]string{
 		{"DRY_RUN=true", "STRIPE_WEBHOOK_SECRET=" + secret},
-		{"DRY_RUN=true", "STRIPE_WEBHOOK_SECRET=" + secret, "REDITUS_API_KEY=rk_live_dry", "REDITUS_API_URL=" + fakeURL + "/api"},
+		{"DRY_RUN=true", "STRIPE_WEBHOOK_SECRET=" + secret, "REDITUS_API_KEY=rk_live_dry", "REDITUS_API_URL=" + red.BaseURL},
 	} {
 		t.Run(strings.Join(env, " "), func(t *testing.T) {
 			p := start(t, env...)
@@ -179,9 +180,7 @@ func TestDryRunWithSecrets(t *testing.T) {
 			}
 		})
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.received) != 0 {
-		t.Errorf("dry run sent %+v to Reditus", rec.received)
+	if n := red.Requests(); n != 0 {
+		t.Errorf("dry run sent %d requests to Reditus: %+v", n, red.Conversions())
 	}
 }

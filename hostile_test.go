@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/verify"
 )
 
@@ -25,14 +26,14 @@ import (
 // (README.md, "Hostile input"), the process stays up with bounded memory, and
 // no secret or full email reaches the log.
 func TestHostileRequests(t *testing.T) {
-	rec, fakeURL := newRecorder(t)
 	const (
 		stripeSecret = "whsec_hostile_stripe_secret"
 		clerkSecret  = "whsec_aG9zdGlsZS1jbGVyaw=="
 		apiKey       = "rk_live_hostile_api_key"
 		supaToken    = "hostile-supabase-token"
 	)
-	p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+fakeURL+"/api",
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+red.BaseURL,
 		"STRIPE_WEBHOOK_SECRET="+stripeSecret, "CLERK_WEBHOOK_SECRET="+clerkSecret, "SUPABASE_WEBHOOK_SECRET="+supaToken)
 
 	event, err := os.ReadFile("providers/testdata/stripe/customer.created.json")
@@ -157,13 +158,11 @@ func TestHostileRequests(t *testing.T) {
 	if hwm := peakRSS(t, p.cmd.Process.Pid); hwm > 96<<20 {
 		t.Errorf("peak RSS %d MiB after the hostile requests, want under 96 MiB", hwm>>20)
 	}
-	rec.mu.Lock()
-	for _, c := range rec.received {
+	for _, c := range red.Conversions() {
 		if c.AffiliateSlug == "evil" || c.AffiliateSlug == "mallory" {
 			t.Errorf("a forged or shadowed slug reached Reditus: %+v", c)
 		}
 	}
-	rec.mu.Unlock()
 	p.stop(t)
 
 	logText := fmt.Sprint(p.lines())
@@ -202,35 +201,32 @@ func TestHostileReditus(t *testing.T) {
 		apiKey       = "rk_live_hostile_reditus_key"
 		email        = "jane.doe@example.com" // customer.created.json's
 	)
-	redirect := func(code int, target string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, target+r.URL.Path+"?email="+email, code)
+	redirect := func(code int, target string) fakereditus.Responder {
+		return func(w http.ResponseWriter, r *fakereditus.Request) {
+			http.Redirect(w, r.HTTP, target+r.HTTP.URL.Path+"?email="+email, code)
 		}
 	}
 	tests := []struct {
 		name    string
-		reditus func(target string) http.HandlerFunc
+		reditus func(target string) fakereditus.Responder
 		status  int
 		outcome string
 		reason  string // what the answer's reason must say
 	}{
-		{"Reditus redirects with 303", func(target string) http.HandlerFunc { return redirect(http.StatusSeeOther, target) },
+		{"Reditus redirects with 303", func(target string) fakereditus.Responder { return redirect(http.StatusSeeOther, target) },
 			500, "retry", "REDITUS_API_URL redirects"},
-		{"Reditus redirects with 307", func(target string) http.HandlerFunc { return redirect(http.StatusTemporaryRedirect, target) },
+		{"Reditus redirects with 307", func(target string) fakereditus.Responder { return redirect(http.StatusTemporaryRedirect, target) },
 			500, "retry", "REDITUS_API_URL redirects"},
-		{"Reditus quotes the email in its error", func(string) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(http.StatusBadRequest)
-				_, _ = io.WriteString(w, `{"errors":[{"detail":"Referral `+email+` (`+email+`) is not valid"}]}`)
-			}
+		{"Reditus quotes the email in its error", func(string) fakereditus.Responder {
+			return fakereditus.Status(http.StatusBadRequest, `{"errors":[{"detail":"Referral `+email+` (`+email+`) is not valid"}]}`)
 		}, 200, "rejected", "Referral j***@example.com (j***@example.com) is not valid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			target, targetURL := newRecorder(t)
-			fake := httptest.NewServer(tt.reditus(targetURL))
-			t.Cleanup(fake.Close)
-			p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+stripeSecret)
+			target := fakereditus.New(t, fakereditus.WithKey(apiKey))
+			red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+			red.RespondAll(tt.reditus(target.URL))
+			p := start(t, "REDITUS_API_KEY="+apiKey, "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+stripeSecret)
 
 			status, answer := postStripe(t, p.base, "customer.created.json", stripeSecret)
 			reason, _ := answer["reason"].(string)
@@ -240,11 +236,9 @@ func TestHostileReditus(t *testing.T) {
 			if !strings.Contains(reason, tt.reason) {
 				t.Errorf("reason %q does not say %q", reason, tt.reason)
 			}
-			target.mu.Lock()
-			if n := len(target.received); n != 0 {
-				t.Errorf("the redirect target received %d requests, want 0: %+v", n, target.received)
+			if n := target.Requests(); n != 0 {
+				t.Errorf("the redirect target received %d requests, want 0: %+v", n, target.Conversions())
 			}
-			target.mu.Unlock()
 			p.stop(t)
 
 			// The whole output: every log line, and stderr (complete once the
@@ -266,9 +260,9 @@ func TestHostileReditus(t *testing.T) {
 // every delivery, or not at all (README.md, "Where the bridge looks for the
 // referral").
 func TestHostileReferralData(t *testing.T) {
-	rec, fakeURL := newRecorder(t)
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_hostile_referral"))
 	const stripeSecret = "whsec_hostile_referral_secret"
-	p := start(t, "REDITUS_API_KEY=rk_live_hostile_referral", "REDITUS_API_URL="+fakeURL+"/api",
+	p := start(t, "REDITUS_API_KEY=rk_live_hostile_referral", "REDITUS_API_URL="+red.BaseURL,
 		"STRIPE_WEBHOOK_SECRET="+stripeSecret)
 
 	// send posts a signed customer.created for customer cus with metadata
@@ -292,10 +286,8 @@ func TestHostileReferralData(t *testing.T) {
 	// received returns the slugs Reditus got for customers whose id starts
 	// with prefix.
 	received := func(prefix string) []string {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
 		var slugs []string
-		for _, c := range rec.received {
+		for _, c := range red.Conversions() {
 			if strings.HasPrefix(c.UID, prefix) {
 				slugs = append(slugs, c.AffiliateSlug)
 			}
@@ -456,9 +448,9 @@ func TestHostileHeldBodiesAndHeaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 400 connections")
 	}
-	_, fakeURL := newRecorder(t)
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_held"))
 	const secret = "whsec_held_bodies_secret"
-	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_held", "REDITUS_API_URL="+fakeURL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_held", "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+secret)
 	addr := strings.TrimPrefix(p.base, "http://")
 
 	const bodies, headerClients = 300, 100
@@ -552,19 +544,12 @@ func TestHostileHeldBodiesAndHeaders(t *testing.T) {
 // a webhook already inside Reditus still gets 200 forwarded, and the process
 // exits 0 well within its grace instead of waiting out ReadTimeout.
 func TestShutdownDuringTrickledBody(t *testing.T) {
-	g := &gate{all: make(chan struct{}), want: 1, release: make(chan struct{})}
-	fake := httptest.NewServer(g)
-	defer fake.Close()
-	released := false
-	release := func() {
-		if !released {
-			close(g.release)
-			released = true
-		}
-	}
-	defer release()
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_trickle"))
+	gate := fakereditus.NewGate(1, red.Reditus)
+	red.Respond(reditus.CallTrack, gate.Respond)
+	defer gate.Release()
 	const secret = "whsec_trickle_secret"
-	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_trickle", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	p := start(t, "HOST=127.0.0.1", "REDITUS_API_KEY=rk_live_trickle", "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+secret)
 
 	trickler := hold(t, strings.TrimPrefix(p.base, "http://"),
 		"POST /webhooks/stripe HTTP/1.1\r\nHost: bridge\r\nContent-Length: 4096\r\n\r\n", []byte(`{"id":`))
@@ -593,7 +578,7 @@ func TestShutdownDuringTrickledBody(t *testing.T) {
 		inFlight <- result{s, o}
 	}()
 	select {
-	case <-g.all: // inside Reditus, while the trickled body is still being read
+	case <-gate.Held(): // inside Reditus, while the trickled body is still being read
 	case <-time.After(10 * time.Second):
 		t.Fatal("the webhook never reached Reditus")
 	}
@@ -610,7 +595,7 @@ func TestShutdownDuringTrickledBody(t *testing.T) {
 	case <-time.After(shutdownGrace / 2):
 		t.Errorf("the trickled body got no answer within %v of SIGTERM", shutdownGrace/2)
 	}
-	release()
+	gate.Release()
 	if r := <-inFlight; r.status != http.StatusOK || r.outcome != "forwarded" {
 		t.Errorf("webhook in flight at SIGTERM: %d %q, want 200 forwarded", r.status, r.outcome)
 	}
@@ -631,9 +616,9 @@ func TestShutdownDuringTrickledBody(t *testing.T) {
 // a delivery still to come, was acknowledged under it, and that genuine
 // delivery was then answered from memory and never reached Reditus.
 func TestHostileForgedSvixID(t *testing.T) {
-	rec, fakeURL := newRecorder(t)
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_hostile_api_key"))
 	const secret = "whsec_aG9zdGlsZS1nZW5lcmljLXNlY3JldC1rZXk=" // "hostile-generic-secret-key"
-	p := start(t, "REDITUS_API_KEY=rk_live_hostile_api_key", "REDITUS_API_URL="+fakeURL+"/api", "GENERIC_WEBHOOK_SECRET="+secret)
+	p := start(t, "REDITUS_API_KEY=rk_live_hostile_api_key", "REDITUS_API_URL="+red.BaseURL, "GENERIC_WEBHOOK_SECRET="+secret)
 
 	post := func(t *testing.T, body []byte, header http.Header) (int, string) {
 		t.Helper()
@@ -681,10 +666,8 @@ func TestHostileForgedSvixID(t *testing.T) {
 	}
 	p.stop(t)
 
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
 	got := map[string]int{}
-	for _, c := range rec.received {
+	for _, c := range red.Conversions() {
 		got[c.Email]++
 	}
 	want := map[string]int{"alice@example.com": 1, "bob@example.com": 1}

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +19,9 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/testenv"
+	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -162,6 +162,12 @@ func (p *process) stop(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	p.exited(t)
+}
+
+// exited waits for the bridge, signalled already, to exit cleanly.
+func (p *process) exited(t *testing.T) {
+	t.Helper()
 	select {
 	case err := <-p.done:
 		if err != nil {
@@ -193,43 +199,21 @@ func postStripe(t *testing.T, base, fixture, secret string) (int, map[string]any
 	return resp.StatusCode, answer
 }
 
-// recorder is a fake Reditus that records conversions; slow delays the
-// answer to conversions for that email.
-type recorder struct {
-	mu       sync.Mutex
-	received []reditus.Conversion
-	arrived  chan struct{} // gets a value when the slow conversion arrives
-	slow     string
-}
-
-// newRecorder starts a recorder on loopback for the test and returns its URL.
-func newRecorder(t *testing.T) (*recorder, string) {
-	t.Helper()
-	rec := &recorder{arrived: make(chan struct{}, 1)}
-	fake := httptest.NewServer(rec)
-	t.Cleanup(fake.Close)
-	return rec, fake.URL
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	var c reditus.Conversion
-	_ = json.NewDecoder(req.Body).Decode(&c)
-	r.mu.Lock()
-	r.received = append(r.received, c)
-	r.mu.Unlock()
-	if c.Email != "" && c.Email == r.slow {
-		r.arrived <- struct{}{}
-		time.Sleep(500 * time.Millisecond)
-	}
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, `{"data":{"id":"ref_e2e","attributes":{"state":"lead"}}}`)
-}
-
 func TestEndToEndStripe(t *testing.T) {
-	rec, fakeURL := newRecorder(t)
-	rec.slow = "sam@example.org"
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
+	// The guest's conversion is held inside Reditus until the bridge is
+	// shutting down.
+	const slow = "sam@example.org"
+	gate := fakereditus.NewGate(1, red.Reditus)
+	red.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
+		if r.Conversion.Email == slow {
+			gate.Respond(w, r)
+			return
+		}
+		red.Reditus(w, r)
+	})
 	const secret = "whsec_e2e_secret"
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fakeURL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+secret)
 
 	want := map[string]string{ // fixture -> outcome
 		"customer.created.json":                         "forwarded",
@@ -247,11 +231,9 @@ func TestEndToEndStripe(t *testing.T) {
 	if status, _ := postStripe(t, p.base, "customer.created.json", "whsec_forged"); status != http.StatusBadRequest {
 		t.Errorf("forged signature: %d, want 400", status)
 	}
-	rec.mu.Lock()
-	if len(rec.received) != 4 {
-		t.Errorf("Reditus received %d conversions, want 4: %+v", len(rec.received), rec.received)
+	if got := red.Conversions(); len(got) != 4 {
+		t.Errorf("Reditus received %d conversions, want 4: %+v", len(got), got)
 	}
-	rec.mu.Unlock()
 
 	// SIGTERM while a webhook is inside Reditus: it still gets its answer.
 	type result struct {
@@ -263,7 +245,13 @@ func TestEndToEndStripe(t *testing.T) {
 		s, a := postStripe(t, p.base, "checkout.session.completed.guest.json", secret)
 		inFlight <- result{s, a}
 	}()
-	<-rec.arrived
+	<-gate.Held()
+	go func() {
+		for deadline := time.Now().Add(20 * time.Second); !p.logged("shutting down: finishing in-flight webhooks") && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		gate.Release()
+	}()
 	p.stop(t)
 	r := <-inFlight
 	if r.status != http.StatusOK || r.answer["outcome"] != "forwarded" {
@@ -287,41 +275,36 @@ func TestEndToEndStripe(t *testing.T) {
 	}
 }
 
-// Every provider, end to end: `simulate` signs each provider's sample the
-// provider's way with the configured secret, the running binary verifies it
-// and the fake Reditus receives the conversion.
+// Every provider, end to end: `simulate` signs each registered provider's
+// sample the provider's way with a fresh secret of its scheme, the running
+// binary verifies it and the fake Reditus receives the conversion. A provider
+// added to the registry is in this test with no edit here.
 func TestEndToEndEveryProvider(t *testing.T) {
-	rec, fakeURL := newRecorder(t)
-	env := []string{
-		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fakeURL + "/api",
-		"STRIPE_WEBHOOK_SECRET=whsec_e2e_stripe",
-		"CLERK_WEBHOOK_SECRET=whsec_ZTJlLWNsZXJr",
-		"STYTCH_WEBHOOK_SECRET=whsec_ZTJlLXN0eXRjaA==",
-		"WORKOS_WEBHOOK_SECRET=e2e-workos",
-		"SUPABASE_WEBHOOK_SECRET=e2e-supabase-bearer-token", // a chosen token: 16 characters at least
-		"GENERIC_WEBHOOK_SECRET=whsec_ZTJlLWdlbmVyaWM=",
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
+	env := []string{"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + red.BaseURL}
+	all := providers.All()
+	for _, provider := range all {
+		env = append(env, provider.SecretVar()+"="+provider.Scheme.NewSecret())
 	}
 	p := start(t, env...)
-	providers := []string{"stripe", "clerk", "stytch", "workos", "supabase", "generic"}
-	for i, provider := range providers {
+	for i, provider := range all {
 		email := fmt.Sprintf("user%d@example.com", i)
-		cmd := exec.Command(buildBinary(t), "simulate", provider, "--email", email, "--url", p.base+"/webhooks/"+provider)
+		cmd := exec.Command(buildBinary(t), "simulate", provider.Name, "--email", email, "--url", p.base+provider.Route())
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte(`"outcome": "forwarded"`)) {
-			t.Errorf("simulate %s: %v\n%s", provider, err, out)
+			t.Errorf("simulate %s: %v\n%s", provider.Name, err, out)
 		}
 	}
 	p.stop(t)
 
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.received) != len(providers) {
-		t.Fatalf("Reditus received %d conversions, want %d: %+v", len(rec.received), len(providers), rec.received)
+	received := red.Conversions()
+	if len(received) != len(all) {
+		t.Fatalf("Reditus received %d conversions, want %d: %+v", len(received), len(all), received)
 	}
-	for i, c := range rec.received {
+	for i, c := range received {
 		if c.Email != fmt.Sprintf("user%d@example.com", i) || c.AffiliateSlug != "john" || c.GrID == "" || c.UID == "" {
-			t.Errorf("%s: Reditus received %+v", providers[i], c)
+			t.Errorf("%s: Reditus received %+v", all[i].Name, c)
 		}
 	}
 }
@@ -333,9 +316,9 @@ func TestEndToEndGenericSenderInNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	_, statErr := os.Stat("examples/generic/node_modules/standardwebhooks")
 	testenv.Require(t, err == nil && statErr == nil, "node, and `npm ci --prefix examples/generic`")
-	rec, fakeURL := newRecorder(t)
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
 	const secret = "whsec_bm9kZS1zZW5kZXItdGVzdA=="
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fakeURL+"/api", "GENERIC_WEBHOOK_SECRET="+secret)
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+red.BaseURL, "GENERIC_WEBHOOK_SECRET="+secret)
 
 	cmd := exec.Command(node, "send.mjs", "--email", "node@example.com", "--uid", "usr_node", "--gr-id", "0f8fad5b-d9cb-469f-a165-70867728950e")
 	cmd.Dir = "examples/generic"
@@ -356,11 +339,9 @@ func TestEndToEndGenericSenderInNode(t *testing.T) {
 		t.Fatalf("node send.mjs: %v\n%s", err, out)
 	}
 	p.stop(t)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
 	want := reditus.Conversion{AffiliateSlug: "john", Email: "node@example.com", UID: "usr_node", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e"}
-	if len(rec.received) != 1 || rec.received[0] != want {
-		t.Errorf("Reditus received %+v, want [%+v]", rec.received, want)
+	if got := red.Conversions(); len(got) != 1 || got[0] != want {
+		t.Errorf("Reditus received %+v, want [%+v]", got, want)
 	}
 }
 
@@ -432,9 +413,9 @@ func TestCheck(t *testing.T) {
 func TestBackfillAndRecoverAgainstStripeMock(t *testing.T) {
 	url := os.Getenv("STRIPE_MOCK_URL")
 	testenv.Require(t, url != "", "stripe-mock running, and STRIPE_MOCK_URL set to it")
-	_, fakeURL := newRecorder(t)
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
 	env := []string{
-		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + fakeURL + "/api",
+		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + red.BaseURL,
 		"STRIPE_API_KEY=sk_test_123", "STRIPE_API_URL=" + url,
 		"STRIPE_ACCEPT_TEST_EVENTS=true", // stripe-mock's objects are test-mode
 	}
@@ -475,48 +456,16 @@ func TestRefusesBadConfiguration(t *testing.T) {
 	}
 }
 
-// gate is a fake Reditus that holds the first want conversions until
-// released, and answers any later one at once.
-type gate struct {
-	mu      sync.Mutex
-	arrived int
-	all     chan struct{} // closed when want conversions are held
-	want    int
-	release chan struct{}
-}
-
-func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	g.mu.Lock()
-	g.arrived++
-	held := g.arrived <= g.want
-	if g.arrived == g.want {
-		close(g.all)
-	}
-	g.mu.Unlock()
-	if held {
-		<-g.release
-	}
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, `{"data":{"id":"ref_1"}}`)
-}
-
 // SIGTERM under load: every webhook in flight finishes with its real answer,
 // and new connections are refused, not accepted and dropped.
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	const inFlight = 40
-	g := &gate{all: make(chan struct{}), want: inFlight, release: make(chan struct{})}
-	fake := httptest.NewServer(g)
-	defer fake.Close()
-	defer func() {
-		select {
-		case <-g.release:
-		default:
-			close(g.release)
-		}
-	}()
+	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
+	gate := fakereditus.NewGate(inFlight, red.Reditus) // later conversions are answered at once
+	red.Respond(reditus.CallTrack, gate.Respond)
+	defer gate.Release()
 	const secret = "whsec_shutdown"
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+fake.URL+"/api", "STRIPE_WEBHOOK_SECRET="+secret)
+	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+secret)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
 	send := func(i int) (*http.Response, error) {
 		body := []byte(fmt.Sprintf(`{"id":"evt_shut_%d","type":"customer.created","livemode":true,
@@ -547,7 +496,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		}()
 	}
 	select {
-	case <-g.all: // every webhook is now inside Reditus
+	case <-gate.Held(): // every webhook is now inside Reditus
 	case <-time.After(20 * time.Second):
 		t.Fatal("the webhooks never reached Reditus")
 	}
@@ -580,7 +529,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	if !refused {
 		t.Error("new connections were never refused after SIGTERM")
 	}
-	close(g.release)
+	gate.Release()
 
 	for range inFlight {
 		r := <-results
@@ -588,12 +537,5 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			t.Errorf("in-flight webhook: %d %q, %v; want 200 forwarded", r.status, r.outcome, r.err)
 		}
 	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the bridge did not exit")
-	}
+	p.exited(t)
 }

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/reditus"
 )
 
 // serveBridge serves the bridge on loopback, as net/http would in production:
@@ -215,26 +218,19 @@ func TestTricklingBodyHoldsWhatItSent(t *testing.T) {
 // answer.
 func TestStopReadingInterruptsOnlyUnverifiedBodies(t *testing.T) {
 	b := newBridge(t, nil)
-	arrived, release := make(chan struct{}), make(chan struct{})
-	b.reditus.respond = func(n int, w http.ResponseWriter) {
-		if n == 1 {
-			close(arrived)
-			<-release
-		}
-		w.WriteHeader(http.StatusCreated)
-		_, _ = io.WriteString(w, `{"data":{"id":"ref_1"}}`)
-	}
+	gate := fakereditus.NewGate(1, b.reditus.Reditus)
+	b.reditus.Respond(reditus.CallTrack, gate.Respond)
 	srv := serveBridge(t, b, time.Minute)
 
 	inFlight := make(chan response, 1)
 	go func() { inFlight <- postSigned(t, srv.URL, stripeFixture(t, "customer.created.json")) }()
-	<-arrived
+	<-gate.Held()
 	trickler := sendPart(t, srv, "/webhooks/stripe", 4096, 100)
 	waitFor(t, "the trickled body is being read", func() bool { return unverified(t, b) > 0 })
 
 	b.handler.StopReading()
 	a := answerOn(trickler, 10*time.Second)
-	close(release)
+	gate.Release()
 	if a.err != nil || a.status != http.StatusServiceUnavailable || a.outcome != "retry" || !strings.Contains(a.reason, "shutting down") {
 		t.Errorf("trickled body at shutdown: %d %q %q (%v), want 503 retry, shutting down", a.status, a.outcome, a.reason, a.err)
 	}

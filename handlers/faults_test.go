@@ -3,103 +3,74 @@ package handlers
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
-// faultyReditus is Reditus behind a bad network: it answers a share of calls
-// with a fault. Underneath it keeps Reditus's contract: a referral is created
-// once, and a second attempt gets 409. An unknown slug gets 400.
-type faultyReditus struct {
+// faults is a bad network in front of Reditus: it answers a share of calls
+// with a fault, and the rest as Reditus does (fakereditus with Conflicts: a
+// referral is created once, and a second attempt gets 409; an unknown slug
+// gets 400).
+type faults struct {
+	red      *fakereditus.Server
 	mu       sync.Mutex
 	rng      *rand.Rand
-	created  map[string]int // email -> conversions created (must end at 1)
-	faults   map[string]int // fault -> times injected
-	attempts int
+	injected map[string]int // fault -> times injected
 }
 
 const faultShare = 0.4
 
 var faultKinds = []string{"500", "502", "429 Retry-After 0", "429 Retry-After 30", "hang", "reset", "slow", "201 then drop"}
 
-func (f *faultyReditus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var c reditus.Conversion
-	_ = json.NewDecoder(r.Body).Decode(&c)
+// pick draws the fault for one call, "" for none.
+func (f *faults) pick() string {
 	f.mu.Lock()
-	f.attempts++
-	fault := ""
-	if f.rng.Float64() < faultShare {
-		fault = faultKinds[f.rng.IntN(len(faultKinds))]
-		f.faults[fault]++
+	defer f.mu.Unlock()
+	if f.rng.Float64() >= faultShare {
+		return ""
 	}
-	f.mu.Unlock()
+	fault := faultKinds[f.rng.IntN(len(faultKinds))]
+	f.injected[fault]++
+	return fault
+}
 
-	switch fault {
-	case "500", "502":
-		code := 500
-		if fault == "502" {
-			code = 502
-		}
-		w.WriteHeader(code)
-		return
+func (f *faults) respond(w http.ResponseWriter, r *fakereditus.Request) {
+	switch fault := f.pick(); fault {
+	case "500":
+		fakereditus.Status(500, ``)(w, r)
+	case "502":
+		fakereditus.Status(502, ``)(w, r)
 	case "429 Retry-After 0", "429 Retry-After 30":
-		w.Header().Set("Retry-After", fault[len("429 Retry-After "):])
-		w.WriteHeader(http.StatusTooManyRequests)
-		return
+		fakereditus.Status(http.StatusTooManyRequests, ``, "Retry-After", fault[len("429 Retry-After "):])(w, r)
 	case "hang": // past the client's attempt timeout
-		select {
-		case <-r.Context().Done():
-		case <-time.After(2 * time.Second):
-		}
-		return
+		fakereditus.Hang(w, r)
 	case "reset":
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			_ = conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
-			_ = conn.Close()
-		}
-		return
+		fakereditus.Reset(w, r)
 	case "slow":
 		time.Sleep(20 * time.Millisecond)
-	}
-
-	f.mu.Lock()
-	var status int
-	switch {
-	case c.AffiliateSlug == "unknown":
-		status = http.StatusBadRequest
-	case f.created[c.Email] > 0:
-		status = http.StatusConflict
+		f.red.Reditus(w, r)
+	case "201 then drop": // Reditus keeps what it created; the answer is lost
+		fakereditus.CutBody(f.red.Reditus)(w, r)
 	default:
-		f.created[c.Email]++
-		status = http.StatusCreated
+		f.red.Reditus(w, r)
 	}
-	f.mu.Unlock()
+}
 
-	if fault == "201 then drop" && status == http.StatusCreated {
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			_, _ = buf.WriteString("HTTP/1.1 201 Created\r\nContent-Length: 200\r\n\r\n{\"data\":")
-			_ = buf.Flush()
-			_ = conn.Close()
-		}
-		return
+// created counts the referrals Reditus holds, by email.
+func (f *faults) created() map[string]int {
+	n := map[string]int{}
+	for _, c := range f.red.Created() {
+		n[c.Email]++
 	}
-	w.WriteHeader(status)
-	if status == http.StatusBadRequest {
-		_, _ = io.WriteString(w, `{"errors":[{"detail":"affiliate unknown not found"}]}`)
-	} else {
-		_, _ = io.WriteString(w, `{"data":{"id":"ref_1"}}`)
-	}
+	return n
 }
 
 // sent is what a Stripe-like sender saw of one event.
@@ -142,9 +113,9 @@ func TestFaultsLoseNothing(t *testing.T) {
 	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	fake := &faultyReditus{rng: rand.New(rand.NewPCG(seed, 1)), created: map[string]int{}, faults: map[string]int{}}
-	red := httptest.NewServer(fake)
-	defer red.Close()
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey), fakereditus.Conflicts(), fakereditus.UnknownSlugs("unknown"))
+	fake := &faults{red: red, rng: rand.New(rand.NewPCG(seed, 1)), injected: map[string]int{}}
+	red.RespondAll(fake.respond)
 
 	cfg := liveConfig(red.URL)
 	client := reditus.New(reditus.Options{
@@ -186,6 +157,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	close(work)
 	wg.Wait()
 
+	created := fake.created()
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	retried := 0
@@ -198,23 +170,23 @@ func TestFaultsLoseNothing(t *testing.T) {
 			t.Errorf("event %d (unknown slug) acknowledged as %q, want rejected", i, d.outcome)
 		case !rejected && d.outcome != "forwarded" && d.outcome != "duplicate":
 			t.Errorf("event %d acknowledged as %q", i, d.outcome)
-		case !rejected && fake.created[d.email] == 0:
+		case !rejected && created[d.email] == 0:
 			t.Errorf("event %d acknowledged (%s) but its conversion is not in Reditus", i, d.outcome)
 		}
-		if n := fake.created[d.email]; n > 1 {
+		if n := created[d.email]; n > 1 {
 			t.Errorf("event %d: %d conversions created, want 1", i, n)
 		}
 		if d.attempts > 1 {
 			retried++
 		}
 	}
-	if len(fake.created) != events-events/25 {
-		t.Errorf("Reditus holds %d conversions, want %d", len(fake.created), events-events/25)
+	if len(created) != events-events/25 {
+		t.Errorf("Reditus holds %d conversions, want %d", len(created), events-events/25)
 	}
 	for _, kind := range faultKinds {
-		if fake.faults[kind] == 0 {
+		if fake.injected[kind] == 0 {
 			t.Errorf("fault %q was never injected; the run proves less than it says", kind)
 		}
 	}
-	t.Logf("%d events, %d Reditus calls, faults %v, %d events needed the sender's retries", events, fake.attempts, fake.faults, retried)
+	t.Logf("%d events, %d Reditus calls, faults %v, %d events needed the sender's retries", events, red.Calls(reditus.CallTrack), fake.injected, retried)
 }

@@ -36,7 +36,7 @@ func TestLookupsFindTheReferral(t *testing.T) {
 			_, fetcher := stripeWithObjects(t, meta[0], meta[1])
 			b := newBridgeWithStripe(t, nil, fetcher)
 			b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now())).is(t, http.StatusOK, "forwarded")
-			if got := b.reditus.conversions(); len(got) != 1 || got[0] != want {
+			if got := b.reditus.Conversions(); len(got) != 1 || got[0] != want {
 				t.Errorf("Reditus received %+v, want [%+v]", got, want)
 			}
 		})
@@ -58,7 +58,7 @@ func TestLookupsNameEveryObjectLookedAt(t *testing.T) {
 	if n := len(fake.Requests()); n != 2 {
 		t.Errorf("%d Stripe API calls, want 2 (customer, subscription)", n)
 	}
-	if n := len(b.reditus.conversions()); n != 0 {
+	if n := len(b.reditus.Conversions()); n != 0 {
 		t.Errorf("Reditus called %d times", n)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/reditus"
 )
 
 func scrape(t *testing.T, b *bridge) string {
@@ -31,7 +34,7 @@ func TestMetricsMove(t *testing.T) {
 	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now())).is(t, 200, "forwarded")
 	b.do(t, stripeRequest(stripeFixture(t, "customer.created.no_referral.json"), stripeSecret, time.Now())).is(t, 200, "skipped")
 	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), "whsec_wrong", time.Now())).is(t, 400, "invalid_signature")
-	b.reditus.respond = answerWith(503, ``)
+	b.reditus.Respond(reditus.CallTrack, fakereditus.Status(503, ``))
 	b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.json"), stripeSecret, time.Now())).is(t, 503, "retry")
 
 	after := scrape(t, b)

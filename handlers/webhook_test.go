@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -40,7 +41,7 @@ func TestStripeEventsReachReditus(t *testing.T) {
 			if r.ReferralID != "ref_1" || r.EventID == "" {
 				t.Errorf("referral_id %q, event_id %q", r.ReferralID, r.EventID)
 			}
-			got := b.reditus.conversions()
+			got := b.reditus.Conversions()
 			if len(got) != 1 || got[0] != tt.want {
 				t.Errorf("Reditus received %+v, want [%+v]", got, tt.want)
 			}
@@ -66,7 +67,7 @@ func TestStripeSkips(t *testing.T) {
 			if r.Reason == "" {
 				t.Error("a skip must say why")
 			}
-			if got := b.reditus.conversions(); len(got) != 0 {
+			if got := b.reditus.Conversions(); len(got) != 0 {
 				t.Errorf("Reditus received %+v", got)
 			}
 		})
@@ -120,7 +121,7 @@ func TestStripeSignatureRejected(t *testing.T) {
 			r := b.do(t, tt.req())
 			r.is(t, http.StatusBadRequest, "invalid_signature")
 			mustContain(t, r.Reason, tt.reason)
-			if got := b.reditus.conversions(); len(got) != 0 {
+			if got := b.reditus.Conversions(); len(got) != 0 {
 				t.Errorf("Reditus received %+v", got)
 			}
 		})
@@ -169,7 +170,7 @@ func TestSignedButUnparsable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := newBridge(t, nil)
 			b.do(t, stripeRequest([]byte(body), stripeSecret, time.Now())).is(t, http.StatusBadRequest, "invalid_payload")
-			if got := b.reditus.conversions(); len(got) != 0 {
+			if got := b.reditus.Conversions(); len(got) != 0 {
 				t.Errorf("Reditus received %+v", got)
 			}
 		})
@@ -180,30 +181,30 @@ func TestSignedButUnparsable(t *testing.T) {
 func TestReditusAnswers(t *testing.T) {
 	tests := []struct {
 		name    string
-		respond func(int, http.ResponseWriter)
+		respond fakereditus.Responder
 		status  int
 		outcome string
 		reason  string
 	}{
-		{"201", answerWith(201, `{"data":{"id":"ref_9"}}`), 200, "forwarded", ""},
-		{"409", answerWith(409, `{"errors":[{"detail":"Referral already exists"}]}`), 200, "duplicate", "already has"},
-		{"400 unknown slug", answerWith(400, `{"errors":[{"detail":"Affiliate john not found"}]}`), 200, "rejected", "Affiliate john not found"},
-		{"422", answerWith(422, `{"message":"The email must be a valid email address."}`), 200, "rejected", "valid email"},
-		{"401", answerWith(401, `{"message":"Unauthenticated."}`), 500, "retry", "misconfigured"},
-		{"403", answerWith(403, ``), 500, "retry", "misconfigured"},
-		{"429", answerWith(429, ``), 503, "retry", "retryable"},
-		{"500", answerWith(500, ``), 503, "retry", "retryable"},
-		{"503", answerWith(503, ``), 503, "retry", "retryable"},
-		{"timeout", func(_ int, w http.ResponseWriter) { time.Sleep(400 * time.Millisecond) }, 503, "retry", "retryable"},
+		{"201", fakereditus.Status(201, `{"data":{"id":"ref_9"}}`), 200, "forwarded", ""},
+		{"409", fakereditus.Status(409, `{"errors":[{"detail":"Referral already exists"}]}`), 200, "duplicate", "already has"},
+		{"400 unknown slug", fakereditus.Status(400, `{"errors":[{"detail":"Affiliate john not found"}]}`), 200, "rejected", "Affiliate john not found"},
+		{"422", fakereditus.Status(422, `{"message":"The email must be a valid email address."}`), 200, "rejected", "valid email"},
+		{"401", fakereditus.Status(401, `{"message":"Unauthenticated."}`), 500, "retry", "misconfigured"},
+		{"403", fakereditus.Status(403, ``), 500, "retry", "misconfigured"},
+		{"429", fakereditus.Status(429, ``), 503, "retry", "retryable"},
+		{"500", fakereditus.Status(500, ``), 503, "retry", "retryable"},
+		{"503", fakereditus.Status(503, ``), 503, "retry", "retryable"},
+		{"timeout", fakereditus.Hang, 503, "retry", "retryable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBridge(t, nil)
-			b.reditus.respond = tt.respond
+			b.reditus.Respond(reditus.CallTrack, tt.respond)
 			r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now()))
 			r.is(t, tt.status, tt.outcome)
 			mustContain(t, r.Reason, tt.reason)
-			if len(b.reditus.conversions()) == 0 {
+			if len(b.reditus.Conversions()) == 0 {
 				t.Error("Reditus was never called")
 			}
 			if strings.Contains(b.logText(), apiKey) || strings.Contains(r.Reason, apiKey) {
@@ -226,7 +227,7 @@ func TestReditusUnreachable(t *testing.T) {
 
 func TestRejectedIsLoggedAsError(t *testing.T) {
 	b := newBridge(t, nil)
-	b.reditus.respond = answerWith(400, `{"errors":[{"detail":"Affiliate john not found"}]}`)
+	b.reditus.Respond(reditus.CallTrack, fakereditus.Status(400, `{"errors":[{"detail":"Affiliate john not found"}]}`))
 	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now())).is(t, 200, "rejected")
 	line := lastLogLine(t, b)
 	if line["level"] != "ERROR" || line["outcome"] != "rejected" {
@@ -244,7 +245,7 @@ func TestDryRun(t *testing.T) {
 	if r.Conversion == nil || *r.Conversion != want {
 		t.Errorf("conversion %+v, want %+v", r.Conversion, want)
 	}
-	if got := b.reditus.conversions(); len(got) != 0 {
+	if got := b.reditus.Conversions(); len(got) != 0 {
 		t.Errorf("dry run sent %+v to Reditus", got)
 	}
 	mustContain(t, b.logText(), `"outcome":"dry_run"`, `"affiliate_slug":"john"`, `"email":"j***@example.com"`)
@@ -270,47 +271,36 @@ func TestRepeatDelivery(t *testing.T) {
 		if again.ReferralID != first.ReferralID {
 			t.Errorf("repeat answered %q, first %q", again.ReferralID, first.ReferralID)
 		}
-		if n := len(b.reditus.conversions()); n != 1 {
+		if n := len(b.reditus.Conversions()); n != 1 {
 			t.Errorf("Reditus called %d times, want 1", n)
 		}
 		mustContain(t, b.logText(), `"repeat_delivery":true`)
 	})
 	t.Run("in flight", func(t *testing.T) {
 		b := newBridge(t, nil)
-		arrived, release := make(chan struct{}), make(chan struct{})
-		b.reditus.respond = func(n int, w http.ResponseWriter) {
-			if n == 1 {
-				close(arrived)
-				<-release
-			}
-			answerWith(201, `{"data":{"id":"ref_1"}}`)(n, w)
-		}
+		gate := fakereditus.NewGate(1, fakereditus.Status(201, `{"data":{"id":"ref_1"}}`))
+		b.reditus.Respond(reditus.CallTrack, gate.Respond)
 		body := stripeFixture(t, "customer.created.json")
 		var wg sync.WaitGroup
 		answers := make([]response, 2)
 		wg.Add(1)
 		go func() { defer wg.Done(); answers[0] = b.do(t, stripeRequest(body, stripeSecret, time.Now())) }()
-		<-arrived // the first delivery is now inside Reditus
+		<-gate.Held() // the first delivery is now inside Reditus
 		wg.Add(1)
 		go func() { defer wg.Done(); answers[1] = b.do(t, stripeRequest(body, stripeSecret, time.Now())) }()
-		close(release)
+		gate.Release()
 		wg.Wait()
 		for _, a := range answers {
 			a.is(t, 200, "forwarded")
 		}
-		if n := len(b.reditus.conversions()); n != 1 {
+		if n := len(b.reditus.Conversions()); n != 1 {
 			t.Errorf("Reditus called %d times, want 1", n)
 		}
 	})
 	t.Run("after a failure it is sent again", func(t *testing.T) {
 		b := newBridge(t, nil)
-		b.reditus.respond = func(n int, w http.ResponseWriter) {
-			if n <= 4 { // every attempt of the first delivery fails
-				answerWith(503, ``)(n, w)
-				return
-			}
-			answerWith(201, `{"data":{"id":"ref_2"}}`)(n, w)
-		}
+		// Every attempt of the first delivery fails.
+		b.reditus.Respond(reditus.CallTrack, fakereditus.FailFirst(4, 503, fakereditus.Status(201, `{"data":{"id":"ref_2"}}`)))
 		body := stripeFixture(t, "customer.created.json")
 		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, 503, "retry")
 		r := b.do(t, stripeRequest(body, stripeSecret, time.Now()))
@@ -370,7 +360,7 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("%s %s = %d %q, want %d with a JSON body", tt.method, tt.path, rec.Code, rec.Body, tt.status)
 		}
 	}
-	if n := len(b.reditus.conversions()); n != 0 {
+	if n := len(b.reditus.Conversions()); n != 0 {
 		t.Errorf("routes called Reditus %d times", n)
 	}
 }
@@ -384,19 +374,19 @@ func TestLogLineMasksEmails(t *testing.T) {
 		{"id":"cus_1","email":"` + addr + `","metadata":{"red":"john","user_id":"` + addr + `"}}}}`)
 	tests := []struct {
 		name    string
-		respond func(int, http.ResponseWriter)
+		respond fakereditus.Responder
 		outcome string
 		reason  string // the masked text the answer must carry
 		log     string // and the log line
 	}{
-		{"uid is an email", answerWith(201, `{"data":{"id":"ref_1"}}`), "forwarded", "", `"uid":"j***@example.com"`},
-		{"Reditus quotes the email", answerWith(400, `{"errors":[{"detail":"Referral `+addr+` is invalid"}]}`), "rejected",
+		{"uid is an email", fakereditus.Status(201, `{"data":{"id":"ref_1"}}`), "forwarded", "", `"uid":"j***@example.com"`},
+		{"Reditus quotes the email", fakereditus.Status(400, `{"errors":[{"detail":"Referral `+addr+` is invalid"}]}`), "rejected",
 			"Referral j***@example.com is invalid", `"reason":"Referral j***@example.com is invalid"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBridge(t, nil)
-			b.reditus.respond = tt.respond
+			b.reditus.Respond(reditus.CallTrack, tt.respond)
 			r := b.do(t, stripeRequest(event, stripeSecret, time.Now()))
 			r.is(t, http.StatusOK, tt.outcome)
 			if r.Reason != tt.reason {

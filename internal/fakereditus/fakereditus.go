@@ -22,11 +22,24 @@
 //	red.Respond(reditus.CallPay, fakereditus.Hang)                             // past the client's timeout
 //	red.Respond(reditus.CallTrack, fakereditus.Redirect(307, target.URL))
 //
-// A Responder of the test's own, holding a delivery inside Reditus (the
-// in-flight repeat, graceful shutdown under load, a slow conversion):
+// Deliveries held inside Reditus until the test lets them go (the in-flight
+// repeat, graceful shutdown under load, a slow conversion):
+//
+//	gate := fakereditus.NewGate(1, red.Reditus)
+//	red.Respond(reditus.CallTrack, gate.Respond)
+//	... send a webhook ...
+//	<-gate.Held() // it is inside Reditus now
+//	... send it again, or SIGTERM the bridge ...
+//	gate.Release()
+//
+// A Responder of the test's own, for what no helper here says (holding only
+// one customer's conversion):
 //
 //	red.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
-//		if r.N == 1 { close(arrived); <-release }
+//		if r.Conversion.Email == slow {
+//			gate.Respond(w, r)
+//			return
+//		}
 //		red.Reditus(w, r)
 //	})
 //
@@ -454,37 +467,35 @@ func (s *Server) Calls(call reditus.Call) int {
 // Bodies returns the raw bodies of the calls to call's endpoint, for tests
 // of the wire format (fields left out, integer amounts).
 func (s *Server) Bodies(call reditus.Call) [][]byte {
+	return locked(s, func() [][]byte { return s.bodies[call] })
+}
+
+// locked returns a copy of the slice get reads, read under the Server's
+// lock, so that a test may keep it while calls go on.
+func locked[T any](s *Server, get func() []T) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([][]byte(nil), s.bodies[call]...)
+	return append([]T(nil), get()...)
 }
 
 // Conversions returns every conversion received, however it was answered.
 func (s *Server) Conversions() []reditus.Conversion {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Conversion(nil), s.received.conversions...)
+	return locked(s, func() []reditus.Conversion { return s.received.conversions })
 }
 
 // Payments returns every payment received, however it was answered.
 func (s *Server) Payments() []reditus.Payment {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Payment(nil), s.received.payments...)
+	return locked(s, func() []reditus.Payment { return s.received.payments })
 }
 
 // Refunds returns every refund received, however it was answered.
 func (s *Server) Refunds() []reditus.Refund {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Refund(nil), s.received.refunds...)
+	return locked(s, func() []reditus.Refund { return s.received.refunds })
 }
 
 // Churns returns every churn received, however it was answered.
 func (s *Server) Churns() []reditus.Churn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Churn(nil), s.received.churns...)
+	return locked(s, func() []reditus.Churn { return s.received.churns })
 }
 
 // Created returns the conversions Server.Reditus created, in order: with
@@ -502,23 +513,17 @@ func (s *Server) Created() []reditus.Conversion {
 // Paid returns the payments Server.Reditus recorded: one per idempotency
 // key, however often it was sent.
 func (s *Server) Paid() []reditus.Payment {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Payment(nil), s.held.paid...)
+	return locked(s, func() []reditus.Payment { return s.held.paid })
 }
 
 // Refunded returns the refunds Server.Reditus accepted, one per payment.
 func (s *Server) Refunded() []reditus.Refund {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Refund(nil), s.held.refunded...)
+	return locked(s, func() []reditus.Refund { return s.held.refunded })
 }
 
 // Churned returns the churns Server.Reditus accepted, in order.
 func (s *Server) Churned() []reditus.Churn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]reditus.Churn(nil), s.held.churned...)
+	return locked(s, func() []reditus.Churn { return s.held.churned })
 }
 
 // Status answers with code and body (JSON, or text Reditus's client must
@@ -561,6 +566,55 @@ func Hang(w http.ResponseWriter, r *Request) {
 		_ = conn.Close()
 	}
 }
+
+// Gate holds the first calls it answers inside Reditus until Release, so that
+// a test can act while a delivery is in flight: send it again, stop the
+// bridge. Its methods are safe for concurrent use.
+type Gate struct {
+	n       int
+	then    Responder
+	held    chan struct{} // closed once n calls are held
+	release chan struct{} // closed by Release
+
+	mu      sync.Mutex
+	arrived int
+	once    sync.Once
+}
+
+// NewGate returns a Gate that holds the first n calls given to its Respond
+// and answers each with then once released; later calls are answered by then
+// at once. n is at least 1.
+func NewGate(n int, then Responder) *Gate {
+	return &Gate{n: max(n, 1), then: then, held: make(chan struct{}), release: make(chan struct{})}
+}
+
+// Respond is the Gate as a Responder. A held call whose client hangs up, or
+// whose test ends, before Release is dropped as Hang drops it.
+func (g *Gate) Respond(w http.ResponseWriter, r *Request) {
+	g.mu.Lock()
+	g.arrived++
+	hold := g.arrived <= g.n
+	if g.arrived == g.n {
+		close(g.held)
+	}
+	g.mu.Unlock()
+	if hold {
+		select {
+		case <-g.release:
+		case <-r.HTTP.Context().Done():
+			Hang(w, r)
+			return
+		}
+	}
+	g.then(w, r)
+}
+
+// Held is closed once the Gate holds n calls.
+func (g *Gate) Held() <-chan struct{} { return g.held }
+
+// Release lets the held calls, and every later one, through to then. It may
+// be called more than once, so that a deferred Release is safe.
+func (g *Gate) Release() { g.once.Do(func() { close(g.release) }) }
 
 // Redirect answers with a redirect of code to location.
 func Redirect(code int, location string) Responder {

@@ -203,3 +203,62 @@ func TestHangEndsWithTheTest(t *testing.T) {
 		t.Errorf("got %v, want the dropped connection as a retryable error", err)
 	}
 }
+
+// A Gate holds its first n calls until Release, lets later ones through at
+// once, and then answers the held ones with its Responder.
+func TestGateHoldsUntilReleased(t *testing.T) {
+	red := fakereditus.New(t)
+	gate := fakereditus.NewGate(2, red.Reditus)
+	red.Respond(reditus.CallTrack, gate.Respond)
+	c := client(red)
+	ctx := context.Background()
+	conv := func(uid string) reditus.Conversion { return reditus.Conversion{AffiliateSlug: "john", UID: uid} }
+
+	answers := make(chan error, 2)
+	for _, uid := range []string{"held_1", "held_2"} {
+		go func() {
+			_, err := c.Track(ctx, conv(uid))
+			answers <- err
+		}()
+	}
+	<-gate.Held()
+	if _, err := c.Track(ctx, conv("after")); err != nil {
+		t.Errorf("got %v for a call past the gate's two, want it answered at once", err)
+	}
+	select {
+	case err := <-answers:
+		t.Fatalf("got a held call answered (%v) before Release", err)
+	default:
+	}
+	gate.Release()
+	gate.Release() // a second Release, as a deferred one would be, is harmless
+	for range 2 {
+		if err := <-answers; err != nil {
+			t.Errorf("got %v for a released call, want Reditus's 201", err)
+		}
+	}
+	if got := len(red.Created()); got != 3 {
+		t.Errorf("got %d referrals created, want 3", got)
+	}
+}
+
+// A call still held when its test ends is dropped, and the end of the test
+// does not wait for a Release that never comes.
+func TestGateEndsWithTheTest(t *testing.T) {
+	result := make(chan error, 1)
+	t.Run("held", func(t *testing.T) {
+		red := fakereditus.New(t)
+		gate := fakereditus.NewGate(1, red.Reditus)
+		red.Respond(reditus.CallTrack, gate.Respond)
+		c := reditus.New(reditus.Options{BaseURL: red.BaseURL, APIKey: fakereditus.Key,
+			AttemptTimeout: time.Hour, Budget: time.Hour, MaxAttempts: 1})
+		go func() {
+			_, err := c.Track(context.Background(), reditus.Conversion{AffiliateSlug: "john", UID: "u"})
+			result <- err
+		}()
+		<-gate.Held()
+	})
+	if err := <-result; reditus.KindOf(err) != reditus.Retryable {
+		t.Errorf("got %v, want the dropped connection as a retryable error", err)
+	}
+}

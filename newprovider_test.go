@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/testprovider"
+	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/providers"
+	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/simulate"
+)
+
+// configVars are the variables config reads besides the providers' own.
+var configVars = []string{
+	"PORT", "HOST", "LOG_LEVEL", "LOG_FORMAT", "METRICS_PORT", "DRY_RUN",
+	"REDITUS_API_KEY", "REDITUS_API_URL", "STRIPE_API_KEY", "STRIPE_API_URL",
+	"DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN",
+}
+
+// cleanEnv unsets every variable the configuration reads, for this test, so
+// that the machine's own cannot change what config.Load makes of the test's.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	vars := configVars
+	for _, p := range providers.All() {
+		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+	}
+	for _, v := range vars {
+		t.Setenv(v, "") // restores the old value when the test ends
+		os.Unsetenv(v)
+	}
+}
+
+// A provider registered from a test, with no other edit, gets everything a
+// provider gets (README.md, "Adding a provider"): its variable, its `check`
+// line, its route through handlers.New, its metrics label, and its simulate
+// sample.
+func TestANewProviderNeedsNoOtherEdit(t *testing.T) {
+	p := testprovider.Register(t)
+	cleanEnv(t)
+	const key = "rk_live_testonly_key"
+	red := fakereditus.New(t, fakereditus.WithKey(key))
+	t.Setenv("REDITUS_API_KEY", key)
+	t.Setenv("REDITUS_API_URL", red.BaseURL)
+	secret := p.Scheme.NewSecret()
+
+	t.Run("variable", func(t *testing.T) {
+		t.Setenv("TESTONLY_WEBHOOK_SECRET", secret)
+		cfg, err := config.Load()
+		if err != nil {
+			t.Fatalf("config.Load: %v", err)
+		}
+		w, err := cfg.Webhook("testonly")
+		if err != nil || len(w.Secrets) != 1 || w.Secrets[0].Reveal() != secret {
+			t.Errorf("got %d secrets, %v; want TESTONLY_WEBHOOK_SECRET's one", len(w.Secrets), err)
+		}
+		if on := cfg.On(); strings.Join(on, ",") != "testonly" {
+			t.Errorf("got providers on %v, want [testonly]", on)
+		}
+	})
+
+	t.Run("check line", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, secret, want string
+		}{
+			{"on", secret, `(?m)^testonly:\s+on, 1 secret\(s\) in TESTONLY_WEBHOOK_SECRET$`},
+			{"off", "", `(?m)^testonly:\s+off \(set TESTONLY_WEBHOOK_SECRET\)$`},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if tt.secret != "" {
+					t.Setenv("TESTONLY_WEBHOOK_SECRET", tt.secret)
+				}
+				var out bytes.Buffer
+				if err := run(context.Background(), []string{"check"}, &out); err != nil {
+					t.Fatalf("check: %v\n%s", err, out.String())
+				}
+				if !regexp.MustCompile(tt.want).MatchString(out.String()) {
+					t.Errorf("got check output\n%s\nwant a line matching %s", out.String(), tt.want)
+				}
+				if strings.Contains(out.String(), secret) {
+					t.Errorf("check printed the secret:\n%s", out.String())
+				}
+			})
+		}
+	})
+
+	t.Run("route and metrics", func(t *testing.T) {
+		t.Setenv("TESTONLY_WEBHOOK_SECRET", secret)
+		srv, m := serveTestOnly(t)
+		body, err := simulate.Render(p.Samples[0], "route@example.com", simulate.SampleCookie, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, err := p.Scheme.Sign(secret, "", body, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, answer := post(t, srv.URL+"/webhooks/testonly", header, body); status != http.StatusOK || answer.Outcome != "forwarded" {
+			t.Errorf("got %d %q (%s), want 200 forwarded", status, answer.Outcome, answer.Reason)
+		}
+		if status, answer := post(t, srv.URL+"/webhooks/testonly", http.Header{}, body); status != http.StatusBadRequest || answer.Outcome != "invalid_signature" {
+			t.Errorf("unsigned: got %d %q, want 400 invalid_signature", status, answer.Outcome)
+		}
+		got := red.Conversions()
+		if len(got) != 1 || got[0].Email != "route@example.com" || got[0].AffiliateSlug != "john" || got[0].UID == "" {
+			t.Errorf("got Reditus conversions %+v, want the sample's one", got)
+		}
+		if scraped := scrape(t, m); !strings.Contains(scraped, `reditus_bridge_webhooks_total{outcome="forwarded",provider="testonly"} 1`) {
+			t.Errorf("got metrics\n%s\nwant the forwarded webhook counted under provider=\"testonly\"", scraped)
+		}
+	})
+
+	t.Run("route off without a secret", func(t *testing.T) {
+		srv, _ := serveTestOnly(t)
+		body, _ := simulate.Render(p.Samples[0], "off@example.com", simulate.SampleCookie, time.Now())
+		header, _ := p.Scheme.Sign(secret, "", body, time.Now())
+		status, answer := post(t, srv.URL+"/webhooks/testonly", header, body)
+		if status != http.StatusNotFound || answer.Outcome != "disabled" || !strings.Contains(answer.Reason, "TESTONLY_WEBHOOK_SECRET") {
+			t.Errorf("got %d %q (%s), want 404 disabled naming TESTONLY_WEBHOOK_SECRET", status, answer.Outcome, answer.Reason)
+		}
+	})
+
+	t.Run("simulate", func(t *testing.T) {
+		t.Setenv("TESTONLY_WEBHOOK_SECRET", secret)
+		srv, _ := serveTestOnly(t)
+		cfg, err := config.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err = simulate.Run(context.Background(), cfg, []string{"testonly", "--email", "sim@example.com", "--url", srv.URL + p.Route()}, &out)
+		if err != nil || !strings.Contains(out.String(), `"outcome": "forwarded"`) {
+			t.Errorf("got %v and\n%s\nwant the sample forwarded", err, out.String())
+		}
+		var usage bytes.Buffer
+		simulate.Usage(&usage)
+		if !strings.Contains(usage.String(), "testonly") || !strings.Contains(usage.String(), testprovider.Event) {
+			t.Errorf("got simulate's usage\n%s\nwant testonly and its event listed", usage.String())
+		}
+		if got := red.Conversions(); len(got) == 0 || got[len(got)-1].Email != "sim@example.com" {
+			t.Errorf("got Reditus conversions %+v, want the simulated one last", got)
+		}
+	})
+}
+
+// serveTestOnly serves the bridge as the environment configures it, with
+// handlers.New and nothing told about the test-only provider.
+func serveTestOnly(t *testing.T) (*httptest.Server, *metrics.Metrics) {
+	t.Helper()
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	m := metrics.New()
+	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal()})
+	bridge, err := handlers.New(cfg, handlers.Deps{Reditus: client, Metrics: m})
+	if err != nil {
+		t.Fatalf("handlers.New: %v", err)
+	}
+	srv := httptest.NewServer(bridge)
+	t.Cleanup(srv.Close)
+	return srv, m
+}
+
+type answer struct{ Outcome, Reason string }
+
+func post(t *testing.T, url string, header http.Header, body []byte) (int, answer) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("got an answer that is not JSON: %v", err)
+	}
+	return resp.StatusCode, a
+}
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
