@@ -20,10 +20,11 @@ import (
 // answering is stopped after a few seconds, and the test fails.
 func runBinary(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	bin := buildBinary(t) // before the clock starts: the first test builds it
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, buildBinary(t), args...)
-	cmd.Env = append([]string{"PORT=0"}, env...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1", "DATA_DIR=" + t.TempDir()}, env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	_ = cmd.Run()

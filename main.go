@@ -14,11 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/replay"
@@ -73,7 +76,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "reditus-bridge %s: the configuration is valid\n", version)
 		cfg.Report(stdout)
-		return nil
+		return reportJournal(ctx, cfg, stdout)
+	case "events":
+		store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
+		if err != nil {
+			return fmt.Errorf("open the journal: %w", err)
+		}
+		defer store.Close()
+		return admin.Events(ctx, args[1:], store, stdout)
 	case "simulate":
 		return simulate.Run(ctx, cfg, args[1:], stdout)
 	default: // backfill, recover: answerWithoutConfig let no other through
@@ -112,6 +122,7 @@ days back, what Stripe keeps) through the bridge's pipeline. Safe to run twice.
 Needs STRIPE_API_KEY. For its flags: reditus-bridge recover stripe --help
 (README.md, "Backfill and recover").
 `,
+	"events": "", // admin.Events prints it
 	"version": `usage: reditus-bridge version
 
 Prints the bridge's version (also: --version).
@@ -135,6 +146,7 @@ Commands:
   simulate   post a signed sample event to a running bridge
   backfill   send the conversions of past Stripe customers and Checkout Sessions
   recover    send the Stripe events that Stripe could not deliver
+  events     print the journal: what became of each event, and why
   version    print the version
   help       print this, or a command's usage: reditus-bridge help COMMAND
 
@@ -143,6 +155,32 @@ DRY_RUN, the *_WEBHOOK_SECRET variables, ...), which README.md, "Configuration",
 lists. With none set, the bridge runs in dry run, sends nothing, and every
 provider accepts the public development secret: the local default.
 `
+
+// reportJournal prints, for check, where the journal is and whether it is
+// reachable and migrated. A journal that cannot be opened fails check: the
+// bridge would serve without it, and nothing would be queued.
+func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
+	if err != nil {
+		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+		return fmt.Errorf("the journal could not be opened: %w", err)
+	}
+	defer store.Close()
+	st, err := store.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+		return fmt.Errorf("the journal could not be read: %w", err)
+	}
+	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
+	admin := "off (set ADMIN_TOKEN to turn it on)"
+	if cfg.AdminToken != "" {
+		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
+	}
+	fmt.Fprintf(stdout, "admin:     %s\n", admin)
+	return nil
+}
 
 // answerWithoutConfig answers help, version and unknown commands. handled
 // reports whether it did; the other commands need the configuration.
@@ -167,6 +205,15 @@ func answerWithoutConfig(args []string, stdout io.Writer) (handled bool, err err
 		return false, nil
 	case cmd == "backfill" || cmd == "recover":
 		return false, nil // their flags, help included, are replay's
+	case cmd == "events":
+		if slices.ContainsFunc(args[1:], isHelpFlag) {
+			// Its usage needs no journal: it is printed before any is read.
+			if err := admin.Events(context.Background(), args[1:], nil, stdout); !errors.Is(err, flag.ErrHelp) {
+				return true, err
+			}
+			return true, nil
+		}
+		return false, nil
 	default:
 		return true, fmt.Errorf("unknown command %q: run `reditus-bridge help` for the commands", cmd)
 	}
@@ -180,6 +227,10 @@ func commandUsage(cmd string, stdout io.Writer) error {
 		return fmt.Errorf("no command %q: run `reditus-bridge help` for the commands", cmd)
 	case cmd == "simulate":
 		simulate.Usage(stdout)
+	case cmd == "events":
+		if err := admin.Events(context.Background(), []string{"--help"}, nil, stdout); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 	default:
 		fmt.Fprint(stdout, text)
 	}
@@ -237,50 +288,130 @@ func stripeLookups(cfg config.Config) handlers.StripeFetcher {
 // serve runs the bridge until ctx is done, then lets in-flight webhooks
 // finish. Logs go to stdout, as JSON lines unless LOG_FORMAT=text.
 func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	var logHandler slog.Handler = slog.NewJSONHandler(stdout, opts)
-	if cfg.LogFormat == "text" {
-		logHandler = slog.NewTextHandler(stdout, opts)
-	}
+	logHandler := newLogHandler(cfg, stdout)
 	logger := slog.New(logHandler)
-
 	m := metrics.New()
+	store := openJournal(ctx, cfg, logger, m)
+	if store != nil {
+		defer store.Close()
+	}
 	client := reditus.New(reditus.Options{
 		BaseURL:   cfg.ReditusAPIURL,
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
 	})
-	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m})
+	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	servers, listeners, err := listen(cfg, handler, m, logHandler)
+	if err != nil {
+		return err
+	}
+	attrs := []any{"version", version, "addr", listeners[0].Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On(), "journal", journalKind(ctx, store)}
+	if len(listeners) > 1 {
+		attrs = append(attrs, "metrics_addr", listeners[1].Addr().String())
+	}
+	logger.Info("listening", attrs...)
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w)
+	}
+	// The worker and retention run beside the servers and stop after them:
+	// a delivery the worker has begun finishes, like a webhook in flight.
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	workers := runJournal(background, cfg, store, handler, logger, m)
+	err = runServers(ctx, servers, listeners, logger)
+	stopBackground()
+	workers.Wait()
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}
+
+// newLogHandler writes JSON lines, or slog's key=value text with
+// LOG_FORMAT=text.
+func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.NewTextHandler(stdout, opts)
+	}
+	return slog.NewJSONHandler(stdout, opts)
+}
+
+// openJournal opens the journal, or returns nil when it cannot: the bridge
+// then serves without it (in-memory dedupe, 503 when Reditus fails), which
+// is never worse than having no journal. The error is logged and counted.
+func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) journal.Store {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
+	if err != nil {
+		logger.Error("the journal could not be opened; serving without it: re-sent deliveries are recognised only in memory, and nothing is queued", "err", err)
+		m.JournalError("open")
+		return nil
+	}
+	return store
+}
+
+// journalKind names the journal in the startup line.
+func journalKind(ctx context.Context, store journal.Store) string {
+	if store == nil {
+		return "off"
+	}
+	st, err := store.Status(ctx)
+	if err != nil {
+		return "unreachable"
+	}
+	return st.Kind + ": " + st.Where
+}
+
+// runJournal starts the queue's worker and retention; the returned group
+// ends when ctx does and they have finished.
+func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *handlers.Bridge, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	if store == nil {
+		return &wg
+	}
+	worker := &journal.Worker{
+		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
+		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
+	}
+	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
+	wg.Go(func() { _ = worker.Run(ctx) })
+	wg.Go(func() { _ = retention.Run(ctx) })
+	return &wg
+}
+
+// listen opens the public listener, and the metrics one with METRICS_PORT.
+func listen(cfg config.Config, handler *handlers.Bridge, m *metrics.Metrics, logHandler slog.Handler) ([]*http.Server, []net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, nil, fmt.Errorf("listen: %w", err)
 	}
 	servers, listeners := []*http.Server{newServer(handler, logHandler)}, []net.Listener{ln}
 	// ReadTimeout (15 s) outlasts the shutdown grace, so a body still being
 	// read when shutdown begins is cut off instead of waited for: its sender
 	// gets 503 and retries. Webhooks already verified finish as before.
 	servers[0].RegisterOnShutdown(handler.StopReading)
-	attrs := []any{"version", version, "addr", ln.Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On()}
 	if cfg.MetricsPort != 0 {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
 		mln, err := net.Listen("tcp", cfg.MetricsAddr())
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("listen for metrics (METRICS_PORT): %w", err)
+			return nil, nil, fmt.Errorf("listen for metrics (METRICS_PORT): %w", err)
 		}
 		servers = append(servers, newServer(mux, logHandler))
 		listeners = append(listeners, mln)
-		attrs = append(attrs, "metrics_addr", mln.Addr().String())
 	}
-	logger.Info("listening", attrs...)
-	for _, w := range cfg.Warnings() {
-		logger.Warn(w)
-	}
+	return servers, listeners, nil
+}
 
+// runServers serves until ctx is done or a server fails, then shuts every
+// server down within shutdownGrace.
+func runServers(ctx context.Context, servers []*http.Server, listeners []net.Listener, logger *slog.Logger) error {
 	served := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() { served <- srv.Serve(listeners[i]) }()
@@ -312,7 +443,6 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	logger.Info("stopped")
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,7 +84,9 @@ type process struct {
 func start(t *testing.T, env ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(buildBinary(t)), done: make(chan error, 1)}
-	p.cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1"}, env...) // 0: the kernel picks a free port; loopback only
+	// PORT 0: the kernel picks a free port; loopback only; a journal of the
+	// test's own (a later DATA_DIR in env wins), so that no run sees another's.
+	p.cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1", "DATA_DIR=" + t.TempDir()}, env...)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -385,10 +388,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(buildBinary(t), "check")
-			cmd.Env = tt.env
-			if cmd.Env == nil {
-				cmd.Env = []string{}
-			}
+			cmd.Env = append(slices.Clone(tt.env), "DATA_DIR="+t.TempDir())
 			out, err := cmd.CombinedOutput()
 			if tt.ok != (err == nil) {
 				t.Fatalf("check exited %v, want ok=%v:\n%s", err, tt.ok, out)

@@ -13,7 +13,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -41,7 +43,7 @@ type StripeFetcher interface {
 type Deps struct {
 	Reditus Reditus       // never called in dry run
 	Stripe  StripeFetcher // Stripe API look-ups; nil without STRIPE_API_KEY
-	Journal Journal       // the journal; nil: in-memory dedupe only
+	Journal journal.Store // the journal; nil: in-memory dedupe only, no /admin data
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 }
@@ -70,7 +72,7 @@ type Bridge struct {
 	dryRun     bool
 	reditus    Reditus
 	stripe     StripeFetcher
-	journal    Journal
+	journal    journal.Store
 	log        *slog.Logger
 	metrics    *metrics.Metrics
 	deliveries *deliveries
@@ -132,8 +134,22 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 	for _, p := range providers.All() {
 		r.POST(p.Route(), b.serveWebhook(b.webhooks[p.Name]))
 	}
+	b.mountAdmin(r, cfg)
 	b.Handler = r
 	return b, nil
+}
+
+// mountAdmin serves /admin (README.md, "The journal and /admin"): the
+// journal in a browser, its JSON API and the retry button. Without
+// ADMIN_TOKEN every admin route answers 404, like no route at all.
+func (b *Bridge) mountAdmin(r *gin.Engine, cfg config.Config) {
+	o := admin.Options{Token: cfg.AdminToken.Reveal(), Retry: b.Retry, Providers: providers.Names(), Log: b.log}
+	if b.journal != nil {
+		o.Events = b.journal
+	}
+	h := gin.WrapH(admin.New(o))
+	r.Any("/admin", h)
+	r.Any("/admin/*path", h)
 }
 
 // route prepares provider p under cfg: its verifier, or off without a

@@ -6,20 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
 )
-
-// Journal records every verified event (DESIGN.md section 7): its record of
-// a delivery id answers a re-sent delivery on any instance, and it holds what
-// Reditus could not take now for the worker. journal.Store is one.
-type Journal interface {
-	Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error)
-	Finish(ctx context.Context, id int64, f journal.Finish) error
-	Get(ctx context.Context, id int64) (journal.Record, error)
-	Retake(ctx context.Context, id int64, lease time.Duration) (journal.Record, error)
-}
 
 // Journal timing. A delivery holds its record for lease: longer than the
 // whole in-request work (look-ups and Reditus, under 10 s), so that another
@@ -180,25 +171,27 @@ func (b *Bridge) redeliver(ctx context.Context, rec journal.Record) Result {
 	return res
 }
 
-// ErrRetryBusy is Retry's answer for an event being delivered right now.
-var ErrRetryBusy = journal.ErrBusy
-
 // Retry runs journaled event id through the pipeline again at an operator's
 // request (/admin), after a configuration fix: it takes the record, delivers
-// it and records the new outcome, which it returns.
-func (b *Bridge) Retry(ctx context.Context, id int64) (Result, error) {
+// it and records the new outcome, which it returns as journaled. Its error
+// matches journal.ErrNotFound or journal.ErrBusy.
+func (b *Bridge) Retry(ctx context.Context, id int64) (admin.Outcome, error) {
 	if b.journal == nil {
-		return Result{}, errors.New("no journal")
+		return admin.Outcome{}, errors.New("no journal")
 	}
 	rec, err := b.journal.Retake(ctx, id, lease)
 	if err != nil {
-		return Result{}, err
+		return admin.Outcome{}, err
 	}
 	start := time.Now()
 	res := b.redeliver(ctx, rec)
 	b.logLine(ctx, rec.Provider, res, start)
 	res = b.finish(ctx, rec, res)
-	return res, nil
+	f := finishOf(res)
+	if res.Code == outcome.Queued {
+		f.Outcome = journal.Queued
+	}
+	return admin.Outcome{Outcome: f.Outcome, Reason: res.Reason, ReferralID: res.ReferralID}, nil
 }
 
 // journalFailed logs and counts a journal error; the webhook goes on without.
