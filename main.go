@@ -258,6 +258,12 @@ func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout 
 		RateLimit: stripeapi.RateLimitRetry{Retries: 8, Backoff: time.Second, MaxWait: 30 * time.Second},
 	})
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var store journal.Store
+	defer func() {
+		if store != nil {
+			store.Close()
+		}
+	}()
 	open := func(dryRun bool) (replay.Processor, error) {
 		if cfg.StripeAPIKey == "" {
 			return nil, fmt.Errorf("%s reads Stripe's API: set STRIPE_API_KEY (a restricted key that reads customers, subscriptions, Checkout Sessions and events)", args[0])
@@ -265,9 +271,14 @@ func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout 
 		c := cfg
 		if dryRun {
 			c.ReditusAPIKey = ""
+		} else {
+			// What a live run sends is journaled like a webhook, so that
+			// /admin and `events` show it, and the bridge's own copy of an
+			// event (the webhook, or a second run) is not sent twice.
+			store = openJournal(ctx, cfg, logger, nil)
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Log: logger})
+		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: store, Log: logger})
 	}
 	if args[0] == "backfill" {
 		return replay.Backfill(ctx, args[1:], lister, open, stdout)

@@ -52,6 +52,14 @@ func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byt
 		b.journalFailed(ctx, "begin", err)
 		return remembered()
 	}
+	if !claimed && rec.Outcome == "dry_run" && !b.dryRun {
+		// A dry run sent nothing, so its record answers no live delivery:
+		// after DRY_RUN=false (or `backfill --dry-run` then `backfill`), the
+		// same delivery is sent for real. Retake lets one instance have it.
+		if taken, err := b.journal.Retake(ctx, rec.ID, lease); err == nil {
+			rec, claimed = taken, true
+		}
+	}
 	if !claimed {
 		return b.recorded(ctx, rec)
 	}

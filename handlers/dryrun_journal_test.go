@@ -1,0 +1,48 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+// A dry run sends nothing, so its journal record must not answer the same
+// delivery once the bridge is live (DRY_RUN=true then false on one DATA_DIR,
+// or `backfill --dry-run` then `backfill`): it is sent for real, once.
+func TestDryRunRecordDoesNotAnswerALiveDelivery(t *testing.T) {
+	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	fake := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	bridgeOn := func(dryRun bool) *bridge {
+		cfg := liveConfig(fake.URL)
+		cfg.DryRunRequested = dryRun
+		client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond})
+		h, err := New(cfg, Deps{Reditus: client, Journal: store, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &bridge{handler: h}
+	}
+	body := stripeFixture(t, "customer.created.json")
+	send := func(b *bridge) response { return b.do(t, stripeRequest(body, stripeSecret, time.Now())) }
+
+	send(bridgeOn(true)).is(t, http.StatusOK, "dry_run")
+	if n := len(fake.Conversions()); n != 0 {
+		t.Fatalf("dry run sent %d conversions", n)
+	}
+	live := bridgeOn(false)
+	send(live).is(t, http.StatusOK, "forwarded")
+	send(live).is(t, http.StatusOK, "forwarded") // now answered from the record
+	if n := len(fake.Conversions()); n != 1 {
+		t.Errorf("Reditus got %d conversions, want 1: sent once, for real", n)
+	}
+}
