@@ -22,22 +22,11 @@ import (
 // admin.New over a real journal, logging in with the credentials in the URL
 // as an operator's bookmark would, and the DOM it leaves is checked.
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	testenv.Require(t, false, "Debian's chromium (apt-get install chromium)")
-	return ""
-}
-
 // browse has Chromium load path from s as the operator and returns the DOM
 // it ends with. extra flags are added (a screenshot, say).
 func browse(t *testing.T, s *site, path string, extra ...string) string {
 	t.Helper()
-	browser := chromium(t)
+	browser := testenv.Chromium(t)
 	u, err := url.Parse(s.URL + path)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +117,7 @@ const retryPage = `<!doctype html>
 // pass the same-origin check, the page's policies allow the form and its
 // redirect, and the page it lands on shows the new outcome.
 func TestBrowserRetryButton(t *testing.T) {
-	browser := chromium(t)
+	browser := testenv.Chromium(t)
 	store := openJournal(t, fixture...)
 	r := &retrier{store: store, result: admin.Outcome{Outcome: "forwarded", ReferralID: "ref_new"}}
 	h := admin.New(admin.Options{Token: token, Events: store, Retry: r.retry, Now: func() time.Time { return now }})

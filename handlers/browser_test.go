@@ -69,23 +69,12 @@ var browserCookies = []struct {
 	{name: "percent sign in the slug", cookie: "1732492800%3A0f8fad5b-d9cb-469f-a165-70867728950e%3A%3Apk_live_3x%3A%3A%3Ajohn%2525%3A%3A%3As_81c2%3Aaffiliate"},
 }
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	testenv.Require(t, false, "Debian's chromium (apt-get install chromium)")
-	return ""
-}
-
 // renderInBrowser serves the page (with the _gr_id cookie, unless it is
 // empty) and the bridge's routes on loopback, and returns the DOM Chromium
 // leaves.
 func renderInBrowser(t *testing.T, cookie string) string {
 	t.Helper()
-	browser := chromium(t)
+	browser := testenv.Chromium(t)
 	bridge := newBridge(t, nil).handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/page" {

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -19,4 +20,17 @@ func Require(t testing.TB, have bool, how string) {
 		t.Fatalf("CI must run this test, and .ci/run provides what it needs: %s", how)
 	}
 	t.Skip("needs: " + how)
+}
+
+// Chromium returns the path of a headless-capable Chromium, or skips t (fails
+// it in CI) when there is none.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	Require(t, false, "Debian's chromium (apt-get install chromium)")
+	return ""
 }
