@@ -91,7 +91,11 @@ func mapPolar(body []byte, _ mapping.Options) (mapping.Event, error) {
 	if e.Type == "" {
 		return mapping.Event{}, mapping.Invalid("not a Polar event: no type")
 	}
-	ev := mapping.Event{Type: e.Type}
+	var head struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(e.Data, &head) // another event's data may be anything
+	ev := mapping.Event{ID: e.Type + ":" + head.ID, Type: e.Type}
 	if !slices.Contains(polarEvents, e.Type) {
 		return mapping.NotHandled(ev, polarEvents...), nil
 	}
@@ -103,7 +107,6 @@ func mapPolar(body []byte, _ mapping.Options) (mapping.Event, error) {
 		if err := decodePolarData(e.Data, &s, e.Type); err != nil {
 			return mapping.Event{}, err
 		}
-		ev.ID = e.Type + ":" + s.ID
 		who := polarWho(s.Customer, s.CustomerID, s.Metadata)
 		return mapping.Churn(ev, who), nil
 	}
@@ -112,7 +115,6 @@ func mapPolar(body []byte, _ mapping.Options) (mapping.Event, error) {
 	if err := decodePolarData(e.Data, &o, e.Type); err != nil {
 		return mapping.Event{}, err
 	}
-	ev.ID = e.Type + ":" + o.ID
 	sub := o.Subscription
 	if sub == nil {
 		sub = &polarSubscription{}
