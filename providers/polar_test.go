@@ -67,7 +67,7 @@ func TestMapPolar(t *testing.T) {
 		{fixture: "polar/order_paid_customer_metadata.json", id: "order.paid:f2a4c6e8-0b1d-4f3a-8c5e-7b9d1f3a5c06", typ: "order.paid", conversion: polarConversion, payment: &oneOff},
 		// No metadata and no external_id: the Polar customer id is the uid.
 		{fixture: "polar/order_paid_no_referral.json", id: "order.paid:0c2e4a6b-8d1f-4b3c-a5e7-9f1b3d5a7c28", typ: "order.paid",
-			note: "no conversion: no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in order metadata, subscription metadata and customer metadata",
+			note:    "no conversion: no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in order metadata, subscription metadata and customer metadata",
 			payment: &reditus.Payment{Amount: 2000, Currency: "eur", IdempotencyKey: "polar:order:0c2e4a6b-8d1f-4b3c-a5e7-9f1b3d5a7c28", ReferralUID: polarCustomer, ReferralEmail: testEmail}},
 		{fixture: paid, label: "user_id in the metadata, no external_id", patch: map[string]any{"data.customer.external_id": nil, "data.metadata.user_id": "usr_42"},
 			id: "order.paid:" + polarOrder, typ: "order.paid",
@@ -111,7 +111,7 @@ func TestPolarDeliveries(t *testing.T) {
 		{fixture: "polar/order_paid.json", sign: polarHeader, outcome: "forwarded",
 			calls: []reditus.Call{reditus.CallTrack, reditus.CallPay}, conversion: &polarConversion, payment: &polarPaid},
 		{fixture: "polar/order_paid_no_referral.json", outcome: "forwarded", reason: "no conversion",
-			calls: []reditus.Call{reditus.CallPay},
+			calls:   []reditus.Call{reditus.CallPay},
 			payment: &reditus.Payment{Amount: 2000, Currency: "eur", IdempotencyKey: "polar:order:0c2e4a6b-8d1f-4b3c-a5e7-9f1b3d5a7c28", ReferralUID: polarCustomer, ReferralEmail: testEmail}},
 		{fixture: "polar/order_refunded.json", outcome: "forwarded", calls: []reditus.Call{reditus.CallRefund}, refund: &refund},
 		{fixture: "polar/subscription_revoked.json", outcome: "forwarded", calls: []reditus.Call{reditus.CallChurn}, churn: &polarChurn},
