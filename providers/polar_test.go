@@ -119,14 +119,27 @@ func TestPolarDeliveries(t *testing.T) {
 	})
 }
 
-// The delivery id is the signed webhook-id header.
+// The delivery id is the signed webhook-id header, even beside a complete
+// set of svix-* headers, which Polar does not send and the signature does
+// not cover: a replay must not claim another delivery's id with them.
 func TestPolarDeliveryID(t *testing.T) {
 	red := newRecorder(t)
+	b := moneyBridge(t, "polar", polarSecret, false, red)
 	body := testdata(t, "polar/order_paid.json")
-	a := post(t, moneyBridge(t, "polar", polarSecret, false, red), "polar", polarHeader(t, polarSecret, "msg_2vC9Xh", body, time.Now()), body)
-	a.is(t, http.StatusOK, "forwarded")
-	if a.EventID != "msg_2vC9Xh" {
-		t.Errorf("event_id %q, want the webhook-id msg_2vC9Xh", a.EventID)
+	plain := polarHeader(t, polarSecret, "msg_2vC9Xh", body, time.Now())
+	forged := polarHeader(t, polarSecret, "msg_3wD0Yi", body, time.Now())
+	forged.Set("svix-id", "msg_forged")
+	forged.Set("svix-timestamp", forged.Get("webhook-timestamp"))
+	forged.Set("svix-signature", "v1,AAAA")
+	for _, d := range []struct {
+		header http.Header
+		want   string
+	}{{plain, "msg_2vC9Xh"}, {forged, "msg_3wD0Yi"}} {
+		a := post(t, b, "polar", d.header, body)
+		a.is(t, http.StatusOK, "forwarded")
+		if a.EventID != d.want {
+			t.Errorf("event_id %q, want the webhook-id %s", a.EventID, d.want)
+		}
 	}
 }
 
