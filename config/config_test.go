@@ -92,6 +92,7 @@ func TestLoadLive(t *testing.T) {
 // provider secret without REDITUS_API_KEY only with DRY_RUN=true; DRY_RUN
 // forces dry run even with a key.
 func TestDryRunRule(t *testing.T) {
+	every := strings.Join(providers.Names(), ",") // the local default turns every provider on
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -100,7 +101,7 @@ func TestDryRunRule(t *testing.T) {
 		local   bool
 		on      string // the providers on, comma-separated
 	}{
-		{"nothing set: the local default", nil, nil, true, true, "clerk,generic,stripe,stytch,supabase,workos"},
+		{"nothing set: the local default", nil, nil, true, true, every},
 		{"a secret and no key: refused", map[string]string{"STRIPE_WEBHOOK_SECRET": stripeSecret, "CLERK_WEBHOOK_SECRET": svixSecret},
 			[]string{"REDITUS_API_KEY is not set", "CLERK_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET", "DRY_RUN=true"}, false, false, ""},
 		{"a secret and no key, DRY_RUN=true: dry run, and no development secret for the others",
@@ -108,7 +109,7 @@ func TestDryRunRule(t *testing.T) {
 		{"a key and DRY_RUN=true: dry run", map[string]string{"REDITUS_API_KEY": "rk_live_1", "CLERK_WEBHOOK_SECRET": svixSecret, "DRY_RUN": "true"}, nil, true, false, "clerk"},
 		{"a key and no secret: live, nothing on", map[string]string{"REDITUS_API_KEY": "rk_live_1"}, nil, false, false, ""},
 		{"DRY_RUN=false with a key: live", map[string]string{"REDITUS_API_KEY": "rk_live_1", "STRIPE_WEBHOOK_SECRET": stripeSecret, "DRY_RUN": "false"}, nil, false, false, "stripe"},
-		{"DRY_RUN=true alone: still the local default", map[string]string{"DRY_RUN": "true"}, nil, true, true, "clerk,generic,stripe,stytch,supabase,workos"},
+		{"DRY_RUN=true alone: still the local default", map[string]string{"DRY_RUN": "true"}, nil, true, true, every},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

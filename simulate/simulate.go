@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -145,6 +146,7 @@ type sample struct {
 	EventID, Type, Email, Cookie, ClientReferenceID string
 	Source                                          string // Stytch's DIRECT or DASHBOARD
 	UUID, ULID                                      string
+	Number                                          int64 // a fresh numeric id (Lemon Squeezy's orders, invoices)
 	Created, CreatedMillis                          int64
 	CreatedRFC3339                                  string
 	Updated                                         bool
@@ -172,6 +174,7 @@ func Render(e providers.Sample, email, cookie string, now time.Time) ([]byte, er
 		Source:         strings.ToUpper(source),
 		UUID:           u[:8] + "-" + u[8:12] + "-4" + u[13:16] + "-a" + u[17:20] + "-" + u[20:],
 		ULID:           strings.ToUpper(randomHex(11)),
+		Number:         randomNumber(),
 		Created:        now.Unix(),
 		CreatedMillis:  now.UnixMilli(),
 		CreatedRFC3339: now.UTC().Format(time.RFC3339Nano),
@@ -189,6 +192,13 @@ func Render(e providers.Sample, email, cookie string, now time.Time) ([]byte, er
 		return nil, fmt.Errorf("render %s sample: %w", e.Event, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// randomNumber is a random 9-digit number.
+func randomNumber() int64 {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return 100_000_000 + int64(binary.BigEndian.Uint64(b)%900_000_000)
 }
 
 func randomHex(n int) string {
