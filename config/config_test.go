@@ -202,6 +202,9 @@ func TestWeakSecretsRefused(t *testing.T) {
 		{"set but empty", "CLERK_WEBHOOK_SECRET", "", "set but empty"},
 		{"short chosen token", "SUPABASE_WEBHOOK_SECRET", "hunter2-short", "shorter than 16 characters"},
 		{"15 characters of chosen token, in a list", "SUPABASE_WEBHOOK_SECRET", supabaseSecret + ",fifteen-chars-x", "secret 2 of 2 is shorter than 16"},
+		// The length is the password's: a long user name does not make it strong.
+		{"short password after a long user", "CHARGEBEE_WEBHOOK_SECRET", "a-long-user-name-here:short-pw", "shorter than 16 characters"},
+		{"the development secret as basic auth's password", "CHARGEBEE_WEBHOOK_SECRET", "reditus:" + DevelopmentSecret.Reveal(), "public development secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

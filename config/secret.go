@@ -91,9 +91,10 @@ func checkSecrets(p providers.Provider, secrets Secrets) error {
 		// "whsec_" alone is the start of a secret that was cut, under any scheme.
 		case len(p.Scheme.Key(value)) == 0, value == svixPrefix:
 			return fmt.Errorf("%s holds no key after %s, so anybody could sign with it", nth, svixPrefix)
-		case isDevelopment(value):
+		case isDevelopment(value), isDevelopment(string(p.Scheme.Key(value))):
+			// The key itself, too: basic auth's "reditus:<development secret>".
 			return fmt.Errorf("%s is the public development secret (in some spelling), which is accepted only when no REDITUS_API_KEY and no secret is set: use the provider's own secret", nth)
-		case p.Scheme.UserChosen() && utf8.RuneCountInString(value) < minKey:
+		case p.Scheme.UserChosen() && utf8.RuneCountInString(string(p.Scheme.Key(value))) < minKey:
 			return fmt.Errorf("%s is shorter than %d characters: choose a long random token, for example `openssl rand -hex 32`", nth, minKey)
 		}
 	}
