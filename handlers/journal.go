@@ -63,7 +63,33 @@ func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byt
 	if !claimed {
 		return b.recorded(ctx, rec)
 	}
-	return b.finish(ctx, rec, send())
+	return b.finish(ctx, rec, b.behindQueued(ctx, rec, send()))
+}
+
+// behindQueued keeps a payment, refund or churn in order behind its
+// customer's conversion: when Reditus does not know the customer yet and an
+// earlier event of the same email is still queued (its conversion, say, held
+// by an outage), the answer is no final "not referred" but an outage of its
+// own, so that the event is queued after it and delivered once it is in.
+func (b *Bridge) behindQueued(ctx context.Context, rec journal.Record, res Result) Result {
+	if res.Code != outcome.NotReferred || rec.Email == "" {
+		return res
+	}
+	for _, state := range []string{journal.Queued, journal.Pending} {
+		earlier, err := b.journal.List(ctx, journal.Filter{Email: rec.Email, Outcome: state, Limit: 10})
+		if err != nil {
+			b.journalFailed(ctx, "list", err)
+			return res
+		}
+		for _, e := range earlier {
+			if e.ID < rec.ID {
+				held := result(outcome.Unavailable, fmt.Sprintf("Reditus does not know the customer yet, and their earlier event %s (%s) is still %s: this one follows it", e.DeliveryID, e.EventType, state))
+				held.ReferralID, held.Sent = res.ReferralID, res.Sent
+				return held
+			}
+		}
+	}
+	return res
 }
 
 // finish records what became of a claimed delivery, and turns an outage of
@@ -153,7 +179,7 @@ func codeOfRecord(word string) outcome.Code {
 // log. A failure that a later attempt may cure is queued.
 func (b *Bridge) Redeliver(ctx context.Context, rec journal.Record) journal.Finish {
 	start := time.Now()
-	res := b.redeliver(ctx, rec)
+	res := b.behindQueued(ctx, rec, b.redeliver(ctx, rec))
 	b.logLine(ctx, rec.Provider, res, start)
 	f := finishOf(res)
 	if res.Code == outcome.Unavailable || res.Code == outcome.Misconfigured {
