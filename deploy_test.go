@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 // CI has no Docker engine, so this runs the Dockerfile's build command
@@ -340,6 +344,64 @@ func TestFlyToml(t *testing.T) {
 	}
 	if !mounted {
 		t.Errorf("[mounts]: got %+v, want a volume mounted at DATA_DIR (%q)", fly.mounts(), fly.Env["DATA_DIR"])
+	}
+}
+
+// Every variable the bridge reads and every command it takes is in the README:
+// a deployer learns them there, and nowhere else. The variables are read off
+// config.Config's envconfig tags and the registry, so a new one cannot be
+// added without its row.
+func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	_, configuration, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Configuration" section`)
+	}
+	if end := strings.Index(configuration, "\n## "); end >= 0 {
+		configuration = configuration[:end]
+	}
+
+	var vars []string
+	typ := reflect.TypeFor[config.Config]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, ok := f.Tag.Lookup("envconfig")
+		switch {
+		case f.Tag.Get("ignored") == "true":
+			continue
+		case !ok || name == "":
+			// envconfig would read a variable named after the field.
+			t.Errorf("config.Config.%s: got no envconfig tag, want the variable it reads named", f.Name)
+			continue
+		}
+		vars = append(vars, name)
+	}
+	for _, p := range providers.All() {
+		vars = append(vars, p.SecretVar())
+		if p.TestEvents {
+			vars = append(vars, p.TestEventsVar())
+		}
+	}
+	for _, v := range vars {
+		t.Run("variable "+v, func(t *testing.T) {
+			documented := strings.Contains(configuration, "`"+v+"`") ||
+				strings.HasSuffix(v, "_ACCEPT_TEST_EVENTS") && strings.Contains(configuration, "`{NAME}_ACCEPT_TEST_EVENTS`")
+			if !documented {
+				t.Errorf("got no `%s` in README.md's Configuration section, want it documented", v)
+			}
+		})
+	}
+
+	for cmd := range commands {
+		t.Run("command "+cmd, func(t *testing.T) {
+			if !strings.Contains(readme, "\n| `"+cmd) {
+				t.Errorf("got no README.md table row that starts with `%s`, want the command in the commands table", cmd)
+			}
+		})
 	}
 }
 
