@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 // CI has no Docker engine, so this runs the Dockerfile's build command
@@ -63,7 +67,8 @@ func TestDockerfileBuild(t *testing.T) {
 	}
 
 	check := exec.Command("dist/reditus-bridge", "check")
-	check.Env = []string{}
+	// check opens the journal: in a temp dir, not ./data in the repository.
+	check.Env = []string{"DATA_DIR=" + t.TempDir()}
 	out, err := check.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "reditus-bridge v9.9.9-test") {
 		t.Errorf("dist/reditus-bridge check: %v\n%s", err, out)
@@ -87,6 +92,131 @@ func TestDockerfileRunsAsNonRootWithCACertificates(t *testing.T) {
 	if user == "" || strings.HasPrefix(user, "root") || strings.HasPrefix(user, "0") {
 		t.Errorf("final stage runs as %q, want a non-root user", user)
 	}
+}
+
+// The journal needs a directory that the image's non-root user can write
+// (README.md, "Deploy to Fly.io"). distroless has no shell to make one at
+// run time, and a directory that COPY creates belongs to root, where SQLite
+// cannot create bridge.db: the build stage makes it with the nonroot user's
+// uid, the final stage copies it with that owner, and DATA_DIR names it. CI
+// has no Docker engine to build the image, so this reads the Dockerfile.
+func TestDockerfileGivesTheJournalAWritableDataDir(t *testing.T) {
+	stages := dockerStages(dockerfile(t))
+	final := stages[len(stages)-1]
+	if got := final.env["DATA_DIR"]; got != "/data" {
+		t.Errorf("final stage: got DATA_DIR %q, want /data", got)
+	}
+	uid, ok := nonrootIDs[final.user]
+	if !ok {
+		t.Fatalf("final stage runs as %q, want nonroot (65532)", final.user)
+	}
+	var copied bool
+	for _, c := range final.copies {
+		if c.dst != "/data" && c.dst != "/data/" {
+			continue
+		}
+		copied = true
+		if got, ok := nonrootIDs[c.chown]; !ok || got != uid {
+			t.Errorf("COPY ... %s: got --chown=%q, want the final stage's user, %s (uid %s)", c.dst, c.chown, final.user, uid)
+		}
+		from := stageNamed(stages, c.from)
+		if from == nil {
+			t.Errorf("COPY ... %s: got --from=%q, want a build stage that makes %s", c.dst, c.from, c.src)
+			continue
+		}
+		if !from.makesOwnedDir(c.src, uid) {
+			t.Errorf("stage %q: got no RUN that makes %s and gives it to %s, want one (its runs: %q)", c.from, c.src, uid, from.runs)
+		}
+	}
+	if !copied {
+		t.Errorf("final stage: got no COPY --from=... --chown=... to /data, want the journal's directory (copies: %+v)", final.copies)
+	}
+}
+
+// nonrootIDs maps distroless's non-root user, by name or number, to its uid.
+var nonrootIDs = map[string]string{
+	"nonroot": "65532", "nonroot:nonroot": "65532",
+	"65532": "65532", "65532:65532": "65532",
+}
+
+// dockerStage is what the Dockerfile tests read of one build stage.
+type dockerStage struct {
+	name   string
+	user   string
+	env    map[string]string
+	runs   []string
+	copies []dockerCopy
+}
+
+type dockerCopy struct{ from, chown, src, dst string }
+
+// dockerStages splits the Dockerfile's instructions into stages. It reads the
+// forms this Dockerfile uses: ENV KEY=VALUE, and COPY flags before a source
+// and a destination.
+func dockerStages(lines []string) []*dockerStage {
+	var stages []*dockerStage
+	for _, l := range lines {
+		fields := strings.Fields(l)
+		switch strings.ToUpper(fields[0]) {
+		case "FROM":
+			st := &dockerStage{env: map[string]string{}}
+			if len(fields) == 4 && strings.EqualFold(fields[2], "AS") {
+				st.name = fields[3]
+			}
+			stages = append(stages, st)
+		case "USER":
+			stages[len(stages)-1].user = fields[1]
+		case "ENV":
+			for _, kv := range fields[1:] {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					stages[len(stages)-1].env[k] = strings.Trim(v, `"`)
+				}
+			}
+		case "RUN":
+			stages[len(stages)-1].runs = append(stages[len(stages)-1].runs, strings.TrimSpace(l[len("RUN"):]))
+		case "COPY":
+			var c dockerCopy
+			var paths []string
+			for _, f := range fields[1:] {
+				switch {
+				case strings.HasPrefix(f, "--from="):
+					c.from = strings.TrimPrefix(f, "--from=")
+				case strings.HasPrefix(f, "--chown="):
+					c.chown = strings.TrimPrefix(f, "--chown=")
+				case !strings.HasPrefix(f, "--"):
+					paths = append(paths, f)
+				}
+			}
+			if len(paths) == 2 {
+				c.src, c.dst = paths[0], paths[1]
+			}
+			stages[len(stages)-1].copies = append(stages[len(stages)-1].copies, c)
+		}
+	}
+	return stages
+}
+
+func stageNamed(stages []*dockerStage, name string) *dockerStage {
+	for _, st := range stages {
+		if name != "" && st.name == name {
+			return st
+		}
+	}
+	return nil
+}
+
+// makesOwnedDir reports whether one of the stage's RUN lines makes dir and
+// gives it to uid.
+func (st *dockerStage) makesOwnedDir(dir, uid string) bool {
+	dir = strings.TrimSuffix(dir, "/")
+	for _, run := range st.runs {
+		mkdir := regexp.MustCompile(`\bmkdir\b[^&;]*\s` + regexp.QuoteMeta(dir) + `/?(\s|$|&|;)`)
+		chown := regexp.MustCompile(`\bchown\s+(-R\s+)?` + uid + `(:` + uid + `)?\s+` + regexp.QuoteMeta(dir) + `/?(\s|$|&|;)`)
+		if mkdir.MatchString(run) && chown.MatchString(run) {
+			return true
+		}
+	}
+	return false
 }
 
 func dockerfile(t *testing.T) []string {
@@ -128,6 +258,30 @@ type flyConfig struct {
 	Services []struct {
 		InternalPort int `toml:"internal_port"`
 	} `toml:"services"`
+	// Mounts is [mounts] (one table) or [[mounts]] (a list): fly takes both.
+	Mounts any `toml:"mounts"`
+}
+
+// flyMount is one volume mount of fly.toml.
+type flyMount struct{ Source, Destination string }
+
+// mounts returns fly.toml's volume mounts, in either of its forms.
+func (f flyConfig) mounts() []flyMount {
+	var tables []any
+	switch m := f.Mounts.(type) {
+	case map[string]any:
+		tables = []any{m}
+	case []any:
+		tables = m
+	}
+	var out []flyMount
+	for _, t := range tables {
+		m, _ := t.(map[string]any)
+		source, _ := m["source"].(string)
+		destination, _ := m["destination"].(string)
+		out = append(out, flyMount{source, destination})
+	}
+	return out
 }
 
 func TestFlyToml(t *testing.T) {
@@ -176,6 +330,78 @@ func TestFlyToml(t *testing.T) {
 	}
 	if fly.Metrics.Path != "/metrics" {
 		t.Errorf("metrics path %q", fly.Metrics.Path)
+	}
+	// The journal lives on a volume: on the machine's own disk it would be
+	// lost, queued conversions included, at every deploy.
+	if dir := fly.Env["DATA_DIR"]; dir != "/data" {
+		t.Errorf("[env] DATA_DIR: got %q, want /data, where the Dockerfile makes the journal's directory", dir)
+	}
+	var mounted bool
+	for _, m := range fly.mounts() {
+		if m.Destination == fly.Env["DATA_DIR"] && m.Source != "" {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("[mounts]: got %+v, want a volume mounted at DATA_DIR (%q)", fly.mounts(), fly.Env["DATA_DIR"])
+	}
+}
+
+// Every variable the bridge reads and every command it takes is in the README:
+// a deployer learns them there, and nowhere else. The variables are read off
+// config.Config's envconfig tags and the registry, so a new one cannot be
+// added without its row.
+func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	_, configuration, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Configuration" section`)
+	}
+	if end := strings.Index(configuration, "\n## "); end >= 0 {
+		configuration = configuration[:end]
+	}
+
+	var vars []string
+	typ := reflect.TypeFor[config.Config]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, ok := f.Tag.Lookup("envconfig")
+		switch {
+		case f.Tag.Get("ignored") == "true":
+			continue
+		case !ok || name == "":
+			// envconfig would read a variable named after the field.
+			t.Errorf("config.Config.%s: got no envconfig tag, want the variable it reads named", f.Name)
+			continue
+		}
+		vars = append(vars, name)
+	}
+	for _, p := range providers.All() {
+		vars = append(vars, p.SecretVar())
+		if p.TestEvents {
+			vars = append(vars, p.TestEventsVar())
+		}
+	}
+	for _, v := range vars {
+		t.Run("variable "+v, func(t *testing.T) {
+			documented := strings.Contains(configuration, "`"+v+"`") ||
+				strings.HasSuffix(v, "_ACCEPT_TEST_EVENTS") && strings.Contains(configuration, "`{NAME}_ACCEPT_TEST_EVENTS`")
+			if !documented {
+				t.Errorf("got no `%s` in README.md's Configuration section, want it documented", v)
+			}
+		})
+	}
+
+	for cmd := range commands {
+		t.Run("command "+cmd, func(t *testing.T) {
+			if !strings.Contains(readme, "\n| `"+cmd) {
+				t.Errorf("got no README.md table row that starts with `%s`, want the command in the commands table", cmd)
+			}
+		})
 	}
 }
 
