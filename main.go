@@ -327,13 +327,11 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w)
 	}
-	// The worker and retention run beside the servers and stop after them:
-	// a delivery the worker has begun finishes, like a webhook in flight.
-	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
-	workers := runJournal(background, cfg, store, handler, logger, m)
+	// The worker and retention run beside the servers. SIGTERM stops them
+	// taking new work at once; a delivery the worker has begun finishes
+	// (its context is its lease), like a webhook in flight, within the grace.
+	workers := runJournal(ctx, cfg, store, handler, logger, m)
 	err = runServers(ctx, servers, listeners, logger)
-	stopBackground()
 	workers.Wait()
 	if err == nil {
 		logger.Info("stopped")

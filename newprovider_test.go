@@ -55,6 +55,7 @@ func TestANewProviderNeedsNoOtherEdit(t *testing.T) {
 	red := fakereditus.New(t, fakereditus.WithKey(key))
 	t.Setenv("REDITUS_API_KEY", key)
 	t.Setenv("REDITUS_API_URL", red.BaseURL)
+	t.Setenv("DATA_DIR", t.TempDir()) // check opens the journal: not in the repo
 	secret := p.Scheme.NewSecret()
 
 	t.Run("variable", func(t *testing.T) {

@@ -52,6 +52,14 @@ func openPostgres(ctx context.Context, o Options) (Store, error) {
 		// the system's TCP timeout; connect_timeout in the URL overrides.
 		cfg.ConnectTimeout = postgresConnectTimeout
 	}
+	if !strings.Contains(o.DatabaseURL, "default_query_exec_mode") {
+		// Fly's managed Postgres (fly mpg attach) and many others sit
+		// behind PgBouncer in transaction mode, where a prepared statement
+		// made on one server connection is missing on the next: the
+		// journal would fail to open. The simple protocol works everywhere;
+		// pgx still quotes every argument. The URL may choose another mode.
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(postgresConns)
 	db.SetMaxIdleConns(postgresConns)
