@@ -245,24 +245,35 @@ func TestJournalSurvivesKill9(t *testing.T) {
 	first.kill(t)
 
 	// What the dead bridge left: every event, queued. A record pending
-	// instead was being redelivered (Reditus still down) at the kill; it
-	// is taken again once its lease ends, so the wait allows for that.
+	// instead was being redelivered (Reditus still down) at the kill, and is
+	// due again when its lease ends. The restart waits until every record
+	// is due, so that it is the worker's first poll, at start, that finds
+	// them all.
 	store := openSharedJournal(t, journal.Options{DataDir: dataDir})
-	left := outcomes(t, store)
+	recs, err := store.List(context.Background(), journal.Filter{Limit: journal.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, due := map[string]int{}, time.Time{}
+	for _, r := range recs {
+		left[r.Outcome]++
+		if r.NextAttemptAt.After(due) {
+			due = r.NextAttemptAt
+		}
+	}
 	if left[journal.Queued]+left[journal.Pending] != len(ds) || len(left) > 2 {
 		t.Fatalf("after kill -9 the journal holds %v, want %d queued", left, len(ds))
 	}
-	within := 30 * time.Second
 	if left[journal.Pending] > 0 {
-		within += journal.DefaultLease
 		t.Logf("%d records were held by the killed bridge's worker; waiting out their lease", left[journal.Pending])
 	}
 	_ = store.Close()
+	time.Sleep(time.Until(due))
 
 	red.down.Store(false)
 	callsBefore := red.Requests()
 	second := start(t, env...)
-	took := waitFor(t, within, "all 50 delivered after the restart", func() bool { return len(red.Created()) >= len(ds) })
+	took := waitFor(t, 30*time.Second, "all 50 delivered after the restart", func() bool { return len(red.Created()) >= len(ds) })
 	second.stop(t) // the worker finishes what it has begun; nothing is left to send
 	checkOnce(t, red, ds)
 
@@ -270,7 +281,7 @@ func TestJournalSurvivesKill9(t *testing.T) {
 	if got := outcomes(t, store); got["forwarded"] != len(ds) || len(got) != 1 {
 		t.Errorf("the journal holds %v, want %d forwarded", got, len(ds))
 	}
-	t.Logf("%d events queued, killed, restarted: all delivered %v after the restart, in %d Reditus calls, each created once",
+	t.Logf("%d events queued, killed, restarted once all were due: all delivered %v after the restart, in %d Reditus calls, each created once",
 		len(ds), took.Round(100*time.Millisecond), red.Requests()-callsBefore)
 }
 
