@@ -50,6 +50,8 @@ func journalEnv(red *fakereditus.Server, more ...string) []string {
 type outage struct {
 	*fakereditus.Server
 	down atomic.Bool
+	// slow, when set, is how long each call takes once Reditus is back.
+	slow atomic.Int64
 }
 
 func newOutage(t *testing.T) *outage {
@@ -60,6 +62,7 @@ func newOutage(t *testing.T) *outage {
 			unavailable(w, r)
 			return
 		}
+		time.Sleep(time.Duration(o.slow.Load()))
 		o.Reditus(w, r)
 	})
 	return o
@@ -329,6 +332,18 @@ func TestJournalDeliversASupabaseSignupSentDuringAnOutage(t *testing.T) {
 	t.Logf("queued during the outage; delivered %v after Reditus came back, in %d calls", took.Round(100*time.Millisecond), red.Requests()-calls)
 }
 
+// redelivered counts the queued events p's worker delivered: their second
+// log line, the first being the webhook's queued.
+func redelivered(p *process) int {
+	n := 0
+	for _, l := range p.lines() {
+		if id, _ := l["event_id"].(string); l["msg"] == "webhook" && l["outcome"] == "forwarded" && strings.HasPrefix(id, "evt_queued-") {
+			n++
+		}
+	}
+	return n
+}
+
 // firstErr returns the first non-nil of errs.
 func firstErr(errs ...error) error {
 	for _, err := range errs {
@@ -378,6 +393,9 @@ func TestJournalTwoInstancesOnOnePostgres(t *testing.T) {
 		queued = append(queued, stripeSignup(fmt.Sprintf("queued-%02d", i)))
 	}
 	postAll(t, queued, both, http.StatusAccepted, "queued")
+	// Back, but slow: a worker's batch takes long enough that the other's
+	// poll comes while it is held, and both take part.
+	red.slow.Store(int64(time.Second))
 	red.down.Store(false)
 
 	store := openSharedJournal(t, journal.Options{DatabaseURL: url})
@@ -388,6 +406,6 @@ func TestJournalTwoInstancesOnOnePostgres(t *testing.T) {
 	one.stop(t)
 	two.stop(t)
 	checkOnce(t, red, append(twins, queued...))
-	t.Logf("%d twin deliveries: %d Reditus calls; %d queued across both instances: delivered %v after Reditus came back, each created once",
-		rounds, rounds, len(queued), took.Round(100*time.Millisecond))
+	t.Logf("%d twin deliveries: %d Reditus calls; %d queued across both instances: delivered %v after Reditus came back, each created once, by the workers %d and %d",
+		rounds, rounds, len(queued), took.Round(100*time.Millisecond), redelivered(one), redelivered(two))
 }
