@@ -278,7 +278,7 @@ func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout 
 			store = openJournal(ctx, cfg, logger, nil)
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: store, Log: logger})
+		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: store, NoQueue: true, Log: logger})
 	}
 	if args[0] == "backfill" {
 		return replay.Backfill(ctx, args[1:], lister, open, stdout)

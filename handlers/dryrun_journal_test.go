@@ -46,3 +46,36 @@ func TestDryRunRecordDoesNotAnswerALiveDelivery(t *testing.T) {
 		t.Errorf("Reditus got %d conversions, want 1: sent once, for real", n)
 	}
 }
+
+// backfill and recover journal what they send but run no worker: what Reditus
+// could not take is recorded failed and answered 503 (their run is "not
+// done"), never queued into a journal nobody may read; their next run takes
+// it again.
+func TestNoQueueRecordsFailedForTheNextRun(t *testing.T) {
+	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	cfg := liveConfig(red.URL)
+	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond, AttemptTimeout: 200 * time.Millisecond})
+	h, err := New(cfg, Deps{Reditus: client, Journal: store, NoQueue: true, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := stripeFixture(t, "customer.created.json")
+
+	red.Respond(reditus.CallTrack, fakereditus.Status(503, ""))
+	if res := h.Process(context.Background(), "stripe", body); res.Acknowledged() || res.Outcome != "retry" {
+		t.Fatalf("Reditus down: %+v, want 503 retry", res)
+	}
+	recs, err := store.List(context.Background(), journal.Filter{})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != journal.Failed {
+		t.Fatalf("journal: %+v, %v; want one failed record", recs, err)
+	}
+	red.Respond(reditus.CallTrack, red.Reditus)
+	if res := h.Process(context.Background(), "stripe", body); res.Outcome != "forwarded" {
+		t.Errorf("the next run: %+v, want forwarded", res)
+	}
+}

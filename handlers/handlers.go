@@ -44,6 +44,10 @@ type Deps struct {
 	Reditus Reditus       // never called in dry run
 	Stripe  StripeFetcher // Stripe API look-ups; nil without STRIPE_API_KEY
 	Journal journal.Store // the journal; nil: in-memory dedupe only, no /admin data
+	// NoQueue records what Reditus could not take as failed, not queued:
+	// for backfill and recover, which run no worker (on a laptop, no worker
+	// may ever read their journal). Their next run takes it again.
+	NoQueue bool
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 }
@@ -73,6 +77,7 @@ type Bridge struct {
 	reditus    Reditus
 	stripe     StripeFetcher
 	journal    journal.Store
+	noQueue    bool
 	log        *slog.Logger
 	metrics    *metrics.Metrics
 	deliveries *deliveries
@@ -99,6 +104,7 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 		reditus:    deps.Reditus,
 		stripe:     deps.Stripe,
 		journal:    deps.Journal,
+		noQueue:    deps.NoQueue,
 		log:        deps.Log,
 		metrics:    deps.Metrics,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),

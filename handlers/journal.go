@@ -96,7 +96,7 @@ func (b *Bridge) behindQueued(ctx context.Context, rec journal.Record, res Resul
 // Reditus into 202 queued once the journal holds the event durably.
 func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Result {
 	f := finishOf(res)
-	if res.Code == outcome.Unavailable {
+	if res.Code == outcome.Unavailable && !b.noQueue {
 		f.Outcome, f.NextAttemptAt = journal.Queued, journal.NextAttempt(0, time.Now())
 	}
 	if err := b.journal.Finish(context.WithoutCancel(ctx), rec.ID, f); err != nil {
