@@ -9,6 +9,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -77,5 +78,35 @@ func TestNoQueueRecordsFailedForTheNextRun(t *testing.T) {
 	red.Respond(reditus.CallTrack, red.Reditus)
 	if res := h.Process(context.Background(), "stripe", body); res.Outcome != "forwarded" {
 		t.Errorf("the next run: %+v, want forwarded", res)
+	}
+}
+
+// Every verified webhook is journaled, even one with no id of its own (a
+// Supabase UPDATE, which is skipped): under its body's digest, so that the
+// operator sees why it was not tracked, and the same bytes re-sent are one.
+func TestEventWithoutIDIsJournaled(t *testing.T) {
+	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h, err := New(liveConfig("http://127.0.0.1:1"), Deps{Journal: store, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge{handler: h}
+	body := fixture(t, "supabase/update.json")
+	supabase, err := providers.Lookup("supabase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		header, _ := supabase.Scheme.Sign(secretsOf(supabase)[0].Reveal(), "", body, time.Now())
+		req := providerRequest("supabase", header, body)
+		b.do(t, req).is(t, http.StatusOK, "skipped")
+	}
+	recs, err := store.List(context.Background(), journal.Filter{Provider: "supabase"})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "skipped" || recs[0].Reason == "" {
+		t.Fatalf("journal: %+v, %v; want one skipped record with its reason", recs, err)
 	}
 }

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -42,11 +44,19 @@ func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byt
 		}
 		return b.deliveries.do(w.Name+"\x00"+ev.ID, send)
 	}
-	if b.journal == nil || ev.ID == "" {
+	if b.journal == nil {
 		return remembered()
 	}
+	id := ev.ID
+	if id == "" {
+		// An event with no id of its own (a Supabase UPDATE, which is only
+		// skipped) is still journaled, under its body's digest: the same
+		// bytes re-sent are the same delivery.
+		sum := sha256.Sum256(body)
+		id = "sha256:" + hex.EncodeToString(sum[:16])
+	}
 	rec, claimed, err := b.journal.Begin(ctx, journal.Record{
-		Provider: w.Name, DeliveryID: ev.ID, EventType: ev.Type, Email: ev.Email(), Body: body,
+		Provider: w.Name, DeliveryID: id, EventType: ev.Type, Email: ev.Email(), Body: body,
 	}, lease)
 	if err != nil {
 		b.journalFailed(ctx, "begin", err)
