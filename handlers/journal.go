@@ -135,11 +135,8 @@ func finishOf(res Result) journal.Finish {
 		// person (and the sender's retries); an outage for the worker.
 		f.Outcome = journal.Failed
 	}
-	if res.Sent.Email != "" || res.Code != outcome.Skipped {
+	if res.Code != outcome.Skipped && res.Code != outcome.DryRun { // those call no one
 		f.Attempts = 1
-	}
-	if res.Code == outcome.Skipped || res.Code == outcome.DryRun {
-		f.Attempts = 0
 	}
 	return f
 }
