@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/providers"
@@ -108,5 +109,33 @@ func TestEventWithoutIDIsJournaled(t *testing.T) {
 	recs, err := store.List(context.Background(), journal.Filter{Provider: "supabase"})
 	if err != nil || len(recs) != 1 || recs[0].Outcome != "skipped" || recs[0].Reason == "" {
 		t.Fatalf("journal: %+v, %v; want one skipped record with its reason", recs, err)
+	}
+}
+
+// A skipped event re-sent after the configuration changed is mapped again:
+// the record of a skip does not answer an event that now converts.
+func TestSkipRecordDoesNotAnswerAnEventThatNowConverts(t *testing.T) {
+	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	fake := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	bridgeWith := func(acceptTest bool) *bridge {
+		cfg := liveConfig(fake.URL)
+		setWebhook(&cfg, "stripe", func(w *config.Webhook) { w.AcceptTestEvents = acceptTest })
+		client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond})
+		h, err := New(cfg, Deps{Reditus: client, Journal: store, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &bridge{handler: h}
+	}
+	body := stripeFixture(t, "customer.created.test_mode.json")
+	send := func(b *bridge) response { return b.do(t, stripeRequest(body, stripeSecret, time.Now())) }
+	send(bridgeWith(false)).is(t, http.StatusOK, "skipped")
+	send(bridgeWith(true)).is(t, http.StatusOK, "forwarded")
+	if n := len(fake.Conversions()); n != 1 {
+		t.Errorf("Reditus got %d conversions, want 1", n)
 	}
 }

@@ -62,10 +62,13 @@ func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byt
 		b.journalFailed(ctx, "begin", err)
 		return remembered()
 	}
-	if !claimed && rec.Outcome == "dry_run" && !b.dryRun {
-		// A dry run sent nothing, so its record answers no live delivery:
-		// after DRY_RUN=false (or `backfill --dry-run` then `backfill`), the
-		// same delivery is sent for real. Retake lets one instance have it.
+	// A record of nothing sent answers no delivery that would now send
+	// something: a dry run's once live (DRY_RUN=false, or `backfill
+	// --dry-run` then `backfill`), a skip's once the configuration lets the
+	// event through (re-sent after STRIPE_ACCEPT_TEST_EVENTS=true, say).
+	// Retake lets one instance have it.
+	stale := (rec.Outcome == "dry_run" && !b.dryRun) || (rec.Outcome == "skipped" && ev.Skip == "")
+	if !claimed && stale {
 		if taken, err := b.journal.Retake(ctx, rec.ID, lease); err == nil {
 			rec, claimed = taken, true
 		}
