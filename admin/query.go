@@ -166,13 +166,16 @@ type listJSON struct {
 	Events []eventJSON `json:"events"`
 }
 
+// eventsJSON is recs as the API answers them. A value longer than any that
+// can be searched for (maxText) is cut, as on the page: whole, a thousand
+// events of a megabyte each would be gigabytes of JSON.
 func eventsJSON(recs []journal.Record) listJSON {
 	out := listJSON{Events: make([]eventJSON, 0, len(recs))} // [], not null, when empty
 	for _, r := range recs {
 		out.Events = append(out.Events, eventJSON{
-			ID: r.ID, Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
-			Outcome: r.Outcome, Reason: r.Reason, Attempts: r.Attempts,
-			ReceivedAt: r.ReceivedAt.UTC(), ReferralID: r.ReferralID, Email: r.Email,
+			ID: r.ID, Provider: r.Provider, DeliveryID: clip(r.DeliveryID, maxText), EventType: clip(r.EventType, maxText),
+			Outcome: r.Outcome, Reason: clip(r.Reason, showReason), Attempts: r.Attempts,
+			ReceivedAt: r.ReceivedAt.UTC(), ReferralID: clip(r.ReferralID, maxText), Email: clip(r.Email, maxText),
 		})
 	}
 	return out
