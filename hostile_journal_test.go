@@ -165,7 +165,8 @@ func logHolds(p *process, words ...string) string {
 }
 
 // moody is a fake Reditus whose tracking endpoint answers as its mood says:
-// up (as Reditus), down (503), reject (400, an unknown slug) or
+// up (as Reditus), down (503), reject (400, an unknown slug, in words that
+// quote the email) or
 // unauthorized (401). It counts the conversions it created while up.
 type moody struct {
 	*fakereditus.Server
@@ -179,8 +180,8 @@ func newMoody(t *testing.T, opts ...fakereditus.Option) *moody {
 		switch m.mood.Load() {
 		case "down":
 			w.WriteHeader(http.StatusServiceUnavailable)
-		case "reject":
-			fakereditus.Status(http.StatusBadRequest, `{"errors":[{"detail":"Affiliate john not found"}]}`)(w, r)
+		case "reject": // quoting the customer, as Reditus's errors may
+			fakereditus.Status(http.StatusBadRequest, `{"errors":[{"detail":"Affiliate john not found (referral `+r.Conversion.Email+`)"}]}`)(w, r)
 		case "unauthorized":
 			fakereditus.Status(http.StatusUnauthorized, `{"message":"Unauthenticated."}`)(w, r)
 		default:
@@ -769,6 +770,9 @@ func TestHostileJournalFlood(t *testing.T) {
 	if rss > 96<<20 {
 		t.Errorf("peak RSS %d MiB, want under 96 MiB", rss>>20)
 	}
+	if w := logHolds(p, "flood0000@example.com", "flood1999@example.com", hjKey, hjSecret); w != "" {
+		t.Errorf("the log holds %q", w)
+	}
 }
 
 // The same delivery re-sent while its first copy is inside Reditus: the
@@ -1091,5 +1095,297 @@ func TestHostileJournalKill9(t *testing.T) {
 	}
 	if got := len(red.Created()); got != 1 {
 		t.Errorf("Reditus created %d conversions, want 1", got)
+	}
+}
+
+// ---- a slow or failing Reditus, the queue ----
+
+// slowly answers as red would, after d, even when the bridge gave up
+// waiting: a slow Reditus still does the work.
+func slowly(red *moody, d *atomic.Int64) fakereditus.Responder {
+	return func(w http.ResponseWriter, r *fakereditus.Request) {
+		select {
+		case <-time.After(time.Duration(d.Load())):
+		case <-r.HTTP.Context().Done():
+			time.Sleep(time.Duration(d.Load())) // finishes the work, answers no one
+		}
+		red.Reditus(w, r)
+	}
+}
+
+// A Reditus that answers near the bridge's budget while the journal holds
+// the delivery's lease: a copy re-sent meanwhile waits and gets the first
+// copy's answer, whether that is forwarded (just in time) or queued (too
+// late, and Reditus did the work anyway); the queue then finds the
+// conversion in Reditus, and it is created once.
+func TestHostileJournalSlowReditus(t *testing.T) {
+	red := newMoody(t, fakereditus.Conflicts())
+	var delay atomic.Int64
+	red.Respond(reditus.CallTrack, slowly(red, &delay))
+	p := start(t, liveEnv(red.Server, t.TempDir())...)
+
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		want  string
+	}{
+		// Under the 3 s an attempt may take: forwarded.
+		{"just in time", 2500 * time.Millisecond, "200 forwarded"},
+		// Over it: each attempt times out, the 7 s budget ends, queued.
+		{"too late", 3500 * time.Millisecond, "202 queued"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			delay.Store(int64(tc.delay))
+			id := strings.ReplaceAll(tc.name, " ", "_")
+			answers := make(chan string, 2)
+			for i := range 2 {
+				go func() {
+					time.Sleep(time.Duration(i) * 500 * time.Millisecond) // the copy arrives while the first is in Reditus
+					status, outcome := sendGeneric(t, p, hjSecret, "msg_"+id, signup(id))
+					answers <- fmt.Sprintf("%d %s", status, outcome)
+				}()
+			}
+			for range 2 {
+				if got := <-answers; got != tc.want {
+					t.Errorf("a copy got %s, want %s", got, tc.want)
+				}
+			}
+		})
+	}
+	delay.Store(0)
+	waitFor(t, 20*time.Second, "the queued event done", func() bool {
+		e := p.event(t, "msg_too_late")
+		return e.Outcome == "duplicate" || e.Outcome == "forwarded"
+	})
+	t.Logf("the late event ended %+v; Reditus got %d calls", p.event(t, "msg_too_late"), red.Calls(reditus.CallTrack))
+	for _, uid := range []string{"usr_just_in_time", "usr_too_late"} {
+		if got := red.created(uid); got != 1 {
+			t.Errorf("Reditus created %d conversions for %s, want 1", got, uid)
+		}
+	}
+	if got := red.Calls(reditus.CallTrack); got > 4 {
+		t.Errorf("Reditus got %d calls, want at most 4: one in time, two that timed out, and the queue's", got)
+	}
+}
+
+// Queued events that Reditus then refuses: a 400 (an unknown slug) is final,
+// rejected with Reditus's words; a 401 (the bridge's key) stays queued until
+// RETRY_FOR, then is failed, logged and counted. /admin shows each with its
+// reason, and a retry after the fix delivers it.
+func TestHostileQueueRefused(t *testing.T) {
+	red := newMoody(t)
+	p := start(t, liveEnv(red.Server, t.TempDir(), "RETRY_FOR=5s")...)
+	red.set("down")
+	expect(t, p, "msg_rejected", "rejected", "202 queued")
+	expect(t, p, "msg_unauthorized", "unauthorized", "202 queued")
+
+	red.set("reject")
+	waitFor(t, 20*time.Second, "the queued event rejected", func() bool { return p.event(t, "msg_rejected").Outcome == "rejected" })
+	red.set("unauthorized")
+	waitFor(t, 30*time.Second, "the queued event failed after RETRY_FOR", func() bool { return p.event(t, "msg_unauthorized").Outcome == "failed" })
+
+	rejected, failed := p.event(t, "msg_rejected"), p.event(t, "msg_unauthorized")
+	t.Logf("/admin shows %+v\nand %+v", rejected, failed)
+	if !strings.Contains(rejected.Reason, "Affiliate john not found (referral r***@example.com)") {
+		t.Errorf("the rejected event's reason is %q, want Reditus's words, the email masked", rejected.Reason)
+	}
+	if !strings.Contains(failed.Reason, "401") {
+		t.Errorf("the failed event's reason is %q, want it to name the 401", failed.Reason)
+	}
+	if got := metric(t, p.base, `reditus_bridge_queue_failed_total{provider="generic"}`); got != 1 {
+		t.Errorf("queue failed: %d, want 1", got)
+	}
+	if !p.logged("journal: gave up delivering an event") {
+		t.Error("no error line for the event given up on")
+	}
+	_, _, page := p.send(t, http.MethodGet, "/admin", asAdmin(hjToken), nil)
+	for _, want := range []string{"Affiliate john not found", "401", `action="/admin/events/1/retry"`, `action="/admin/events/2/retry"`} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("/admin lacks %q", want)
+		}
+	}
+	calls := red.Calls(reditus.CallTrack)
+	time.Sleep(3 * time.Second) // a poll or two of the worker
+	if got := red.Calls(reditus.CallTrack); got != calls {
+		t.Errorf("Reditus got %d more calls for a rejected and a failed event, want none", got-calls)
+	}
+
+	red.set("up")
+	for _, id := range []string{"1", "2"} {
+		status, _, body := p.send(t, http.MethodPost, "/admin/api/events/"+id+"/retry", asAdmin(hjToken, "Origin", p.base), nil)
+		if status != http.StatusOK || !bytes.Contains(body, []byte(`"outcome":"forwarded"`)) {
+			t.Errorf("retry %s after the fix: %d %s, want 200 forwarded", id, status, body)
+		}
+	}
+	p.stop(t)
+	if w := logHolds(p, "rejected@example.com", "unauthorized@example.com", hjKey, hjSecret, hjToken); w != "" {
+		t.Errorf("the log holds %q", w)
+	}
+}
+
+// Two instances on one Postgres: 20 events queued across both are each
+// delivered once when Reditus comes back, and one delivery sent to both at
+// the same moment reaches Reditus once.
+func TestHostileQueueTwoInstances(t *testing.T) {
+	dbURL := testenv.Postgres(t)
+	red := newMoody(t)
+	var uids sync.Map // uid -> *atomic.Int64: calls answered while up
+	red.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
+		if red.mood.Load() == "down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		n, _ := uids.LoadOrStore(r.Conversion.UID, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		time.Sleep(100 * time.Millisecond) // long enough for the twin to arrive meanwhile
+		red.Reditus(w, r)
+	})
+	a := start(t, liveEnv(red.Server, t.TempDir(), "DATABASE_URL="+dbURL)...)
+	b := start(t, liveEnv(red.Server, t.TempDir(), "DATABASE_URL="+dbURL)...)
+
+	red.set("down")
+	var queued sync.WaitGroup
+	for i := range 20 {
+		queued.Go(func() {
+			n := fmt.Sprintf("queued%02d", i)
+			expect(t, []*process{a, b}[i%2], "msg_"+n, n, "202 queued")
+		})
+	}
+	queued.Wait()
+	red.set("up")
+	for i := range 10 { // the same delivery to both at once
+		n := fmt.Sprintf("both%02d", i)
+		var wg sync.WaitGroup
+		for _, p := range []*process{a, b} {
+			wg.Go(func() {
+				if status, outcome := sendGeneric(t, p, hjSecret, "msg_"+n, signup(n)); status != http.StatusOK || outcome != "forwarded" {
+					t.Errorf("%s: %d %s, want 200 forwarded on both", n, status, outcome)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	waitFor(t, 30*time.Second, "the 20 queued events delivered", func() bool {
+		for i := range 20 {
+			if red.created(fmt.Sprintf("usr_queued%02d", i)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	a.stop(t) // the workers' deliveries end with them
+	b.stop(t)
+	uids.Range(func(uid, n any) bool {
+		if got := n.(*atomic.Int64).Load(); got != 1 {
+			t.Errorf("%s: Reditus got %d calls once up, want 1", uid, got)
+		}
+		return true
+	})
+	if got := len(red.Created()); got != 30 {
+		t.Errorf("Reditus created %d conversions, want 30", got)
+	}
+}
+
+// Finding: Reditus's referral id is read from its JSON with the quotes
+// trimmed, not decoded: an id holding an escape (PHP's json_encode writes a
+// "/" as "\/") is journaled, shown in /admin and answered with the escape
+// in it, and a payment sent by referral id would name no referral.
+func TestHostileReditusEscapedReferralID(t *testing.T) {
+	finding(t, `reditus.parseCreated trims the quotes of data.id instead of decoding it: "ref\/42\u00e9" is kept as ref\/42\u00e9, `+
+		`not ref/42é; decode a string id with json.Unmarshal, and keep a number's digits`)
+	red := newMoody(t)
+	red.Respond(reditus.CallTrack, fakereditus.Status(http.StatusCreated, `{"data":{"id":"ref\/42\u00e9","attributes":{"state":"lead"}}}`))
+	p := start(t, liveEnv(red.Server, t.TempDir())...)
+	h, _ := verify.SignSvix("webhook", hjSecret, "msg_ref", signup("ref"), time.Now())
+	_, _, body := p.send(t, http.MethodPost, "/webhooks/generic", h, signup("ref"))
+	var answer struct {
+		ReferralID string `json:"referral_id"`
+	}
+	_ = json.Unmarshal(body, &answer)
+	if answer.ReferralID != "ref/42é" {
+		t.Errorf("the answer's referral id is %q, want %q", answer.ReferralID, "ref/42é")
+	}
+	if got := p.event(t, "msg_ref").ReferralID; got != "ref/42é" {
+		t.Errorf("the journal's referral id is %q, want %q", got, "ref/42é")
+	}
+}
+
+// ---- secrets ----
+
+// Neither ADMIN_TOKEN nor DATABASE_URL's password reaches a log line, an
+// error, check's report or the events command, whatever is wrong with the
+// database URL.
+func TestHostileSecretsNotShown(t *testing.T) {
+	const pw = "Pg-S3cret-pw-7f1c"
+	for _, dbURL := range []string{
+		"postgres://bridge:" + pw + "@127.0.0.1:1/bridge",                                    // nothing listens
+		"postgresql://bridge:" + pw + "@127.0.0.1:1/bridge?sslmode=bogus",                    // pgx refuses the URL
+		"postgres://bridge@127.0.0.1:1/bridge?password=" + pw + "&connect_timeout=soon",      // the password as a parameter
+		"postgres://bridge:" + pw + "%zz@127.0.0.1:1/bridge",                                 // not percent-encoding
+		"postgres://bridge:" + pw + "@127.0.0.1:port/bridge",                                 // not a port
+		"postgres://bridge:" + strings.ReplaceAll(pw, "-", "/") + "@127.0.0.1:1/bridge",      // a / in the password
+		"postgres://bridge:" + strings.ReplaceAll(pw, "-", " ") + "@127.0.0.1:1/bridge",      // spaces
+		"mysql://bridge:" + pw + "@127.0.0.1:1/bridge",                                       // not Postgres
+		"postgres://bridge:" + pw + "@[::1:1/bridge",                                         // a broken host
+		"postgres://bridge:" + pw + "@127.0.0.1:1/bridge?options=-c%20statement_timeout%3D1", // options pgx passes on
+	} {
+		t.Run(dbURL, func(t *testing.T) {
+			env := []string{"DATABASE_URL=" + dbURL, "ADMIN_TOKEN=" + hjToken}
+			secrets := []string{pw, strings.ReplaceAll(pw, "-", "/"), strings.ReplaceAll(pw, "-", " "), hjToken}
+			for _, args := range [][]string{{"check"}, {"events"}, {"events", "--json"}} {
+				stdout, stderr, code := runBinary(t, env, args...)
+				if code == 0 {
+					t.Errorf("%v exited 0 with an unusable DATABASE_URL", args)
+				}
+				for _, s := range secrets {
+					if strings.Contains(stdout+stderr, s) {
+						t.Errorf("%v printed %q:\n%s%s", args, s, stdout, stderr)
+					}
+				}
+			}
+		})
+	}
+
+	// Serving: the journal cannot be opened, and the log says why without
+	// the password.
+	p := start(t, "DATABASE_URL=postgres://bridge:"+pw+"@127.0.0.1:1/bridge", "ADMIN_TOKEN="+hjToken)
+	if status, _, body := p.send(t, http.MethodGet, "/admin/api/events", asAdmin(hjToken), nil); status != http.StatusServiceUnavailable || bytes.Contains(body, []byte(pw)) {
+		t.Errorf("GET /admin/api/events: %d %s, want 503 without the password", status, body)
+	}
+	p.stop(t)
+	if !p.logged("the journal could not be opened; serving without it: re-sent deliveries are recognised only in memory, and nothing is queued") {
+		t.Error("no log line says the journal could not be opened")
+	}
+	if w := logHolds(p, pw, hjToken); w != "" {
+		t.Errorf("the log holds %q", w)
+	}
+
+	// A token too short is refused without being shown.
+	stdout, stderr, code := runBinary(t, []string{"ADMIN_TOKEN=sh0rt-t0ken"}, "check")
+	if code == 0 || strings.Contains(stdout+stderr, "sh0rt-t0ken") || !strings.Contains(stderr, "ADMIN_TOKEN") {
+		t.Errorf("a short ADMIN_TOKEN: exit %d, %s%s; want 1, naming the variable and not the token", code, stdout, stderr)
+	}
+}
+
+// Finding: a DATABASE_URL whose password holds an "@" that is not
+// percent-encoded (p@ss...) is split by pgx at the first "@": what follows
+// it is taken for the host, and printed in the startup log, check's report
+// and the events command's error.
+func TestHostileDatabaseURLPasswordWithAt(t *testing.T) {
+	finding(t, `DATABASE_URL=postgres://bridge:p@ss-S3cret-tail@127.0.0.1/db prints "ss-S3cret-tail@127.0.0.1" `+
+		`(journal.postgresWhere's host, and pgx's dial error); suggested: config refuses a DATABASE_URL that net/url cannot `+
+		`parse or whose authority holds more than one "@", and says to percent-encode the password, without showing it`)
+	const tail = "ss-S3cret-tail"
+	dbURL := "postgres://bridge:p@" + tail + "@127.0.0.1:1/bridge"
+	for _, args := range [][]string{{"check"}, {"events"}} {
+		stdout, stderr, _ := runBinary(t, []string{"DATABASE_URL=" + dbURL}, args...)
+		if strings.Contains(stdout+stderr, tail) {
+			t.Errorf("%v printed a part of the password:\n%s%s", args, stdout, stderr)
+		}
+	}
+	p := start(t, "DATABASE_URL="+dbURL)
+	p.stop(t)
+	if logHolds(p, tail) != "" {
+		t.Error("the startup log holds a part of the password")
 	}
 }
