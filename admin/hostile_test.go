@@ -81,3 +81,21 @@ func TestHostileLongValuesAreCut(t *testing.T) {
 		t.Errorf("events --json: %d KiB (%v), want under 96 KiB", len(asJSON)>>10, err)
 	}
 }
+
+// A search for text no journal holds (NUL, bytes that are not UTF-8), from a
+// link or the command line, is a 400 that names the parameter. Postgres
+// refused it in the query: a 500, and an error in the log, for a typo.
+func TestHostileSearchNotText(t *testing.T) {
+	s := newSite(t, fixture...)
+	for _, q := range []string{"email=%00", "email=jane%00@example.com", "email=%ff%fe", "event_id=evt%00", "event_id=%c3"} {
+		for _, path := range []string{"/admin/api/events?", "/admin?"} {
+			resp, body := s.get(t, path+q)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not text") {
+				t.Errorf("GET %s%s: %d, want 400 saying it is not text:\n%.300s", path, q, resp.StatusCode, body)
+			}
+		}
+	}
+	if _, err := runEvents(t, s.store, "--email", "jane\x00@example.com"); err == nil || !strings.Contains(err.Error(), "--email: not text") {
+		t.Errorf("events --email with NUL: %v, want an error naming --email", err)
+	}
+}
