@@ -1389,3 +1389,49 @@ func TestHostileDatabaseURLPasswordWithAt(t *testing.T) {
 		t.Error("the startup log holds a part of the password")
 	}
 }
+
+// ---- Postgres and text it will not hold ----
+
+// On Postgres, a search for text no journal holds (NUL, bytes that are not
+// UTF-8) is a 400 naming the parameter; Postgres refused it in the query,
+// which was a 500 and an error in the log.
+func TestHostileAdminSearchOnPostgres(t *testing.T) {
+	dbURL := testenv.Postgres(t)
+	p := start(t, "DATABASE_URL="+dbURL, "ADMIN_TOKEN="+hjToken)
+	for _, q := range []string{"email=%00", "event_id=%ff", "event_id=a%00b"} {
+		if status, _, body := p.send(t, http.MethodGet, "/admin/api/events?"+q, asAdmin(hjToken), nil); status != http.StatusBadRequest {
+			t.Errorf("GET /admin/api/events?%s: %d %s, want 400", q, status, body)
+		}
+	}
+	p.stop(t)
+	if p.logged("admin: list the journal") {
+		t.Error("a search logged an error")
+	}
+}
+
+// Finding: on Postgres, a signed delivery whose journaled text holds NUL or
+// bytes that are not UTF-8 (a webhook-id header with \xff, a generic body's
+// type with \u0000) cannot be journaled: it goes on without the journal, as
+// if the store were down (an error line and a journal error counted for
+// each), so it is neither queued (503 when Reditus fails) nor deduped across
+// instances. SQLite keeps it.
+func TestHostileJournalTextPostgresRefuses(t *testing.T) {
+	finding(t, "handlers.once passes the delivery id, event type and email to journal.Begin as they came; Postgres refuses NUL "+
+		"and invalid UTF-8 (SQLSTATE 22021), so such a delivery skips the journal. Suggested: make them text before Begin "+
+		"(strings.ToValidUTF8, NUL replaced), or refuse such a delivery id as invalid_payload")
+	dbURL := testenv.Postgres(t)
+	red := newMoody(t)
+	p := start(t, liveEnv(red.Server, t.TempDir(), "DATABASE_URL="+dbURL)...)
+	red.set("down")
+	for _, d := range []struct{ id, body string }{
+		{"msg_\xff\xfe", `{"email":"a@example.com","uid":"usr_a","affiliate_slug":"john"}`},
+		{"msg_nul_type", `{"type":"user\u0000created","email":"b@example.com","uid":"usr_b","affiliate_slug":"john"}`},
+	} {
+		if status, outcome := sendGeneric(t, p, hjSecret, d.id, []byte(d.body)); status != http.StatusAccepted {
+			t.Errorf("%q: %d %s, want 202 queued: journaled like any other", d.id, status, outcome)
+		}
+	}
+	if got := metric(t, p.base, `reditus_bridge_journal_errors_total{op="begin"}`); got > 0 {
+		t.Errorf("%d journal errors for a store that is up", got)
+	}
+}
