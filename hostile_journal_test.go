@@ -1435,3 +1435,56 @@ func TestHostileJournalTextPostgresRefuses(t *testing.T) {
 		t.Errorf("%d journal errors for a store that is up", got)
 	}
 }
+
+// Two bridges on one SQLite file (a second process on the same volume):
+// SQLite's locks make them share dedupe and queue as Postgres does. The
+// same delivery sent to both at once reaches Reditus once, and queued
+// events are each delivered once; the events command reads the journal
+// meanwhile.
+func TestHostileQueueTwoProcessesOneSQLite(t *testing.T) {
+	red := newMoody(t)
+	var calls sync.Map // uid -> *atomic.Int64, while up
+	red.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
+		if red.mood.Load() == "down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		n, _ := calls.LoadOrStore(r.Conversion.UID, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		time.Sleep(100 * time.Millisecond)
+		red.Reditus(w, r)
+	})
+	dir := t.TempDir()
+	a := start(t, liveEnv(red.Server, dir)...)
+	b := start(t, liveEnv(red.Server, dir)...)
+	red.set("down")
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			n := fmt.Sprintf("queued%02d", i)
+			expect(t, []*process{a, b}[i%2], "msg_"+n, n, "202 queued")
+		})
+	}
+	wg.Wait()
+	red.set("up")
+	for i := range 10 {
+		n := fmt.Sprintf("both%02d", i)
+		for _, p := range []*process{a, b} {
+			wg.Go(func() { expect(t, p, "msg_"+n, n, "200 forwarded") })
+		}
+		wg.Wait()
+	}
+	waitFor(t, 30*time.Second, "the queued events delivered", func() bool { return len(red.Created()) == 20 })
+	stdout, stderr, code := runBinary(t, []string{"DATA_DIR=" + dir}, "events", "--limit", "1000")
+	if code != 0 || strings.Count(stdout, "generic ") != 20 {
+		t.Errorf("events beside two bridges: exit %d, %d events\n%s%s", code, strings.Count(stdout, "generic "), stdout, stderr)
+	}
+	a.stop(t)
+	b.stop(t)
+	calls.Range(func(uid, n any) bool {
+		if got := n.(*atomic.Int64).Load(); got != 1 {
+			t.Errorf("%s: Reditus got %d calls once up, want 1", uid, got)
+		}
+		return true
+	})
+}
