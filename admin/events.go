@@ -124,7 +124,7 @@ func printTable(w io.Writer, recs []journal.Record, truncated bool) {
 	for i, r := range recs {
 		line(rows[i])
 		if r.Reason != "" {
-			for _, l := range wrap(visible(r.Reason), reasonWidth) {
+			for _, l := range wrap(shown(r.Reason, showReason), reasonWidth) {
 				fmt.Fprintln(w, "    "+l)
 			}
 		}
@@ -139,13 +139,13 @@ func printTable(w io.Writer, recs []journal.Record, truncated bool) {
 	fmt.Fprintln(w, n)
 }
 
-// dash is a cell's text: visible, and "-" when empty, so that columns stay
+// dash is a cell's text: shown, and "-" when empty, so that columns stay
 // readable by eye and by awk.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return visible(s)
+	return shown(s, showText)
 }
 
 // wrap breaks s into lines of at most width runes at spaces; a word longer

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/journal"
 )
@@ -169,8 +170,8 @@ func (s *server) flash(r *http.Request, v url.Values) *flash {
 	o := outcomeOf(rec.Outcome)
 	return &flash{
 		Box:     o.Badge,
-		Text:    fmt.Sprintf("Retried event %d (%s %s). It is now", rec.ID, rec.Provider, visible(rec.DeliveryID)),
-		Outcome: rec.Outcome, Badge: o.Badge, Reason: visible(rec.Reason),
+		Text:    fmt.Sprintf("Retried event %d (%s %s). It is now", rec.ID, rec.Provider, shown(rec.DeliveryID, showText)),
+		Outcome: rec.Outcome, Badge: o.Badge, Reason: shown(rec.Reason, showReason),
 	}
 }
 
@@ -182,17 +183,23 @@ func (s *server) row(rec journal.Record, q query, now time.Time) eventRow {
 		ReceivedISO: rec.ReceivedAt.UTC().Format(time.RFC3339),
 		Ago:         ago(now.Sub(rec.ReceivedAt)),
 		Provider:    rec.Provider,
-		EventType:   visible(rec.EventType),
-		DeliveryID:  visible(rec.DeliveryID),
-		EventLink:   "/admin?" + url.Values{"event_id": {rec.DeliveryID}}.Encode(),
-		Email:       visible(rec.Email),
-		EmailLink:   "/admin?" + url.Values{"email": {rec.Email}}.Encode(),
+		EventType:   shown(rec.EventType, showText),
+		DeliveryID:  shown(rec.DeliveryID, showText),
+		Email:       shown(rec.Email, showText),
 		Outcome:     rec.Outcome,
 		Badge:       o.Badge,
 		Meaning:     o.Meaning,
-		Reason:      visible(rec.Reason),
+		Reason:      shown(rec.Reason, showReason),
 		Attempts:    rec.Attempts,
-		ReferralID:  visible(rec.ReferralID),
+		ReferralID:  shown(rec.ReferralID, showText),
+	}
+	// A value too long to search for gets no search link: the link would
+	// repeat all of it, only to be refused.
+	if len(rec.DeliveryID) <= maxText {
+		row.EventLink = "/admin?" + url.Values{"event_id": {rec.DeliveryID}}.Encode()
+	}
+	if len(rec.Email) <= maxText {
+		row.EmailLink = "/admin?" + url.Values{"email": {rec.Email}}.Encode()
 	}
 	if s.retry != nil && o.Retry {
 		// Back to the same search after the retry.
@@ -260,6 +267,36 @@ func ago(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
 	}
+}
+
+// How much of one journaled value is shown. The journal keeps what a signed
+// sender sent, up to the 1 MiB body, and a page shows up to 1000 events:
+// shown whole, a hundred events holding a megabyte each made one look at the
+// page a gigabyte of HTML (escaping makes a "<" four bytes, and a link
+// repeats the value), and the events table as wide as its widest value.
+const (
+	showText   = 200  // runes of an email, event id, event type or referral id
+	showReason = 2000 // runes of a reason
+)
+
+// shown is s as the page and the events table show it: visible, and cut
+// after n runes.
+func shown(s string, n int) string { return visible(clip(s, n)) }
+
+// clip cuts s after n runes, and says how long it was, so that nobody takes
+// the cut value for the whole.
+func clip(s string, n int) string {
+	if len(s) <= n { // at least as many bytes as runes
+		return s
+	}
+	runes := 0
+	for i := range s {
+		if runes == n {
+			return s[:i] + fmt.Sprintf("… (%d characters in all)", utf8.RuneCountInString(s))
+		}
+		runes++
+	}
+	return s
 }
 
 // visible shows the characters of s that would not show, or would change how

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/journal"
 )
@@ -90,6 +91,12 @@ func (q query) filter(now time.Time) (journal.Filter, error) {
 		return bad("email", "longer than %d bytes", maxText)
 	case len(q.EventID) > maxText:
 		return bad("event_id", "longer than %d bytes", maxText)
+	// Postgres refuses such text in a query (500, and an error in the log);
+	// no journaled value holds it there, so it would match nothing anyway.
+	case !isText(q.Email):
+		return bad("email", "%s", errNotText)
+	case !isText(q.EventID):
+		return bad("event_id", "%s", errNotText)
 	case q.Outcome != "" && !name.MatchString(q.Outcome):
 		return bad("outcome", "%q is not an outcome: want one of %s", q.Outcome, strings.Join(outcomeNames(), ", "))
 	case q.Provider != "" && !name.MatchString(q.Provider):
@@ -108,6 +115,11 @@ func (q query) filter(now time.Time) (journal.Filter, error) {
 	}
 	return f, nil
 }
+
+const errNotText = "not text: it holds NUL, or bytes that are not UTF-8"
+
+// isText reports whether s is text a search can name: UTF-8 without NUL.
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // parseSince reads how far back to look: a duration back from now ("24h",
 // "90m", "7d") or a moment (a date, which is midnight UTC, or RFC 3339).
@@ -166,13 +178,16 @@ type listJSON struct {
 	Events []eventJSON `json:"events"`
 }
 
+// eventsJSON is recs as the API answers them. A value longer than any that
+// can be searched for (maxText) is cut, as on the page: whole, a thousand
+// events of a megabyte each would be gigabytes of JSON.
 func eventsJSON(recs []journal.Record) listJSON {
 	out := listJSON{Events: make([]eventJSON, 0, len(recs))} // [], not null, when empty
 	for _, r := range recs {
 		out.Events = append(out.Events, eventJSON{
-			ID: r.ID, Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
-			Outcome: r.Outcome, Reason: r.Reason, Attempts: r.Attempts,
-			ReceivedAt: r.ReceivedAt.UTC(), ReferralID: r.ReferralID, Email: r.Email,
+			ID: r.ID, Provider: r.Provider, DeliveryID: clip(r.DeliveryID, maxText), EventType: clip(r.EventType, maxText),
+			Outcome: r.Outcome, Reason: clip(r.Reason, showReason), Attempts: r.Attempts,
+			ReceivedAt: r.ReceivedAt.UTC(), ReferralID: clip(r.ReferralID, maxText), Email: clip(r.Email, maxText),
 		})
 	}
 	return out

@@ -1,0 +1,101 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// Values a signed sender or Reditus chose, as long as the 1 MiB body allows:
+// the page, the API and the events command show a bounded part of each, say
+// that it was cut, and stay usable. Shown whole, a hundred such events made
+// one look at /admin a gigabyte of HTML in the bridge's memory
+// (TestHostileAdminLongValues, against the binary).
+func TestHostileLongValuesAreCut(t *testing.T) {
+	huge := strings.Repeat("<", 1<<20)
+	s := newSite(t,
+		event{provider: "generic", deliveryID: "msg_" + huge, eventType: huge, email: huge + "@example.com",
+			outcome: "rejected", reason: huge, referralID: huge, ago: time.Minute},
+		// Long, but searchable: shown cut, linked whole.
+		event{provider: "generic", deliveryID: strings.Repeat("d", 1000), email: strings.Repeat("e", 988) + "@example.com",
+			outcome: "skipped", ago: 2 * time.Minute},
+		// Over what a search takes: no link.
+		event{provider: "generic", deliveryID: strings.Repeat("d", 1001), email: strings.Repeat("f", 989) + "@example.com",
+			outcome: "skipped", ago: 3 * time.Minute},
+	)
+	cut := "… (1048576 characters in all)"
+
+	resp, page := s.get(t, "/admin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin: %d", resp.StatusCode)
+	}
+	if len(page) > 96<<10 {
+		t.Fatalf("the page is %d KiB, want under 96 KiB", len(page)>>10)
+	}
+	if got := len(rowIDs(page)); got != 3 {
+		t.Errorf("%d rows, want 3", got)
+	}
+	contains(t, "the page", page, cut, "… (1048580 characters in all)", // the 1 MiB values, and the id with its msg_
+		`href="/admin?event_id=`+strings.Repeat("d", 1000)+`"`,
+		`href="/admin?email=`+strings.Repeat("e", 988)+`%40example.com"`)
+	lacks(t, "the page", page, `href="/admin?event_id=`+strings.Repeat("d", 1001),
+		`href="/admin?email=`+strings.Repeat("f", 989), `href="/admin?email=%3C`, `href="/admin?event_id=msg_%3C`)
+
+	resp, body := s.get(t, "/admin/api/events")
+	if resp.StatusCode != http.StatusOK || len(body) > 96<<10 {
+		t.Fatalf("GET /admin/api/events: %d, %d KiB, want 200 under 96 KiB", resp.StatusCode, len(body)>>10)
+	}
+	var list struct {
+		Events []map[string]any `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list.Events) != 3 {
+		t.Fatalf("GET /admin/api/events: %v, %d events", err, len(list.Events))
+	}
+	for _, field := range []string{"delivery_id", "event_type", "email", "referral_id", "reason"} {
+		v, _ := list.Events[0][field].(string)
+		if !strings.HasSuffix(v, "characters in all)") || utf8.RuneCountInString(v) > 2100 {
+			t.Errorf("api %s: %d characters ending %q, want it cut", field, utf8.RuneCountInString(v), v[max(0, len(v)-30):])
+		}
+	}
+	// Values a search can name come back whole, so that a script can search
+	// for them.
+	if got := list.Events[1]["delivery_id"]; got != strings.Repeat("d", 1000) {
+		t.Errorf("api: a 1000-byte delivery id came back as %d bytes", len(got.(string)))
+	}
+
+	table, err := runEvents(t, s.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each cell is padded to the widest of its column: one megabyte-wide
+	// cell made every line a megabyte.
+	if len(table) > 16<<10 {
+		t.Errorf("the events table is %d KiB, want under 16 KiB", len(table)>>10)
+	}
+	contains(t, "the events table", table, cut)
+	asJSON, err := runEvents(t, s.store, "--json")
+	if err != nil || len(asJSON) > 96<<10 {
+		t.Errorf("events --json: %d KiB (%v), want under 96 KiB", len(asJSON)>>10, err)
+	}
+}
+
+// A search for text no journal holds (NUL, bytes that are not UTF-8), from a
+// link or the command line, is a 400 that names the parameter. Postgres
+// refused it in the query: a 500, and an error in the log, for a typo.
+func TestHostileSearchNotText(t *testing.T) {
+	s := newSite(t, fixture...)
+	for _, q := range []string{"email=%00", "email=jane%00@example.com", "email=%ff%fe", "event_id=evt%00", "event_id=%c3"} {
+		for _, path := range []string{"/admin/api/events?", "/admin?"} {
+			resp, body := s.get(t, path+q)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not text") {
+				t.Errorf("GET %s%s: %d, want 400 saying it is not text:\n%.300s", path, q, resp.StatusCode, body)
+			}
+		}
+	}
+	if _, err := runEvents(t, s.store, "--email", "jane\x00@example.com"); err == nil || !strings.Contains(err.Error(), "--email: not text") {
+		t.Errorf("events --email with NUL: %v, want an error naming --email", err)
+	}
+}
