@@ -222,8 +222,21 @@ func (c Config) validate() error {
 
 // validateJournal checks the journal's and /admin's variables.
 func (c Config) validateJournal() error {
-	if u := c.DatabaseURL.Reveal(); u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
-		return errors.New("DATABASE_URL: want a postgres:// URL (the URL is not shown: it holds a password)")
+	if u := c.DatabaseURL.Reveal(); u != "" {
+		rest, ok := strings.CutPrefix(u, "postgres://")
+		if !ok {
+			rest, ok = strings.CutPrefix(u, "postgresql://")
+		}
+		if !ok {
+			return errors.New("DATABASE_URL: want a postgres:// URL (the URL is not shown: it holds a password)")
+		}
+		// An unencoded @ in the password is read differently by different
+		// parsers; pgx would take part of the password for the host, and
+		// print it. Refuse it rather than guess.
+		authority, _, _ := strings.Cut(rest, "/")
+		if strings.Count(authority, "@") > 1 {
+			return errors.New("DATABASE_URL: more than one @ before the host: percent-encode the password's special characters (@ as %40; the URL is not shown)")
+		}
 	}
 	if c.RetryFor <= 0 || c.JournalRetention <= 0 {
 		return errors.New("RETRY_FOR and JOURNAL_RETENTION: want positive durations, such as 72h and 720h")

@@ -278,6 +278,7 @@ func TestLoadRejects(t *testing.T) {
 		{map[string]string{"REDITUS_API_KEY": "rk_live_1", "SUPABASE_WEBHOOK_SECRET": string(DevelopmentSecret)}, "SUPABASE_WEBHOOK_SECRET: secret 1 of 1 is the public development secret", nil},
 		{map[string]string{"ADMIN_TOKEN": "short-admin-pw"}, "ADMIN_TOKEN: shorter than 16 characters", []string{"short-admin-pw"}},
 		{map[string]string{"DATABASE_URL": "mysql://root:hunter2pass@db/bridge"}, "DATABASE_URL: want a postgres:// URL", []string{"hunter2pass"}},
+		{map[string]string{"DATABASE_URL": "postgres://bridge:p@ss-S3cret-tail@db/bridge"}, "DATABASE_URL: more than one @", []string{"S3cret"}},
 		{map[string]string{"RETRY_FOR": "3 days"}, `RETRY_FOR: "3 days" is not a duration`, nil},
 		{map[string]string{"RETRY_FOR": "800h"}, "JOURNAL_RETENTION: 720h0m0s is shorter than RETRY_FOR (800h0m0s)", nil},
 	}

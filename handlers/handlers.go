@@ -149,6 +149,11 @@ func New(cfg config.Config, deps Deps) (*Bridge, error) {
 // journal in a browser, its JSON API and the retry button. Without
 // ADMIN_TOKEN every admin route answers 404, like no route at all.
 func (b *Bridge) mountAdmin(r *gin.Engine, cfg config.Config) {
+	if cfg.AdminToken == "" {
+		// No route at all: any method on /admin then answers exactly like an
+		// unknown route, so a scan cannot tell that it exists.
+		return
+	}
 	o := admin.Options{Token: cfg.AdminToken.Reveal(), Retry: b.Retry, Providers: providers.Names(), Log: b.log}
 	if b.journal != nil {
 		o.Events = b.journal

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/journal"
@@ -47,16 +49,9 @@ func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byt
 	if b.journal == nil {
 		return remembered()
 	}
-	id := ev.ID
-	if id == "" {
-		// An event with no id of its own (a Supabase UPDATE, which is only
-		// skipped) is still journaled, under its body's digest: the same
-		// bytes re-sent are the same delivery.
-		sum := sha256.Sum256(body)
-		id = "sha256:" + hex.EncodeToString(sum[:16])
-	}
 	rec, claimed, err := b.journal.Begin(ctx, journal.Record{
-		Provider: w.Name, DeliveryID: id, EventType: ev.Type, Email: ev.Email(), Body: body,
+		Provider: w.Name, DeliveryID: journalID(ev.ID, body),
+		EventType: journalText(ev.Type), Email: journalText(ev.Email()), Body: body,
 	}, lease)
 	if err != nil {
 		b.journalFailed(ctx, "begin", err)
@@ -103,6 +98,48 @@ func (b *Bridge) behindQueued(ctx context.Context, rec journal.Record, res Resul
 		}
 	}
 	return res
+}
+
+// Bounds on what a signed sender may make the journal keep in its searchable
+// columns: real ids, types and emails are far shorter. Longer values would
+// cost memory on every /admin page and `events` listing.
+const (
+	maxJournalID   = 200
+	maxJournalText = 254
+)
+
+// journalID is the key a delivery is journaled under: its own id, or its
+// body's digest for an event with none (a Supabase UPDATE, only skipped: the
+// same bytes re-sent are the same delivery), or the id's digest for an id no
+// store can keep as it is (too long, or not text: Postgres refuses NUL and
+// invalid UTF-8), which keeps distinct ids distinct.
+func journalID(id string, body []byte) string {
+	switch {
+	case id == "":
+		return digest(body)
+	case len(id) > maxJournalID || !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return digest([]byte(id))
+	}
+	return id
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+// journalText makes a searchable value storable: valid UTF-8 without NUL, cut
+// to maxJournalText bytes on a character boundary.
+func journalText(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= maxJournalText {
+		return s
+	}
+	cut := maxJournalText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // finish records what became of a claimed delivery, and turns an outage of

@@ -251,10 +251,14 @@ func parseCreated(raw []byte) Result {
 	if json.Unmarshal(raw, &body) != nil {
 		return Result{}
 	}
-	// JSON:API ids are strings, but a number costs nothing to accept.
-	id := strings.Trim(string(body.Data.ID), `"`)
-	if id == "null" {
-		id = ""
+	// JSON:API ids are strings, decoded as JSON (PHP writes "/" as "\/");
+	// a number costs nothing to accept, as its digits.
+	var id string
+	if json.Unmarshal(body.Data.ID, &id) != nil {
+		var n json.Number
+		if json.Unmarshal(body.Data.ID, &n) == nil {
+			id = n.String()
+		}
 	}
 	return Result{ReferralID: id, State: body.Data.Attributes.State}
 }
