@@ -24,6 +24,8 @@ const (
 	lease       = journal.DefaultLease
 	waitForTwin = 10 * time.Second
 	pollTwin    = 50 * time.Millisecond
+	// storeWait bounds one journal write on a webhook's path.
+	storeWait = 2 * time.Second
 )
 
 // once sends ev at most once per delivery id: the journal's record answers
@@ -49,7 +51,11 @@ func (b *Bridge) once(ctx context.Context, w route, ev mapping.Event, body []byt
 	if b.journal == nil {
 		return remembered()
 	}
-	rec, claimed, err := b.journal.Begin(ctx, journal.Record{
+	// A journal that cannot keep up must not hold webhooks (and their
+	// memory) without end: past storeWait the delivery goes on without it.
+	bctx, cancel := context.WithTimeout(ctx, storeWait)
+	defer cancel()
+	rec, claimed, err := b.journal.Begin(bctx, journal.Record{
 		Provider: w.Name, DeliveryID: journalID(ev.ID, body),
 		EventType: journalText(ev.Type), Email: journalText(ev.Email()), Body: body,
 	}, lease)
@@ -149,7 +155,9 @@ func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Res
 	if res.Code == outcome.Unavailable && !b.noQueue {
 		f.Outcome, f.NextAttemptAt = journal.Queued, journal.NextAttempt(0, time.Now())
 	}
-	if err := b.journal.Finish(context.WithoutCancel(ctx), rec.ID, f); err != nil {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWait)
+	defer cancel()
+	if err := b.journal.Finish(fctx, rec.ID, f); err != nil {
 		// Delivered or not, the record stays pending until its lease ends;
 		// the worker then takes it again, and Reditus's 409 and idempotency
 		// keys make that second delivery harmless.
