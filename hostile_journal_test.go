@@ -156,8 +156,8 @@ func logHolds(p *process, words ...string) string {
 
 // moody is a fake Reditus whose tracking endpoint answers as its mood says:
 // up (as Reditus), down (503), reject (400, an unknown slug, in words that
-// quote the email) or
-// unauthorized (401). It counts the conversions it created while up.
+// quote the email), unauthorized (401) or refuse (401 to a uid naming
+// "unauthorized", reject to the rest). It counts the conversions it created while up.
 type moody struct {
 	*fakereditus.Server
 	mood atomic.Value // string
@@ -167,7 +167,14 @@ func newMoody(t *testing.T, opts ...fakereditus.Option) *moody {
 	m := &moody{Server: fakereditus.New(t, append([]fakereditus.Option{fakereditus.WithKey(hjKey)}, opts...)...)}
 	m.set("up")
 	m.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
-		switch m.mood.Load() {
+		mood := m.mood.Load()
+		if mood == "refuse" { // each customer its own answer, whichever the worker sends first
+			mood = "reject"
+			if strings.Contains(r.Conversion.UID, "unauthorized") {
+				mood = "unauthorized"
+			}
+		}
+		switch mood {
 		case "down":
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case "reject": // quoting the customer, as Reditus's errors may
@@ -1165,9 +1172,9 @@ func TestHostileQueueRefused(t *testing.T) {
 	expect(t, p, "msg_rejected", "rejected", "202 queued")
 	expect(t, p, "msg_unauthorized", "unauthorized", "202 queued")
 
-	red.set("reject")
+	// One mood for both: the worker may take the two in one poll.
+	red.set("refuse")
 	waitFor(t, 20*time.Second, "the queued event rejected", func() bool { return p.event(t, "msg_rejected").Outcome == "rejected" })
-	red.set("unauthorized")
 	waitFor(t, 30*time.Second, "the queued event failed after RETRY_FOR", func() bool { return p.event(t, "msg_unauthorized").Outcome == "failed" })
 
 	rejected, failed := p.event(t, "msg_rejected"), p.event(t, "msg_unauthorized")

@@ -79,6 +79,24 @@ type process struct {
 	done chan error
 }
 
+// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // start runs the binary with exactly env (nothing inherited, so the machine's
 // own variables cannot change the test) and waits until /healthz answers.
 func start(t *testing.T, env ...string) *process {
@@ -91,8 +109,8 @@ func start(t *testing.T, env ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	p.cmd.Stderr = &stderr
+	stderr := new(lockedBuffer) // written by exec's copier until the process is gone
+	p.cmd.Stderr = stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
