@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Load test: builds the bridge as the Dockerfile does, installs vegeta
 # (pinned), and runs bench/load against a fake Reditus on loopback. Three
-# phases of 10 s each (change with --duration 30s); it stops by itself.
-#   bash bench/load.sh [-duration 10s]
+# phases of 10 s each (change with -duration 30s); it stops by itself. The
+# bridge journals on SQLite in a fresh temp DATA_DIR, as deployed; -journal off
+# measures it without, and bench/journal.sh compares the two.
+#   bash bench/load.sh [-duration 10s] [-journal sqlite|off|both] [-rounds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/bench/.bin"

@@ -1,7 +1,9 @@
 // Command load drives the built bridge with signed, distinct Stripe and Clerk
 // webhooks through vegeta, against a fake Reditus on loopback, and prints
 // start-to-ready time, idle and peak RSS, latency at fixed rates and the
-// highest throughput. Every phase has a fixed duration: it stops by itself.
+// highest throughput. With -journal both it measures the same binary with its
+// journal off and on SQLite, in turn, and prints the journal's cost as
+// ratios. Every phase has a fixed duration: it stops by itself.
 // bench/load.sh builds what it needs and runs it; BENCHMARKS.md has results.
 package main
 
@@ -9,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -17,9 +20,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,6 +32,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76/webhook"
+	_ "modernc.org/sqlite" // to count what the bridge journaled
 
 	"github.com/getreditus/reditus-bridge/verify"
 )
@@ -40,16 +46,35 @@ func main() {
 	bridge := flag.String("bridge", "", "the built bridge binary")
 	vegeta := flag.String("vegeta", "vegeta", "the vegeta binary")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load phase")
+	mode := flag.String("journal", "sqlite", "the bridge's journal: sqlite (the default deployment, in a fresh DATA_DIR), off, or both (off then sqlite, -rounds times, and the ratios)")
+	rounds := flag.Int("rounds", 1, "how many times each journal setting is measured, in turn")
 	flag.Parse()
-	if err := run(*bridge, *vegeta, *duration); err != nil {
+	if err := run(*bridge, *vegeta, *mode, *rounds, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bridgePath, vegetaPath string, duration time.Duration) error {
+// setting is one way of running the same binary.
+type setting struct {
+	journal string // "off" or "sqlite"
+}
+
+func run(bridgePath, vegetaPath, mode string, rounds int, duration time.Duration) error {
 	if bridgePath == "" {
 		return errors.New("-bridge is required")
+	}
+	var settings []setting
+	switch mode {
+	case "sqlite", "off":
+		settings = []setting{{mode}}
+	case "both":
+		settings = []setting{{"off"}, {"sqlite"}}
+	default:
+		return fmt.Errorf("-journal %q: want sqlite, off or both", mode)
+	}
+	if rounds < 1 {
+		return errors.New("-rounds must be at least 1")
 	}
 	// The fake Reditus creates every conversion at once.
 	var received atomic.Int64
@@ -65,12 +90,64 @@ func run(bridgePath, vegetaPath string, duration time.Duration) error {
 	})}
 	go func() { _ = fake.Serve(ln) }()
 	defer fake.Close()
+	reditusURL := "http://" + ln.Addr().String() + "/api"
 
-	b, err := startBridge(bridgePath, "http://"+ln.Addr().String()+"/api")
+	// Off and sqlite take turns, so that the other work on a shared machine
+	// weighs on both alike.
+	results := map[string][]measurement{}
+	for round := 1; round <= rounds; round++ {
+		for _, s := range settings {
+			fmt.Printf("\njournal %s, run %d of %d\n", s.journal, round, rounds)
+			m, err := measure(bridgePath, vegetaPath, reditusURL, &received, s, duration)
+			if err != nil {
+				return fmt.Errorf("journal %s, run %d: %w", s.journal, round, err)
+			}
+			results[s.journal] = append(results[s.journal], m)
+		}
+	}
+	if mode == "both" {
+		compare(results["off"], results["sqlite"])
+	}
+	return nil
+}
+
+// measurement is what one run of the bridge showed.
+type measurement struct {
+	maxRate float64 // forwarded/s in the max phase
+	p99     time.Duration
+	hwm2000 int64 // peak RSS at the end of the 2000/s phase
+}
+
+// measure starts the bridge in setting s, with a DATA_DIR of its own, and
+// runs the three phases against it; it stops the bridge and checks, when the
+// journal was on, that every forwarded webhook was journaled.
+func measure(bridgePath, vegetaPath, reditusURL string, received *atomic.Int64, s setting, duration time.Duration) (measurement, error) {
+	var m measurement
+	tmp, err := os.MkdirTemp("", "reditus-bridge-load-*")
 	if err != nil {
-		return err
+		return m, err
+	}
+	defer os.RemoveAll(tmp)
+	dataDir := filepath.Join(tmp, "data")
+	if s.journal == "off" {
+		// A data directory that cannot be made: the bridge serves without
+		// its journal, as it does when its volume is missing or full
+		// (DESIGN.md section 7). A path under a file fails even for root.
+		if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o600); err != nil {
+			return m, err
+		}
+		dataDir = filepath.Join(tmp, "file", "data")
+	}
+
+	b, err := startBridge(bridgePath, reditusURL, dataDir)
+	if err != nil {
+		return m, err
 	}
 	defer b.stop()
+	if got := b.journal == "off"; got != (s.journal == "off") {
+		return m, fmt.Errorf("the bridge started with journal %q, want %s", b.journal, s.journal)
+	}
+	fmt.Printf("journal:                   %s\n", b.journal)
 	fmt.Printf("start-to-ready:            %.1f ms (exec to the first 200 from /healthz)\n", ms(b.ready))
 
 	time.Sleep(time.Second)
@@ -78,6 +155,7 @@ func run(bridgePath, vegetaPath string, duration time.Duration) error {
 	fmt.Printf("idle RSS:                  %.1f MiB\n", mib(idle))
 
 	gen := newGenerator(b.base)
+	var forwardedAll int64
 	for _, phase := range []struct {
 		name string
 		rate int // 0: as fast as the workers go
@@ -85,31 +163,131 @@ func run(bridgePath, vegetaPath string, duration time.Duration) error {
 		before := received.Load()
 		rep, err := attack(vegetaPath, gen, phase.rate, duration)
 		if err != nil {
-			return fmt.Errorf("phase %s: %w", phase.name, err)
+			return m, fmt.Errorf("phase %s: %w", phase.name, err)
 		}
 		forwarded := received.Load() - before
+		forwardedAll += forwarded
+		hwm := b.status("VmHWM")
 		fmt.Printf("%-6s requests %6d  2xx %6.2f%%  forwarded %6d (%.0f/s)  p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms  peak RSS so far %.1f MiB\n",
 			phase.name, rep.Requests, 100*rep.Success, forwarded, float64(forwarded)/rep.Duration.Seconds(),
-			ms(rep.Latencies.P50), ms(rep.Latencies.P99), ms(rep.Latencies.Max), mib(b.status("VmHWM")))
+			ms(rep.Latencies.P50), ms(rep.Latencies.P99), ms(rep.Latencies.Max), mib(hwm))
 		if len(rep.Errors) > 0 {
 			fmt.Printf("       errors: %v\n", rep.Errors[:min(3, len(rep.Errors))])
 		}
+		switch phase.name {
+		case "1000/s":
+			m.p99 = rep.Latencies.P99
+		case "2000/s":
+			m.hwm2000 = hwm
+		case "max":
+			m.maxRate = float64(forwarded) / rep.Duration.Seconds()
+		}
 	}
-	return nil
+	if s.journal == "off" {
+		return m, nil
+	}
+	// A journal that failed would be skipped silently (the bridge goes on
+	// without it) and flatter the numbers: none of its operations may fail,
+	// and every forwarded webhook must be in it.
+	failed, err := b.journalErrors()
+	if err != nil {
+		return m, err
+	}
+	b.stop()
+	journaled, err := countForwarded(filepath.Join(dataDir, "bridge.db"))
+	if err != nil {
+		return m, err
+	}
+	fmt.Printf("journaled:                 %d forwarded of %d; journal errors %d\n", journaled, forwardedAll, failed)
+	if failed > 0 || journaled != forwardedAll {
+		return m, errors.New("the journal missed webhooks: the numbers above are not the journal's")
+	}
+	return m, nil
+}
+
+// countForwarded counts the records journaled as forwarded in the SQLite
+// journal at path, once the bridge has closed it.
+func countForwarded(path string) (int64, error) {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT count(*) FROM journal WHERE outcome = 'forwarded'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count the journal: %w", err)
+	}
+	return n, nil
+}
+
+// compare prints each setting's medians and the ratios of the journal's
+// targets (issue 11), round by round and as medians.
+func compare(off, on []measurement) {
+	fmt.Println()
+	fmt.Println("journal  forwarded/s (max)  p99 at 1000/s  peak RSS at 2000/s")
+	for _, row := range []struct {
+		name string
+		m    []measurement
+	}{{"off", off}, {"sqlite", on}} {
+		fmt.Printf("%-7s  %17.0f  %10.3f ms  %13.1f MiB   (medians of %d)\n", row.name,
+			median(row.m, func(m measurement) float64 { return m.maxRate }),
+			median(row.m, func(m measurement) float64 { return ms(m.p99) }),
+			median(row.m, func(m measurement) float64 { return mib(m.hwm2000) }), len(row.m))
+	}
+	var rate, p99, rss []float64
+	for i := range min(len(off), len(on)) {
+		rate = append(rate, on[i].maxRate/off[i].maxRate)
+		p99 = append(p99, float64(on[i].p99)/float64(off[i].p99))
+		rss = append(rss, mib(on[i].hwm2000))
+	}
+	fmt.Printf("sqlite/off throughput  %s  median %.2fx  (target >= 0.6x)\n", list(rate, "%.2f"), middle(rate))
+	fmt.Printf("sqlite/off p99 1000/s  %s  median %.2fx  (target <= 2x)\n", list(p99, "%.2f"), middle(p99))
+	fmt.Printf("sqlite peak RSS 2000/s %s  median %.1f MiB  (target < 48 MiB)\n", list(rss, "%.1f"), middle(rss))
+}
+
+func median(ms []measurement, f func(measurement) float64) float64 {
+	var v []float64
+	for _, m := range ms {
+		v = append(v, f(m))
+	}
+	return middle(v)
+}
+
+// middle is the median of v.
+func middle(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Sorted(slices.Values(v))
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func list(v []float64, format string) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return "(" + strings.Join(parts, "; ") + ")"
 }
 
 // bridge is the running bridge process.
 type bridge struct {
-	cmd   *exec.Cmd
-	base  string
-	ready time.Duration
+	cmd     *exec.Cmd
+	base    string
+	journal string // as the bridge's startup line names it: "off", or the store
+	ready   time.Duration
+	stopped bool
 }
 
-func startBridge(path, reditusURL string) (*bridge, error) {
+func startBridge(path, reditusURL, dataDir string) (*bridge, error) {
 	cmd := exec.Command(path)
 	cmd.Env = []string{
-		"PORT=0", "REDITUS_API_KEY=rk_load_test", "REDITUS_API_URL=" + reditusURL,
+		"PORT=0", "HOST=127.0.0.1", "REDITUS_API_KEY=rk_load_test", "REDITUS_API_URL=" + reditusURL,
 		"STRIPE_WEBHOOK_SECRET=" + stripeSecret, "CLERK_WEBHOOK_SECRET=" + clerkSecret,
+		"DATA_DIR=" + dataDir,
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -120,18 +298,20 @@ func startBridge(path, reditusURL string) (*bridge, error) {
 		return nil, err
 	}
 	b := &bridge{cmd: cmd}
-	// The listening line gives the port; every later line (one per
-	// webhook, at info level as in production) is read and dropped.
+	// The listening line gives the port and the journal; every later line
+	// (one per webhook, at info level as in production) is read and dropped.
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		var line struct{ Msg, Addr string }
+		var line struct{ Msg, Addr, Journal string }
 		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
 			b.base = "http://127.0.0.1:" + line.Addr[strings.LastIndex(line.Addr, ":")+1:]
+			b.journal = line.Journal
 			break
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	if b.base == "" {
+		b.stop()
 		return nil, errors.New("the bridge did not log its address")
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
@@ -143,6 +323,7 @@ func startBridge(path, reditusURL string) (*bridge, error) {
 			}
 		}
 	}
+	b.stop()
 	return nil, errors.New("the bridge was not ready within 5 s")
 }
 
@@ -161,7 +342,32 @@ func (b *bridge) status(field string) int64 {
 	return 0
 }
 
+// journalErrors sums reditus_bridge_journal_errors_total from /metrics.
+func (b *bridge) journalErrors() (int64, error) {
+	resp, err := http.Get(b.base + "/metrics")
+	if err != nil {
+		return 0, fmt.Errorf("read the metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	var n int64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if ok && strings.HasPrefix(name, "reditus_bridge_journal_errors_total") {
+			v, _ := strconv.ParseFloat(value, 64)
+			n += int64(v)
+		}
+	}
+	return n, sc.Err()
+}
+
+// stop ends the bridge as Fly does (SIGTERM), and kills it if it has not
+// stopped within 15 s; it waits for it either way.
 func (b *bridge) stop() {
+	if b.stopped {
+		return
+	}
+	b.stopped = true
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = b.cmd.Wait(); close(done) }()
@@ -169,6 +375,7 @@ func (b *bridge) stop() {
 	case <-done:
 	case <-time.After(15 * time.Second):
 		_ = b.cmd.Process.Kill()
+		<-done
 	}
 }
 
