@@ -44,6 +44,65 @@ func (h *handle) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// prepareAll prepares each of queries now and keeps it.
+func (h *handle) prepareAll(ctx context.Context, queries []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, q := range queries {
+		if _, ok := h.stmts[q]; ok {
+			continue
+		}
+		st, err := h.db.PrepareContext(ctx, h.d.placeholders(q))
+		if err != nil {
+			return err
+		}
+		h.stmts[q] = st
+	}
+	return nil
+}
+
+// prepared returns query prepared if it already is, and never prepares it:
+// inside a transaction, preparing on the database would wait for the one
+// connection that the transaction holds.
+func (h *handle) prepared(query string) *sql.Stmt {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stmts[query]
+}
+
+// querier runs the journal's queries, written with ?: a handle, where each
+// statement is a transaction of its own, or a txQuerier.
+type querier interface {
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+var (
+	_ querier = (*handle)(nil)
+	_ querier = txQuerier{}
+)
+
+// txQuerier runs queries inside tx, with h's prepared statements when they
+// are (sqlite.go prepares the batched ones at open).
+type txQuerier struct {
+	h  *handle
+	tx *sql.Tx
+}
+
+func (q txQuerier) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.h.prepared(query); st != nil {
+		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, q.h.d.placeholders(query), args...)
+}
+
+func (q txQuerier) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.h.prepared(query); st != nil {
+		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, q.h.d.placeholders(query), args...)
+}
+
 func (h *handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := h.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
