@@ -121,7 +121,7 @@ const (
 			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
 		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING
-		RETURNING ` + columns
+		RETURNING id`
 	beginRetake = `
 		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
 		WHERE provider = ? AND delivery_id = ?
@@ -186,16 +186,24 @@ func (s *sqlStore) begin(ctx context.Context, q querier, r Record, lease time.Du
 	if r.ReceivedAt.IsZero() {
 		r.ReceivedAt = now
 	}
-	rec, err := scanRecord(q.QueryRow(ctx, beginInsert,
+	var id int64
+	err := q.QueryRow(ctx, beginInsert,
 		r.Provider, r.DeliveryID, r.EventType, s.t(r.ReceivedAt), s.t(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))), true)
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))).Scan(&id)
 	if err == nil {
-		return rec, true, nil
+		// The record is what was just written: reading it back (the body
+		// copied, three times parsed) cost about a fifth of the insert and
+		// half of a webhook's journal allocations.
+		return Record{
+			ID: id, Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
+			ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
+			ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, NextAttemptAt: utc(now.Add(lease)),
+		}, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Record{}, false, err
 	}
-	rec, err = scanRecord(q.QueryRow(ctx, beginRetake,
+	rec, err := scanRecord(q.QueryRow(ctx, beginRetake,
 		s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
 	if err == nil {
 		return rec, true, nil
