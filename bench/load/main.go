@@ -92,17 +92,17 @@ func run(bridgePath, vegetaPath, mode string, rounds int, duration time.Duration
 	defer fake.Close()
 	reditusURL := "http://" + ln.Addr().String() + "/api"
 
-	// Off and sqlite take turns, so that the other work on a shared machine
-	// weighs on both alike.
 	results := map[string][]measurement{}
 	for round := 1; round <= rounds; round++ {
-		for _, s := range settings {
-			fmt.Printf("\njournal %s, run %d of %d\n", s.journal, round, rounds)
-			m, err := measure(bridgePath, vegetaPath, reditusURL, &received, s, duration)
-			if err != nil {
-				return fmt.Errorf("journal %s, run %d: %w", s.journal, round, err)
-			}
-			results[s.journal] = append(results[s.journal], m)
+		if rounds > 1 {
+			fmt.Printf("\nround %d of %d\n", round, rounds)
+		}
+		ms, err := measure(bridgePath, vegetaPath, reditusURL, &received, settings, duration)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", round, err)
+		}
+		for i, s := range settings {
+			results[s.journal] = append(results[s.journal], ms[i])
 		}
 	}
 	if mode == "both" {
@@ -118,91 +118,131 @@ type measurement struct {
 	hwm2000 int64 // peak RSS at the end of the 2000/s phase
 }
 
-// measure starts the bridge in setting s, with a DATA_DIR of its own, and
-// runs the three phases against it; it stops the bridge and checks, when the
-// journal was on, that every forwarded webhook was journaled.
-func measure(bridgePath, vegetaPath, reditusURL string, received *atomic.Int64, s setting, duration time.Duration) (measurement, error) {
-	var m measurement
+// instance is a bridge started in one setting, with a DATA_DIR of its own.
+type instance struct {
+	s       setting
+	b       *bridge
+	dataDir string
+	gen     *generator
+	m       measurement
+}
+
+// measure starts a bridge in each setting, each with a fresh DATA_DIR, and
+// runs the three phases against them. The settings take turns phase by phase,
+// so that two numbers compared were measured seconds apart, and the other
+// work on a shared machine weighs on both alike; the bridge not under load
+// idles meanwhile. It stops the bridges and checks, where the journal was on,
+// that every webhook answered forwarded was journaled.
+func measure(bridgePath, vegetaPath, reditusURL string, received *atomic.Int64, settings []setting, duration time.Duration) ([]measurement, error) {
 	tmp, err := os.MkdirTemp("", "reditus-bridge-load-*")
 	if err != nil {
-		return m, err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	dataDir := filepath.Join(tmp, "data")
-	if s.journal == "off" {
-		// A data directory that cannot be made: the bridge serves without
-		// its journal, as it does when its volume is missing or full
-		// (DESIGN.md section 7). A path under a file fails even for root.
-		if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o600); err != nil {
-			return m, err
+	label := func(s setting) string {
+		if len(settings) == 1 {
+			return ""
 		}
-		dataDir = filepath.Join(tmp, "file", "data")
+		return fmt.Sprintf("%-7s", s.journal)
 	}
-
-	b, err := startBridge(bridgePath, reditusURL, dataDir)
-	if err != nil {
-		return m, err
+	var all []*instance
+	defer func() {
+		for _, in := range all {
+			in.b.stop()
+		}
+	}()
+	for _, s := range settings {
+		in := &instance{s: s, dataDir: filepath.Join(tmp, s.journal, "data")}
+		if s.journal == "off" {
+			// A data directory that cannot be made: the bridge serves
+			// without its journal, as it does when its volume is missing
+			// (DESIGN.md section 7). A path under a file fails even for root.
+			if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o600); err != nil {
+				return nil, err
+			}
+			in.dataDir = filepath.Join(tmp, "file", "data")
+		}
+		if in.b, err = startBridge(bridgePath, reditusURL, in.dataDir); err != nil {
+			return nil, err
+		}
+		all = append(all, in)
+		if got := in.b.journal == "off"; got != (s.journal == "off") {
+			return nil, fmt.Errorf("the bridge started with journal %q, want %s", in.b.journal, s.journal)
+		}
+		fmt.Printf("%sjournal:           %s\n", label(s), in.b.journal)
+		fmt.Printf("%sstart-to-ready:    %.1f ms (exec to the first 200 from /healthz)\n", label(s), ms(in.b.ready))
+		in.gen = newGenerator(in.b.base)
 	}
-	defer b.stop()
-	if got := b.journal == "off"; got != (s.journal == "off") {
-		return m, fmt.Errorf("the bridge started with journal %q, want %s", b.journal, s.journal)
-	}
-	fmt.Printf("journal:                   %s\n", b.journal)
-	fmt.Printf("start-to-ready:            %.1f ms (exec to the first 200 from /healthz)\n", ms(b.ready))
-
 	time.Sleep(time.Second)
-	idle := b.status("VmRSS")
-	fmt.Printf("idle RSS:                  %.1f MiB\n", mib(idle))
+	for _, in := range all {
+		fmt.Printf("%sidle RSS:          %.1f MiB\n", label(in.s), mib(in.b.status("VmRSS")))
+	}
 
-	gen := newGenerator(b.base)
-	var forwardedAll int64
 	for _, phase := range []struct {
 		name string
 		rate int // 0: as fast as the workers go
 	}{{"1000/s", 1000}, {"2000/s", 2000}, {"max", 0}} {
-		before := received.Load()
-		rep, err := attack(vegetaPath, gen, phase.rate, duration)
-		if err != nil {
-			return m, fmt.Errorf("phase %s: %w", phase.name, err)
-		}
-		forwarded := received.Load() - before
-		forwardedAll += forwarded
-		hwm := b.status("VmHWM")
-		fmt.Printf("%-6s requests %6d  2xx %6.2f%%  forwarded %6d (%.0f/s)  p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms  peak RSS so far %.1f MiB\n",
-			phase.name, rep.Requests, 100*rep.Success, forwarded, float64(forwarded)/rep.Duration.Seconds(),
-			ms(rep.Latencies.P50), ms(rep.Latencies.P99), ms(rep.Latencies.Max), mib(hwm))
-		if len(rep.Errors) > 0 {
-			fmt.Printf("       errors: %v\n", rep.Errors[:min(3, len(rep.Errors))])
-		}
-		switch phase.name {
-		case "1000/s":
-			m.p99 = rep.Latencies.P99
-		case "2000/s":
-			m.hwm2000 = hwm
-		case "max":
-			m.maxRate = float64(forwarded) / rep.Duration.Seconds()
+		for _, in := range all {
+			before := received.Load()
+			rep, err := attack(vegetaPath, in.gen, phase.rate, duration)
+			if err != nil {
+				return nil, fmt.Errorf("phase %s, journal %s: %w", phase.name, in.s.journal, err)
+			}
+			forwarded := received.Load() - before
+			hwm := in.b.status("VmHWM")
+			fmt.Printf("%-6s %srequests %6d  2xx %6.2f%%  forwarded %6d (%.0f/s)  p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms  peak RSS so far %.1f MiB\n",
+				phase.name, label(in.s), rep.Requests, 100*rep.Success, forwarded, float64(forwarded)/rep.Duration.Seconds(),
+				ms(rep.Latencies.P50), ms(rep.Latencies.P99), ms(rep.Latencies.Max), mib(hwm))
+			if len(rep.Errors) > 0 {
+				fmt.Printf("       errors: %v\n", rep.Errors[:min(3, len(rep.Errors))])
+			}
+			switch phase.name {
+			case "1000/s":
+				in.m.p99 = rep.Latencies.P99
+			case "2000/s":
+				in.m.hwm2000 = hwm
+			case "max":
+				in.m.maxRate = float64(forwarded) / rep.Duration.Seconds()
+			}
 		}
 	}
-	if s.journal == "off" {
-		return m, nil
+
+	var ms []measurement
+	for _, in := range all {
+		ms = append(ms, in.m)
+		if in.s.journal == "off" {
+			continue
+		}
+		if err := in.checkJournal(label(in.s)); err != nil {
+			return nil, err
+		}
 	}
-	// A journal that failed would be skipped silently (the bridge goes on
-	// without it) and flatter the numbers: none of its operations may fail,
-	// and every forwarded webhook must be in it.
-	failed, err := b.journalErrors()
+	return ms, nil
+}
+
+// checkJournal stops the bridge and checks its journal. A journal that failed
+// would be skipped silently (the bridge goes on without it) and flatter the
+// numbers: none of its operations may have failed, and every webhook answered
+// forwarded must be in it.
+func (in *instance) checkJournal(label string) error {
+	failed, err := in.b.metric("reditus_bridge_journal_errors_total")
 	if err != nil {
-		return m, err
+		return err
 	}
-	b.stop()
-	journaled, err := countForwarded(filepath.Join(dataDir, "bridge.db"))
+	answered, err := in.b.metric(`reditus_bridge_webhooks_total{outcome="forwarded"`)
 	if err != nil {
-		return m, err
+		return err
 	}
-	fmt.Printf("journaled:                 %d forwarded of %d; journal errors %d\n", journaled, forwardedAll, failed)
-	if failed > 0 || journaled != forwardedAll {
-		return m, errors.New("the journal missed webhooks: the numbers above are not the journal's")
+	in.b.stop()
+	journaled, err := countForwarded(filepath.Join(in.dataDir, "bridge.db"))
+	if err != nil {
+		return err
 	}
-	return m, nil
+	fmt.Printf("%sjournaled:         %d forwarded of %d answered forwarded; journal errors %d\n", label, journaled, answered, failed)
+	if failed > 0 || journaled != answered {
+		return errors.New("the journal missed webhooks: the numbers above are not the journal's")
+	}
+	return nil
 }
 
 // countForwarded counts the records journaled as forwarded in the SQLite
@@ -342,8 +382,9 @@ func (b *bridge) status(field string) int64 {
 	return 0
 }
 
-// journalErrors sums reditus_bridge_journal_errors_total from /metrics.
-func (b *bridge) journalErrors() (int64, error) {
+// metric sums the samples of /metrics whose name and labels start with
+// prefix (a sample's labels are sorted by name; provider comes after outcome).
+func (b *bridge) metric(prefix string) (int64, error) {
 	resp, err := http.Get(b.base + "/metrics")
 	if err != nil {
 		return 0, fmt.Errorf("read the metrics: %w", err)
@@ -353,7 +394,7 @@ func (b *bridge) journalErrors() (int64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if ok && strings.HasPrefix(name, "reditus_bridge_journal_errors_total") {
+		if ok && strings.HasPrefix(name, prefix) {
 			v, _ := strconv.ParseFloat(value, 64)
 			n += int64(v)
 		}
