@@ -248,3 +248,48 @@ func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 		}
 	}
 }
+
+// A statement prepared for the first time waits for the one write connection.
+// While it waits, the batcher's transaction, which holds that connection,
+// must still find its own statements: a worker's first Due beside the first
+// webhooks hung every Begin after them for good.
+func TestBatchedWriteBesideAFirstPrepare(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*sqlStore)
+	inTx := make(chan struct{})
+	prepared := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		wrote <- s.batch.do(ctx, false, func(ctx context.Context, q querier) error {
+			close(inTx)
+			// Long enough for the statement below to start preparing and
+			// wait for the connection this transaction holds.
+			time.Sleep(200 * time.Millisecond)
+			_, _, err := s.begin(ctx, q, Record{Provider: "stripe", DeliveryID: "evt_1", Body: []byte{}}, time.Minute)
+			return err
+		})
+	}()
+	<-inTx
+	go func() {
+		var one int
+		_ = s.write.QueryRow(ctx, `SELECT 1 -- never prepared before`).Scan(&one)
+		close(prepared)
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatalf("the batched write: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Closing the store would wait for the stuck writer too.
+		t.Fatal("the batched write did not return in 10 s: it waits for a statement being prepared, which waits for its connection")
+	}
+	<-prepared
+	if err := st.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

@@ -31,39 +31,47 @@ func (h *handle) stmt(ctx context.Context, query string) *sql.Stmt {
 	if !h.d.prepare {
 		return nil
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if st, ok := h.stmts[query]; ok {
-		return st
-	}
-	st, err := h.db.PrepareContext(ctx, h.d.placeholders(query))
-	if err != nil {
-		return nil
-	}
-	h.stmts[query] = st
+	st, _ := h.prepare(ctx, query)
 	return st
 }
 
 // prepareAll prepares each of queries now and keeps it.
 func (h *handle) prepareAll(ctx context.Context, queries []string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, q := range queries {
-		if _, ok := h.stmts[q]; ok {
-			continue
-		}
-		st, err := h.db.PrepareContext(ctx, h.d.placeholders(q))
-		if err != nil {
+		if _, err := h.prepare(ctx, q); err != nil {
 			return err
 		}
-		h.stmts[q] = st
 	}
 	return nil
 }
 
+// prepare returns query prepared, preparing and keeping it the first time.
+// It prepares without holding mu: preparing waits for a connection, and on
+// SQLite the batcher's transaction holds the one write connection while it
+// looks its statements up under mu (prepared). A worker's first Due beside
+// the first webhooks once hung every write that way.
+func (h *handle) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := h.prepared(query); st != nil {
+		return st, nil
+	}
+	st, err := h.db.PrepareContext(ctx, h.d.placeholders(query))
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if first, ok := h.stmts[query]; ok { // prepared meanwhile by another caller
+		st.Close()
+		return first, nil
+	}
+	h.stmts[query] = st
+	return st, nil
+}
+
 // prepared returns query prepared if it already is, and never prepares it:
 // inside a transaction, preparing on the database would wait for the one
-// connection that the transaction holds.
+// connection that the transaction holds. It never waits for a prepare in
+// progress (prepare).
 func (h *handle) prepared(query string) *sql.Stmt {
 	h.mu.Lock()
 	defer h.mu.Unlock()
