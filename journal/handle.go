@@ -31,17 +31,84 @@ func (h *handle) stmt(ctx context.Context, query string) *sql.Stmt {
 	if !h.d.prepare {
 		return nil
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if st, ok := h.stmts[query]; ok {
-		return st
+	st, _ := h.prepare(ctx, query)
+	return st
+}
+
+// prepareAll prepares each of queries now and keeps it.
+func (h *handle) prepareAll(ctx context.Context, queries []string) error {
+	for _, q := range queries {
+		if _, err := h.prepare(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare returns query prepared, preparing and keeping it the first time.
+// It prepares without holding mu: preparing waits for a connection, and on
+// SQLite the batcher's transaction holds the one write connection while it
+// looks its statements up under mu (prepared). A worker's first Due beside
+// the first webhooks once hung every write that way.
+func (h *handle) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := h.prepared(query); st != nil {
+		return st, nil
 	}
 	st, err := h.db.PrepareContext(ctx, h.d.placeholders(query))
 	if err != nil {
-		return nil
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if first, ok := h.stmts[query]; ok { // prepared meanwhile by another caller
+		st.Close()
+		return first, nil
 	}
 	h.stmts[query] = st
-	return st
+	return st, nil
+}
+
+// prepared returns query prepared if it already is, and never prepares it:
+// inside a transaction, preparing on the database would wait for the one
+// connection that the transaction holds. It never waits for a prepare in
+// progress (prepare).
+func (h *handle) prepared(query string) *sql.Stmt {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stmts[query]
+}
+
+// querier runs the journal's queries, written with ?: a handle, where each
+// statement is a transaction of its own, or a txQuerier.
+type querier interface {
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+var (
+	_ querier = (*handle)(nil)
+	_ querier = txQuerier{}
+)
+
+// txQuerier runs queries inside tx, with h's prepared statements when they
+// are (sqlite.go prepares the batched ones at open).
+type txQuerier struct {
+	h  *handle
+	tx *sql.Tx
+}
+
+func (q txQuerier) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.h.prepared(query); st != nil {
+		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, q.h.d.placeholders(query), args...)
+}
+
+func (q txQuerier) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.h.prepared(query); st != nil {
+		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, q.h.d.placeholders(query), args...)
 }
 
 func (h *handle) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {

@@ -2,7 +2,7 @@
 // webhooks through vegeta, against a fake Reditus on loopback, and prints
 // start-to-ready time, idle and peak RSS, latency at fixed rates and the
 // highest throughput. With -journal both it measures the same binary with its
-// journal off and on SQLite, in turn, and prints the journal's cost as
+// journal off and on SQLite, side by side, and prints the journal's cost as
 // ratios. Every phase has a fixed duration: it stops by itself.
 // bench/load.sh builds what it needs and runs it; BENCHMARKS.md has results.
 package main
@@ -46,8 +46,8 @@ func main() {
 	bridge := flag.String("bridge", "", "the built bridge binary")
 	vegeta := flag.String("vegeta", "vegeta", "the vegeta binary")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load phase")
-	mode := flag.String("journal", "sqlite", "the bridge's journal: sqlite (the default deployment, in a fresh DATA_DIR), off, or both (off then sqlite, -rounds times, and the ratios)")
-	rounds := flag.Int("rounds", 1, "how many times each journal setting is measured, in turn")
+	mode := flag.String("journal", "sqlite", "the bridge's journal: sqlite (as deployed, in a fresh DATA_DIR), off, or both (side by side, taking turns phase by phase; then the ratios)")
+	rounds := flag.Int("rounds", 1, "how many rounds to measure, each with fresh bridges and DATA_DIRs")
 	flag.Parse()
 	if err := run(*bridge, *vegeta, *mode, *rounds, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)

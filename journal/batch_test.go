@@ -1,0 +1,295 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openSQLiteForTest(t *testing.T) *sqlStore {
+	t.Helper()
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s.(*sqlStore)
+}
+
+// walFrames is how many pages the WAL file holds, from its size: asking
+// SQLite (PRAGMA wal_checkpoint) would checkpoint them.
+func walFrames(t *testing.T, s *sqlStore) int64 {
+	t.Helper()
+	fi, err := os.Stat(s.where + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const header, frameHeader, page = 32, 24, 4096
+	return max(0, (fi.Size()-header)/(frameHeader+page))
+}
+
+// The group commit: webhooks journaled at the same moment share a
+// transaction, and so the pages of the table and indexes that they change
+// together are written to the WAL once. One commit each writes about 7 pages
+// a delivery (the table and its four indexes, and the file's header).
+func TestSQLiteCommitsConcurrentWritesTogether(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLiteForTest(t)
+	// Holding the one write connection makes the webhooks wait together,
+	// as they do under load while a commit is under way.
+	conn, err := s.write.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty WAL, which no checkpoint restarts below: a restart needs a
+	// checkpoint and then a write, and the checkpointer only checkpoints
+	// after a commit, every checkpointEvery; the writes below are one burst.
+	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			r := Record{Provider: "stripe", DeliveryID: fmt.Sprintf("evt_%d", i), Email: fmt.Sprintf("u%d@example.com", i), Body: []byte(`{"id":"x"}`)}
+			if _, _, err := s.Begin(ctx, r, time.Minute); err != nil {
+				errs <- err
+			}
+		})
+	}
+	// Let them queue; those that are late only make fewer pages shared.
+	time.Sleep(200 * time.Millisecond)
+	conn.Close()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Begin: %v", err)
+	}
+	if got := walFrames(t, s); got > 2*n {
+		t.Errorf("%d deliveries begun at once wrote %d pages to the WAL, want at most %d: they were not committed together", n, got, 2*n)
+	}
+	recs, err := s.List(ctx, Filter{Limit: 2 * n})
+	if err != nil || len(recs) != n {
+		t.Errorf("List: %d records, %v; want %d", len(recs), err, n)
+	}
+}
+
+// batchOf makes batcher ops of runs, as Begin and Finish do.
+func batchOf(runs ...func(context.Context, querier) error) []*batchOp {
+	var ops []*batchOp
+	for _, run := range runs {
+		ops = append(ops, &batchOp{ctx: context.Background(), run: run, done: make(chan error, 1)})
+	}
+	return ops
+}
+
+// A write that fails costs no other write in its transaction: it gets its
+// own error, and the others are made.
+func TestBatchOfWritesWithFailures(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLiteForTest(t)
+	tests := []struct {
+		name  string
+		fails []bool // which writes of the batch fail
+	}{
+		{"one failing between two", []bool{false, true, false}},
+		{"the first failing", []bool{true, false}},
+		{"two failing", []bool{false, true, true, false}},
+		{"all failing", []bool{true, true}},
+	}
+	for n, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var runs []func(context.Context, querier) error
+			for i, fails := range tt.fails {
+				id := fmt.Sprintf("evt_%d_%d", n, i)
+				runs = append(runs, func(ctx context.Context, q querier) error {
+					if fails {
+						_, err := q.Exec(ctx, `INSERT INTO no_such_table VALUES (1)`)
+						return err
+					}
+					_, _, err := s.begin(ctx, q, Record{Provider: "stripe", DeliveryID: id, Body: []byte{}}, time.Minute)
+					return err
+				})
+			}
+			ops := batchOf(runs...)
+			s.batch.commit(ops)
+			for i, op := range ops {
+				err := <-op.done
+				if got, want := err != nil, tt.fails[i]; got != want {
+					t.Errorf("write %d: error %v; want an error: %v", i, err, want)
+				}
+				if err != nil && !strings.Contains(err.Error(), "no_such_table") {
+					t.Errorf("write %d got %v, want its own error (no such table)", i, err)
+				}
+				id := fmt.Sprintf("evt_%d_%d", n, i)
+				recs, err := s.List(ctx, Filter{DeliveryID: id})
+				if want := map[bool]int{false: 1, true: 0}[tt.fails[i]]; err != nil || len(recs) != want {
+					t.Errorf("%s: %d records, %v; want %d", id, len(recs), err, want)
+				}
+			}
+		})
+	}
+}
+
+// A record answered 202 queued must survive a power cut: the transaction
+// that carries it is synced (synchronous=FULL), whatever else it carries, and
+// the writer goes back to NORMAL after.
+func TestBatchWithADurableWriteIsSynced(t *testing.T) {
+	s := openSQLiteForTest(t)
+	synchronous := func(got *int) func(context.Context, querier) error {
+		return func(ctx context.Context, q querier) error {
+			return q.QueryRow(ctx, `PRAGMA synchronous`).Scan(got)
+		}
+	}
+	tests := []struct {
+		name    string
+		durable []bool
+		want    int // 1 NORMAL, 2 FULL
+	}{
+		{"no durable write", []bool{false, false}, 1},
+		{"one durable write among others", []bool{false, true, false}, 2},
+		{"a durable write alone", []bool{true}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make([]int, len(tt.durable))
+			var runs []func(context.Context, querier) error
+			for i := range tt.durable {
+				runs = append(runs, synchronous(&got[i]))
+			}
+			ops := batchOf(runs...)
+			for i, d := range tt.durable {
+				ops[i].durable = d
+			}
+			s.batch.commit(ops)
+			for i, op := range ops {
+				if err := <-op.done; err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+				if got[i] != tt.want {
+					t.Errorf("write %d ran with synchronous = %d, want %d", i, got[i], tt.want)
+				}
+			}
+			var after int
+			if err := s.write.db.QueryRow(`PRAGMA synchronous`).Scan(&after); err != nil || after != 1 {
+				t.Errorf("after the batch: synchronous = %d, %v; want 1 (NORMAL)", after, err)
+			}
+		})
+	}
+}
+
+func TestBatchedWriteOfAGoneCallerIsNotMade(t *testing.T) {
+	s := openSQLiteForTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: "evt_gone"}, time.Minute)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Begin with an ended context: %v, want context.Canceled", err)
+	}
+	if recs, err := s.List(context.Background(), Filter{DeliveryID: "evt_gone"}); err != nil || len(recs) != 0 {
+		t.Errorf("List: %d records, %v; want none", len(recs), err)
+	}
+}
+
+func TestSQLiteWritesAfterCloseFail(t *testing.T) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, _, err := s.Begin(context.Background(), Record{Provider: "stripe", DeliveryID: "evt_late"}, time.Minute); err == nil {
+		t.Error("Begin after Close succeeded, want an error")
+	}
+	if err := s.Finish(context.Background(), 1, Finish{Outcome: "forwarded"}); err == nil {
+		t.Error("Finish after Close succeeded, want an error")
+	}
+}
+
+// The checkpointer copies the WAL into the database file beside the writer,
+// long before the writer's own checkpoint (at 1,000 pages before, 4,000 now)
+// would, so that no webhook waits for it.
+func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLiteForTest(t)
+	file := s.where
+	size := func() int64 {
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	// About 40 pages of bodies, far from either threshold.
+	body := make([]byte, 2000)
+	for i := range 80 {
+		rec, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: fmt.Sprintf("evt_%d", i), Body: body}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, rec.ID, Finish{Outcome: "forwarded"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if frames := walFrames(t, s); frames >= 1000 {
+		t.Fatalf("the test wrote %d pages, enough for the writer's own checkpoint", frames)
+	}
+	for deadline := time.Now().Add(10 * time.Second); size() < before+80*2000; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bridge.db is %d bytes 10 s after the writes (%d before): nothing checkpointed them", size(), before)
+		}
+	}
+}
+
+// A statement prepared for the first time waits for the one write connection.
+// While it waits, the batcher's transaction, which holds that connection,
+// must still find its own statements: a worker's first Due beside the first
+// webhooks hung every Begin after them for good.
+func TestBatchedWriteBesideAFirstPrepare(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*sqlStore)
+	inTx := make(chan struct{})
+	prepared := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		wrote <- s.batch.do(ctx, false, func(ctx context.Context, q querier) error {
+			close(inTx)
+			// Long enough for the statement below to start preparing and
+			// wait for the connection this transaction holds.
+			time.Sleep(200 * time.Millisecond)
+			_, _, err := s.begin(ctx, q, Record{Provider: "stripe", DeliveryID: "evt_1", Body: []byte{}}, time.Minute)
+			return err
+		})
+	}()
+	<-inTx
+	go func() {
+		var one int
+		_ = s.write.QueryRow(ctx, `SELECT 1 -- never prepared before`).Scan(&one)
+		close(prepared)
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatalf("the batched write: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Closing the store would wait for the stuck writer too.
+		t.Fatal("the batched write did not return in 10 s: it waits for a statement being prepared, which waits for its connection")
+	}
+	<-prepared
+	if err := st.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
