@@ -243,7 +243,7 @@ func TestHostileReditus(t *testing.T) {
 
 			// The whole output: every log line, and stderr (complete once the
 			// process has exited).
-			output := fmt.Sprint(p.lines()) + p.cmd.Stderr.(*bytes.Buffer).String()
+			output := fmt.Sprint(p.lines()) + p.cmd.Stderr.(*lockedBuffer).String()
 			if !strings.Contains(output, tt.reason) {
 				t.Errorf("the log does not carry the reason %q: %s", tt.reason, output)
 			}
