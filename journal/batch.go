@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
-	"sync/atomic"
 )
 
 // maxBatch bounds the writes one transaction carries, so that a burst is
@@ -39,7 +38,9 @@ type batcher struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
-	commits atomic.Uint64 // transactions committed, for the checkpointer
+	// committed is told of each transaction committed (the checkpointer
+	// counts them).
+	committed func()
 }
 
 // batchOp is one caller's write.
@@ -54,9 +55,9 @@ type batchOp struct {
 	done chan error // buffered: the batcher never waits for its caller
 }
 
-func newBatcher(h *handle, d dialect) *batcher {
+func newBatcher(h *handle, d dialect, committed func()) *batcher {
 	b := &batcher{
-		db: h.db, h: h, syncOn: d.syncOn, syncOff: d.syncOff,
+		db: h.db, h: h, syncOn: d.syncOn, syncOff: d.syncOff, committed: committed,
 		ops: make(chan *batchOp), quit: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	go b.loop()
@@ -169,7 +170,7 @@ func (b *batcher) transaction(ops []*batchOp) (failed int, err error) {
 	if err := tx.Commit(); err != nil {
 		return -1, err
 	}
-	b.commits.Add(1)
+	b.committed()
 	return -1, nil
 }
 

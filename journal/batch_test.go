@@ -46,9 +46,9 @@ func TestSQLiteCommitsConcurrentWritesTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An empty WAL, which no checkpoint restarts below: a restart needs a
-	// checkpoint and then a write, and the checkpointer only checkpoints
-	// after a commit, every checkpointEvery; the writes below are one burst.
+	// An empty WAL. Should a checkpoint restart it below (the checkpointer
+	// copies after checkpointCommits commits, or checkpointEvery after the
+	// last), the file keeps its largest size, which is what walFrames reads.
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
@@ -292,4 +292,42 @@ func TestBatchedWriteBesideAFirstPrepare(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+}
+
+// Under load the checkpointer copies after every checkpointCommits commits,
+// not on its slow tick, and never twice within its gap.
+func TestCheckpointerCountsCommits(t *testing.T) {
+	ran := make(chan time.Time, 10)
+	c := startCheckpointer(&checkpointer{every: time.Hour, gap: 300 * time.Millisecond,
+		checkpoint: func() error { ran <- time.Now(); return nil }})
+	defer c.stop()
+	commit := func(n int) {
+		for range n {
+			c.committed()
+		}
+	}
+	commit(checkpointCommits - 1)
+	select {
+	case <-ran:
+		t.Fatalf("a checkpoint after %d commits, want none before %d", checkpointCommits-1, checkpointCommits)
+	case <-time.After(200 * time.Millisecond):
+	}
+	start := time.Now()
+	commit(1)
+	var first time.Time
+	select {
+	case first = <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no checkpoint 5 s after %d commits (the tick is an hour)", checkpointCommits)
+	}
+	commit(checkpointCommits)
+	select {
+	case second := <-ran:
+		if gap := second.Sub(first); gap < 300*time.Millisecond {
+			t.Errorf("checkpoints %v apart, want at least the gap (300ms)", gap)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no second checkpoint 5 s after %d more commits", checkpointCommits)
+	}
+	t.Logf("first checkpoint %v after the commit that made %d", first.Sub(start), checkpointCommits)
 }

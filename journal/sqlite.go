@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go: the binary stays static (CGO_ENABLED=0)
@@ -106,72 +107,119 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), s.Close())
 	}
 	ckpt.SetMaxOpenConns(1)
-	s.batch = newBatcher(s.write, sqliteDialect)
-	s.ckpt = newCheckpointer(ckpt, s.batch.commits.Load)
+	s.ckpt = newCheckpointer(ckpt)
+	s.batch = newBatcher(s.write, sqliteDialect, s.ckpt.committed)
 	return s, nil
 }
 
-// checkpointEvery is how often the checkpointer looks for new commits to copy
-// into the database file.
-const checkpointEvery = 100 * time.Millisecond
+// The checkpointer copies the WAL into the database file after every
+// checkpointCommits commits, at most every checkpointGap, and checkpointEvery
+// after the last commit.
+const (
+	checkpointCommits = 32
+	checkpointGap     = 20 * time.Millisecond
+	checkpointEvery   = 100 * time.Millisecond
+)
 
 // checkpointer copies the commits in the WAL into the database file, in the
 // background, on a connection of its own. SQLite's writer otherwise does it
 // itself, inside the commit that fills the WAL to 1,000 pages: about every
-// hundred webhooks one waited for 4 MB to be copied and two fsyncs. At 1,000
-// webhooks/s the p99 of a Begin and its Finish was 4.2 to 4.9 ms so, and is
-// 1.0 to 2.3 ms with the checkpointer; batching alone did not change it
-// (BenchmarkBeginFinishPaced). A PASSIVE checkpoint runs beside the writer
-// without blocking it. The WAL restarts from its start only when a write
-// finds it all copied, which a steady load never lets happen, so the writer
-// still checkpoints, at 3,000 pages (wal_autocheckpoint), and then finds
-// little left to copy. The fewer such checkpoints the lower the p99 (1.3 to
-// 1.7 ms at 4,000 pages, 1.9 to 2.3 at 3,000, 2.8 to 3.1 at 1,000), but the
-// WAL file keeps its largest size on disk: 3,000 pages keep it under 12.5 MB,
-// and the journal of 2,000 small events under 16 MB
+// hundred webhooks one waited for 4 MB to be copied and two fsyncs. A
+// PASSIVE checkpoint runs beside the writer without blocking it, but not
+// beside the webhooks: on 2 cores its copying takes the CPU they need, so the
+// more it copies at once, the longer the webhooks that arrive meanwhile wait.
+// At 1,000 webhooks/s (2,000 commits) the p99 of a Begin and its Finish
+// (BenchmarkBeginFinishPaced) was 4.2 to 4.9 ms with no checkpointer, 5.0 to
+// 5.4 checkpointing every 400 ms, 1.3 to 1.6 every 100 ms, 0.5 to 0.75 every
+// 25 or 10 ms, and is 0.45 to 0.52 after every 32 commits. Copying too often
+// costs throughput instead, since a page that many commits wrote is copied
+// once per checkpoint: every 10 ms, bench/journal.sh measured 0.61x the
+// journal-off throughput, against 0.72x every 100 ms; hence the gap, which
+// only a burst reaches. Counting commits costs nothing at rest.
+//
+// The WAL restarts from its start only when a write finds it all copied; the
+// writer's own checkpoint, at 3,000 pages (wal_autocheckpoint), is the
+// backstop, and the WAL file keeps its largest size on disk: 3,000 pages
+// keep it under 12.5 MB, and the journal of 2,000 small events under 16 MB
 // (TestHostileJournalFlood).
 type checkpointer struct {
-	db      *sql.DB
-	commits func() uint64 // the batcher's count of commits
-	quit    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	db         *sql.DB
+	checkpoint func() error
+	every, gap time.Duration // checkpointEvery, checkpointGap
+	commits    atomic.Uint64
+	nudge      chan struct{} // one waiting nudge is enough
+	quit       chan struct{}
+	stopped    chan struct{}
+	once       sync.Once
 }
 
-func newCheckpointer(db *sql.DB, commits func() uint64) *checkpointer {
-	c := &checkpointer{db: db, commits: commits, quit: make(chan struct{}), stopped: make(chan struct{})}
+func newCheckpointer(db *sql.DB) *checkpointer {
+	return startCheckpointer(&checkpointer{db: db, every: checkpointEvery, gap: checkpointGap,
+		checkpoint: func() error {
+			_, err := db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			return err
+		}})
+}
+
+func startCheckpointer(c *checkpointer) *checkpointer {
+	c.nudge, c.quit, c.stopped = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go c.loop()
 	return c
 }
 
+// committed counts one commit of the writer's.
+func (c *checkpointer) committed() {
+	if c.commits.Add(1)%checkpointCommits == 0 {
+		select {
+		case c.nudge <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (c *checkpointer) loop() {
 	defer close(c.stopped)
-	tick := time.NewTicker(checkpointEvery)
+	tick := time.NewTicker(c.every)
 	defer tick.Stop()
 	var done uint64
+	var last time.Time
 	for {
 		select {
 		case <-c.quit:
 			return
+		case <-c.nudge:
+			// Not more often than checkpointGap: under a burst every
+			// commit is large, and copying more often only copies the
+			// pages they share more often.
+			select {
+			case <-c.quit:
+				return
+			case <-time.After(time.Until(last.Add(c.gap))):
+			}
 		case <-tick.C:
 		}
-		n := c.commits()
+		n := c.commits.Load()
 		if n == done {
 			continue // an idle bridge costs nothing
 		}
 		// A checkpoint that fails (another process's checkpoint holds the
-		// lock, a full disk) is tried again at the next tick, and the
-		// writer's own checkpoint stays behind it: nothing to report.
-		if _, err := c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+		// lock, a full disk) is tried again at the next nudge or tick, and
+		// the writer's own checkpoint stays behind it: nothing to report.
+		if err := c.checkpoint(); err == nil {
 			done = n
 		}
+		last = time.Now()
 	}
 }
 
 // close stops the checkpointer and closes its connection; the last
 // connection to close checkpoints whatever is left.
 func (c *checkpointer) close() error {
+	c.stop()
+	return c.db.Close()
+}
+
+func (c *checkpointer) stop() {
 	c.once.Do(func() { close(c.quit) })
 	<-c.stopped
-	return c.db.Close()
 }
