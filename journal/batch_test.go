@@ -331,3 +331,38 @@ func TestCheckpointerCountsCommits(t *testing.T) {
 	}
 	t.Logf("first checkpoint %v after the commit that made %d", first.Sub(start), checkpointCommits)
 }
+
+// Once bridge.db is deleted or replaced while the store is open, its writes
+// fail as a store that is down does: SQLite would write on into the deleted
+// file, which a restart never sees, and a record there keeps nothing.
+func TestSQLiteFailsOnceItsFileIsGone(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		do   func(file string) error
+	}{
+		{"deleted", func(file string) error {
+			return errors.Join(os.Remove(file), os.Remove(file+"-wal"), os.Remove(file+"-shm"))
+		}},
+		{"replaced", func(file string) error {
+			return errors.Join(os.Remove(file), os.WriteFile(file, nil, 0o600))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openSQLiteForTest(t)
+			rec, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: "evt_1", Body: []byte{}}, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.do(s.where); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Finish(ctx, rec.ID, Finish{Outcome: Queued}); err == nil || !strings.Contains(err.Error(), "deleted or replaced") {
+				t.Errorf("Finish queued after the file was %s: %v, want an error saying so", tt.name, err)
+			}
+			if _, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: "evt_2", Body: []byte{}}, time.Minute); err == nil {
+				t.Errorf("Begin after the file was %s succeeded", tt.name)
+			}
+		})
+	}
+}

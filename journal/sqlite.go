@@ -87,12 +87,17 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 	if err := read.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
 	}
+	opened, err := os.Stat(file)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
+	}
 	s := &sqlStore{
-		d:     sqliteDialect,
-		write: newHandle(write, sqliteDialect),
-		read:  newHandle(read, sqliteDialect),
-		now:   o.Now,
-		where: file,
+		opened: opened,
+		d:      sqliteDialect,
+		write:  newHandle(write, sqliteDialect),
+		read:   newHandle(read, sqliteDialect),
+		now:    o.Now,
+		where:  file,
 	}
 	// The batcher runs its statements inside transactions, where they
 	// cannot be prepared without a deadlock on the one connection: they

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,8 @@ type sqlStore struct {
 	ckpt  *checkpointer
 	now   func() time.Time
 	where string
+	// opened is SQLite's file as it was opened (see inPlace).
+	opened os.FileInfo
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -147,10 +150,36 @@ var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery
 // transaction where there is a batcher (SQLite), else on its own. durable
 // asks for the write to be on disk, not only committed, when it returns.
 func (s *sqlStore) writing(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
-	if s.batch != nil {
-		return s.batch.do(ctx, durable, run)
+	if s.batch == nil {
+		return run(ctx, s.write)
 	}
-	return run(ctx, s.write)
+	if err := s.inPlace(); err != nil {
+		return err
+	}
+	if err := s.batch.do(ctx, durable, run); err != nil {
+		return err
+	}
+	if durable { // a 202 queued must not rest on a file that was deleted meanwhile
+		return s.inPlace()
+	}
+	return nil
+}
+
+// inPlace fails once SQLite's file is no longer the one at its path: deleted
+// or replaced while the bridge runs (a cleanup of DATA_DIR, a volume
+// remounted). SQLite would go on writing to the deleted file, and a restart
+// would find none of it: a record there keeps no event, and its dedupe lasts
+// only as long as this process. The journal then fails as a store that is
+// down does, and the sender is told 503 rather than 202 queued. One stat.
+func (s *sqlStore) inPlace() error {
+	if s.opened == nil {
+		return nil
+	}
+	now, err := os.Stat(s.where)
+	if err != nil || !os.SameFile(s.opened, now) {
+		return fmt.Errorf("journal: %s was deleted or replaced while the bridge ran; restart the bridge to journal again", s.where)
+	}
+	return nil
 }
 
 func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Record, bool, error) {
