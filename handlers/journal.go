@@ -157,7 +157,7 @@ func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Res
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWait)
 	defer cancel()
-	if err := b.journal.Finish(fctx, rec.ID, f); err != nil {
+	if err := b.record(fctx, rec.ID, f); err != nil {
 		// Delivered or not, the record stays pending until its lease ends;
 		// the worker then takes it again, and Reditus's 409 and idempotency
 		// keys make that second delivery harmless.
@@ -170,6 +170,21 @@ func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Res
 		return queued
 	}
 	return res
+}
+
+// record writes f on record id. What was answered already (delivered,
+// rejected, skipped) is written with the next writes, after the answer (see
+// journal.LaterFinisher): only a queued record must be written first.
+func (b *Bridge) record(ctx context.Context, id int64, f journal.Finish) error {
+	later, ok := b.journal.(journal.LaterFinisher)
+	if !ok || f.Outcome == journal.Queued {
+		return b.journal.Finish(ctx, id, f)
+	}
+	return later.FinishLater(ctx, id, f, func(err error) {
+		if err != nil {
+			b.journalFailed(context.Background(), "finish", err)
+		}
+	})
 }
 
 // finishOf is the journal's record of a Result. Attempts counts deliveries

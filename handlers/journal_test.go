@@ -489,7 +489,8 @@ func TestJournalRetryOfASkippedEventAfterAFix(t *testing.T) {
 			t.Fatalf("record: %q %q, want skipped, naming STRIPE_ACCEPT_TEST_EVENTS", rec.Outcome, rec.Reason)
 		}
 
-		after := journaledBridge(t, red, openStore(t, place), func(c *config.Config) {
+		afterStore := openStore(t, place)
+		after := journaledBridge(t, red, afterStore, func(c *config.Config) {
 			setWebhook(c, "stripe", func(w *config.Webhook) { w.AcceptTestEvents = true })
 			c.AdminToken = config.Secret(token)
 		})
@@ -509,7 +510,7 @@ func TestJournalRetryOfASkippedEventAfterAFix(t *testing.T) {
 		if conv := red.Conversions(); len(conv) != 1 || conv[0].Email != "jane.doe@example.com" {
 			t.Errorf("Reditus received %+v, want jane.doe's conversion", conv)
 		}
-		rec = recordOf(t, store, "evt_1QcustCreated05")
+		rec = recordOf(t, afterStore, "evt_1QcustCreated05") // the bridge that retried it
 		if rec.Outcome != "forwarded" || rec.ReferralID != "ref_1" || rec.Attempts != 1 || rec.Email != "jane.doe@example.com" {
 			t.Errorf("record after the retry: %q, referral %q, %d attempts, email %q; want forwarded, ref_1, 1, jane.doe@example.com",
 				rec.Outcome, rec.ReferralID, rec.Attempts, rec.Email)

@@ -5,11 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // maxBatch bounds the writes one transaction carries, so that a burst is
-// committed in several steps and the first of them answered early.
-const maxBatch = 64
+// committed in several steps and the first of them answered early. maxLater
+// bounds the writes queued that no caller waits for (later): past it, a
+// caller waits for room, so that a journal that cannot keep up holds the
+// webhooks back rather than their writes piling up in memory.
+const (
+	maxBatch = 64
+	maxLater = 1024
+)
 
 // errClosed is what a write gets once the store is closed.
 var errClosed = errors.New("journal: the store is closed")
@@ -34,7 +41,14 @@ type batcher struct {
 	// syncOn and syncOff surround a transaction that carries a durable write.
 	syncOn, syncOff string
 
-	ops     chan *batchOp // unbuffered: a write is either taken or refused
+	ops chan *batchOp // unbuffered: a write is either taken or refused
+	// later queues the writes whose callers do not wait (doLater), in
+	// order. closing keeps a write from being queued once close has begun,
+	// so that close commits every write it accepted.
+	later   chan *batchOp
+	queued  atomic.Int64 // writes in later, not yet committed
+	closing sync.RWMutex
+	closed  bool
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
@@ -53,12 +67,25 @@ type batchOp struct {
 	// that through its results, not as an error.
 	run  func(ctx context.Context, q querier) error
 	done chan error // buffered: the batcher never waits for its caller
+	// then, for a write queued with doLater, is told its outcome; it runs on
+	// the batcher's goroutine, so it must be quick.
+	then func(error)
+}
+
+// answer tells op's caller how its write ended.
+func (b *batcher) answer(op *batchOp, err error) {
+	if op.then != nil {
+		op.then(err)
+		b.queued.Add(-1)
+	}
+	op.done <- err
 }
 
 func newBatcher(h *handle, d dialect, committed func()) *batcher {
 	b := &batcher{
 		db: h.db, h: h, syncOn: d.syncOn, syncOff: d.syncOff, committed: committed,
-		ops: make(chan *batchOp), quit: make(chan struct{}), stopped: make(chan struct{}),
+		ops: make(chan *batchOp), later: make(chan *batchOp, maxLater),
+		quit: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	go b.loop()
 	return b
@@ -80,6 +107,47 @@ func (b *batcher) do(ctx context.Context, durable bool, run func(context.Context
 	return <-op.done
 }
 
+// doLater queues a write that its caller does not wait for: it is committed
+// in a coming transaction, after every write queued before it, and then is
+// told how it ended. It waits only for room in the queue, as long as ctx
+// lets it; an error means the write was not queued.
+func (b *batcher) doLater(ctx context.Context, run func(context.Context, querier) error, then func(error)) error {
+	b.closing.RLock()
+	defer b.closing.RUnlock()
+	if b.closed {
+		return errClosed
+	}
+	op := &batchOp{ctx: context.Background(), run: run, done: make(chan error, 1), then: then}
+	b.queued.Add(1)
+	select {
+	case b.later <- op:
+		return nil
+	case <-ctx.Done():
+		b.queued.Add(-1)
+		return ctx.Err()
+	}
+}
+
+// settle returns once every write queued with doLater before it has been
+// committed, so that a read after it sees them: what a webhook was answered
+// is what the journal shows.
+func (b *batcher) settle(ctx context.Context) error {
+	if b.queued.Load() == 0 {
+		return nil
+	}
+	settled := make(chan error, 1)
+	nothing := func(context.Context, querier) error { return nil }
+	if err := b.doLater(ctx, nothing, func(err error) { settled <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-settled:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (b *batcher) loop() {
 	defer close(b.stopped)
 	for {
@@ -87,21 +155,43 @@ func (b *batcher) loop() {
 		select {
 		case op := <-b.ops:
 			batch = append(batch, op)
+		case op := <-b.later:
+			batch = append(batch, op)
 		case <-b.quit:
+			b.drain()
 			return
 		}
 		// Every write that waited while the last transaction committed
 		// goes into this one; none is waited for.
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case op := <-b.ops:
-				batch = append(batch, op)
-			default:
-				break more
-			}
+		b.commit(b.gather(batch))
+	}
+}
+
+// gather adds to batch the writes waiting now, up to maxBatch.
+func (b *batcher) gather(batch []*batchOp) []*batchOp {
+	for len(batch) < maxBatch {
+		select {
+		case op := <-b.ops:
+			batch = append(batch, op)
+		case op := <-b.later:
+			batch = append(batch, op)
+		default:
+			return batch
 		}
-		b.commit(batch)
+	}
+	return batch
+}
+
+// drain commits the writes still queued when the batcher closes: each was
+// accepted, and its caller has moved on.
+func (b *batcher) drain() {
+	for {
+		select {
+		case op := <-b.later:
+			b.commit(b.gather([]*batchOp{op}))
+		default:
+			return
+		}
 	}
 }
 
@@ -114,7 +204,7 @@ func (b *batcher) commit(batch []*batchOp) {
 	var live []*batchOp
 	for _, op := range batch {
 		if err := op.ctx.Err(); err != nil {
-			op.done <- err
+			b.answer(op, err)
 			continue
 		}
 		live = append(live, op)
@@ -123,11 +213,11 @@ func (b *batcher) commit(batch []*batchOp) {
 		failed, err := b.transaction(live)
 		if failed < 0 {
 			for _, op := range live {
-				op.done <- err
+				b.answer(op, err)
 			}
 			return
 		}
-		live[failed].done <- err
+		b.answer(live[failed], err)
 		live = append(live[:failed:failed], live[failed+1:]...)
 	}
 }
@@ -174,9 +264,14 @@ func (b *batcher) transaction(ops []*batchOp) (failed int, err error) {
 	return -1, nil
 }
 
-// close stops taking writes, lets the transaction in progress end, and
-// returns once the batcher has stopped.
+// close stops taking writes, commits those it accepted, and returns once the
+// batcher has stopped.
 func (b *batcher) close() {
-	b.once.Do(func() { close(b.quit) })
+	b.once.Do(func() {
+		b.closing.Lock() // once no doLater is under way
+		b.closed = true
+		b.closing.Unlock()
+		close(b.quit)
+	})
 	<-b.stopped
 }

@@ -366,3 +366,120 @@ func TestSQLiteFailsOnceItsFileIsGone(t *testing.T) {
 		})
 	}
 }
+
+// FinishLater returns before its write is made; a read on the same store
+// waits for it, and Close makes it before closing. While the write connection
+// is held, as a long commit holds it, nothing can be written.
+func TestSQLiteFinishLater(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*sqlStore)
+	var ids []int64
+	for i := range 3 {
+		rec, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: fmt.Sprintf("evt_%d", i), Body: []byte{}}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	hold := func() func() {
+		conn, err := s.write.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() { conn.Close() }
+	}
+	dones := make(chan error, 10)
+	done := func(err error) { dones <- err }
+
+	release := hold()
+	for _, id := range ids[:2] {
+		if err := s.FinishLater(ctx, id, Finish{Outcome: "forwarded", ReferralID: "ref", Attempts: 1}, done); err != nil {
+			t.Fatalf("FinishLater with the writer busy: %v, want it queued", err)
+		}
+	}
+	if err := s.FinishLater(ctx, 999, Finish{Outcome: "forwarded"}, done); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(200*time.Millisecond, release)
+	if rec, err := s.Get(ctx, ids[0]); err != nil || rec.Outcome != "forwarded" || rec.ReferralID != "ref" {
+		t.Errorf("Get after FinishLater: %q %q %v, want forwarded ref", rec.Outcome, rec.ReferralID, err)
+	}
+	if recs, err := s.List(ctx, Filter{Outcome: "forwarded"}); err != nil || len(recs) != 2 {
+		t.Errorf("List forwarded: %d records (%v), want 2", len(recs), err)
+	}
+	for range 3 {
+		if err := <-dones; err != nil && !errors.Is(err, ErrNotFound) {
+			t.Errorf("done: %v", err)
+		} else if err != nil {
+			t.Logf("done for record 999: %v", err)
+		}
+	}
+
+	// A queued outcome is written before FinishLater returns.
+	if err := s.FinishLater(ctx, ids[2], Finish{Outcome: Queued}, done); err != nil || len(dones) != 1 {
+		t.Errorf("FinishLater queued: %v, %d answers before it returned, want 1", err, len(dones))
+	}
+	<-dones
+
+	// Close commits what it accepted.
+	release = hold()
+	if err := s.FinishLater(ctx, ids[2], Finish{Outcome: "rejected", Reason: "late"}, done); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(200*time.Millisecond, release)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-dones; err != nil {
+		t.Errorf("the write queued before Close: %v", err)
+	}
+	if err := s.FinishLater(ctx, ids[2], Finish{Outcome: "forwarded"}, done); err == nil {
+		t.Error("FinishLater after Close succeeded")
+	}
+	again, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if rec, err := again.Get(ctx, ids[2]); err != nil || rec.Outcome != "rejected" {
+		t.Errorf("after Close and a reopen: %q %v, want rejected", rec.Outcome, err)
+	}
+}
+
+// The writes no caller waits for are bounded: past maxLater, FinishLater
+// waits for room as long as its context lets it, then queues nothing.
+func TestSQLiteFinishLaterIsBounded(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLiteForTest(t)
+	conn, err := s.write.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The batcher takes a batch, whose transaction waits for the
+	// connection, and maxLater wait in the queue: the next write waits for
+	// room until its context ends.
+	for i := range maxLater + maxBatch + 1 {
+		tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		called := false
+		err := s.FinishLater(tctx, int64(i), Finish{Outcome: "forwarded"}, func(error) { called = true })
+		cancel()
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || i < maxLater {
+			t.Fatalf("write %d: %v, want it queued up to %d, then the context's deadline", i, err, maxLater)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if called {
+			t.Error("done was called for a write not queued")
+		}
+		return
+	}
+	t.Errorf("%d writes queued while the writer was busy, want at most %d", maxLater+maxBatch+1, maxLater+maxBatch)
+}

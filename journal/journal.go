@@ -136,6 +136,22 @@ type Store interface {
 	Close() error
 }
 
+// LaterFinisher is a Store that can record an outcome after its caller has
+// moved on. A webhook forwarded to Reditus is answered without waiting for
+// its record's last write; should the process die before that write, the
+// record stays pending, the worker takes it when its lease ends, and Reditus
+// answers it as a duplicate (its referrals and idempotency keys). An outcome
+// that must be kept before the answer, Queued, is recorded before
+// FinishLater returns. The SQLite store is one; on Postgres it is Finish.
+type LaterFinisher interface {
+	// FinishLater records f on record id, as Finish does, and calls done
+	// with the write's error once it is made. The store's reads (Get, List)
+	// wait for the writes queued before them. FinishLater waits only for
+	// room in its queue, as long as ctx lets it; an error means nothing was
+	// queued and done is not called.
+	FinishLater(ctx context.Context, id int64, f Finish, done func(error)) error
+}
+
 // Options says which store Open opens.
 type Options struct {
 	// DatabaseURL, when set, selects Postgres: postgres://user:password@host/db.
