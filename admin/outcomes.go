@@ -17,7 +17,7 @@ var outcomes = []outcome{
 	{"duplicate", "ok", "Reditus already had this referral, from an earlier event of the same signup. Nothing to do.", false},
 	{"dry_run", "muted", "Nothing was sent: the bridge runs in dry run (no REDITUS_API_KEY, or DRY_RUN=true).", false},
 	{"pending", "info", "Being delivered right now.", false},
-	{"queued", "info", "Reditus was unavailable. The bridge retries by itself, sooner at first and then every few minutes, until RETRY_FOR (72h by default) has passed. Nothing to do unless it stays queued.", true},
+	{"queued", "info", "Reditus could not take it yet: it was unavailable, or refused the API key while the bridge retried (the reason says which). The bridge retries by itself, sooner at first and then every few minutes, until RETRY_FOR (72h by default) has passed. Nothing to do unless it stays queued.", true},
 	{"skipped", "warn", "Not a conversion: another event type, a test-mode event, or no referral data or email where the bridge looked. Read the reason, fix the configuration or the metadata your site writes, then retry.", true},
 	{"rejected", "bad", "Reditus refused it, for example an unknown affiliate slug. The reason holds Reditus's words. Fix it in Reditus (or your site), then retry.", true},
 	{"failed", "bad", "Given up: Reditus stayed unavailable past RETRY_FOR, or refused the bridge's API key. Fix the cause (REDITUS_API_KEY, REDITUS_API_URL), then retry.", true},
