@@ -50,16 +50,10 @@ var sqliteDialect = dialect{
 const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(3000)&_txlock=immediate"
 
 func openSQLite(ctx context.Context, o Options) (Store, error) {
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("journal: data directory: %w", err)
-	}
-	file, err := filepath.Abs(filepath.Join(o.DataDir, "bridge.db"))
+	file, dsn, err := sqliteFile(o.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("journal: data directory: %w", err)
+		return nil, err
 	}
-	// A file: URI, percent-encoded, so that no character of the path is
-	// taken for the start of the parameters.
-	dsn := "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + sqliteParams
 	// One connection writes and one reads (List, Get); a third checkpoints
 	// (checkpointer). SQLite has one writer at a time: one connection makes
 	// writes queue in Go instead of spinning on SQLITE_BUSY, and is faster
@@ -99,22 +93,45 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 		now:    o.Now,
 		where:  file,
 	}
+	if err := s.startWriting(ctx, dsn); err != nil {
+		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), s.Close())
+	}
+	return s, nil
+}
+
+// sqliteFile is the journal's file in dataDir, made if need be, and the DSN
+// that opens it.
+func sqliteFile(dataDir string) (file, dsn string, err error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", "", fmt.Errorf("journal: data directory: %w", err)
+	}
+	file, err = filepath.Abs(filepath.Join(dataDir, "bridge.db"))
+	if err != nil {
+		return "", "", fmt.Errorf("journal: data directory: %w", err)
+	}
+	// A file: URI, percent-encoded, so that no character of the path is
+	// taken for the start of the parameters.
+	return file, "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + sqliteParams, nil
+}
+
+// startWriting starts the batcher and the checkpointer.
+func (s *sqlStore) startWriting(ctx context.Context, dsn string) error {
 	// The batcher runs its statements inside transactions, where they
 	// cannot be prepared without a deadlock on the one connection: they
 	// are prepared now, before it starts.
 	if err := s.write.prepareAll(ctx, batchedQueries); err != nil {
-		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), s.Close())
+		return err
 	}
 	// The checkpointer's connection, the third, neither writes nor reads a
 	// record.
 	ckpt, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), s.Close())
+		return err
 	}
 	ckpt.SetMaxOpenConns(1)
 	s.ckpt = newCheckpointer(ckpt)
 	s.batch = newBatcher(s.write, sqliteDialect, s.ckpt.committed)
-	return s, nil
+	return nil
 }
 
 // The checkpointer copies the WAL into the database file after every
