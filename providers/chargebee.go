@@ -124,38 +124,49 @@ func mapChargebee(body []byte, _ mapping.Options) (mapping.Event, error) {
 			who.UID = tx.CustomerID
 		}
 		ev = mapping.Convert(ev, who, places...)
-		amount := tx.Amount
-		if inv := c.Invoice; inv != nil {
-			// The invoice states the tax; the payment is this transaction's
-			// share of the invoice, less its share of the tax.
-			paid := amount
-			for _, l := range tx.LinkedInvoices {
-				if l.InvoiceID == inv.ID {
-					paid = l.AppliedAmount
-				}
-			}
-			amount = netOfTax(paid, inv.Total, inv.Tax)
-		}
 		sub := mapping.Subscription(cmp.Or(tx.SubscriptionID, subscription.id), subscription.periodUnit, subscription.period)
-		return mapping.Pay(ev, who, "chargebee:transaction:"+tx.ID, amount, tx.CurrencyCode, sub)
+		return mapping.Pay(ev, who, "chargebee:transaction:"+tx.ID, chargebeePaid(c), tx.CurrencyCode, sub)
 
 	case "payment_refunded":
-		if tx == nil || tx.ID == "" {
-			return mapping.Event{}, mapping.Invalid("payment_refunded event has no content.transaction")
-		}
-		payment := cmp.Or(tx.RefundedTxnID, tx.ReferenceTransactionID)
-		if payment == "" {
-			ev.Skip = "the refund names no refunded payment: looked at content.transaction.refunded_txn_id and reference_transaction_id"
-			return ev, nil
-		}
-		if paid, refunded := chargebeeRefunded(c, payment); refunded < paid {
-			return mapping.PartialRefund(ev, refunded, paid, "refunds on the invoice of the payment's txn_amount"), nil
-		}
-		return mapping.Refund(ev, "chargebee:transaction:"+payment), nil
+		return chargebeeRefund(ev, c)
 
 	default: // subscription_cancelled
 		return mapping.Churn(ev, who), nil
 	}
+}
+
+// chargebeePaid is what a transaction paid, net of tax: its share of the
+// invoice (the invoice states the tax), less its share of the tax.
+func chargebeePaid(c chargebeeContent) int64 {
+	tx, inv := c.Transaction, c.Invoice
+	if inv == nil {
+		return tx.Amount
+	}
+	paid := tx.Amount
+	for _, l := range tx.LinkedInvoices {
+		if l.InvoiceID == inv.ID {
+			paid = l.AppliedAmount
+		}
+	}
+	return netOfTax(paid, inv.Total, inv.Tax)
+}
+
+// chargebeeRefund maps payment_refunded: the refund of the payment it names,
+// when it took back the whole of it.
+func chargebeeRefund(ev mapping.Event, c chargebeeContent) (mapping.Event, error) {
+	tx := c.Transaction
+	if tx == nil || tx.ID == "" {
+		return mapping.Event{}, mapping.Invalid("payment_refunded event has no content.transaction")
+	}
+	payment := cmp.Or(tx.RefundedTxnID, tx.ReferenceTransactionID)
+	if payment == "" {
+		ev.Skip = "the refund names no refunded payment: looked at content.transaction.refunded_txn_id and reference_transaction_id"
+		return ev, nil
+	}
+	if paid, refunded := chargebeeRefunded(c, payment); refunded < paid {
+		return mapping.PartialRefund(ev, refunded, paid, "refunds on the invoice of the payment's txn_amount"), nil
+	}
+	return mapping.Refund(ev, "chargebee:transaction:"+payment), nil
 }
 
 // chargebeeRefunded returns what the refunded payment paid and how much of

@@ -100,8 +100,11 @@ func mapLemonSqueezy(body []byte, o mapping.Options) (mapping.Event, error) {
 		ev.Skip = "test-mode event (meta.test_mode: true); set LEMONSQUEEZY_ACCEPT_TEST_EVENTS=true to forward test events"
 		return ev, nil
 	}
+	return lemonSqueezyCalls(ev, a, id, e.Meta.CustomData)
+}
 
-	custom := e.Meta.CustomData
+// lemonSqueezyCalls maps a handled event, live or accepted, to its calls.
+func lemonSqueezyCalls(ev mapping.Event, a lemonSqueezyAttributes, id string, custom mapping.Metadata) (mapping.Event, error) {
 	who := mapping.Who{
 		Email:  a.UserEmail,
 		UID:    cmp.Or(custom.Get(mapping.KeysUserID), string(a.CustomerID)),

@@ -115,12 +115,17 @@ func mapPolar(body []byte, _ mapping.Options) (mapping.Event, error) {
 	if err := decodePolarData(e.Data, &o, e.Type); err != nil {
 		return mapping.Event{}, err
 	}
+	return polarOrderCalls(ev, o)
+}
+
+// polarOrderCalls maps order.paid and order.refunded.
+func polarOrderCalls(ev mapping.Event, o polarOrder) (mapping.Event, error) {
 	sub := o.Subscription
 	if sub == nil {
 		sub = &polarSubscription{}
 	}
 	key := "polar:order:" + o.ID
-	if e.Type == "order.refunded" {
+	if ev.Type == "order.refunded" {
 		net := cmp.Or(polarCents(o.NetAmount), polarCents(o.Amount))
 		if o.Status != "refunded" && o.RefundedAmount < net {
 			return mapping.PartialRefund(ev, o.RefundedAmount, net, "data.refunded_amount of net_amount"), nil
