@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // pure Go: the binary stays static (CGO_ENABLED=0)
+	"modernc.org/sqlite" // pure Go: the binary stays static (CGO_ENABLED=0)
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteTimeLayout is fixed-width UTC, so that comparing two times as text,
@@ -68,7 +69,7 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
 	}
 	write.SetMaxOpenConns(1)
-	if err := migrate(ctx, write, sqliteDialect); err != nil {
+	if err := migrateSQLite(ctx, write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
 	}
@@ -97,6 +98,27 @@ func openSQLite(ctx context.Context, o Options) (Store, error) {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), s.Close())
 	}
 	return s, nil
+}
+
+// migrateSQLite migrates, and tries again while another connection holds the
+// file, for up to 10 s as busy_timeout would: processes that open a new file
+// at the same moment (the bridge and `reditus-bridge events`, say) can meet
+// SQLITE_BUSY at once, without SQLite waiting, while the first of them
+// turns the file to WAL (about 1 in 100 of four at once in
+// TestSQLite/instances_starting_at_once_migrate_once).
+func migrateSQLite(ctx context.Context, db *sql.DB) error {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := migrate(ctx, db, sqliteDialect)
+		var busy *sqlite.Error
+		if err == nil || !errors.As(err, &busy) || busy.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // sqliteFile is the journal's file in dataDir, made if need be, and the DSN
