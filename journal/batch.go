@@ -128,9 +128,9 @@ func (b *batcher) doLater(ctx context.Context, run func(context.Context, querier
 	}
 }
 
-// settle returns once every write queued with doLater before it has been
-// committed, so that a read after it sees them: what a webhook was answered
-// is what the journal shows.
+// settle returns once every write queued with doLater before it is done, so
+// that a read after it sees them: what a webhook was answered is what the
+// journal shows. It fails only when the queue cannot take it or ctx ends.
 func (b *batcher) settle(ctx context.Context) error {
 	if b.queued.Load() == 0 {
 		return nil
@@ -140,9 +140,12 @@ func (b *batcher) settle(ctx context.Context) error {
 	if err := b.doLater(ctx, nothing, func(err error) { settled <- err }); err != nil {
 		return err
 	}
+	// An order, not a success: once the writes before it are done, however
+	// they ended, the read shows what the file holds (WAL lets it read while
+	// the write lock is held elsewhere).
 	select {
-	case err := <-settled:
-		return err
+	case <-settled:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -153,10 +156,12 @@ func (b *batcher) loop() {
 	for {
 		var batch []*batchOp
 		select {
-		case op := <-b.ops:
-			batch = append(batch, op)
 		case op := <-b.later:
 			batch = append(batch, op)
+		case op := <-b.ops:
+			// A write queued with doLater before this one was sent goes
+			// first: a re-send's Begin must find the outcome it was told.
+			batch = append(b.takeLater(nil), op)
 		case <-b.quit:
 			b.drain()
 			return
@@ -167,13 +172,34 @@ func (b *batcher) loop() {
 	}
 }
 
-// gather adds to batch the writes waiting now, up to maxBatch.
+// takeLater adds to batch every write waiting in later: all were queued
+// before the write now taken from ops was sent.
+func (b *batcher) takeLater(batch []*batchOp) []*batchOp {
+	for range maxLater {
+		select {
+		case op := <-b.later:
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// gather adds to batch the writes waiting now, up to maxBatch, those in
+// later first, for the same reason.
 func (b *batcher) gather(batch []*batchOp) []*batchOp {
 	for len(batch) < maxBatch {
 		select {
-		case op := <-b.ops:
-			batch = append(batch, op)
 		case op := <-b.later:
+			batch = append(batch, op)
+			continue
+		default:
+		}
+		select {
+		case op := <-b.later:
+			batch = append(batch, op)
+		case op := <-b.ops:
 			batch = append(batch, op)
 		default:
 			return batch
