@@ -68,7 +68,8 @@ type batchOp struct {
 	run  func(ctx context.Context, q querier) error
 	done chan error // buffered: the batcher never waits for its caller
 	// then, for a write queued with doLater, is told its outcome; it runs on
-	// the batcher's goroutine, so it must be quick.
+	// the batcher's goroutine, so it must be quick, and must not read the
+	// store: a read would wait for the batcher (settle), which waits for it.
 	then func(error)
 }
 
