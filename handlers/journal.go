@@ -152,6 +152,7 @@ func journalText(s string) string {
 // Reditus into 202 queued once the journal holds the event durably.
 func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Result {
 	f := finishOf(res)
+	f.Lease = rec.NextAttemptAt // the work's lease: a newer holder's outcome stands
 	if res.Code == outcome.Unavailable && !b.noQueue {
 		f.Outcome, f.NextAttemptAt = journal.Queued, journal.NextAttempt(0, time.Now())
 	}

@@ -33,6 +33,9 @@ var (
 	// ErrBusy: the record is pending under a live lease, so someone is
 	// delivering it right now.
 	ErrBusy = errors.New("journal: event is being delivered")
+	// ErrLeaseLost: Finish came after its lease (Finish.Lease) ended and
+	// another holder took the record.
+	ErrLeaseLost = errors.New("journal: the event's lease ended and another holder took it")
 )
 
 // Record is one journaled event.
@@ -68,6 +71,12 @@ type Finish struct {
 	Attempts int
 	// NextAttemptAt is when a queued record is due; zero means now.
 	NextAttemptAt time.Time
+	// Lease, when set, is the end of the lease the work held (its record's
+	// NextAttemptAt, from Begin, Due or Retake): the outcome is written only
+	// while the record is still pending under it, else Finish fails with
+	// ErrLeaseLost. Work that overran its lease was taken by another holder,
+	// whose outcome is newer.
+	Lease time.Time
 }
 
 // Filter selects records for List. Empty fields match everything.
@@ -107,9 +116,10 @@ type Store interface {
 	// instances, never both get claimed=true while the lease lasts.
 	Begin(ctx context.Context, r Record, lease time.Duration) (rec Record, claimed bool, err error)
 	// Finish records the outcome of the work on a claimed record and releases
-	// its lease. It does not check that the lease is still the caller's: work
-	// that overran its lease may have been taken and done again, and the
-	// later Finish stands.
+	// its lease. With f.Lease set it writes only while the caller still holds
+	// that lease: work that overran its lease may have been taken and done
+	// again, and the newer holder's outcome stands (ErrLeaseLost). Without,
+	// it writes whatever the record's state.
 	Finish(ctx context.Context, id int64, f Finish) error
 	// Due claims up to limit records whose NextAttemptAt is not after now,
 	// oldest first, leasing each for lease and counting a retry on each: the

@@ -136,7 +136,9 @@ const (
 	beginSelect = `SELECT ` + columns + ` FROM journal WHERE provider = ? AND delivery_id = ?`
 )
 
-const finishQuery = `
+// Finish's statements: finishFenced writes only under the lease it names.
+const (
+	finishQuery = `
 	UPDATE journal SET outcome = ?, reason = ?,
 		referral_id = COALESCE(NULLIF(?, ''), referral_id),
 		email = COALESCE(NULLIF(?, ''), email),
@@ -144,10 +146,12 @@ const finishQuery = `
 		event_type = COALESCE(NULLIF(?, ''), event_type),
 		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
 	WHERE id = ?`
+	finishFenced = finishQuery + ` AND outcome = 'pending' AND next_attempt_at = ?`
+)
 
 // batchedQueries are the statements of the writes every webhook makes;
 // SQLite commits them in shared transactions (batcher).
-var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery}
+var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery, finishFenced}
 
 // writing runs one of the writes every webhook makes: in the next shared
 // transaction where there is a batcher (SQLite), else on its own. durable
@@ -304,8 +308,12 @@ func (s *sqlStore) finishing(id int64, f Finish) (run func(context.Context, quer
 				next = s.t(now)
 			}
 		}
-		res, err := q.Exec(ctx, finishQuery, f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-			f.EventType, f.Attempts, next, s.t(now), id)
+		query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
+			f.EventType, f.Attempts, next, s.t(now), id}
+		if !f.Lease.IsZero() {
+			query, args = finishFenced, append(args, s.t(f.Lease))
+		}
+		res, err := q.Exec(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -315,6 +323,9 @@ func (s *sqlStore) finishing(id int64, f Finish) (run func(context.Context, quer
 	ended = func(err error) error {
 		if err == nil && changed == 0 {
 			err = ErrNotFound
+			if !f.Lease.IsZero() {
+				err = ErrLeaseLost // or no such record: either way, nothing of the caller's to write
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("journal: finish %d: %w", id, err)

@@ -236,6 +236,29 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("Finish under a lease it lost changes nothing", func(t *testing.T) {
+		clk := newClock()
+		clk.Advance(789 * time.Nanosecond) // a real clock's nanoseconds, which neither store keeps
+		s := open(t, b.fresh(t), clk)
+		first, _ := begin(t, s, delivery("evt_1"))
+		clk.Advance(lease + time.Second) // the first holder stalled past its lease
+		due, err := s.Due(context.Background(), clk.Now(), lease, 10)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("Due: %d records, %v; want the abandoned one", len(due), err)
+		}
+		finish(t, s, due[0].ID, journal.Finish{Outcome: "forwarded", Reason: "the worker's", Attempts: 1, Lease: due[0].NextAttemptAt})
+		err = s.Finish(context.Background(), first.ID, journal.Finish{Outcome: "rejected", Reason: "stale", Lease: first.NextAttemptAt})
+		if !errors.Is(err, journal.ErrLeaseLost) {
+			t.Errorf("the stale holder's Finish: %v, want ErrLeaseLost", err)
+		}
+		if got := get(t, s, first.ID); got.Outcome != "forwarded" || got.Reason != "the worker's" {
+			t.Errorf("the record is %s (%q), want the worker's forwarded", got.Outcome, got.Reason)
+		}
+		// The holder of Begin's own lease, nanoseconds and all, may finish.
+		second, _ := begin(t, s, delivery("evt_2"))
+		finish(t, s, second.ID, journal.Finish{Outcome: "skipped", Lease: second.NextAttemptAt})
+	})
+
 	t.Run("Finish records the outcome and releases the lease", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)

@@ -174,6 +174,7 @@ func (w *Worker) deliver(ctx context.Context, r Record) {
 			}
 		}
 	}
+	f.Lease = r.NextAttemptAt // Due's lease: a newer holder's outcome stands
 	fctx, cancel := context.WithTimeout(ctx, w.Lease)
 	defer cancel()
 	if err := w.Store.Finish(fctx, r.ID, f); err != nil {
