@@ -1059,7 +1059,9 @@ func TestHostileJournalKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
-	gate.Release() // the held call's client is gone: Reditus drops it
+	// Not released: the held call's client is gone, and the gate drops it
+	// once Reditus notices. Releasing it here could let it through first,
+	// and the worker's delivery would then be the duplicate.
 
 	db := journalDB(t, dir)
 	var outcome, next string
