@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"sync"
@@ -30,6 +31,42 @@ func sendAnswered(t *testing.T, p *process, prefix string, n int) {
 		})
 	}
 	wg.Wait()
+}
+
+// answeredBehindALock starts a bridge and sends it n referred signups; once
+// each has reached Reditus (and so its Begin is committed), another process
+// takes bridge.db's write lock, as a second instance on the volume would, and
+// only then are they let through: every signup is answered 200 forwarded, and
+// every outcome waits for the lock. It returns the fake Reditus, the bridge,
+// its DATA_DIR, and the connection that holds the lock (in a transaction).
+func answeredBehindALock(t *testing.T, prefix string, n int) (*moody, *process, string, *sql.Conn) {
+	t.Helper()
+	red := newMoody(t, fakereditus.Conflicts())
+	gate := fakereditus.NewGate(n, red.Reditus)
+	red.Respond(reditus.CallTrack, gate.Respond)
+	t.Cleanup(gate.Release)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red.Server, dir)...)
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		sendAnswered(t, p, prefix, n)
+	}()
+	select {
+	case <-gate.Held():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the deliveries never reached Reditus")
+	}
+	lock, err := journalDB(t, dir).Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(context.Background(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	gate.Release()
+	<-answered
+	return red, p, dir, lock
 }
 
 // A SIGTERM right after a burst of answers: main closes the store after the
@@ -72,35 +109,10 @@ func TestWriteBehindSIGTERMCommitsAnswered(t *testing.T) {
 // answers 409, and each ends duplicate or forwarded: no conversion is created
 // twice, and none stays pending.
 func TestWriteBehindKill9AfterAnswers(t *testing.T) {
-	red := newMoody(t, fakereditus.Conflicts())
 	const n = 20
-	gate := fakereditus.NewGate(n, red.Reditus)
-	red.Respond(reditus.CallTrack, gate.Respond)
-	defer gate.Release()
-	dir := t.TempDir()
-	p := start(t, liveEnv(red.Server, dir)...)
-	answered := make(chan struct{})
-	go func() {
-		defer close(answered)
-		sendAnswered(t, p, "crash", n)
-	}()
-	select {
-	case <-gate.Held():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the deliveries never reached Reditus")
-	}
-	// Every Begin is committed; the outcomes to come must wait.
+	red, p, dir, lock := answeredBehindALock(t, "crash", n)
 	db := journalDB(t, dir)
 	ctx := context.Background()
-	lock, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
-	gate.Release()
-	<-answered
 	p.kill(t)
 	if _, err := lock.ExecContext(ctx, `ROLLBACK`); err != nil {
 		t.Fatal(err)
@@ -151,34 +163,10 @@ func TestWriteBehindKill9AfterAnswers(t *testing.T) {
 // bridge.db holds its write lock for a moment): the bridge waits for them on
 // its way out (store.Close drains), and they are in the file once it exits.
 func TestWriteBehindSIGTERMWithOutcomesQueued(t *testing.T) {
-	red := newMoody(t, fakereditus.Conflicts())
 	const n = 20
-	gate := fakereditus.NewGate(n, red.Reditus)
-	red.Respond(reditus.CallTrack, gate.Respond)
-	defer gate.Release()
-	dir := t.TempDir()
-	p := start(t, liveEnv(red.Server, dir)...)
-	answered := make(chan struct{})
-	go func() {
-		defer close(answered)
-		sendAnswered(t, p, "held", n)
-	}()
-	select {
-	case <-gate.Held():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the deliveries never reached Reditus")
-	}
+	_, p, dir, lock := answeredBehindALock(t, "held", n)
 	db := journalDB(t, dir)
 	ctx := context.Background()
-	lock, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
-	gate.Release()
-	<-answered
 	time.AfterFunc(time.Second, func() {
 		_, _ = lock.ExecContext(ctx, `ROLLBACK`)
 		lock.Close()
