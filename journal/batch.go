@@ -66,7 +66,7 @@ type batchOp struct {
 	// undoes the transaction; a write that finds nothing to change reports
 	// that through its results, not as an error.
 	run  func(ctx context.Context, q querier) error
-	done chan error // buffered: the batcher never waits for its caller
+	done chan error // buffered: the batcher never waits for its caller; nil with then
 	// then, for a write queued with doLater, is told its outcome; it runs on
 	// the batcher's goroutine, so it must be quick, and must not read the
 	// store: a read would wait for the batcher (settle), which waits for it.
@@ -75,11 +75,12 @@ type batchOp struct {
 
 // answer tells op's caller how its write ended.
 func (b *batcher) answer(op *batchOp, err error) {
-	if op.then != nil {
-		op.then(err)
-		b.queued.Add(-1)
+	if op.then == nil {
+		op.done <- err
+		return
 	}
-	op.done <- err
+	op.then(err)
+	b.queued.Add(-1)
 }
 
 func newBatcher(h *handle, d dialect, committed func()) *batcher {
@@ -118,7 +119,7 @@ func (b *batcher) doLater(ctx context.Context, run func(context.Context, querier
 	if b.closed {
 		return errClosed
 	}
-	op := &batchOp{ctx: context.Background(), run: run, done: make(chan error, 1), then: then}
+	op := &batchOp{ctx: context.Background(), run: run, then: then} // no one waits on done
 	b.queued.Add(1)
 	select {
 	case b.later <- op:
@@ -136,9 +137,9 @@ func (b *batcher) settle(ctx context.Context) error {
 	if b.queued.Load() == 0 {
 		return nil
 	}
-	settled := make(chan error, 1)
+	settled := make(chan struct{})
 	nothing := func(context.Context, querier) error { return nil }
-	if err := b.doLater(ctx, nothing, func(err error) { settled <- err }); err != nil {
+	if err := b.doLater(ctx, nothing, func(error) { close(settled) }); err != nil {
 		return err
 	}
 	// An order, not a success: once the writes before it are done, however
