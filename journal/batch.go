@@ -64,7 +64,8 @@ type batchOp struct {
 	// run does the write with q; it may run twice (see commit), so it sets
 	// its results afresh each time. Its error is a failed statement, which
 	// undoes the transaction; a write that finds nothing to change reports
-	// that through its results, not as an error.
+	// that through its results, not as an error. nil is a mark (settle's),
+	// which writes nothing.
 	run  func(ctx context.Context, q querier) error
 	done chan error // buffered: the batcher never waits for its caller; nil with then
 	// then, for a write queued with doLater, is told its outcome; it runs on
@@ -138,8 +139,7 @@ func (b *batcher) settle(ctx context.Context) error {
 		return nil
 	}
 	settled := make(chan struct{})
-	nothing := func(context.Context, querier) error { return nil }
-	if err := b.doLater(ctx, nothing, func(error) { close(settled) }); err != nil {
+	if err := b.doLater(ctx, nil, func(error) { close(settled) }); err != nil { // a mark: no write
 		return err
 	}
 	// An order, not a success: once the writes before it are done, however
@@ -227,16 +227,27 @@ func (b *batcher) drain() {
 // fails undoes the transaction: it gets its error, and the others are run
 // again without it, so that one write's failure never costs another its
 // write. A failure of the transaction itself (its lock, its commit) is every
-// write's: running them one by one would only repeat it.
+// write's: running them one by one would only repeat it. A mark needs no
+// transaction: it is answered once the writes before it are.
 func (b *batcher) commit(batch []*batchOp) {
-	var live []*batchOp
+	var live, marks []*batchOp
 	for _, op := range batch {
-		if err := op.ctx.Err(); err != nil {
-			b.answer(op, err)
-			continue
+		switch {
+		case op.ctx.Err() != nil:
+			b.answer(op, op.ctx.Err())
+		case op.run == nil && len(live) == 0: // the writes before it are done
+			b.answer(op, nil)
+		case op.run == nil:
+			marks = append(marks, op)
+		default:
+			live = append(live, op)
 		}
-		live = append(live, op)
 	}
+	defer func() {
+		for _, op := range marks {
+			b.answer(op, nil)
+		}
+	}()
 	for len(live) > 0 {
 		failed, err := b.transaction(live)
 		if failed < 0 {
