@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/getreditus/reditus-bridge/outcome"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -187,13 +189,13 @@ func openSharedJournal(t *testing.T, o journal.Options) journal.Store {
 }
 
 // outcomes counts the journal's records by outcome.
-func outcomes(t *testing.T, s journal.Store) map[string]int {
+func outcomes(t *testing.T, s journal.Store) map[outcome.Word]int {
 	t.Helper()
 	recs, err := s.List(context.Background(), journal.Filter{Limit: journal.MaxLimit})
 	if err != nil {
 		t.Fatalf("list the journal: %v", err)
 	}
-	n := map[string]int{}
+	n := map[outcome.Word]int{}
 	for _, r := range recs {
 		n[r.Outcome]++
 	}
@@ -257,7 +259,7 @@ func TestJournalSurvivesKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	left, due := map[string]int{}, time.Time{}
+	left, due := map[outcome.Word]int{}, time.Time{}
 	for _, r := range recs {
 		left[r.Outcome]++
 		if r.NextAttemptAt.After(due) {

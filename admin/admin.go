@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // Lister reads the journal. journal.Store is one.
@@ -36,7 +37,7 @@ type Journal interface {
 
 // Outcome is what a retry made of an event.
 type Outcome struct {
-	Outcome    string // as journaled: forwarded, skipped, queued, ...
+	Outcome    outcome.Word // as journaled: forwarded, skipped, queued, ...
 	Reason     string
 	ReferralID string
 }
@@ -361,8 +362,8 @@ func (s *server) retryEvent(r *http.Request) (int64, Outcome, error) {
 
 // retryJSON is the retry route's answer.
 type retryJSON struct {
-	ID         int64  `json:"id"`
-	Outcome    string `json:"outcome"`
-	Reason     string `json:"reason"`
-	ReferralID string `json:"referral_id"`
+	ID         int64        `json:"id"`
+	Outcome    outcome.Word `json:"outcome"`
+	Reason     string       `json:"reason"`
+	ReferralID string       `json:"referral_id"`
 }

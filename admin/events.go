@@ -104,7 +104,7 @@ func printTable(w io.Writer, recs []journal.Record, truncated bool) {
 	for i, r := range recs {
 		rows[i] = []string{
 			r.ReceivedAt.UTC().Format(time.DateTime), r.Provider, dash(r.EventType), dash(r.DeliveryID),
-			r.Outcome, strconv.Itoa(r.Attempts), dash(r.ReferralID), dash(r.Email),
+			string(r.Outcome), strconv.Itoa(r.Attempts), dash(r.ReferralID), dash(r.Email),
 		}
 		for j, cell := range rows[i] {
 			widths[j] = max(widths[j], utf8.RuneCountInString(cell))

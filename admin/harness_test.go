@@ -1,6 +1,8 @@
 package admin_test
 
 import (
+	"github.com/getreditus/reditus-bridge/outcome"
+
 	"context"
 	"errors"
 	"io"
@@ -24,7 +26,8 @@ const token = "correct-horse-battery-staple"
 type event struct {
 	provider, deliveryID, eventType, email string
 	ago                                    time.Duration // received this long before now
-	outcome, reason, referralID            string
+	outcome                                outcome.Word
+	reason, referralID                     string
 	attempts                               int
 	// pending leaves it as Begin made it: being delivered, under a lease.
 	pending bool

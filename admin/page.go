@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 var (
@@ -52,7 +53,7 @@ type pageData struct {
 	ProviderOptions []option
 	SinceOptions    []option
 	LimitOptions    []option
-	Legend          []outcome
+	Legend          []legendRow
 }
 
 type option struct {
@@ -64,7 +65,7 @@ type option struct {
 type flash struct {
 	Box     string // the note's colour: the outcome's
 	Text    string
-	Outcome string
+	Outcome outcome.Word
 	Badge   string
 	Reason  string
 }
@@ -81,7 +82,7 @@ type eventRow struct {
 	EventLink   string
 	Email       string
 	EmailLink   string
-	Outcome     string
+	Outcome     outcome.Word
 	Badge       string
 	Meaning     string
 	Reason      string
@@ -97,7 +98,7 @@ var pageParams = []string{"retried", "retry"}
 // page is GET /admin.
 func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
-	data := pageData{CSS: template.CSS(pageCSS), CanRetry: s.retry != nil, Legend: outcomes}
+	data := pageData{CSS: template.CSS(pageCSS), CanRetry: s.retry != nil, Legend: legend}
 	status := http.StatusOK
 	q, err := parseQuery(r.URL.Query(), pageParams)
 	var recs []journal.Record

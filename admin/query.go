@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // query is a search of the journal as the page, the API and the events
@@ -82,7 +83,7 @@ func (e *paramError) Unwrap() error { return e.Err }
 // filter checks q and turns it into the journal's Filter; now is what a
 // since duration counts back from.
 func (q query) filter(now time.Time) (journal.Filter, error) {
-	f := journal.Filter{Email: q.Email, DeliveryID: q.EventID, Outcome: q.Outcome, Provider: q.Provider}
+	f := journal.Filter{Email: q.Email, DeliveryID: q.EventID, Outcome: outcome.Word(q.Outcome), Provider: q.Provider}
 	bad := func(param, format string, args ...any) (journal.Filter, error) {
 		return f, &paramError{param, fmt.Errorf(format, args...)}
 	}
@@ -162,16 +163,16 @@ func parseLimit(s string) (int, error) {
 
 // eventJSON is one event as the API and `events --json` show it.
 type eventJSON struct {
-	ID         int64     `json:"id"`
-	Provider   string    `json:"provider"`
-	DeliveryID string    `json:"delivery_id"`
-	EventType  string    `json:"event_type"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason"`
-	Attempts   int       `json:"attempts"`
-	ReceivedAt time.Time `json:"received_at"`
-	ReferralID string    `json:"referral_id"`
-	Email      string    `json:"email"`
+	ID         int64        `json:"id"`
+	Provider   string       `json:"provider"`
+	DeliveryID string       `json:"delivery_id"`
+	EventType  string       `json:"event_type"`
+	Outcome    outcome.Word `json:"outcome"`
+	Reason     string       `json:"reason"`
+	Attempts   int          `json:"attempts"`
+	ReceivedAt time.Time    `json:"received_at"`
+	ReferralID string       `json:"referral_id"`
+	Email      string       `json:"email"`
 }
 
 type listJSON struct {

@@ -13,7 +13,7 @@ import (
 // row is one line of the status table.
 type row struct {
 	status  int
-	outcome string
+	outcome outcome.Word
 	level   slog.Level
 }
 
@@ -24,60 +24,60 @@ type row struct {
 var table = map[outcome.Code]row{
 	// Forged or stale: a retry of the same bytes cannot become valid. A 4xx
 	// makes the failure visible in the sender's dashboard.
-	outcome.InvalidSignature: {http.StatusBadRequest, "invalid_signature", slog.LevelWarn},
+	outcome.InvalidSignature: {http.StatusBadRequest, outcome.WordInvalidSignature, slog.LevelWarn},
 	// No provider sends a megabyte of event; it is an attack or a mistake.
-	outcome.TooLarge: {http.StatusRequestEntityTooLarge, "too_large", slog.LevelWarn},
+	outcome.TooLarge: {http.StatusRequestEntityTooLarge, outcome.WordTooLarge, slog.LevelWarn},
 	// The sender hung up or stalled (ReadTimeout) before the end of its
 	// body. Only the client's side failed: an outcome of its own keeps it out
 	// of "retry", which alerting reads as Reditus being down. A 4xx suits a
 	// request that never arrived whole; a sender still listening retries it
 	// like any non-2xx, so nothing is lost.
-	outcome.IncompleteBody: {http.StatusBadRequest, "incomplete_body", slog.LevelWarn},
+	outcome.IncompleteBody: {http.StatusBadRequest, outcome.WordIncompleteBody, slog.LevelWarn},
 	// Too many unverified bodies are held (a flood, or many slow senders),
 	// or the bridge is shutting down. Reading more would put the process's
 	// memory in a stranger's hands; a real sender loses only a delay, as
 	// its retry comes back later or reaches another machine.
-	outcome.Busy: {http.StatusServiceUnavailable, "retry", slog.LevelWarn},
+	outcome.Busy: {http.StatusServiceUnavailable, outcome.WordRetry, slog.LevelWarn},
 	// Signed, so really from the provider, but unreadable: the same bytes
 	// would fail again, and a 4xx gets a person to look.
-	outcome.InvalidPayload: {http.StatusBadRequest, "invalid_payload", slog.LevelWarn},
+	outcome.InvalidPayload: {http.StatusBadRequest, outcome.WordInvalidPayload, slog.LevelWarn},
 	// Not a conversion (another event type, test mode, no referral data):
 	// a retry would be skipped again.
-	outcome.Skipped: {http.StatusOK, "skipped", slog.LevelInfo},
+	outcome.Skipped: {http.StatusOK, outcome.WordSkipped, slog.LevelInfo},
 	// Reditus has no referral for the customer of a payment, refund or
 	// churn: the customer was not referred, and a retry would be told the
 	// same. It is what most payments are, so it is not a warning.
-	outcome.NotReferred: {http.StatusOK, "skipped", slog.LevelInfo},
+	outcome.NotReferred: {http.StatusOK, outcome.WordSkipped, slog.LevelInfo},
 	// Dry run is what the operator asked for.
-	outcome.DryRun: {http.StatusOK, "dry_run", slog.LevelInfo},
+	outcome.DryRun: {http.StatusOK, outcome.WordDryRun, slog.LevelInfo},
 	// The conversion is in Reditus.
-	outcome.Forwarded: {http.StatusOK, "forwarded", slog.LevelInfo},
+	outcome.Forwarded: {http.StatusOK, outcome.WordForwarded, slog.LevelInfo},
 	// Reditus had it already (an earlier delivery, or another event of the
 	// same signup): that is success.
-	outcome.Duplicate: {http.StatusOK, "duplicate", slog.LevelInfo},
+	outcome.Duplicate: {http.StatusOK, outcome.WordDuplicate, slog.LevelInfo},
 	// Reditus will never accept it (unknown slug, bad email). Retrying cannot
 	// help, so acknowledge, and log at error level for a person to act on.
-	outcome.Rejected: {http.StatusOK, "rejected", slog.LevelError},
+	outcome.Rejected: {http.StatusOK, outcome.WordRejected, slog.LevelError},
 	// Our API key or URL is wrong. The conversion is good: make the sender
 	// keep it and retry, so that it lands once the configuration is fixed.
-	outcome.Misconfigured: {http.StatusInternalServerError, "retry", slog.LevelError},
+	outcome.Misconfigured: {http.StatusInternalServerError, outcome.WordRetry, slog.LevelError},
 	// Reditus is down, slow or rate limiting after the in-request retries,
 	// and nothing durable holds the event: the sender's own retries take over.
-	outcome.Unavailable: {http.StatusServiceUnavailable, "retry", slog.LevelWarn},
+	outcome.Unavailable: {http.StatusServiceUnavailable, outcome.WordRetry, slog.LevelWarn},
 	// The same, but the journal holds the event and its worker delivers it:
 	// the sender may stop, which matters for those that retry little or
 	// never (Supabase, Lemon Squeezy) and those that disable an endpoint
 	// after failures (Polar).
-	outcome.Queued: {http.StatusAccepted, "queued", slog.LevelWarn},
+	outcome.Queued: {http.StatusAccepted, outcome.WordQueued, slog.LevelWarn},
 	// The provider has no secret, so nothing it sends can be verified.
-	outcome.Disabled: {http.StatusNotFound, "disabled", slog.LevelWarn},
+	outcome.Disabled: {http.StatusNotFound, outcome.WordDisabled, slog.LevelWarn},
 }
 
 // Result is what became of one webhook or replayed event: the JSON body of
 // the answer, what the log line is made of, and what backfill counts.
 type Result struct {
 	Code       outcome.Code `json:"-"`
-	Outcome    string       `json:"outcome"`
+	Outcome    outcome.Word `json:"outcome"`
 	Reason     string       `json:"reason,omitempty"`
 	EventID    string       `json:"event_id,omitempty"`
 	EventType  string       `json:"event_type,omitempty"`

@@ -89,7 +89,7 @@ func (b *Bridge) behindQueued(ctx context.Context, rec journal.Record, res Resul
 	if res.Code != outcome.NotReferred || rec.Email == "" {
 		return res
 	}
-	for _, state := range []string{journal.Queued, journal.Pending} {
+	for _, state := range []outcome.Word{journal.Queued, journal.Pending} {
 		earlier, err := b.journal.List(ctx, journal.Filter{Email: rec.Email, Outcome: state, Limit: 10})
 		if err != nil {
 			b.journalFailed(ctx, "list", err)
@@ -230,7 +230,7 @@ func (b *Bridge) recorded(ctx context.Context, rec journal.Record) Result {
 }
 
 // codeOfRecord reads back a journaled outcome word.
-func codeOfRecord(word string) outcome.Code {
+func codeOfRecord(word outcome.Word) outcome.Code {
 	switch word {
 	case journal.Queued:
 		return outcome.Queued

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"github.com/getreditus/reditus-bridge/outcome"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -251,7 +253,10 @@ func TestJournalKeepsASkippedEventsReasonAndEmail(t *testing.T) {
 	r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.no_referral.json"), stripeSecret, time.Now()))
 	r.is(t, http.StatusOK, "skipped")
 	rec := recordOf(t, store, "evt_1QcustCreated03")
-	type kept struct{ Outcome, Reason, Email, EventType string }
+	type kept struct {
+		Outcome                  outcome.Word
+		Reason, Email, EventType string
+	}
 	want := kept{"skipped", r.Reason, "jane.doe@example.com", "customer.created"}
 	got := kept{rec.Outcome, rec.Reason, rec.Email, rec.EventType}
 	if got != want || !strings.Contains(rec.Reason, "no Reditus referral data") {

@@ -35,7 +35,7 @@ func (b *Bridge) serveWebhook(w route) gin.HandlerFunc {
 			b.metrics.Shed(w.Name)
 		}
 		b.respond(c, w.Name, res, start)
-		done(res.Outcome)
+		done(string(res.Outcome))
 	}
 }
 
@@ -161,7 +161,7 @@ func (b *Bridge) logLine(ctx context.Context, provider string, res Result, start
 		slog.String("provider", provider),
 		slog.String("event_id", res.EventID),
 		slog.String("event_type", res.EventType),
-		slog.String("outcome", res.Outcome),
+		slog.String("outcome", string(res.Outcome)),
 		slog.Int("status", res.Status()),
 		slog.String("reason", res.Reason),
 		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),

@@ -13,17 +13,19 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // The outcomes the journal gives a meaning to. Every other outcome
 // (forwarded, duplicate, skipped, rejected, dry_run, ...) is final.
 const (
 	// Pending: a delivery in progress, held by a lease.
-	Pending = "pending"
+	Pending = outcome.WordPending
 	// Queued: the Worker delivers it when it is due.
-	Queued = "queued"
+	Queued = outcome.WordQueued
 	// Failed: given up on; a re-send or an operator's retry may take it again.
-	Failed = "failed"
+	Failed = outcome.WordFailed
 )
 
 // Errors returned by a Store, matched with errors.Is.
@@ -46,7 +48,7 @@ type Record struct {
 	EventType  string
 	ReceivedAt time.Time
 	UpdatedAt  time.Time
-	Outcome    string
+	Outcome    outcome.Word
 	Reason     string
 	Attempts   int    // calls made to Reditus for it
 	Retries    int    // times Due has handed it out; the Worker's attempt for NextAttempt
@@ -60,7 +62,7 @@ type Record struct {
 
 // Finish is the outcome of work on a claimed record.
 type Finish struct {
-	Outcome string
+	Outcome outcome.Word
 	Reason  string
 	// ReferralID, Email and EventType replace the record's when not empty.
 	ReferralID string
@@ -83,7 +85,7 @@ type Finish struct {
 type Filter struct {
 	Email      string // exact, case-insensitive
 	DeliveryID string
-	Outcome    string
+	Outcome    outcome.Word
 	Provider   string
 	Since      time.Time // received at or after
 	Limit      int       // DefaultLimit when 0, at most MaxLimit

@@ -1,6 +1,8 @@
 package journal_test
 
 import (
+	"github.com/getreditus/reditus-bridge/outcome"
+
 	"bytes"
 	"context"
 	"errors"
@@ -164,10 +166,10 @@ func testStore(t *testing.T, b backend) {
 	t.Run("Begin on a recorded delivery claims it only when it is abandoned or failed", func(t *testing.T) {
 		tests := []struct {
 			name        string
-			outcome     string        // how the first work on it ended; "" while still pending
+			outcome     outcome.Word  // how the first work on it ended; "" while still pending
 			after       time.Duration // time passed before the re-send
 			wantClaimed bool
-			wantOutcome string
+			wantOutcome outcome.Word
 		}{
 			{"pending under a live lease", "", lease - time.Second, false, journal.Pending},
 			{"pending, its lease just ended (the instance crashed)", "", lease, true, journal.Pending},
@@ -299,7 +301,7 @@ func testStore(t *testing.T, b backend) {
 		tests := []struct {
 			name    string
 			id      int64
-			outcome string
+			outcome outcome.Word
 			wantErr error
 		}{
 			{"unknown id", rec.ID + 1000, "forwarded", journal.ErrNotFound},
@@ -422,11 +424,11 @@ func testStore(t *testing.T, b backend) {
 	t.Run("List filters and orders newest first", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
-		add := func(provider, id, email, outcome string, at time.Duration) {
+		add := func(provider, id, email string, word outcome.Word, at time.Duration) {
 			r := journal.Record{Provider: provider, DeliveryID: id, EventType: "user.created", Email: email,
 				ReceivedAt: t0.Add(at), Body: []byte("{}")}
 			rec, _ := begin(t, s, r)
-			finish(t, s, rec.ID, journal.Finish{Outcome: outcome})
+			finish(t, s, rec.ID, journal.Finish{Outcome: word})
 		}
 		add("stripe", "evt_1", "ann@example.com", "forwarded", 0)
 		add("clerk", "msg_2", "Bob@Example.com", "skipped", time.Minute)
@@ -513,7 +515,7 @@ func testStore(t *testing.T, b backend) {
 		s := open(t, b.fresh(t), clk)
 		tests := []struct {
 			name    string
-			outcome string        // "" leaves it pending
+			outcome outcome.Word  // "" leaves it pending
 			lease   time.Duration // Begin's
 			wantErr error
 		}{

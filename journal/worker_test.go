@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"github.com/getreditus/reditus-bridge/outcome"
+
 	"bytes"
 	"context"
 	"errors"
@@ -152,7 +154,7 @@ func TestWorkerRecordsWhatDeliverSays(t *testing.T) {
 	tests := []struct {
 		name        string
 		f           Finish
-		wantOutcome string
+		wantOutcome outcome.Word
 		wantNext    func(t *testing.T, next time.Time)
 	}{
 		{"rejected is final", Finish{Outcome: "rejected", Reason: "reditus: 422 unknown slug"}, "rejected",

@@ -223,12 +223,12 @@ func (r *run) visit(ctx context.Context, proc Processor) stripeapi.Visit {
 	return func(kind string, body []byte) error {
 		res := proc.Process(ctx, "stripe", body)
 		r.read[kind]++
-		label := res.Outcome
+		label := string(res.Outcome)
 		if !res.Acknowledged() {
 			label = notDelivered
 			r.failed++
 		} else {
-			r.outcomes[res.Outcome]++
+			r.outcomes[label]++
 		}
 		if res.Code == outcome.Skipped || res.Code == outcome.NotReferred || res.Code == outcome.Rejected || !res.Acknowledged() {
 			if r.reasons[label] == nil {
