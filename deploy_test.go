@@ -396,7 +396,8 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 		})
 	}
 
-	for cmd := range commands {
+	for _, c := range commands() {
+		cmd := c.name
 		t.Run("command "+cmd, func(t *testing.T) {
 			if !strings.Contains(readme, "\n| `"+cmd) {
 				t.Errorf("got no README.md table row that starts with `%s`, want the command in the commands table", cmd)

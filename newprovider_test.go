@@ -85,7 +85,7 @@ func TestANewProviderNeedsNoOtherEdit(t *testing.T) {
 					t.Setenv("TESTONLY_WEBHOOK_SECRET", tt.secret)
 				}
 				var out bytes.Buffer
-				if err := run(context.Background(), []string{"check"}, &out); err != nil {
+				if err := run(context.Background(), []string{"check"}, &out, &out); err != nil {
 					t.Fatalf("check: %v\n%s", err, out.String())
 				}
 				if !regexp.MustCompile(tt.want).MatchString(out.String()) {

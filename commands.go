@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/admin"
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/replay"
+	"github.com/getreditus/reditus-bridge/simulate"
+)
+
+// The commands' usages that are fixed texts; simulate and events print
+// their own, which list their flags.
+const (
+	checkUsage = `usage: reditus-bridge check
+
+Reads the configuration from the environment and validates it exactly as the
+bridge does at start, then prints the mode (live or dry run), the listen
+address, the providers that are on and off, and the warnings. It never prints a
+secret. It exits 1, naming the variable at fault, when the bridge would refuse
+to start, so a deploy can run it first.
+`
+	backfillUsage = `usage: reditus-bridge backfill stripe [flags]
+
+Runs the Stripe customers and completed Checkout Sessions created in a time
+window through the bridge's pipeline, to send the conversions of customers who
+signed up before the bridge was connected. Safe to run twice. Needs
+STRIPE_API_KEY. For its flags: reditus-bridge backfill stripe --help
+(README.md, "Backfill and recover").
+`
+	recoverUsage = `usage: reditus-bridge recover stripe [flags]
+
+Runs the Stripe events that Stripe could not deliver to the bridge (at most 30
+days back, what Stripe keeps) through the bridge's pipeline. Safe to run twice.
+Needs STRIPE_API_KEY. For its flags: reditus-bridge recover stripe --help
+(README.md, "Backfill and recover").
+`
+	versionUsage = `usage: reditus-bridge version
+
+Prints the bridge's version (also: --version).
+`
+	helpUsage = `usage: reditus-bridge help [COMMAND]
+
+Prints the commands, or one command's usage (also: -h, --help, and
+COMMAND --help).
+`
+)
+
+// The listing `help` prints is these around the table's lines.
+const (
+	listingHead = `reditus-bridge turns signed webhooks into Reditus conversions.
+
+usage: reditus-bridge [COMMAND]
+
+With no command it %s.
+
+Commands:
+`
+	listingTail = `
+The configuration comes from environment variables (PORT, REDITUS_API_KEY,
+DRY_RUN, the *_WEBHOOK_SECRET variables, ...), which README.md, "Configuration",
+lists. With none set, the bridge runs in dry run, sends nothing, and every
+provider accepts the public development secret: the local default.
+`
+)
+
+// help prints the listing of the commands, or one command's usage.
+func help(_ context.Context, in invocation) error {
+	if len(in.args) == 0 {
+		fmt.Fprintf(in.stdout, listingHead, serving.summary)
+		for _, c := range commands() {
+			fmt.Fprintf(in.stdout, "  %-10s %s\n", c.name, c.summary)
+		}
+		fmt.Fprint(in.stdout, listingTail)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == in.args[0] {
+			c.usage(in.stdout)
+			return nil
+		}
+	}
+	return fmt.Errorf("no command %q: run `reditus-bridge help` for the commands", in.args[0])
+}
+
+// printVersion answers version; the Dockerfile sets what it prints.
+func printVersion(_ context.Context, in invocation) error {
+	fmt.Fprintf(in.stdout, "reditus-bridge %s\n", version)
+	return nil
+}
+
+// check validates the configuration as serve does, and prints it.
+func check(ctx context.Context, in invocation) error {
+	if len(in.args) > 0 {
+		return errors.New("check takes no arguments; see `reditus-bridge help check`")
+	}
+	// The same construction as serve's, so that both fail alike.
+	if _, err := handlers.New(in.cfg, handlers.Deps{}); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	fmt.Fprintf(in.stdout, "reditus-bridge %s: the configuration is valid\n", version)
+	in.cfg.Report(in.stdout)
+	return reportJournal(ctx, in.cfg, in.stdout)
+}
+
+// reportJournal prints, for check, where the journal is and whether it is
+// reachable and migrated. A journal that cannot be opened fails check: the
+// bridge would serve without it, and nothing would be queued.
+func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
+	if err != nil {
+		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+		return fmt.Errorf("the journal could not be opened: %w", err)
+	}
+	defer store.Close()
+	st, err := store.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+		return fmt.Errorf("the journal could not be read: %w", err)
+	}
+	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
+	admin := "off (set ADMIN_TOKEN to turn it on)"
+	if cfg.AdminToken != "" {
+		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
+	}
+	fmt.Fprintf(stdout, "admin:     %s\n", admin)
+	return nil
+}
+
+// simulateEvent answers simulate: the configuration gives it the secret to
+// sign with and the port to post to.
+func simulateEvent(ctx context.Context, in invocation) error {
+	return simulate.Run(ctx, in.cfg, in.args, in.stdout)
+}
+
+// events answers events from the journal the bridge serves with.
+func events(ctx context.Context, in invocation) error {
+	store, err := journal.Open(ctx, journal.Options{DataDir: in.cfg.DataDir, DatabaseURL: in.cfg.DatabaseURL.Reveal()})
+	if err != nil {
+		return fmt.Errorf("open the journal: %w", err)
+	}
+	defer store.Close()
+	return admin.Events(ctx, in.args, store, in.stdout)
+}
+
+// eventsUsage prints the usage admin.Events prints when asked for help,
+// which it does before it reads any journal, so none is given. Its error is
+// then always flag.ErrHelp.
+func eventsUsage(w io.Writer) {
+	_ = admin.Events(context.Background(), []string{"--help"}, nil, w)
+}
+
+func backfillStripe(ctx context.Context, in invocation) error {
+	return replayStripe(ctx, in, "backfill", replay.Backfill)
+}
+
+func recoverStripe(ctx context.Context, in invocation) error {
+	return replayStripe(ctx, in, "recover", replay.Recover)
+}
+
+// replayStripe runs backfill or recover: command, which name names. Each
+// event goes through the webhook pipeline, which logs to stderr what needs
+// attention (rejected, retry); the summary goes to stdout. Asked for help,
+// command prints its usage and returns flag.ErrHelp, before STRIPE_API_KEY
+// is needed.
+func replayStripe(ctx context.Context, in invocation, name string, command func(context.Context, []string, replay.Lister, replay.Open, io.Writer) error) error {
+	cfg := in.cfg
+	lister := replay.NewLister(cfg.StripeAPIKey.Reveal(), cfg.StripeAPIURL)
+	logger := slog.New(slog.NewJSONHandler(in.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var store journal.Store
+	defer func() {
+		if store != nil {
+			store.Close()
+		}
+	}()
+	open := func(dryRun bool) (replay.Processor, error) {
+		if cfg.StripeAPIKey == "" {
+			return nil, fmt.Errorf("%s reads Stripe's API: set STRIPE_API_KEY (a restricted key that reads customers, subscriptions, Checkout Sessions and events)", name)
+		}
+		c := cfg
+		if dryRun {
+			c.ReditusAPIKey = ""
+		} else {
+			// What a live run sends is journaled like a webhook, so that
+			// /admin and `events` show it, and the bridge's own copy of an
+			// event (the webhook, or a second run) is not sent twice.
+			store = openJournal(ctx, cfg, logger, nil)
+		}
+		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
+		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: store, NoQueue: true, Log: logger})
+	}
+	if err := command(ctx, in.args, lister, open, in.stdout); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/handlers"
+	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/stripeapi"
+)
+
+// shutdownGrace is how long in-flight webhooks get to finish after SIGTERM.
+// It exceeds the Stripe look-ups' 2 s plus the Reditus client's 7 s budget,
+// so that every request in flight can end with its real answer.
+const shutdownGrace = 12 * time.Second
+
+// serve runs the bridge until ctx is done, then lets in-flight webhooks
+// finish. Logs go to stdout, as JSON lines unless LOG_FORMAT=text.
+func serve(ctx context.Context, in invocation) error {
+	cfg := in.cfg
+	logHandler := newLogHandler(cfg, in.stdout)
+	logger := slog.New(logHandler)
+	m := metrics.New()
+	store := openJournal(ctx, cfg, logger, m)
+	if store != nil {
+		defer store.Close()
+	}
+	client := reditus.New(reditus.Options{
+		BaseURL:   cfg.ReditusAPIURL,
+		APIKey:    cfg.ReditusAPIKey.Reveal(),
+		OnAttempt: m.ReditusAttempt,
+	})
+	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	servers, listeners, err := listen(cfg, handler, m, logHandler)
+	if err != nil {
+		return err
+	}
+	attrs := []any{"version", version, "addr", listeners[0].Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On(), "journal", journalKind(ctx, store)}
+	if len(listeners) > 1 {
+		attrs = append(attrs, "metrics_addr", listeners[1].Addr().String())
+	}
+	logger.Info("listening", attrs...)
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w)
+	}
+	// The worker and retention run beside the servers. SIGTERM stops them
+	// taking new work at once; a delivery the worker has begun finishes
+	// (its context is its lease), like a webhook in flight, within the grace.
+	workers := runJournal(ctx, cfg, store, handler, logger, m)
+	err = runServers(ctx, servers, listeners, logger)
+	workers.Wait()
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}
+
+// newLogHandler writes JSON lines, or slog's key=value text with
+// LOG_FORMAT=text.
+func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.NewTextHandler(stdout, opts)
+	}
+	return slog.NewJSONHandler(stdout, opts)
+}
+
+// stripeLookups is the Stripe API client of the webhook path, or nil (no
+// look-ups) without STRIPE_API_KEY. One call may take 1.5 s, and stripe-go
+// does not retry: a failed look-up answers 503, and the sender retries.
+func stripeLookups(cfg config.Config) handlers.StripeFetcher {
+	if cfg.StripeAPIKey == "" {
+		return nil
+	}
+	return stripeapi.New(stripeapi.Options{Key: cfg.StripeAPIKey.Reveal(), BaseURL: cfg.StripeAPIURL, Timeout: 1500 * time.Millisecond})
+}
+
+// openJournal opens the journal, or returns nil when it cannot: the bridge
+// then serves without it (in-memory dedupe, 503 when Reditus fails), which
+// is never worse than having no journal. The error is logged and counted.
+func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) journal.Store {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
+	if err != nil {
+		logger.Error("the journal could not be opened; serving without it: re-sent deliveries are recognised only in memory, and nothing is queued", "err", err)
+		m.JournalError("open")
+		return nil
+	}
+	return store
+}
+
+// journalKind names the journal in the startup line.
+func journalKind(ctx context.Context, store journal.Store) string {
+	if store == nil {
+		return "off"
+	}
+	st, err := store.Status(ctx)
+	if err != nil {
+		return "unreachable"
+	}
+	return st.Kind + ": " + st.Where
+}
+
+// runJournal starts the queue's worker and retention; the returned group
+// ends when ctx does and they have finished.
+func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *handlers.Bridge, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	if store == nil {
+		return &wg
+	}
+	worker := &journal.Worker{
+		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
+		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
+	}
+	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
+	wg.Go(func() { _ = worker.Run(ctx) })
+	wg.Go(func() { _ = retention.Run(ctx) })
+	return &wg
+}
+
+// listen opens the public listener, and the metrics one with METRICS_PORT.
+func listen(cfg config.Config, handler *handlers.Bridge, m *metrics.Metrics, logHandler slog.Handler) ([]*http.Server, []net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	servers, listeners := []*http.Server{newServer(handler, logHandler)}, []net.Listener{ln}
+	// ReadTimeout (15 s) outlasts the shutdown grace, so a body still being
+	// read when shutdown begins is cut off instead of waited for: its sender
+	// gets 503 and retries. Webhooks already verified finish as before.
+	servers[0].RegisterOnShutdown(handler.StopReading)
+	if cfg.MetricsPort != 0 {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mln, err := net.Listen("tcp", cfg.MetricsAddr())
+		if err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("listen for metrics (METRICS_PORT): %w", err)
+		}
+		servers = append(servers, newServer(mux, logHandler))
+		listeners = append(listeners, mln)
+	}
+	return servers, listeners, nil
+}
+
+// runServers serves until ctx is done or a server fails, then shuts every
+// server down within shutdownGrace.
+func runServers(ctx context.Context, servers []*http.Server, listeners []net.Listener, logger *slog.Logger) error {
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
+	select {
+	case err := <-served:
+		// One server failed: stop the other too, so that none outlives run.
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down: finishing in-flight webhooks", "grace", shutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	shut := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { shut <- srv.Shutdown(shutdownCtx) }()
+	}
+	for range servers {
+		if err := <-shut; err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	return nil
+}
+
+// newServer is an http.Server with the bridge's limits: nothing a client
+// sends, headers or body, can hold it for long or make it hold much.
+func newServer(h http.Handler, logHandler slog.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second, // above the body read plus the Reditus budget
+		IdleTimeout:       2 * time.Minute,
+		// Provider headers are a few KiB. The default, 1 MiB, let each
+		// connection make the bridge hold a megabyte before any check.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logHandler, slog.LevelWarn),
+	}
+}
