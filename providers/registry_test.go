@@ -27,12 +27,16 @@ const sampleGrID = "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a"
 
 // The registry is whole: every provider the bridge serves has what a person
 // deploying it needs and what simulate and the tests need, so that a
-// provider file alone cannot ship half a provider. The rules (README.md,
+// provider file alone cannot ship half a provider. The rules (docs/development.md,
 // "Adding a provider"):
 //
+//   - it has its page, docs/providers/<name>.md, whose "# " heading starts
+//     with its Title and which names its {NAME}_WEBHOOK_SECRET (and
+//     {NAME}_ACCEPT_TEST_EVENTS, when it marks test events), in backquotes;
+//   - README.md links that page;
 //   - its {NAME}_WEBHOOK_SECRET (and {NAME}_ACCEPT_TEST_EVENTS, when it marks
-//     test events) is in README.md's Configuration section, in backquotes;
-//   - README.md has a "## " section whose heading starts with its Title;
+//     test events) is in docs/configuration.md's Variables section, in
+//     backquotes;
 //   - it has testdata: a directory providers/testdata/<name>/ holding at
 //     least one .json payload;
 //   - every Sample renders with simulate.Render, is signed by its Scheme with
@@ -41,16 +45,15 @@ const sampleGrID = "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a"
 //     DeliveryID, if any, reads the signed delivery id back;
 //   - its first Sample (simulate's default) converts, with the referral and
 //     email it was given.
+//
+// And every page in docs/providers/ is a registered provider's, so that a
+// page cannot outlive its provider.
 func TestEveryProviderIsWhole(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	configuration := section(string(readme), "## Configuration")
+	configuration := section(readDoc(t, "docs", "configuration.md"), "## Variables")
 	if configuration == "" {
-		t.Fatal(`README.md has no "## Configuration" section`)
+		t.Fatal(`docs/configuration.md has no "## Variables" section`)
 	}
-	headings := headings(string(readme))
+	readme := readDoc(t, "README.md")
 	all := providers.All()
 	if len(all) == 0 {
 		t.Fatal("got no registered provider")
@@ -58,23 +61,37 @@ func TestEveryProviderIsWhole(t *testing.T) {
 	for _, p := range all {
 		t.Run(p.Name+"/secret variable documented", func(t *testing.T) {
 			if !strings.Contains(configuration, "`"+p.SecretVar()+"`") {
-				t.Errorf("got no `%s` in README.md's Configuration section, want it documented", p.SecretVar())
+				t.Errorf("got no `%s` in docs/configuration.md's Variables section, want it documented", p.SecretVar())
 			}
 			if p.TestEvents && !strings.Contains(configuration, "`"+p.TestEventsVar()+"`") &&
 				!strings.Contains(configuration, "`{NAME}_ACCEPT_TEST_EVENTS`") {
-				t.Errorf("got neither `%s` nor `{NAME}_ACCEPT_TEST_EVENTS` in README.md's Configuration section, want one", p.TestEventsVar())
+				t.Errorf("got neither `%s` nor `{NAME}_ACCEPT_TEST_EVENTS` in docs/configuration.md's Variables section, want one", p.TestEventsVar())
 			}
 		})
-		t.Run(p.Name+"/README section", func(t *testing.T) {
+		t.Run(p.Name+"/page", func(t *testing.T) {
 			if p.Title == "" {
 				t.Fatal("got an empty Title, want the provider's name as people write it")
 			}
-			for _, h := range headings {
-				if strings.HasPrefix(h, p.Title) {
-					return
+			page := providerPage(p.Name)
+			raw, err := os.ReadFile(filepath.Join("..", page))
+			if err != nil {
+				t.Fatalf("got no page for the provider (%v), want %s", err, page)
+			}
+			if hs := headings(string(raw), "# "); len(hs) == 0 || !strings.HasPrefix(hs[0], p.Title) {
+				t.Errorf("got %s headings %q, want the first \"# %s...\"", page, hs, p.Title)
+			}
+			vars := []string{p.SecretVar()}
+			if p.TestEvents {
+				vars = append(vars, p.TestEventsVar())
+			}
+			for _, v := range vars {
+				if !strings.Contains(string(raw), "`"+v+"`") {
+					t.Errorf("got no `%s` in %s, want the page to name it", v, page)
 				}
 			}
-			t.Errorf("got no README.md heading \"## %s...\", want one; headings: %q", p.Title, headings)
+			if !strings.Contains(readme, "("+page+")") {
+				t.Errorf("got no link to %s in README.md, want its row in the providers table", page)
+			}
 		})
 		t.Run(p.Name+"/testdata", func(t *testing.T) {
 			for _, dir := range []string{filepath.Join("testdata", p.Name)} {
@@ -90,6 +107,32 @@ func TestEveryProviderIsWhole(t *testing.T) {
 			})
 		}
 	}
+	t.Run("no page without a provider", func(t *testing.T) {
+		pages, err := filepath.Glob(filepath.Join("..", "docs", "providers", "*.md"))
+		if err != nil || len(pages) == 0 {
+			t.Fatalf("got pages %v, %v; want one per provider", pages, err)
+		}
+		for _, page := range pages {
+			name := strings.TrimSuffix(filepath.Base(page), ".md")
+			if _, err := providers.Lookup(name); err != nil {
+				t.Errorf("got %s, want a page only for a registered provider: %v", providerPage(name), err)
+			}
+		}
+	})
+}
+
+// providerPage is where provider name's page is, from the repository's root.
+func providerPage(name string) string { return "docs/providers/" + name + ".md" }
+
+// readDoc reads a documentation file, given by its path from the
+// repository's root.
+func readDoc(t *testing.T, path ...string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(append([]string{".."}, path...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
 }
 
 // checkSample renders, signs, verifies and maps one sample of p; converts
@@ -140,10 +183,10 @@ func checkSample(t *testing.T, p providers.Provider, sample providers.Sample, co
 	}
 }
 
-// section returns the text of README's section that starts with the line
-// heading, up to the next heading of the same level or above.
-func section(readme, heading string) string {
-	_, rest, ok := strings.Cut(readme, "\n"+heading+"\n")
+// section returns the text of a Markdown file's section that starts with the
+// line heading, up to the next heading of the same level or above.
+func section(doc, heading string) string {
+	_, rest, ok := strings.Cut(doc, "\n"+heading+"\n")
 	if !ok {
 		return ""
 	}
@@ -153,18 +196,18 @@ func section(readme, heading string) string {
 	return rest
 }
 
-// headings lists README's "## " headings, without the marker. Lines in code
-// blocks are not headings.
-func headings(readme string) []string {
+// headings lists a Markdown file's headings that start with marker ("# ",
+// "## "), without the marker. Lines in code blocks are not headings.
+func headings(doc, marker string) []string {
 	var out []string
 	inCode := false
-	sc := bufio.NewScanner(strings.NewReader(readme))
+	sc := bufio.NewScanner(strings.NewReader(doc))
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "```") {
 			inCode = !inCode
 		}
-		if h, ok := strings.CutPrefix(line, "## "); ok && !inCode {
+		if h, ok := strings.CutPrefix(line, marker); ok && !inCode {
 			out = append(out, h)
 		}
 	}
