@@ -11,8 +11,8 @@ import (
 
 	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/config"
-	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/replay"
 	"github.com/getreditus/reditus-bridge/simulate"
@@ -104,7 +104,7 @@ func check(ctx context.Context, in invocation) error {
 		return errors.New("check takes no arguments; see `reditus-bridge help check`")
 	}
 	// The same construction as serve's, so that both fail alike.
-	if _, err := handlers.New(in.cfg, handlers.Deps{}); err != nil {
+	if _, err := pipeline.New(in.cfg, pipeline.Deps{}); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	fmt.Fprintf(in.stdout, "reditus-bridge %s: the configuration is valid\n", version)
@@ -198,7 +198,7 @@ func replayStripe(ctx context.Context, in invocation, name string, command func(
 			store = openJournal(ctx, cfg, logger, nil)
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: store, NoQueue: true, Log: logger})
+		return pipeline.New(c, pipeline.Deps{Reditus: tracker, Stripe: lister, Journal: store, Log: logger})
 	}
 	if err := command(ctx, in.args, lister, open, in.stdout); !errors.Is(err, flag.ErrHelp) {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/testprovider"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/simulate"
@@ -167,11 +168,11 @@ func serveTestOnly(t *testing.T) (*httptest.Server, *metrics.Metrics) {
 	}
 	m := metrics.New()
 	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal()})
-	bridge, err := handlers.New(cfg, handlers.Deps{Reditus: client, Metrics: m})
+	p, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Metrics: m})
 	if err != nil {
-		t.Fatalf("handlers.New: %v", err)
+		t.Fatalf("pipeline.New: %v", err)
 	}
-	srv := httptest.NewServer(bridge)
+	srv := httptest.NewServer(handlers.New(cfg, handlers.Deps{Pipeline: p, Metrics: m}))
 	t.Cleanup(srv.Close)
 	return srv, m
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
@@ -40,10 +41,11 @@ func serve(ctx context.Context, in invocation) error {
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
 	})
-	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
+	bridge, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	handler := handlers.New(cfg, handlers.Deps{Pipeline: bridge, Events: store, Log: logger, Metrics: m})
 	servers, listeners, err := listen(cfg, handler, m, logHandler)
 	if err != nil {
 		return err
@@ -59,7 +61,7 @@ func serve(ctx context.Context, in invocation) error {
 	// The worker and retention run beside the servers. SIGTERM stops them
 	// taking new work at once; a delivery the worker has begun finishes
 	// (its context is its lease), like a webhook in flight, within the grace.
-	workers := runJournal(ctx, cfg, store, handler, logger, m)
+	workers := runJournal(ctx, cfg, store, bridge, logger, m)
 	err = runServers(ctx, servers, listeners, logger)
 	workers.Wait()
 	if err == nil {
@@ -81,7 +83,7 @@ func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
 // stripeLookups is the Stripe API client of the webhook path, or nil (no
 // look-ups) without STRIPE_API_KEY. One call may take 1.5 s, and stripe-go
 // does not retry: a failed look-up answers 503, and the sender retries.
-func stripeLookups(cfg config.Config) handlers.StripeFetcher {
+func stripeLookups(cfg config.Config) pipeline.StripeFetcher {
 	if cfg.StripeAPIKey == "" {
 		return nil
 	}
@@ -117,7 +119,7 @@ func journalKind(ctx context.Context, store journal.Store) string {
 
 // runJournal starts the queue's worker and retention; the returned group
 // ends when ctx does and they have finished.
-func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *handlers.Bridge, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
@@ -133,7 +135,7 @@ func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bri
 }
 
 // listen opens the public listener, and the metrics one with METRICS_PORT.
-func listen(cfg config.Config, handler *handlers.Bridge, m *metrics.Metrics, logHandler slog.Handler) ([]*http.Server, []net.Listener, error) {
+func listen(cfg config.Config, handler *handlers.Server, m *metrics.Metrics, logHandler slog.Handler) ([]*http.Server, []net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen: %w", err)

@@ -16,15 +16,17 @@ import (
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/pipeline"
 )
 
 // Without ADMIN_TOKEN every admin route answers as the bridge answers a
 // route it does not have, so a scan cannot tell that /admin exists.
 func TestOffAnswersLikeAnUnknownRoute(t *testing.T) {
-	bridge, err := handlers.New(config.Config{}, handlers.Deps{})
+	p, err := pipeline.New(config.Config{}, pipeline.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	bridge := handlers.New(config.Config{}, handlers.Deps{Pipeline: p})
 	unknown := httptest.NewRecorder()
 	bridge.ServeHTTP(unknown, httptest.NewRequest(http.MethodGet, "/no-such-route", nil))
 

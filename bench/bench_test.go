@@ -26,6 +26,7 @@ import (
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkPipeline(b *testing.B) {
 				defer s.Close()
 				store = s
 			}
-			bridge := pipeline(b, store)
+			bridge := bridgeHandler(b, store)
 			body := load(b, "stripe/customer.created.json")
 			var n atomic.Int64
 			b.ReportAllocs()
@@ -99,10 +100,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// pipeline is the bridge's handler with Stripe on, a fake Reditus on
+// bridgeHandler is the bridge's handler with Stripe on, a fake Reditus on
 // loopback that creates every conversion, and store as its journal (none
 // when nil).
-func pipeline(b *testing.B, store journal.Store) http.Handler {
+func bridgeHandler(b *testing.B, store journal.Store) http.Handler {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusCreated)
@@ -116,11 +117,11 @@ func pipeline(b *testing.B, store journal.Store) http.Handler {
 	m := metrics.New()
 	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal(), OnAttempt: m.ReditusAttempt})
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h, err := handlers.New(cfg, handlers.Deps{Reditus: client, Journal: store, Log: logger, Metrics: m})
+	p, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Journal: store, Log: logger, Metrics: m})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h
+	return handlers.New(cfg, handlers.Deps{Pipeline: p, Log: logger, Metrics: m})
 }
 
 func signedStripe(body []byte) *http.Request {

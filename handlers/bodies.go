@@ -16,9 +16,9 @@ import (
 // bridge hold in memory before it knows who is sending: the signature is
 // checked over the whole body. So bodies are read against one budget shared
 // by every request, charged as their bytes arrive, and released once the
-// signature is checked. Past the budget the answer is 503 retry (DESIGN.md
-// section 5, "too many requests in flight"): a real sender retries, and the
-// process keeps its memory.
+// signature is checked. Past the budget the answer is 503 retry
+// (docs/design.md, "Answers": too many requests in flight): a real sender
+// retries, and the process keeps its memory.
 const (
 	// unverifiedBudget bounds the memory all unverified bodies hold together.
 	// With 16 MiB the process stays far under a 256 MB VM while hundreds of

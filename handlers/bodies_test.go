@@ -19,6 +19,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -78,7 +79,7 @@ func answerOn(conn net.Conn, wait time.Duration) rawAnswer {
 }
 
 // postSigned sends a signed Stripe event over a real connection.
-func postSigned(t *testing.T, url string, body []byte) response {
+func postSigned(t *testing.T, url string, body []byte) webhooktest.Answer {
 	t.Helper()
 	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: stripeSecret})
 	req, _ := http.NewRequest(http.MethodPost, url+"/webhooks/stripe", bytes.NewReader(body))
@@ -89,7 +90,7 @@ func postSigned(t *testing.T, url string, body []byte) response {
 		t.Fatalf("signed webhook: %v", err)
 	}
 	defer resp.Body.Close()
-	var r response
+	var r webhooktest.Answer
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatalf("signed webhook: answer %d is not JSON: %v", resp.StatusCode, err)
 	}
@@ -174,7 +175,7 @@ func TestHeldBodiesAreBoundedAndSmallWebhooksPass(t *testing.T) {
 			for i := range 3 {
 				body := []byte(fmt.Sprintf(`{"id":"evt_small_%d","type":"customer.created","livemode":true,
 					"data":{"object":{"id":"cus_s%d","email":"s%d@example.com","metadata":{"red":"john"}}}}`, i, i, i))
-				postSigned(t, srv.URL, body).is(t, 200, "forwarded")
+				postSigned(t, srv.URL, body).Is(t, 200, "forwarded")
 			}
 			if !strings.Contains(scrape(t, b), `reditus_bridge_webhooks_shed_total{provider="stripe"} `+strconv.Itoa(len(answered))+"\n") {
 				t.Errorf("/metrics does not count %d shed webhooks", len(answered))
@@ -222,7 +223,7 @@ func TestStopReadingInterruptsOnlyUnverifiedBodies(t *testing.T) {
 	b.reditus.Respond(reditus.CallTrack, gate.Respond)
 	srv := serveBridge(t, b, time.Minute)
 
-	inFlight := make(chan response, 1)
+	inFlight := make(chan webhooktest.Answer, 1)
 	go func() { inFlight <- postSigned(t, srv.URL, stripeFixture(t, "customer.created.json")) }()
 	<-gate.Held()
 	trickler := sendPart(t, srv, "/webhooks/stripe", 4096, 100)
@@ -238,7 +239,7 @@ func TestStopReadingInterruptsOnlyUnverifiedBodies(t *testing.T) {
 	if late.status != http.StatusServiceUnavailable || late.outcome != "retry" {
 		t.Errorf("body sent after shutdown began: %d %q (%v), want 503 retry", late.status, late.outcome, late.err)
 	}
-	(<-inFlight).is(t, 200, "forwarded")
+	(<-inFlight).Is(t, 200, "forwarded")
 	if got := unverified(t, b); got != 0 {
 		t.Errorf("%d bytes still held after every read ended", got)
 	}

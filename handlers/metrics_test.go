@@ -31,11 +31,11 @@ func TestMetricsMove(t *testing.T) {
 		t.Fatalf("counters before any webhook:\n%s", before)
 	}
 
-	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now())).is(t, 200, "forwarded")
-	b.do(t, stripeRequest(stripeFixture(t, "customer.created.no_referral.json"), stripeSecret, time.Now())).is(t, 200, "skipped")
-	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), "whsec_wrong", time.Now())).is(t, 400, "invalid_signature")
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), stripeSecret, time.Now())).Is(t, 200, "forwarded")
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.no_referral.json"), stripeSecret, time.Now())).Is(t, 200, "skipped")
+	b.do(t, stripeRequest(stripeFixture(t, "customer.created.json"), "whsec_wrong", time.Now())).Is(t, 400, "invalid_signature")
 	b.reditus.Respond(reditus.CallTrack, fakereditus.Status(503, ``))
-	b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.json"), stripeSecret, time.Now())).is(t, 503, "retry")
+	b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.json"), stripeSecret, time.Now())).Is(t, 503, "retry")
 
 	after := scrape(t, b)
 	for _, want := range []string{

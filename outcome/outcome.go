@@ -1,8 +1,8 @@
 // Package outcome is the bridge's one vocabulary for what becomes of a
 // webhook: every step of the pipeline (verify, mapping, the Stripe look-ups,
 // the Reditus client, the journal) says how it ended with a Code, and
-// handlers/answer.go holds the one table from Code to HTTP status, outcome
-// word and log level.
+// pipeline/answer.go holds the one table from Code to HTTP status, outcome
+// word, log level and journal state.
 package outcome
 
 import (

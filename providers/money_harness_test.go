@@ -18,6 +18,7 @@ import (
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/mapping"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
@@ -317,7 +318,7 @@ func (r *recorder) calls() []reditus.Call {
 
 // moneyBridge is handlers.New with provider name on (its secret secret, and
 // test events as accept says), a key, and red as Reditus.
-func moneyBridge(t *testing.T, name, secret string, accept bool, red *recorder) *handlers.Bridge {
+func moneyBridge(t *testing.T, name, secret string, accept bool, red *recorder) http.Handler {
 	t.Helper()
 	cfg := config.Config{
 		ReditusAPIKey: fakereditus.Key,
@@ -331,11 +332,11 @@ func moneyBridge(t *testing.T, name, secret string, accept bool, red *recorder) 
 		Budget:         2 * time.Second,
 		Backoff:        5 * time.Millisecond,
 	})
-	b, err := handlers.New(cfg, handlers.Deps{Reditus: client})
+	p, err := pipeline.New(cfg, pipeline.Deps{Reditus: client})
 	if err != nil {
-		t.Fatalf("handlers.New: %v", err)
+		t.Fatalf("pipeline.New: %v", err)
 	}
-	return b
+	return handlers.New(cfg, handlers.Deps{Pipeline: p})
 }
 
 // answer is a decoded webhook answer.

@@ -31,7 +31,7 @@ type Result struct {
 
 // Kind says why Reditus did not take a call, and so what the sender of the
 // webhook should be told. It is the bridge's one vocabulary, outcome.Code:
-// handlers/answer.go decides the answer for each.
+// pipeline/answer.go decides the answer for each.
 type Kind = outcome.Code
 
 // The kinds of failure.

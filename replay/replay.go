@@ -18,18 +18,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/outcome"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
 
 // Processor is the webhook pipeline after verification.
-// *handlers.Bridge is one.
+// *pipeline.Pipeline is one.
 type Processor interface {
-	Process(ctx context.Context, provider string, body []byte) handlers.Result
+	Process(ctx context.Context, provider string, body []byte) pipeline.Result
 }
+
+var _ Processor = (*pipeline.Pipeline)(nil)
 
 // Lister walks Stripe's history. *stripeapi.Client is one.
 type Lister interface {

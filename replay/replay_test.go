@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/config"
-	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/fakestripe"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
@@ -61,7 +61,7 @@ func newWorld(t *testing.T) *world {
 			cfg.ReditusAPIKey = ""
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal(), Budget: time.Second, Backoff: time.Millisecond})
-		return handlers.New(cfg, handlers.Deps{Reditus: tracker, Stripe: w.lister})
+		return pipeline.New(cfg, pipeline.Deps{Reditus: tracker, Stripe: w.lister})
 	}
 	// Created inside the window: a referred customer, a customer whose
 	// referral is on its subscription, one not referred, and a Checkout

@@ -1,96 +1,27 @@
-package handlers
+package pipeline
 
 import (
-	"github.com/getreditus/reditus-bridge/outcome"
-
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
-	"github.com/getreditus/reditus-bridge/internal/testenv"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
-	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
-// The pipeline with a real journal (DESIGN.md sections 5 and 7): a re-sent
+// The pipeline with a real journal (docs/design.md, "The journal"): a re-sent
 // delivery is answered from its record, on any instance; an outage of
 // Reditus is queued (202) and delivered later; a journal that fails is no
 // worse than none.
-
-// journalBackend is a store the journal tests run against.
-type journalBackend struct {
-	name string
-	// place returns where a fresh, empty journal lives. Opening it twice
-	// stands for two instances of the bridge sharing it.
-	place func(t *testing.T) journal.Options
-}
-
-// journalBackends are SQLite in a temp dir and Postgres in a schema of the
-// test's own; Postgres is skipped without JOURNAL_TEST_POSTGRES_URL, and
-// fails in CI (testenv).
-var journalBackends = []journalBackend{
-	{"sqlite", func(t *testing.T) journal.Options { return journal.Options{DataDir: t.TempDir()} }},
-	{"postgres", func(t *testing.T) journal.Options { return journal.Options{DatabaseURL: testenv.Postgres(t)} }},
-}
-
-// eachBackend runs test once per store.
-func eachBackend(t *testing.T, test func(t *testing.T, be journalBackend)) {
-	for _, be := range journalBackends {
-		t.Run(be.name, func(t *testing.T) { test(t, be) })
-	}
-}
-
-// openStore opens the journal at o, closed when t ends.
-func openStore(t *testing.T, o journal.Options) journal.Store {
-	t.Helper()
-	s, err := journal.Open(context.Background(), o)
-	if err != nil {
-		t.Fatalf("journal.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// journaledBridge is newBridge with store as its journal and red as its
-// Reditus, so that several bridges (instances) can share both.
-func journaledBridge(t *testing.T, red *fakereditus.Server, store journal.Store, configure func(*config.Config)) *bridge {
-	t.Helper()
-	b := &bridge{reditus: red, metrics: metrics.New()}
-	cfg := liveConfig(red.URL)
-	if configure != nil {
-		configure(&cfg)
-	}
-	client := reditus.New(reditus.Options{
-		BaseURL:        cfg.ReditusAPIURL,
-		APIKey:         cfg.ReditusAPIKey.Reveal(),
-		AttemptTimeout: 200 * time.Millisecond,
-		Budget:         time.Second,
-		Backoff:        5 * time.Millisecond,
-	})
-	logger := slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	deps := Deps{Reditus: client, Log: logger, Metrics: b.metrics}
-	if store != nil {
-		deps.Journal = store
-	}
-	h, err := New(cfg, deps)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	b.handler = h
-	return b
-}
 
 // customerCreated is a live Stripe customer.created event referred by
 // john: a conversion of its own for each id.
@@ -99,45 +30,27 @@ func customerCreated(id, email string) []byte {
 		"data":{"object":{"id":"cus_%s","object":"customer","email":%q,"livemode":true,"metadata":{"red":"john"}}}}`, id, id, email))
 }
 
-// recordOf returns the journal's record of Stripe delivery id, body
-// included.
-func recordOf(t *testing.T, s journal.Store, id string) journal.Record {
-	t.Helper()
-	recs, err := s.List(context.Background(), journal.Filter{DeliveryID: id, Provider: "stripe"})
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	if len(recs) != 1 {
-		t.Fatalf("the journal holds %d records of %s, want 1", len(recs), id)
-	}
-	rec, err := s.Get(context.Background(), recs[0].ID)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	return rec
-}
-
 func TestJournalAnswersAResentDeliveryFromItsRecord(t *testing.T) {
-	eachBackend(t, func(t *testing.T, be journalBackend) {
+	webhooktest.EachBackend(t, func(t *testing.T, be webhooktest.Backend) {
 		red := fakereditus.New(t, fakereditus.WithKey(apiKey))
-		place := be.place(t)
-		first := journaledBridge(t, red, openStore(t, place), nil)
+		place := be.Place(t)
+		first := journaledBridge(t, red, webhooktest.OpenStore(t, place), nil)
 		body := customerCreated("evt_resent", "resent@example.com")
 
-		r := first.do(t, stripeRequest(body, stripeSecret, time.Now()))
-		r.is(t, http.StatusOK, "forwarded")
+		r := first.do(t, stripeWebhook(body, stripeSecret, time.Now()))
+		r.Is(t, http.StatusOK, "forwarded")
 		if r.ReferralID != "ref_1" {
 			t.Fatalf("referral_id %q, want ref_1", r.ReferralID)
 		}
 		// Stripe signs every attempt afresh; the copy is the same delivery.
-		again := first.do(t, stripeRequest(body, stripeSecret, time.Now().Add(time.Second)))
-		again.is(t, http.StatusOK, "forwarded")
+		again := first.do(t, stripeWebhook(body, stripeSecret, time.Now().Add(time.Second)))
+		again.Is(t, http.StatusOK, "forwarded")
 		// Another instance on the same journal, with nothing in memory.
-		other := journaledBridge(t, red, openStore(t, place), nil)
-		elsewhere := other.do(t, stripeRequest(body, stripeSecret, time.Now()))
-		elsewhere.is(t, http.StatusOK, "forwarded")
+		other := journaledBridge(t, red, webhooktest.OpenStore(t, place), nil)
+		elsewhere := other.do(t, stripeWebhook(body, stripeSecret, time.Now()))
+		elsewhere.Is(t, http.StatusOK, "forwarded")
 
-		for who, got := range map[string]response{"the same instance": again, "another instance": elsewhere} {
+		for who, got := range map[string]webhooktest.Answer{"the same instance": again, "another instance": elsewhere} {
 			if got.ReferralID != "ref_1" || got.EventID != "evt_resent" {
 				t.Errorf("%s answered referral_id %q, event_id %q; want ref_1, evt_resent", who, got.ReferralID, got.EventID)
 			}
@@ -152,18 +65,18 @@ func TestJournalAnswersAResentDeliveryFromItsRecord(t *testing.T) {
 }
 
 func TestJournalQueuesWhileReditusIsDown(t *testing.T) {
-	eachBackend(t, func(t *testing.T, be journalBackend) {
+	webhooktest.EachBackend(t, func(t *testing.T, be webhooktest.Backend) {
 		ctx := context.Background()
 		red := fakereditus.New(t, fakereditus.WithKey(apiKey))
 		red.Respond(reditus.CallTrack, fakereditus.Status(http.StatusServiceUnavailable, ``))
-		store := openStore(t, be.place(t))
+		store := webhooktest.OpenStore(t, be.Place(t))
 		b := journaledBridge(t, red, store, nil)
 		const email = "queued.person@example.com"
 		body := customerCreated("evt_queued", email)
 
 		before := time.Now()
-		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusAccepted, "queued")
-		rec := recordOf(t, store, "evt_queued")
+		b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusAccepted, "queued")
+		rec := webhooktest.RecordOf(t, store, "evt_queued")
 		if rec.Outcome != journal.Queued || rec.Attempts != 1 || rec.Email != email || !bytes.Equal(rec.Body, body) {
 			t.Errorf("record: outcome %q, attempts %d, email %q, body kept %v; want queued, 1, %s, true",
 				rec.Outcome, rec.Attempts, rec.Email, bytes.Equal(rec.Body, body), email)
@@ -180,7 +93,7 @@ func TestJournalQueuesWhileReditusIsDown(t *testing.T) {
 		// A re-send of a queued delivery is told it is queued, and Reditus
 		// is not asked again: the worker owns it now.
 		calls := red.Calls(reditus.CallTrack)
-		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusAccepted, "queued")
+		b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusAccepted, "queued")
 		if n := red.Calls(reditus.CallTrack); n != calls {
 			t.Errorf("the re-send made %d Reditus calls, want 0", n-calls)
 		}
@@ -191,7 +104,7 @@ func TestJournalQueuesWhileReditusIsDown(t *testing.T) {
 		if err != nil || len(due) != 1 || due[0].ID != rec.ID {
 			t.Fatalf("Due: %v, %d records; want the queued one", err, len(due))
 		}
-		f := b.handler.Redeliver(ctx, due[0])
+		f := b.pipeline.Redeliver(ctx, due[0])
 		if f.Outcome != "forwarded" || f.ReferralID != "ref_1" || f.Attempts != 1 {
 			t.Errorf("Redeliver: %+v, want forwarded, ref_1, 1 attempt", f)
 		}
@@ -205,8 +118,8 @@ func TestJournalQueuesWhileReditusIsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Now a re-send gets the delivered answer.
-		r := b.do(t, stripeRequest(body, stripeSecret, time.Now()))
-		r.is(t, http.StatusOK, "forwarded")
+		r := b.do(t, stripeWebhook(body, stripeSecret, time.Now()))
+		r.Is(t, http.StatusOK, "forwarded")
 		if r.ReferralID != "ref_1" || red.Calls(reditus.CallTrack) != calls+1 {
 			t.Errorf("re-send after delivery: referral_id %q, %d calls; want ref_1 from the record", r.ReferralID, red.Calls(reditus.CallTrack)-calls-1)
 		}
@@ -218,25 +131,25 @@ func TestJournalQueuesWhileReditusIsDown(t *testing.T) {
 // again, not answered from the record, so that it lands once the key is
 // fixed.
 func TestJournalMisconfiguredIsFailedAndARetryIsDelivered(t *testing.T) {
-	eachBackend(t, func(t *testing.T, be journalBackend) {
+	webhooktest.EachBackend(t, func(t *testing.T, be webhooktest.Backend) {
 		red := fakereditus.New(t, fakereditus.WithKey(apiKey))
 		red.Respond(reditus.CallTrack, fakereditus.Status(http.StatusUnauthorized, `{"message":"Unauthenticated."}`))
-		store := openStore(t, be.place(t))
+		store := webhooktest.OpenStore(t, be.Place(t))
 		b := journaledBridge(t, red, store, nil)
 		body := customerCreated("evt_401", "key@example.com")
 
-		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusInternalServerError, "retry")
-		if rec := recordOf(t, store, "evt_401"); rec.Outcome != journal.Failed || rec.Attempts != 1 || rec.Reason == "" {
+		b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusInternalServerError, "retry")
+		if rec := webhooktest.RecordOf(t, store, "evt_401"); rec.Outcome != journal.Failed || rec.Attempts != 1 || rec.Reason == "" {
 			t.Errorf("record: outcome %q, attempts %d, reason %q; want failed, 1, a reason", rec.Outcome, rec.Attempts, rec.Reason)
 		}
-		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusInternalServerError, "retry")
+		b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusInternalServerError, "retry")
 		if n := red.Calls(reditus.CallTrack); n != 2 {
 			t.Errorf("Reditus got %d calls, want 2: the re-send of a failed delivery is delivered again", n)
 		}
 
 		red.Respond(reditus.CallTrack, nil) // the key is fixed
-		b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusOK, "forwarded")
-		if rec := recordOf(t, store, "evt_401"); rec.Outcome != "forwarded" || rec.Attempts != 3 || rec.ReferralID != "ref_1" {
+		b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusOK, "forwarded")
+		if rec := webhooktest.RecordOf(t, store, "evt_401"); rec.Outcome != "forwarded" || rec.Attempts != 3 || rec.ReferralID != "ref_1" {
 			t.Errorf("record: outcome %q, attempts %d, referral %q; want forwarded, 3, ref_1", rec.Outcome, rec.Attempts, rec.ReferralID)
 		}
 	})
@@ -247,12 +160,12 @@ func TestJournalMisconfiguredIsFailedAndARetryIsDelivered(t *testing.T) {
 // email out.
 func TestJournalKeepsASkippedEventsReasonAndEmail(t *testing.T) {
 	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
-	store := openStore(t, journal.Options{DataDir: t.TempDir()})
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
 	b := journaledBridge(t, red, store, nil)
 
-	r := b.do(t, stripeRequest(stripeFixture(t, "customer.created.no_referral.json"), stripeSecret, time.Now()))
-	r.is(t, http.StatusOK, "skipped")
-	rec := recordOf(t, store, "evt_1QcustCreated03")
+	r := b.do(t, stripeWebhook(stripeFixture(t, "customer.created.no_referral.json"), stripeSecret, time.Now()))
+	r.Is(t, http.StatusOK, "skipped")
+	rec := webhooktest.RecordOf(t, store, "evt_1QcustCreated03")
 	type kept struct {
 		Outcome                  outcome.Word
 		Reason, Email, EventType string
@@ -278,7 +191,7 @@ func TestJournalKeepsASkippedEventsReasonAndEmail(t *testing.T) {
 // beginWatch passes a store through and tells begun whether each Begin
 // claimed its delivery.
 type beginWatch struct {
-	journal.Store
+	webhooktest.Store
 	begun chan bool
 }
 
@@ -294,26 +207,19 @@ func (w beginWatch) Begin(ctx context.Context, r journal.Record, lease time.Dura
 // Two instances receiving one delivery at once make one Reditus call, and
 // both answer it: the second waits for the first's outcome.
 func TestJournalTwinsOnTwoInstancesMakeOneCall(t *testing.T) {
-	eachBackend(t, func(t *testing.T, be journalBackend) {
+	webhooktest.EachBackend(t, func(t *testing.T, be webhooktest.Backend) {
 		red := fakereditus.New(t, fakereditus.WithKey(apiKey))
 		gate := fakereditus.NewGate(1, red.Reditus)
 		red.Respond(reditus.CallTrack, gate.Respond)
 		defer gate.Release()
-		place := be.place(t)
-		watch := beginWatch{Store: openStore(t, place), begun: make(chan bool, 1)}
-		one := journaledBridge(t, red, openStore(t, place), nil)
+		place := be.Place(t)
+		watch := beginWatch{Store: webhooktest.OpenStore(t, place), begun: make(chan bool, 1)}
+		one := journaledBridge(t, red, webhooktest.OpenStore(t, place), nil)
 		two := journaledBridge(t, red, watch, nil)
 		body := customerCreated("evt_twin", "twin@example.com")
 
-		answers := make(chan response, 2)
-		send := func(b *bridge) {
-			rec := httptest.NewRecorder()
-			b.handler.ServeHTTP(rec, stripeRequest(body, stripeSecret, time.Now()))
-			var r response
-			_ = json.Unmarshal(rec.Body.Bytes(), &r)
-			r.Status = rec.Code
-			answers <- r
-		}
+		answers := make(chan webhooktest.Answer, 2)
+		send := func(b *bridge) { answers <- b.do(t, stripeWebhook(body, stripeSecret, time.Now())) }
 		go send(one)
 		select {
 		case <-gate.Held(): // the first copy is inside Reditus
@@ -355,11 +261,8 @@ func TestJournalTwinsOnTwoInstancesMakeOneCall(t *testing.T) {
 			for _, b := range []*bridge{one, two} {
 				wg.Go(func() {
 					<-start
-					rec := httptest.NewRecorder()
-					b.handler.ServeHTTP(rec, stripeRequest(body, stripeSecret, time.Now()))
-					var r response
-					_ = json.Unmarshal(rec.Body.Bytes(), &r)
-					statuses <- fmt.Sprintf("%d %s", rec.Code, r.Outcome)
+					r := b.do(t, stripeWebhook(body, stripeSecret, time.Now()))
+					statuses <- fmt.Sprintf("%d %s", r.Status, r.Outcome)
 				})
 			}
 			close(start)
@@ -398,15 +301,11 @@ func (brokenStore) Get(context.Context, int64) (journal.Record, error) {
 func (brokenStore) List(context.Context, journal.Filter) ([]journal.Record, error) {
 	return nil, errStoreDown
 }
-func (brokenStore) Prune(context.Context, time.Time) (int64, error) { return 0, errStoreDown }
-func (brokenStore) Status(context.Context) (journal.Status, error) {
-	return journal.Status{}, errStoreDown
-}
 func (brokenStore) Close() error { return nil }
 
 // finishFails is a journal that takes deliveries but cannot record their
 // outcome: the disk filled up, or Postgres went away mid-webhook.
-type finishFails struct{ journal.Store }
+type finishFails struct{ webhooktest.Store }
 
 func (finishFails) Finish(context.Context, int64, journal.Finish) error { return errStoreDown }
 
@@ -414,8 +313,8 @@ func (finishFails) Finish(context.Context, int64, journal.Finish) error { return
 // forwarded as without one, re-sends recognised in memory, and a Reditus
 // outage answered 503, never 202, since nothing holds the event.
 func TestJournalDownForwardsAsBefore(t *testing.T) {
-	closed := func(t *testing.T) journal.Store {
-		s := openStore(t, journal.Options{DataDir: t.TempDir()})
+	closed := func(t *testing.T) webhooktest.Store {
+		s := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -423,7 +322,7 @@ func TestJournalDownForwardsAsBefore(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		store func(t *testing.T) journal.Store
+		store func(t *testing.T) webhooktest.Store
 		// op is the journal operation that fails; errors is how often
 		// it fails in the test.
 		op     string
@@ -432,9 +331,9 @@ func TestJournalDownForwardsAsBefore(t *testing.T) {
 		resend bool
 	}{
 		{"closed", closed, "begin", 3, true},
-		{"every method fails", func(*testing.T) journal.Store { return brokenStore{} }, "begin", 3, true},
-		{"outcomes cannot be recorded", func(t *testing.T) journal.Store {
-			return finishFails{openStore(t, journal.Options{DataDir: t.TempDir()})}
+		{"every method fails", func(*testing.T) webhooktest.Store { return brokenStore{} }, "begin", 3, true},
+		{"outcomes cannot be recorded", func(t *testing.T) webhooktest.Store {
+			return finishFails{webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})}
 		}, "finish", 2, false},
 	}
 	for _, tt := range tests {
@@ -443,17 +342,17 @@ func TestJournalDownForwardsAsBefore(t *testing.T) {
 			b := journaledBridge(t, red, tt.store(t), nil)
 			body := customerCreated("evt_nojournal", "nojournal@example.com")
 
-			b.do(t, stripeRequest(body, stripeSecret, time.Now())).is(t, http.StatusOK, "forwarded")
+			b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusOK, "forwarded")
 			if tt.resend {
-				r := b.do(t, stripeRequest(body, stripeSecret, time.Now()))
-				r.is(t, http.StatusOK, "forwarded")
+				r := b.do(t, stripeWebhook(body, stripeSecret, time.Now()))
+				r.Is(t, http.StatusOK, "forwarded")
 				if n := red.Calls(reditus.CallTrack); n != 1 || r.ReferralID != "ref_1" {
 					t.Errorf("re-send: %d Reditus calls, referral_id %q; want 1 call, ref_1", n, r.ReferralID)
 				}
 			}
 			red.Respond(reditus.CallTrack, fakereditus.Status(http.StatusServiceUnavailable, ``))
-			b.do(t, stripeRequest(customerCreated("evt_down", "down@example.com"), stripeSecret, time.Now())).
-				is(t, http.StatusServiceUnavailable, "retry")
+			b.do(t, stripeWebhook(customerCreated("evt_down", "down@example.com"), stripeSecret, time.Now())).
+				Is(t, http.StatusServiceUnavailable, "retry")
 
 			want := fmt.Sprintf(`reditus_bridge_journal_errors_total{op=%q} %d`, tt.op, tt.errors)
 			if m := scrape(t, b); !strings.Contains(m, want) {
@@ -475,50 +374,4 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// An event skipped for want of configuration (test mode) is delivered by
-// the operator's retry in /admin once the configuration is fixed and the
-// bridge restarted with it.
-func TestJournalRetryOfASkippedEventAfterAFix(t *testing.T) {
-	eachBackend(t, func(t *testing.T, be journalBackend) {
-		const token = "admin-token-for-the-retry-test"
-		red := fakereditus.New(t, fakereditus.WithKey(apiKey))
-		place := be.place(t)
-		store := openStore(t, place)
-		before := journaledBridge(t, red, store, nil)
-		before.do(t, stripeRequest(stripeFixture(t, "customer.created.test_mode.json"), stripeSecret, time.Now())).
-			is(t, http.StatusOK, "skipped")
-		rec := recordOf(t, store, "evt_1QcustCreated05")
-		if rec.Outcome != "skipped" || !strings.Contains(rec.Reason, "STRIPE_ACCEPT_TEST_EVENTS") {
-			t.Fatalf("record: %q %q, want skipped, naming STRIPE_ACCEPT_TEST_EVENTS", rec.Outcome, rec.Reason)
-		}
-
-		afterStore := openStore(t, place)
-		after := journaledBridge(t, red, afterStore, func(c *config.Config) {
-			setWebhook(c, "stripe", func(w *config.Webhook) { w.AcceptTestEvents = true })
-			c.AdminToken = config.Secret(token)
-		})
-		req := httptest.NewRequest(http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry", rec.ID), nil)
-		req.SetBasicAuth("admin", token)
-		req.Header.Set("Origin", "http://"+req.Host)
-		w := httptest.NewRecorder()
-		after.handler.ServeHTTP(w, req)
-		var got struct {
-			Outcome    string `json:"outcome"`
-			ReferralID string `json:"referral_id"`
-		}
-		_ = json.Unmarshal(w.Body.Bytes(), &got)
-		if w.Code != http.StatusOK || got.Outcome != "forwarded" || got.ReferralID != "ref_1" {
-			t.Fatalf("retry: %d %s, want 200 forwarded ref_1", w.Code, w.Body)
-		}
-		if conv := red.Conversions(); len(conv) != 1 || conv[0].Email != "jane.doe@example.com" {
-			t.Errorf("Reditus received %+v, want jane.doe's conversion", conv)
-		}
-		rec = recordOf(t, afterStore, "evt_1QcustCreated05") // the bridge that retried it
-		if rec.Outcome != "forwarded" || rec.ReferralID != "ref_1" || rec.Attempts != 1 || rec.Email != "jane.doe@example.com" {
-			t.Errorf("record after the retry: %q, referral %q, %d attempts, email %q; want forwarded, ref_1, 1, jane.doe@example.com",
-				rec.Outcome, rec.ReferralID, rec.Attempts, rec.Email)
-		}
-	})
 }

@@ -1,17 +1,16 @@
-package handlers
+package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -83,21 +82,13 @@ type sent struct {
 // sendLikeStripe delivers one event as Stripe does: a fresh signature on
 // every attempt, and every non-2xx retried with backoff, a bounded number of
 // times.
-func sendLikeStripe(client *http.Client, url string, body []byte, maxAttempts int) (status int, outcome string, attempts int) {
+func sendLikeStripe(t *testing.T, b *bridge, body []byte, maxAttempts int) (status int, outcome string, attempts int) {
 	backoff := 5 * time.Millisecond
 	for attempts = 1; ; attempts++ {
-		req := stripeRequest(body, stripeSecret, time.Now())
-		req.RequestURI = ""
-		req.URL, _ = req.URL.Parse(url)
-		resp, err := client.Do(req)
-		if err == nil {
-			var a struct{ Outcome string }
-			_ = json.NewDecoder(resp.Body).Decode(&a)
-			resp.Body.Close()
-			status, outcome = resp.StatusCode, a.Outcome
-			if status >= 200 && status < 300 {
-				return status, outcome, attempts
-			}
+		a := b.do(t, stripeWebhook(body, stripeSecret, time.Now()))
+		status, outcome = a.Status, a.Outcome
+		if status >= 200 && status < 300 {
+			return status, outcome, attempts
 		}
 		if attempts == maxAttempts {
 			return status, outcome, attempts
@@ -117,17 +108,16 @@ func TestFaultsLoseNothing(t *testing.T) {
 	fake := &faults{red: red, rng: rand.New(rand.NewPCG(seed, 1)), injected: map[string]int{}}
 	red.RespondAll(fake.respond)
 
-	cfg := liveConfig(red.URL)
+	cfg := webhooktest.Config(red.URL)
 	client := reditus.New(reditus.Options{
 		BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal(),
 		AttemptTimeout: 150 * time.Millisecond, Budget: 600 * time.Millisecond, Backoff: 5 * time.Millisecond,
 	})
-	bridge, err := New(cfg, Deps{Reditus: client, Log: slog.New(slog.DiscardHandler)})
+	p, err := New(cfg, Deps{Reditus: client, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(bridge)
-	defer srv.Close()
+	b := &bridge{pipeline: p}
 
 	const events, senders, maxAttempts = 300, 16, 12
 	results := make([]sent, events)
@@ -137,7 +127,6 @@ func TestFaultsLoseNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			httpClient := &http.Client{Timeout: 5 * time.Second}
 			for i := range work {
 				slug := "john"
 				if i%25 == 0 {
@@ -146,7 +135,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 				email := fmt.Sprintf("user%03d@example.com", i)
 				body := []byte(fmt.Sprintf(`{"id":"evt_fault_%03d","type":"customer.created","livemode":true,
 					"data":{"object":{"id":"cus_%03d","email":%q,"metadata":{"red":%q}}}}`, i, i, email, slug))
-				status, outcome, attempts := sendLikeStripe(httpClient, srv.URL+"/webhooks/stripe", body, maxAttempts)
+				status, outcome, attempts := sendLikeStripe(t, b, body, maxAttempts)
 				results[i] = sent{email: email, outcome: outcome, status: status, attempts: attempts}
 			}
 		}()

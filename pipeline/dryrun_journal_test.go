@@ -1,4 +1,4 @@
-package handlers
+package pipeline
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -18,32 +19,21 @@ import (
 // delivery once the bridge is live (DRY_RUN=true then false on one DATA_DIR,
 // or `backfill --dry-run` then `backfill`): it is sent for real, once.
 func TestDryRunRecordDoesNotAnswerALiveDelivery(t *testing.T) {
-	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
 	fake := fakereditus.New(t, fakereditus.WithKey(apiKey))
 	bridgeOn := func(dryRun bool) *bridge {
-		cfg := liveConfig(fake.URL)
-		cfg.DryRunRequested = dryRun
-		client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond})
-		h, err := New(cfg, Deps{Reditus: client, Journal: store, Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &bridge{handler: h}
+		return journaledBridge(t, fake, store, func(c *config.Config) { c.DryRunRequested = dryRun })
 	}
 	body := stripeFixture(t, "customer.created.json")
-	send := func(b *bridge) response { return b.do(t, stripeRequest(body, stripeSecret, time.Now())) }
+	send := func(b *bridge) webhooktest.Answer { return b.do(t, stripeWebhook(body, stripeSecret, time.Now())) }
 
-	send(bridgeOn(true)).is(t, http.StatusOK, "dry_run")
+	send(bridgeOn(true)).Is(t, http.StatusOK, "dry_run")
 	if n := len(fake.Conversions()); n != 0 {
 		t.Fatalf("dry run sent %d conversions", n)
 	}
 	live := bridgeOn(false)
-	send(live).is(t, http.StatusOK, "forwarded")
-	send(live).is(t, http.StatusOK, "forwarded") // now answered from the record
+	send(live).Is(t, http.StatusOK, "forwarded")
+	send(live).Is(t, http.StatusOK, "forwarded") // now answered from the record
 	if n := len(fake.Conversions()); n != 1 {
 		t.Errorf("Reditus got %d conversions, want 1: sent once, for real", n)
 	}
@@ -54,18 +44,9 @@ func TestDryRunRecordDoesNotAnswerALiveDelivery(t *testing.T) {
 // done"), never queued into a journal nobody may read; their next run takes
 // it again.
 func TestNoQueueRecordsFailedForTheNextRun(t *testing.T) {
-	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
 	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
-	cfg := liveConfig(red.URL)
-	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond, AttemptTimeout: 200 * time.Millisecond})
-	h, err := New(cfg, Deps{Reditus: client, Journal: store, NoQueue: true, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := journaledBridge(t, red, store, nil).pipeline
 	body := stripeFixture(t, "customer.created.json")
 
 	red.Respond(reditus.CallTrack, fakereditus.Status(503, ""))
@@ -86,25 +67,21 @@ func TestNoQueueRecordsFailedForTheNextRun(t *testing.T) {
 // Supabase UPDATE, which is skipped): under its body's digest, so that the
 // operator sees why it was not tracked, and the same bytes re-sent are one.
 func TestEventWithoutIDIsJournaled(t *testing.T) {
-	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+	h, err := New(webhooktest.Config("http://127.0.0.1:1"), Deps{Journal: store, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	h, err := New(liveConfig("http://127.0.0.1:1"), Deps{Journal: store, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bridge{handler: h}
-	body := fixture(t, "supabase/update.json")
+	b := &bridge{pipeline: h}
+	body := webhooktest.Fixture(t, "supabase/update.json")
 	supabase, err := providers.Lookup("supabase")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		header, _ := supabase.Scheme.Sign(secretsOf(supabase)[0].Reveal(), "", body, time.Now())
-		req := providerRequest("supabase", header, body)
-		b.do(t, req).is(t, http.StatusOK, "skipped")
+		header, _ := supabase.Scheme.Sign(webhooktest.Secrets(supabase)[0].Reveal(), "", body, time.Now())
+		req := providerWebhook("supabase", header, body)
+		b.do(t, req).Is(t, http.StatusOK, "skipped")
 	}
 	recs, err := store.List(context.Background(), journal.Filter{Provider: "supabase"})
 	if err != nil || len(recs) != 1 || recs[0].Outcome != "skipped" || recs[0].Reason == "" {
@@ -115,26 +92,17 @@ func TestEventWithoutIDIsJournaled(t *testing.T) {
 // A skipped event re-sent after the configuration changed is mapped again:
 // the record of a skip does not answer an event that now converts.
 func TestSkipRecordDoesNotAnswerAnEventThatNowConverts(t *testing.T) {
-	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
 	fake := fakereditus.New(t, fakereditus.WithKey(apiKey))
 	bridgeWith := func(acceptTest bool) *bridge {
-		cfg := liveConfig(fake.URL)
-		setWebhook(&cfg, "stripe", func(w *config.Webhook) { w.AcceptTestEvents = acceptTest })
-		client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond})
-		h, err := New(cfg, Deps{Reditus: client, Journal: store, Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &bridge{handler: h}
+		return journaledBridge(t, fake, store, func(c *config.Config) {
+			webhooktest.SetWebhook(c, "stripe", func(w *config.Webhook) { w.AcceptTestEvents = acceptTest })
+		})
 	}
 	body := stripeFixture(t, "customer.created.test_mode.json")
-	send := func(b *bridge) response { return b.do(t, stripeRequest(body, stripeSecret, time.Now())) }
-	send(bridgeWith(false)).is(t, http.StatusOK, "skipped")
-	send(bridgeWith(true)).is(t, http.StatusOK, "forwarded")
+	send := func(b *bridge) webhooktest.Answer { return b.do(t, stripeWebhook(body, stripeSecret, time.Now())) }
+	send(bridgeWith(false)).Is(t, http.StatusOK, "skipped")
+	send(bridgeWith(true)).Is(t, http.StatusOK, "forwarded")
 	if n := len(fake.Conversions()); n != 1 {
 		t.Errorf("Reditus got %d conversions, want 1", n)
 	}

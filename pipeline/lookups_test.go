@@ -1,4 +1,4 @@
-package handlers
+package pipeline
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/fakestripe"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
 )
@@ -35,16 +36,16 @@ func TestLookupsFindTheReferral(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, fetcher := stripeWithObjects(t, meta[0], meta[1])
 			b := newBridgeWithStripe(t, nil, fetcher)
-			b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now())).is(t, http.StatusOK, "forwarded")
+			b.do(t, stripeWebhook(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now())).Is(t, http.StatusOK, "forwarded")
 			if got := b.reditus.Conversions(); len(got) != 1 || got[0] != want {
 				t.Errorf("Reditus received %+v, want [%+v]", got, want)
 			}
 		})
 		t.Run(name+", without STRIPE_API_KEY", func(t *testing.T) {
 			b := newBridge(t, nil)
-			r := b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now()))
-			r.is(t, http.StatusOK, "skipped")
-			mustContain(t, r.Reason, "checkout session metadata and client_reference_id")
+			r := b.do(t, stripeWebhook(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now()))
+			r.Is(t, http.StatusOK, "skipped")
+			webhooktest.MustContain(t, r.Reason, "checkout session metadata and client_reference_id")
 		})
 	}
 }
@@ -52,9 +53,9 @@ func TestLookupsFindTheReferral(t *testing.T) {
 func TestLookupsNameEveryObjectLookedAt(t *testing.T) {
 	fake, fetcher := stripeWithObjects(t, nil, nil)
 	b := newBridgeWithStripe(t, nil, fetcher)
-	r := b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now()))
-	r.is(t, http.StatusOK, "skipped")
-	mustContain(t, r.Reason, "checkout session metadata, client_reference_id, customer "+sessionCustomer+" metadata and subscription "+sessionSubscription+" metadata")
+	r := b.do(t, stripeWebhook(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now()))
+	r.Is(t, http.StatusOK, "skipped")
+	webhooktest.MustContain(t, r.Reason, "checkout session metadata, client_reference_id, customer "+sessionCustomer+" metadata and subscription "+sessionSubscription+" metadata")
 	if n := len(fake.Requests()); n != 2 {
 		t.Errorf("%d Stripe API calls, want 2 (customer, subscription)", n)
 	}
@@ -68,7 +69,7 @@ func TestLookupsOnlyWhenNeeded(t *testing.T) {
 	fake, fetcher := stripeWithObjects(t, nil, nil)
 	b := newBridgeWithStripe(t, nil, fetcher)
 	for _, f := range []string{"checkout.session.completed.json", "checkout.session.completed.unpaid.json", "invoice.paid.json"} {
-		b.do(t, stripeRequest(stripeFixture(t, f), stripeSecret, time.Now()))
+		b.do(t, stripeWebhook(stripeFixture(t, f), stripeSecret, time.Now()))
 	}
 	if reqs := fake.Requests(); len(reqs) != 0 {
 		t.Errorf("Stripe API called: %q", reqs)
@@ -89,8 +90,8 @@ func TestLookupFailures(t *testing.T) {
 		fake, fetcher := stripeWithObjects(t, nil, nil)
 		fake.Fail = func(*http.Request) int { return tt.stripe }
 		b := newBridgeWithStripe(t, nil, fetcher)
-		r := b.do(t, stripeRequest(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now()))
-		r.is(t, tt.status, tt.outcome)
+		r := b.do(t, stripeWebhook(stripeFixture(t, "checkout.session.completed.app_reference.json"), stripeSecret, time.Now()))
+		r.Is(t, tt.status, tt.outcome)
 		if !strings.Contains(r.Reason, "look up related stripe objects") || r.EventID == "" {
 			t.Errorf("Stripe %d: reason %q, event id %q", tt.stripe, r.Reason, r.EventID)
 		}

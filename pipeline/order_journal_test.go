@@ -1,13 +1,13 @@
-package handlers
+package pipeline
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -19,41 +19,32 @@ import (
 // must be queued behind the conversion, not skipped as "not referred", and
 // the worker then delivers both, in order.
 func TestPaymentWaitsForItsQueuedConversion(t *testing.T) {
-	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
 	red := fakereditus.New(t, fakereditus.WithKey(apiKey), fakereditus.NeedsReferral())
-	cfg := liveConfig(red.URL)
-	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: apiKey, Budget: time.Second, Backoff: time.Millisecond, AttemptTimeout: 200 * time.Millisecond})
-	h, err := New(cfg, Deps{Reditus: client, Journal: store, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bridge{handler: h}
-	sign := func(name string, body []byte) *http.Request {
+	b := journaledBridge(t, red, store, nil)
+	h := b.pipeline
+	sign := func(name string, body []byte) webhook {
 		p, err := providers.Lookup(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		header, err := p.Scheme.Sign(secretsOf(p)[len(secretsOf(p))-1].Reveal(), "msg_"+name, body, time.Now())
+		header, err := p.Scheme.Sign(webhooktest.Secrets(p)[len(webhooktest.Secrets(p))-1].Reveal(), "msg_"+name, body, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return providerRequest(name, header, body)
+		return providerWebhook(name, header, body)
 	}
 
 	// The signup, while Reditus is down: queued.
 	red.Respond(reditus.CallTrack, fakereditus.Status(503, ""))
 	signup := []byte(`{"email":"john.doe@example.com","uid":"usr_john","affiliate_slug":"john"}`)
-	b.do(t, sign("generic", signup)).is(t, http.StatusAccepted, "queued")
+	b.do(t, sign("generic", signup)).Is(t, http.StatusAccepted, "queued")
 
 	// Reditus is back; the first payment, with no referral data of its own.
 	red.Respond(reditus.CallTrack, red.Reditus)
-	pay := b.do(t, sign("lemonsqueezy", fixture(t, "lemonsqueezy/order_created_no_referral.json")))
-	pay.is(t, http.StatusAccepted, "queued")
-	mustContain(t, pay.Reason, "still queued")
+	pay := b.do(t, sign("lemonsqueezy", webhooktest.Fixture(t, "lemonsqueezy/order_created_no_referral.json")))
+	pay.Is(t, http.StatusAccepted, "queued")
+	webhooktest.MustContain(t, pay.Reason, "still queued")
 
 	// The worker's turn: oldest first, as journal.Worker takes them.
 	due, err := store.Due(context.Background(), time.Now().Add(time.Hour), time.Minute, 10)
