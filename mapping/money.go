@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -32,18 +33,41 @@ func referral(who Who) (uid, email string) {
 	return uid, email
 }
 
-// Pay adds to ev (mapped by Convert) the payment of amount cents, net of
-// tax, in currency, that key names, by who. A payment with nothing paid, or
-// by nobody the event names, is not sent, and Note (or Skip, when the
-// conversion is not sent either) says so. sub sets the subscription fields,
-// or is nil for a one-off payment.
-func Pay(ev Event, who Who, key string, amount int64, currency string, sub func(*reditus.Payment)) (Event, error) {
-	currency = strings.ToLower(strings.TrimSpace(currency))
-	switch {
-	case amount < 0:
-		return Event{}, Invalid("%s has a negative amount", ev.Type)
-	case currency == "":
-		return Event{}, Invalid("%s has no currency", ev.Type)
+// Money is what a payment event says was paid, as the provider states it:
+// integers in the provider's unit of the currency.
+type Money struct {
+	Currency string // ISO 4217, in any case
+
+	// Paid is what the customer paid. Where the provider states tax apart,
+	// Tax is the tax of the order or invoice that Paid pays towards and
+	// Total its total, tax included, and the payment is Paid less its share
+	// of Tax (all of it when Paid is the whole Total). Where Paid is net of
+	// tax already, both are 0.
+	Paid, Total, Tax int64
+
+	// Units says how many decimals the provider's integers carry in a
+	// currency, when that is not the currency's ISO 4217 minor unit
+	// (Stripe-based providers count Icelandic krónur in hundredths; ISO
+	// gives them none), and ok is false for a currency whose unit the
+	// provider does not document. Nil means the ISO minor unit.
+	Units func(currency string) (decimals int, ok bool)
+}
+
+// Pay adds to ev (mapped by Convert) the payment that m states, net of tax,
+// that key names, by who. It is the one gate of every provider's money: the
+// amount is refused (ErrInvalidPayload) when it, its total or its tax is
+// negative, when the tax is more than the total, when the currency is not
+// three ASCII letters of ISO 4217, and when it cannot be stated exactly in
+// the currency's minor unit as an int64; nothing of the event is then sent,
+// its conversion neither, so that the event stays whole for the provider to
+// show as failed and to send again. A payment with nothing paid, or by nobody
+// the event names, is not sent, and Note (or Skip, when the conversion is not
+// sent either) says so. sub sets the subscription fields, or is nil for a
+// one-off payment.
+func Pay(ev Event, who Who, key string, m Money, sub func(*reditus.Payment)) (Event, error) {
+	amount, currency, why := m.minor()
+	if why != "" {
+		return Event{}, Invalid("%s: %s", ev.Type, why)
 	}
 	uid, email := referral(who)
 	switch {
@@ -57,6 +81,63 @@ func Pay(ev Event, who Who, key string, amount int64, currency string, sub func(
 		sub(p)
 	}
 	return ev.WithMoney(p, nil, nil), nil
+}
+
+// minor returns the payment m states, net of tax, in its currency's ISO 4217
+// minor unit, and the currency as Reditus takes it; or why there is none.
+func (m Money) minor() (amount int64, currency, why string) {
+	currency, why = currencyCode(m.Currency)
+	if why != "" {
+		return 0, "", "currency: " + why
+	}
+	net, why := m.net()
+	if why != "" {
+		return 0, "", why
+	}
+	iso := isoExponent[currency]
+	from := iso
+	if m.Units != nil {
+		var ok bool
+		if from, ok = m.Units(currency); !ok {
+			return 0, "", fmt.Sprintf("the provider documents no unit for amounts in %s", currency)
+		}
+	}
+	if amount, why = rescale(net, from, iso); why != "" {
+		return 0, "", fmt.Sprintf("amount %d in %s at %d decimals: %s", net, currency, from, why)
+	}
+	return amount, currency, ""
+}
+
+// net is the payment m states, less its share of the tax, in the provider's
+// unit. Every figure is checked before any arithmetic, so that none wraps:
+// with 0 <= Tax <= Total and 0 <= Paid, Paid - Tax cannot overflow.
+func (m Money) net() (int64, string) {
+	switch {
+	case m.Paid < 0:
+		return 0, fmt.Sprintf("amount %d is negative", m.Paid)
+	case m.Tax < 0:
+		return 0, fmt.Sprintf("negative tax (%d)", m.Tax)
+	case m.Total < 0:
+		return 0, fmt.Sprintf("negative total (%d)", m.Total)
+	case m.Tax > m.Total:
+		return 0, fmt.Sprintf("tax %d is over the total %d", m.Tax, m.Total)
+	case m.Paid >= m.Total:
+		return m.Paid - m.Tax, ""
+	}
+	return m.Paid - taxShare(m.Tax, m.Paid, m.Total), ""
+}
+
+// taxShare is tax*paid/total rounded half up, for 0 <= paid < total and
+// 0 <= tax <= total: the tax in a payment of part of an invoice. It is
+// exact in 128 bits, where float64 rounds a product past 2^53 and was a cent
+// off on amounts Chargebee allows. The quotient is under total, so it fits.
+func taxShare(tax, paid, total int64) int64 {
+	hi, lo := bits.Mul64(uint64(tax), uint64(paid))
+	q, r := bits.Div64(hi, lo, uint64(total))
+	if 2*r >= uint64(total) {
+		q++
+	}
+	return int64(q)
 }
 
 // withoutMoney notes why ev reports no money.

@@ -125,7 +125,7 @@ func mapChargebee(body []byte, _ mapping.Options) (mapping.Event, error) {
 		}
 		ev = mapping.Convert(ev, who, places...)
 		sub := mapping.Subscription(cmp.Or(tx.SubscriptionID, subscription.id), subscription.periodUnit, subscription.period)
-		return mapping.Pay(ev, who, "chargebee:transaction:"+tx.ID, chargebeePaid(c), tx.CurrencyCode, sub)
+		return mapping.Pay(ev, who, "chargebee:transaction:"+tx.ID, chargebeePaid(c), sub)
 
 	case "payment_refunded":
 		return chargebeeRefund(ev, c)
@@ -135,20 +135,44 @@ func mapChargebee(body []byte, _ mapping.Options) (mapping.Event, error) {
 	}
 }
 
-// chargebeePaid is what a transaction paid, net of tax: its share of the
-// invoice (the invoice states the tax), less its share of the tax.
-func chargebeePaid(c chargebeeContent) int64 {
+// chargebeePaid is what a transaction paid: its share of the invoice in the
+// same event, which states the tax (Pay takes the same share of the tax off),
+// or the amount charged when there is no invoice.
+func chargebeePaid(c chargebeeContent) mapping.Money {
 	tx, inv := c.Transaction, c.Invoice
+	paid := mapping.Money{Currency: tx.CurrencyCode, Paid: tx.Amount, Units: chargebeeDecimals}
 	if inv == nil {
-		return tx.Amount
+		return paid
 	}
-	paid := tx.Amount
 	for _, l := range tx.LinkedInvoices {
 		if l.InvoiceID == inv.ID {
-			paid = l.AppliedAmount
+			paid.Paid = l.AppliedAmount
 		}
 	}
-	return netOfTax(paid, inv.Total, inv.Tax)
+	paid.Total, paid.Tax = inv.Total, inv.Tax
+	return paid
+}
+
+// chargebeeZeroDecimal are the currencies Chargebee's API counts in whole
+// units (apidocs.chargebee.com/docs/api/currencies, "Handling currency
+// units": "Chargebee currently supports below zero-decimal currencies").
+var chargebeeZeroDecimal = map[string]bool{"jpy": true, "krw": true, "xaf": true, "xof": true}
+
+// chargebeeDecimals is how many decimals Chargebee's integers carry in
+// currency: none in its zero-decimal currencies, and two in every other
+// ("values up to two decimal places ... multiplied by 100"), the
+// three-decimal dinars too, so that 12.50 KWD is 1250 and is sent as 12500
+// fils. For a currency ISO 4217 gives no decimals that Chargebee does not
+// name as zero-decimal (CLP, ISK, VND), whole units and hundredths are both
+// possible readings, a hundredfold apart: it is refused rather than guessed.
+func chargebeeDecimals(currency string) (decimals int, ok bool) {
+	if chargebeeZeroDecimal[currency] {
+		return 0, true
+	}
+	if iso, _ := mapping.Exponent(currency); iso == 0 {
+		return 0, false
+	}
+	return 2, true
 }
 
 // chargebeeRefund maps payment_refunded: the refund of the payment it names,
@@ -163,7 +187,11 @@ func chargebeeRefund(ev mapping.Event, c chargebeeContent) (mapping.Event, error
 		ev.Skip = "the refund names no refunded payment: looked at content.transaction.refunded_txn_id and reference_transaction_id"
 		return ev, nil
 	}
-	if paid, refunded := chargebeeRefunded(c, payment); refunded < paid {
+	paid, refunded, err := chargebeeRefunded(c, payment)
+	if err != nil {
+		return mapping.Event{}, err
+	}
+	if refunded < paid {
 		return mapping.PartialRefund(ev, refunded, paid, "refunds on the invoice of the payment's txn_amount"), nil
 	}
 	return mapping.Refund(ev, "chargebee:transaction:"+payment), nil
@@ -173,11 +201,13 @@ func chargebeeRefund(ev mapping.Event, c chargebeeContent) (mapping.Event, error
 // it is refunded by now, as far as the event tells: this refund, or every
 // refunded credit note on the invoice when they add up to more (the refund
 // that completes a series of partial ones). paid is 0 when the event does
-// not say, and the refund then counts as full.
-func chargebeeRefunded(c chargebeeContent, payment string) (paid, refunded int64) {
+// not say, and the refund then counts as full. Credit notes whose totals are
+// negative or add up past int64 are refused: a sum that wrapped would turn a
+// full refund into a partial one, which is not sent.
+func chargebeeRefunded(c chargebeeContent, payment string) (paid, refunded int64, err error) {
 	refunded = c.Transaction.Amount
 	if c.Invoice == nil {
-		return 0, refunded
+		return 0, refunded, nil
 	}
 	for _, p := range c.Invoice.LinkedPayments {
 		if p.TxnID == payment {
@@ -186,25 +216,15 @@ func chargebeeRefunded(c chargebeeContent, payment string) (paid, refunded int64
 	}
 	var credited int64
 	for _, cn := range c.Invoice.IssuedCreditNotes {
-		if cn.Status == "refunded" {
-			credited += cn.Total
+		if cn.Status != "refunded" {
+			continue
 		}
+		if cn.Total < 0 || credited > math.MaxInt64-cn.Total {
+			return 0, 0, mapping.Invalid("payment_refunded: the refunded credit notes' cn_total are negative or add up past int64")
+		}
+		credited += cn.Total
 	}
-	return paid, max(refunded, credited)
-}
-
-// netOfTax is the part of paid, a payment towards an invoice of total that
-// includes tax, that is not tax: paid less its share of the tax, rounded to
-// the cent. A payment of the whole invoice is total - tax. Figures that make
-// no sense together leave paid as it is.
-func netOfTax(paid, total, tax int64) int64 {
-	if paid <= 0 || total <= 0 || tax <= 0 || tax > total {
-		return paid
-	}
-	if paid >= total {
-		return paid - tax
-	}
-	return paid - int64(math.Round(float64(tax)*float64(paid)/float64(total)))
+	return paid, max(refunded, credited), nil
 }
 
 // chargebeeObj is what the bridge reads of a customer or a subscription.

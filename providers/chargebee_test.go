@@ -2,7 +2,9 @@ package providers_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -82,6 +84,27 @@ func TestMapChargebee(t *testing.T) {
 			skip: "event type customer_changed is not handled; the bridge handles customer_created, payment_succeeded, payment_refunded, subscription_cancelled"},
 		{fixture: paid, label: "no transaction", patch: map[string]any{"content.transaction": deleted}, invalid: true},
 		{fixture: paid, label: "amount as text", patch: map[string]any{"content.transaction.amount": "12.00"}, invalid: true},
+		// Chargebee's amounts are in the currency's major unit for its
+		// zero-decimal currencies (JPY, KRW, XAF, XOF) and in hundredths
+		// for every other, three-decimal ones too (RESEARCH.md,
+		// "Currencies"): 12.00 KWD is 1200, which is 12000 fils.
+		{fixture: paid, label: "JPY", patch: chargebeeInvoice("JPY", 1500, 1500, 136),
+			id: "ev_AzZTZhUtcR94kASw", typ: "payment_succeeded", conversion: chargebeeConversion, payment: payment(func(p *reditus.Payment) { p.Amount, p.Currency = 1364, "jpy" })},
+		{fixture: paid, label: "KRW", patch: chargebeeInvoice("KRW", 11000, 11000, 1000),
+			id: "ev_AzZTZhUtcR94kASw", typ: "payment_succeeded", conversion: chargebeeConversion, payment: payment(func(p *reditus.Payment) { p.Amount, p.Currency = 10000, "krw" })},
+		{fixture: paid, label: "KWD in hundredths", patch: chargebeeInvoice("KWD", 1200, 1200, 200),
+			id: "ev_AzZTZhUtcR94kASw", typ: "payment_succeeded", conversion: chargebeeConversion, payment: payment(func(p *reditus.Payment) { p.Amount, p.Currency = 10000, "kwd" })},
+		{fixture: paid, label: "BHD in hundredths, part of the invoice", patch: chargebeeInvoice("BHD", 600, 1200, 200),
+			id: "ev_AzZTZhUtcR94kASw", typ: "payment_succeeded", conversion: chargebeeConversion, payment: payment(func(p *reditus.Payment) { p.Amount, p.Currency = 5000, "bhd" })},
+		// Chargebee documents no unit for the other currencies ISO 4217
+		// gives no decimals: major units or hundredths would be a guess.
+		{fixture: paid, label: "CLP", patch: chargebeeInvoice("CLP", 1200, 1200, 200), invalid: true},
+		// The share of the tax is exact up to Chargebee's largest amount
+		// (90,071,992,547,409.91): float64 was off by one cent here.
+		{fixture: paid, label: "share of the tax, exactly", patch: chargebeeInvoice("USD", 4730883005544688, 4869704443482550, 2959909934814202),
+			id: "ev_AzZTZhUtcR94kASw", typ: "payment_succeeded", conversion: chargebeeConversion, payment: payment(func(p *reditus.Payment) { p.Amount = 1855351693311453 })},
+		{fixture: paid, label: "amount as a float", patch: map[string]any{"content.transaction.amount": json.Number("1200.0")}, invalid: true},
+		{fixture: paid, label: "tax as a string", patch: map[string]any{"content.invoice.tax": "200"}, invalid: true},
 		{fixture: paid, label: "no currency", patch: map[string]any{"content.transaction.currency_code": deleted}, invalid: true},
 		{fixture: created, label: "content not an object", patch: map[string]any{"content": []any{}}, invalid: true},
 		{body: `{"event_type":"customer_created"}`, invalid: true},
@@ -89,6 +112,31 @@ func TestMapChargebee(t *testing.T) {
 }
 
 func FuzzMapChargebee(f *testing.F) { fuzzMap(f, "chargebee") }
+
+// A tax that makes no sense beside its invoice's total was ignored, and the
+// payment went out with the tax in it.
+func TestChargebeeRefusedMoney(t *testing.T) {
+	runRefusedMoney(t, "chargebee", chargebeeSecret, "chargebee/payment_succeeded.json", append([]refusedMoney{
+		{"negative tax", map[string]any{"content.invoice.tax": -200}, "negative tax"},
+		{"tax over the total", map[string]any{"content.invoice.tax": 1300}, "over the total"},
+		{"tax on an invoice of nothing", map[string]any{"content.invoice.total": 0}, "over the total"},
+		{"negative amount", map[string]any{"content.transaction.amount": -1200, "content.transaction.linked_invoices": deleted}, "negative"},
+		{"CLP", map[string]any{"content.transaction.currency_code": "CLP"}, "clp"},
+	}, refusedCurrencies("content.transaction.currency_code")...))
+}
+
+// chargebeeInvoice patches payment_succeeded.json into a payment of paid, in
+// currency, towards its invoice of total with tax.
+func chargebeeInvoice(currency string, paid, total, tax int64) map[string]any {
+	return map[string]any{
+		"content.transaction.currency_code":   currency,
+		"content.transaction.amount":          json.Number(strconv.FormatInt(paid, 10)),
+		"content.transaction.linked_invoices": []any{map[string]any{"invoice_id": "1042", "applied_amount": json.Number(strconv.FormatInt(paid, 10))}},
+		"content.invoice.currency_code":       currency,
+		"content.invoice.total":               json.Number(strconv.FormatInt(total, 10)),
+		"content.invoice.tax":                 json.Number(strconv.FormatInt(tax, 10)),
+	}
+}
 
 func TestChargebeeDeliveries(t *testing.T) {
 	refund := reditus.Refund{PaymentID: "chargebee:transaction:" + chargebeePayment}

@@ -43,7 +43,9 @@ var lemonSqueezyEvents = []string{
 
 // lemonSqueezyAttributes are the fields read from data.attributes of an
 // order, a subscription invoice or a subscription (JSON:API). Amounts are
-// integers in the currency's smallest unit; total includes tax.
+// integers in the currency's ISO 4217 minor unit, as Lemon Squeezy's own
+// Laravel package formats them (none for JPY, three decimals for KWD); total
+// includes tax. Any other form of a number than an integer is refused.
 type lemonSqueezyAttributes struct {
 	CustomerID     lemonSqueezyID `json:"customer_id"`
 	UserEmail      string         `json:"user_email"`
@@ -111,8 +113,9 @@ func lemonSqueezyCalls(ev mapping.Event, a lemonSqueezyAttributes, id string, cu
 		Looked: "data.attributes.user_email, meta.custom_data.user_id and data.attributes.customer_id",
 	}
 	places := []mapping.Place{{Name: "meta.custom_data", Meta: custom}}
-	// The tax is stated apart from the total: the payment is the rest.
-	net := a.Total - a.Tax
+	// The tax is stated apart from the total, which includes it: the payment
+	// is the rest. Amounts are in the currency's ISO 4217 minor unit.
+	paid := mapping.Money{Currency: a.Currency, Paid: a.Total, Total: a.Total, Tax: a.Tax}
 
 	switch ev.Type {
 	case "order_created":
@@ -121,7 +124,7 @@ func lemonSqueezyCalls(ev mapping.Event, a lemonSqueezyAttributes, id string, cu
 			return ev, nil
 		}
 		ev = mapping.Convert(ev, who, places...)
-		return mapping.Pay(ev, who, "lemonsqueezy:order:"+id, net, a.Currency, nil)
+		return mapping.Pay(ev, who, "lemonsqueezy:order:"+id, paid, nil)
 
 	case "subscription_payment_success":
 		if a.BillingReason == "initial" {
@@ -133,7 +136,7 @@ func lemonSqueezyCalls(ev mapping.Event, a lemonSqueezyAttributes, id string, cu
 		// No billing interval is in any Lemon Squeezy webhook (it is on the
 		// variant), so the payment goes without subscription fields.
 		ev = mapping.Convert(ev, who, places...)
-		return mapping.Pay(ev, who, "lemonsqueezy:invoice:"+id, net, a.Currency, nil)
+		return mapping.Pay(ev, who, "lemonsqueezy:invoice:"+id, paid, nil)
 
 	case "order_refunded", "subscription_payment_refunded":
 		key := "lemonsqueezy:order:" + id

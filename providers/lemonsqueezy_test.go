@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -28,6 +29,16 @@ var (
 	lsRenewal    = reditus.Payment{Amount: 999, Currency: "usd", IdempotencyKey: "lemonsqueezy:invoice:4571203", ReferralUID: "3120457", ReferralEmail: testEmail}
 	lsChurn      = reditus.Churn{ReferralUID: "3120457", ReferralEmail: testEmail}
 )
+
+// lsOrderEvent is order_created.json's meta.webhook_id.
+const lsOrderEvent = "7f4c2a9e-3b1d-4e8f-9a6c-5d2e1f0b8c47"
+
+// lsPaid is the order's payment of amount in currency.
+func lsPaid(amount int64, currency string) *reditus.Payment {
+	p := lsOrderPaid
+	p.Amount, p.Currency = amount, currency
+	return &p
+}
 
 func TestMapLemonSqueezy(t *testing.T) {
 	const order, renewal = "lemonsqueezy/order_created.json", "lemonsqueezy/subscription_payment_success.json"
@@ -71,6 +82,25 @@ func TestMapLemonSqueezy(t *testing.T) {
 		{fixture: "lemonsqueezy/subscription_updated.json", id: "8c1e5a3f-2d7b-4f0a-9e6c-4b8d2a0f6e19", typ: "subscription_updated",
 			skip: "event type subscription_updated is not handled; the bridge handles order_created, subscription_payment_success, order_refunded, subscription_payment_refunded, subscription_expired"},
 		{fixture: order, label: "tax over the total", patch: map[string]any{"data.attributes.tax": 2000}, invalid: true},
+		// Amounts are integers in the currency's ISO 4217 minor unit
+		// (RESEARCH.md, "Currencies"): none for JPY and KRW, three decimals
+		// for KWD and BHD; sent as they are, net of tax.
+		{fixture: order, label: "JPY", patch: map[string]any{"data.attributes.currency": "JPY", "data.attributes.total": 1500, "data.attributes.tax": 136},
+			id: lsOrderEvent, typ: "order_created", conversion: lsConversion, payment: lsPaid(1364, "jpy")},
+		{fixture: order, label: "KRW", patch: map[string]any{"data.attributes.currency": "KRW", "data.attributes.total": 11000, "data.attributes.tax": 1000},
+			id: lsOrderEvent, typ: "order_created", conversion: lsConversion, payment: lsPaid(10000, "krw")},
+		{fixture: order, label: "KWD", patch: map[string]any{"data.attributes.currency": "KWD", "data.attributes.total": 12345, "data.attributes.tax": 1122},
+			id: lsOrderEvent, typ: "order_created", conversion: lsConversion, payment: lsPaid(11223, "kwd")},
+		{fixture: order, label: "BHD", patch: map[string]any{"data.attributes.currency": "bhd", "data.attributes.total": 10500, "data.attributes.tax": 500},
+			id: lsOrderEvent, typ: "order_created", conversion: lsConversion, payment: lsPaid(10000, "bhd")},
+		// An amount in any other form than the documented integer is
+		// refused: a float or a string may be in another unit, so it is
+		// neither rounded nor read as minor units.
+		{fixture: order, label: "total as a float with a zero fraction", patch: map[string]any{"data.attributes.total": json.Number("1199.0")}, invalid: true},
+		{fixture: order, label: "total with an exponent", patch: map[string]any{"data.attributes.total": json.Number("1.199e3")}, invalid: true},
+		{fixture: order, label: "total as a string of minor units", patch: map[string]any{"data.attributes.total": "1199"}, invalid: true},
+		{fixture: order, label: "total over int64", patch: map[string]any{"data.attributes.total": json.Number("9223372036854775808")}, invalid: true},
+		{fixture: order, label: "tax as a float", patch: map[string]any{"data.attributes.tax": 200.5}, invalid: true},
 		{fixture: order, label: "no currency", patch: map[string]any{"data.attributes.currency": deleted}, invalid: true},
 		{fixture: order, label: "amount as text", patch: map[string]any{"data.attributes.total": "11.99"}, invalid: true},
 		{fixture: order, label: "no data", patch: map[string]any{"data": deleted}, invalid: true},
@@ -81,6 +111,19 @@ func TestMapLemonSqueezy(t *testing.T) {
 }
 
 func FuzzMapLemonSqueezy(f *testing.F) { fuzzMap(f, "lemonsqueezy") }
+
+// Issue 16, item 3: a total of -2^63 with a tax of 1 was sent as a payment of
+// 2^63-1 (total - tax wrapped past the check for a negative amount), a
+// negative tax raised the payment, and any currency went as it came.
+func TestLemonSqueezyRefusedMoney(t *testing.T) {
+	runRefusedMoney(t, "lemonsqueezy", lemonSqueezySecret, "lemonsqueezy/order_created.json", append([]refusedMoney{
+		{"total -2^63 and tax 1", map[string]any{"data.attributes.total": json.Number("-9223372036854775808"), "data.attributes.tax": 1}, "negative"},
+		{"total 2^63-1 and tax -1", map[string]any{"data.attributes.total": json.Number("9223372036854775807"), "data.attributes.tax": -1}, "negative tax"},
+		{"negative tax", map[string]any{"data.attributes.tax": -900}, "negative tax"},
+		{"tax over the total", map[string]any{"data.attributes.tax": 1200}, "over the total"},
+		{"total as a float", map[string]any{"data.attributes.total": 11.99}, "total"},
+	}, refusedCurrencies("data.attributes.currency")...))
+}
 
 func TestLemonSqueezyDeliveries(t *testing.T) {
 	refund := reditus.Refund{PaymentID: "lemonsqueezy:order:2384851"}

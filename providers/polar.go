@@ -52,9 +52,9 @@ type polarSubscription struct {
 	Metadata               mapping.Metadata `json:"metadata"`
 }
 
-// polarOrder is the part of an Order the bridge reads. Amounts are integer
-// cents: net_amount is after discounts and before tax; older API versions
-// had amount instead.
+// polarOrder is the part of an Order the bridge reads. Amounts are integers
+// in Polar's unit of the currency (polarDecimals): net_amount is after
+// discounts and before tax; older API versions had amount instead.
 type polarOrder struct {
 	ID             string             `json:"id"`
 	Status         string             `json:"status"` // paid, refunded, partially_refunded, ...
@@ -151,7 +151,34 @@ func polarOrderCalls(ev mapping.Event, o polarOrder) (mapping.Event, error) {
 	if interval == "" && o.Product != nil {
 		interval, count = o.Product.RecurringInterval, o.Product.RecurringIntervalCount
 	}
-	return mapping.Pay(ev, who, key, *amount, o.Currency, mapping.Subscription(cmp.Or(o.SubscriptionID, sub.ID), interval, count))
+	paid := mapping.Money{Currency: o.Currency, Paid: *amount, Units: polarDecimals}
+	return mapping.Pay(ev, who, key, paid, mapping.Subscription(cmp.Or(o.SubscriptionID, sub.ID), interval, count))
+}
+
+// polarZeroDecimal are the currencies Polar counts in whole units
+// (polarsource/polar, server/polar/kit/currency.py,
+// _ZERO_DECIMAL_CURRENCIES: Stripe's list less UGX, which Stripe takes in
+// hundredths).
+var polarZeroDecimal = map[string]bool{
+	"bif": true, "clp": true, "djf": true, "gnf": true, "jpy": true, "kmf": true, "krw": true, "mga": true,
+	"pyg": true, "rwf": true, "vnd": true, "vuv": true, "xaf": true, "xof": true, "xpf": true,
+}
+
+// polarDecimals is how many decimals Polar's integers carry in currency:
+// none in its zero-decimal currencies, hundredths in every other, as Stripe,
+// which Polar charges through, counts them (so ISK and UGX in hundredths,
+// where ISO 4217 gives them none, and MGA in whole ariary, where ISO gives
+// it two). Polar sells in no three-decimal currency (KWD, BHD), and its
+// hundredths would disagree with the thousandths Stripe takes them in: an
+// amount in one is refused rather than guessed.
+func polarDecimals(currency string) (decimals int, ok bool) {
+	if polarZeroDecimal[currency] {
+		return 0, true
+	}
+	if iso, _ := mapping.Exponent(currency); iso > 2 {
+		return 0, false
+	}
+	return 2, true
 }
 
 // polarWho is who an order or a subscription is about. The metadata maps are

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,6 +49,13 @@ var (
 		SubscriptionID: polarSubscription, Interval: "month", IntervalCount: 1}
 	polarChurn = reditus.Churn{ReferralUID: "usr_1337", ReferralEmail: testEmail}
 )
+
+// polarPaidIn is order_paid.json's payment of amount in currency.
+func polarPaidIn(amount int64, currency string) *reditus.Payment {
+	p := polarPaid
+	p.Amount, p.Currency = amount, currency
+	return &p
+}
 
 func TestMapPolar(t *testing.T) {
 	const paid = "polar/order_paid.json"
@@ -97,6 +105,28 @@ func TestMapPolar(t *testing.T) {
 		{fixture: paid, label: "no amount", patch: map[string]any{"data.net_amount": deleted}, invalid: true},
 		{fixture: paid, label: "no id", patch: map[string]any{"data.id": deleted}, invalid: true},
 		{fixture: paid, label: "amount as text", patch: map[string]any{"data.net_amount": "20.00"}, invalid: true},
+		// Polar's amounts are in Stripe's unit of the currency (RESEARCH.md,
+		// "Currencies"): none for its zero-decimal currencies (JPY, KRW,
+		// MGA, ...), hundredths for every other, ISK and UGX included,
+		// which ISO 4217 gives no decimals. Each goes in ISO's minor unit.
+		{fixture: paid, label: "JPY", patch: map[string]any{"data.currency": "jpy", "data.net_amount": 2000},
+			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: polarPaidIn(2000, "jpy")},
+		{fixture: paid, label: "KRW", patch: map[string]any{"data.currency": "krw", "data.net_amount": 11000},
+			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: polarPaidIn(11000, "krw")},
+		{fixture: paid, label: "ISK in hundredths", patch: map[string]any{"data.currency": "isk", "data.net_amount": 700000},
+			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: polarPaidIn(7000, "isk")},
+		{fixture: paid, label: "UGX in hundredths", patch: map[string]any{"data.currency": "ugx", "data.net_amount": 200000},
+			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: polarPaidIn(2000, "ugx")},
+		{fixture: paid, label: "MGA without decimals", patch: map[string]any{"data.currency": "mga", "data.net_amount": 3000},
+			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: polarPaidIn(300000, "mga")},
+		// Half a krona has no ISO minor unit: refused, not rounded.
+		{fixture: paid, label: "ISK with a fraction", patch: map[string]any{"data.currency": "isk", "data.net_amount": 700050}, invalid: true},
+		// Polar sells in no three-decimal currency, and its hundredths
+		// would disagree with the thousandths Stripe charges them in.
+		{fixture: paid, label: "KWD", patch: map[string]any{"data.currency": "kwd", "data.net_amount": 1234}, invalid: true},
+		{fixture: paid, label: "BHD", patch: map[string]any{"data.currency": "bhd", "data.net_amount": 1234}, invalid: true},
+		{fixture: paid, label: "amount as a float", patch: map[string]any{"data.net_amount": json.Number("2000.0")}, invalid: true},
+		{fixture: paid, label: "amount over int64", patch: map[string]any{"data.net_amount": json.Number("9223372036854775808")}, invalid: true},
 		{fixture: "polar/subscription_revoked.json", label: "data not an object", patch: map[string]any{"data": "sub"}, invalid: true},
 		{body: `{"data":{}}`, invalid: true},
 		{body: `{"type":"order.paid"}`, invalid: true},
@@ -104,6 +134,13 @@ func TestMapPolar(t *testing.T) {
 }
 
 func FuzzMapPolar(f *testing.F) { fuzzMap(f, "polar") }
+
+func TestPolarRefusedMoney(t *testing.T) {
+	runRefusedMoney(t, "polar", polarSecret, "polar/order_paid.json", append([]refusedMoney{
+		{"negative amount", map[string]any{"data.net_amount": -1}, "negative"},
+		{"ISK with a fraction", map[string]any{"data.currency": "isk", "data.net_amount": 700050}, "isk"},
+	}, refusedCurrencies("data.currency")...))
+}
 
 func TestPolarDeliveries(t *testing.T) {
 	refund := reditus.Refund{PaymentID: "polar:order:" + polarOrder}
