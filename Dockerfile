@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 
-# Build: a static, trimmed binary. deploy_test.go runs the go build line below
-# exactly as written, since CI has no Docker engine. The nomsgpack tag leaves
-# out gin's msgpack codec, which the bridge never uses: nearly a third of the
-# binary, and about 1.7 MiB of idle memory (BENCHMARKS.md).
+# Build: a static, trimmed binary. e2e/deploy_test.go runs the go build line
+# below exactly as written, since CI has no Docker engine. The nomsgpack tag
+# leaves out gin's msgpack codec, which the bridge never uses: nearly a third
+# of the binary, and about 1.7 MiB of idle memory (BENCHMARKS.md).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -1,394 +1,79 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
+	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stripe/stripe-go/v76/webhook"
-
+	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
-	"github.com/getreditus/reditus-bridge/internal/testenv"
+	"github.com/getreditus/reditus-bridge/internal/testprovider"
+	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
+	"github.com/getreditus/reditus-bridge/simulate"
 )
 
-// The end-to-end tests build the real binary and run it as a process, as
-// Fly.io would, against a fake Reditus on loopback.
+// The tests of run itself, called in this process as main calls it. The
+// tests that start the built binary are in e2e/.
 
-var binary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-func buildBinary(t *testing.T) string {
+// runIn calls run with args, as main does, with exactly env set among the
+// variables the configuration reads (cleanEnv), and returns what it printed
+// on each stream and its error: main prints that error and exits 1. A run
+// that serves instead of answering is stopped after 5 seconds, and the test
+// fails.
+func runIn(t *testing.T, env []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	binary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "reditus-bridge-e2e")
-		if err != nil {
-			binary.err = err
-			return
-		}
-		binary.path = filepath.Join(dir, "reditus-bridge")
-		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
-		if err != nil {
-			binary.err = &buildError{err, out}
-		}
-	})
-	if binary.err != nil {
-		t.Fatalf("go build: %v", binary.err)
+	cleanEnv(t)
+	for _, kv := range append([]string{"PORT=0", "HOST=127.0.0.1", "DATA_DIR=" + t.TempDir()}, env...) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
-	return binary.path
-}
-
-type buildError struct {
-	err error
-	out []byte
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binary.path != "" {
-		os.RemoveAll(filepath.Dir(binary.path))
-	}
-	os.Exit(code)
-}
-
-// process is a running bridge.
-type process struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:port
-	mu   sync.Mutex
-	log  []map[string]any
-	done chan error
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// start runs the binary with exactly env (nothing inherited, so the machine's
-// own variables cannot change the test) and waits until /healthz answers.
-func start(t *testing.T, env ...string) *process {
-	t.Helper()
-	p := &process{cmd: exec.Command(buildBinary(t)), done: make(chan error, 1)}
-	// PORT 0: the kernel picks a free port; loopback only; a journal of the
-	// test's own (a later DATA_DIR in env wins), so that no run sees another's.
-	p.cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1", "DATA_DIR=" + t.TempDir()}, env...)
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := new(lockedBuffer) // written by exec's copier until the process is gone
-	p.cmd.Stderr = stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) != nil {
-				t.Errorf("log line is not JSON: %q", sc.Text())
-				continue
-			}
-			p.mu.Lock()
-			p.log = append(p.log, line)
-			p.mu.Unlock()
-			if line["msg"] == "listening" {
-				addr <- line["addr"].(string)
-			}
-		}
-		p.done <- p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("bridge stderr: %s\nlog: %v", stderr.String(), p.lines())
-		}
-	})
-
-	select {
-	case a := <-addr:
-		p.base = "http://127.0.0.1:" + a[strings.LastIndex(a, ":")+1:]
-	case err := <-p.done:
-		t.Fatalf("bridge exited before listening: %v\n%s", err, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("bridge did not log its listen address within 10s")
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready: %v", err)
-		}
-	}
-}
-
-// logged reports whether the bridge has logged a line with this message.
-func (p *process) logged(msg string) bool {
-	for _, line := range p.lines() {
-		if line["msg"] == msg {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *process) lines() []map[string]any {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]map[string]any(nil), p.log...)
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (p *process) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	p.exited(t)
-}
-
-// exited waits for the bridge, signalled already, to exit cleanly.
-func (p *process) exited(t *testing.T) {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("bridge exited with %v after SIGTERM", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("bridge did not exit within 20s of SIGTERM")
-	}
-}
-
-func postStripe(t *testing.T, base, fixture, secret string) (int, map[string]any) {
-	t.Helper()
-	body, err := os.ReadFile(filepath.Join("providers", "testdata", "stripe", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
-	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/stripe", bytes.NewReader(body))
-	req.Header.Set("Stripe-Signature", signed.Header)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", fixture, err)
-	}
-	defer resp.Body.Close()
-	var answer map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
-		t.Fatalf("answer to %s is not JSON: %v", fixture, err)
-	}
-	return resp.StatusCode, answer
-}
-
-func TestEndToEndStripe(t *testing.T) {
-	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
-	// The guest's conversion is held inside Reditus until the bridge is
-	// shutting down.
-	const slow = "sam@example.org"
-	gate := fakereditus.NewGate(1, red.Reditus)
-	red.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
-		if r.Conversion.Email == slow {
-			gate.Respond(w, r)
-			return
-		}
-		red.Reditus(w, r)
-	})
-	const secret = "whsec_e2e_secret"
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+secret)
-
-	want := map[string]string{ // fixture -> outcome
-		"customer.created.json":                         "forwarded",
-		"checkout.session.completed.json":               "forwarded",
-		"checkout.session.async_payment_succeeded.json": "forwarded",
-		"customer.subscription.created.json":            "forwarded",
-		"customer.created.no_referral.json":             "skipped",
-	}
-	for fixture, outcome := range want {
-		status, answer := postStripe(t, p.base, fixture, secret)
-		if status != http.StatusOK || answer["outcome"] != outcome {
-			t.Errorf("%s: %d %v, want 200 %s", fixture, status, answer, outcome)
-		}
-	}
-	if status, _ := postStripe(t, p.base, "customer.created.json", "whsec_forged"); status != http.StatusBadRequest {
-		t.Errorf("forged signature: %d, want 400", status)
-	}
-	if got := red.Conversions(); len(got) != 4 {
-		t.Errorf("Reditus received %d conversions, want 4: %+v", len(got), got)
-	}
-
-	// SIGTERM while a webhook is inside Reditus: it still gets its answer.
-	type result struct {
-		status int
-		answer map[string]any
-	}
-	inFlight := make(chan result, 1)
-	go func() {
-		s, a := postStripe(t, p.base, "checkout.session.completed.guest.json", secret)
-		inFlight <- result{s, a}
-	}()
-	<-gate.Held()
-	go func() {
-		for deadline := time.Now().Add(20 * time.Second); !p.logged("shutting down: finishing in-flight webhooks") && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
-		gate.Release()
-	}()
-	p.stop(t)
-	r := <-inFlight
-	if r.status != http.StatusOK || r.answer["outcome"] != "forwarded" {
-		t.Errorf("in-flight webhook during shutdown: %d %v, want 200 forwarded", r.status, r.answer)
-	}
-	if _, err := http.Get(p.base + "/healthz"); err == nil {
-		t.Error("the bridge still answers after it exited")
-	}
-
-	var webhooks int
-	for _, line := range p.lines() {
-		if line["msg"] == "webhook" {
-			webhooks++
-		}
-	}
-	if webhooks != len(want)+2 {
-		t.Errorf("%d webhook log lines for %d webhooks", webhooks, len(want)+2)
-	}
-	if last := p.lines()[len(p.lines())-1]; last["msg"] != "stopped" {
-		t.Errorf("last log line %v, want stopped", last)
-	}
-}
-
-// Every provider, end to end: `simulate` signs each registered provider's
-// sample the provider's way with a fresh secret of its scheme, the running
-// binary verifies it and the fake Reditus receives the conversion. A provider
-// added to the registry is in this test with no edit here.
-func TestEndToEndEveryProvider(t *testing.T) {
-	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
-	env := []string{"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + red.BaseURL}
-	all := providers.All()
-	for _, provider := range all {
-		env = append(env, provider.SecretVar()+"="+provider.Scheme.NewSecret())
-	}
-	p := start(t, env...)
-	for i, provider := range all {
-		email := fmt.Sprintf("user%d@example.com", i)
-		cmd := exec.Command(buildBinary(t), "simulate", provider.Name, "--email", email, "--url", p.base+provider.Route())
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil || !bytes.Contains(out, []byte(`"outcome": "forwarded"`)) {
-			t.Errorf("simulate %s: %v\n%s", provider.Name, err, out)
-		}
-	}
-	p.stop(t)
-
-	received := red.Conversions()
-	if len(received) != len(all) {
-		t.Fatalf("Reditus received %d conversions, want %d: %+v", len(received), len(all), received)
-	}
-	for i, c := range received {
-		if c.Email != fmt.Sprintf("user%d@example.com", i) || c.AffiliateSlug != "john" || c.GrID == "" || c.UID == "" {
-			t.Errorf("%s: Reditus received %+v", all[i].Name, c)
-		}
-	}
-}
-
-// The generic endpoint's copy-paste sender (examples/generic/send.mjs), run
-// by Node with the standardwebhooks package, reaches Reditus through the
-// binary: the README's snippet and the bridge agree on Standard Webhooks.
-func TestEndToEndGenericSenderInNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	_, statErr := os.Stat("examples/generic/node_modules/standardwebhooks")
-	testenv.Require(t, err == nil && statErr == nil, "node, and `npm ci --prefix examples/generic`")
-	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
-	const secret = "whsec_bm9kZS1zZW5kZXItdGVzdA=="
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+red.BaseURL, "GENERIC_WEBHOOK_SECRET="+secret)
-
-	cmd := exec.Command(node, "send.mjs", "--email", "node@example.com", "--uid", "usr_node", "--gr-id", "0f8fad5b-d9cb-469f-a165-70867728950e")
-	cmd.Dir = "examples/generic"
-	cmd.Env = append(os.Environ(), "REDITUS_BRIDGE_URL="+p.base, "REDITUS_BRIDGE_SECRET="+secret)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("node send.mjs: %v\n%s", err, out)
-	}
-	// A bare click id carries no slug, so this one is skipped, and says so;
-	// the second send names the affiliate and is forwarded.
-	if !bytes.Contains(out, []byte(`"outcome":"skipped"`)) {
-		t.Errorf("bare click id: %s", out)
-	}
-	cmd = exec.Command(node, "send.mjs", "--email", "node@example.com", "--uid", "usr_node", "--gr-id", "rl:0f8fad5b-d9cb-469f-a165-70867728950e::pk:::john:::sid:affiliate")
-	cmd.Dir = "examples/generic"
-	cmd.Env = append(os.Environ(), "REDITUS_BRIDGE_URL="+p.base, "REDITUS_BRIDGE_SECRET="+secret)
-	if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte(`"outcome":"forwarded"`)) {
-		t.Fatalf("node send.mjs: %v\n%s", err, out)
-	}
-	p.stop(t)
-	want := reditus.Conversion{AffiliateSlug: "john", Email: "node@example.com", UID: "usr_node", GrID: "0f8fad5b-d9cb-469f-a165-70867728950e"}
-	if got := red.Conversions(); len(got) != 1 || got[0] != want {
-		t.Errorf("Reditus received %+v, want [%+v]", got, want)
-	}
-}
-
-// The README's first two minutes: a bridge with no configuration, and
-// `simulate stripe` against it, which prints the dry-run conversion.
-func TestEndToEndDryRunSimulate(t *testing.T) {
-	p := start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, event := range []string{"customer.created", "checkout.session.completed", "customer.subscription.created"} {
-		cmd := exec.CommandContext(ctx, buildBinary(t), "simulate", "stripe", "--event", event, "--url", p.base+"/webhooks/stripe")
-		cmd.Env = []string{}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("simulate %s: %v\n%s", event, err, out)
-		}
-		for _, want := range []string{"HTTP 200", `"outcome": "dry_run"`, `"affiliate_slug": "john"`, `"gr_id": "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a"`} {
-			if !bytes.Contains(out, []byte(want)) {
-				t.Errorf("simulate %s printed no %s:\n%s", event, want, out)
-			}
-		}
+	var out, errOut bytes.Buffer
+	err = run(ctx, args, &out, &errOut)
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not return: it served instead\nstdout: %s", args, out.String())
 	}
-	p.stop(t)
+	return out.String(), errOut.String(), err
 }
 
-func TestCheck(t *testing.T) {
+// configVars are the variables config reads besides the providers' own.
+var configVars = []string{
+	"PORT", "HOST", "LOG_LEVEL", "LOG_FORMAT", "METRICS_PORT", "DRY_RUN",
+	"REDITUS_API_KEY", "REDITUS_API_URL", "STRIPE_API_KEY", "STRIPE_API_URL",
+	"DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN",
+}
+
+// cleanEnv unsets every variable the configuration reads, for this test, so
+// that the machine's own cannot change what config.Load makes of the test's.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	vars := configVars
+	for _, p := range providers.All() {
+		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+	}
+	for _, v := range vars {
+		t.Setenv(v, "") // restores the old value when the test ends
+		os.Unsetenv(v)
+	}
+}
+
+// check validates the configuration as the bridge does at start and reports
+// what it makes of it, without ever printing a secret; a configuration the
+// bridge would refuse fails it.
+func TestCheckReportsTheConfigurationWithoutSecrets(t *testing.T) {
 	tests := []struct {
 		name string
 		env  []string
@@ -405,155 +90,231 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(buildBinary(t), "check")
-			cmd.Env = append(slices.Clone(tt.env), "DATA_DIR="+t.TempDir())
-			out, err := cmd.CombinedOutput()
+			stdout, stderr, err := runIn(t, tt.env, "check")
 			if tt.ok != (err == nil) {
-				t.Fatalf("check exited %v, want ok=%v:\n%s", err, tt.ok, out)
+				t.Fatalf("check returned %v, want ok=%v:\n%s%s", err, tt.ok, stdout, stderr)
 			}
-			if !tt.ok && cmd.ProcessState.ExitCode() != 1 {
-				t.Errorf("exit code %d, want 1", cmd.ProcessState.ExitCode())
-			}
+			out := stdout + stderr + errText(err)
 			for _, want := range tt.want {
-				if !bytes.Contains(out, []byte(want)) {
+				if !strings.Contains(out, want) {
 					t.Errorf("check printed no %q:\n%s", want, out)
 				}
 			}
-			if bytes.Contains(out, []byte("must_not_print")) {
+			if strings.Contains(out, "must_not_print") {
 				t.Errorf("check printed a secret:\n%s", out)
 			}
 		})
 	}
 }
 
-// backfill and recover, as the README runs them, against stripe-mock (which
-// validates every request against Stripe's API spec) and a fake Reditus.
-func TestBackfillAndRecoverAgainstStripeMock(t *testing.T) {
-	url := os.Getenv("STRIPE_MOCK_URL")
-	testenv.Require(t, url != "", "stripe-mock running, and STRIPE_MOCK_URL set to it")
-	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
-	env := []string{
-		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + red.BaseURL,
-		"STRIPE_API_KEY=sk_test_123", "STRIPE_API_URL=" + url,
-		"STRIPE_ACCEPT_TEST_EVENTS=true", // stripe-mock's objects are test-mode
-	}
-	for _, args := range [][]string{
-		{"backfill", "stripe", "--since", "2009-01-01"},
-		{"backfill", "stripe", "--since", "2009-01-01", "--until", "2030-01-01", "--dry-run"},
-		{"recover", "stripe", "--since", "30d"},
-	} {
-		cmd := exec.Command(buildBinary(t), args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Errorf("%v: %v\n%s", args, err, out)
-			continue
-		}
-		for _, want := range []string{"read:      ", "skipped:"} {
-			if !bytes.Contains(out, []byte(want)) {
-				t.Errorf("%v printed no %q:\n%s", args, want, out)
-			}
-		}
-		// stripe-mock's customer and session carry no referral data, so the
-		// bridge looked further, at objects stripe-mock also served.
-		if args[0] == "backfill" && !bytes.Contains(out, []byte("no Reditus referral data")) {
-			t.Errorf("%v:\n%s", args, out)
-		}
-	}
-}
-
-func TestRefusesBadConfiguration(t *testing.T) {
-	cmd := exec.Command(buildBinary(t))
-	cmd.Env = []string{"PORT=eighty", "REDITUS_API_KEY=rk_live_must_not_print"}
-	out, err := cmd.CombinedOutput()
+// errText is err's message, or "" for nil.
+func errText(err error) string {
 	if err == nil {
-		t.Fatal("started with PORT=eighty")
+		return ""
 	}
-	if !bytes.Contains(out, []byte("PORT")) || bytes.Contains(out, []byte("rk_live_must_not_print")) {
-		t.Errorf("output %q: want PORT named and no secret", out)
+	return err.Error()
+}
+
+// The bridge refuses to start on a configuration that would lose or forge
+// conversions, or that it cannot read, naming the variable and what to do,
+// and never printing a secret or a password.
+func TestRefusesToStartOnABadConfiguration(t *testing.T) {
+	const key = "REDITUS_API_KEY=rk_live_must_not_print"
+	tests := []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"a secret without REDITUS_API_KEY", []string{"STRIPE_WEBHOOK_SECRET=whsec_must_not_print_0123456789"},
+			[]string{"REDITUS_API_KEY is not set, but STRIPE_WEBHOOK_SECRET is", "DRY_RUN=true"}},
+		{"whsec_ alone: anybody could sign", []string{key, "GENERIC_WEBHOOK_SECRET=whsec_"}, []string{"GENERIC_WEBHOOK_SECRET: secret 1 of 1 holds no key"}},
+		{"whsec_ alone, even in dry run", []string{"DRY_RUN=true", "GENERIC_WEBHOOK_SECRET=whsec_"}, []string{"GENERIC_WEBHOOK_SECRET: secret 1 of 1 holds no key"}},
+		{"the development secret without whsec_", []string{key, "CLERK_WEBHOOK_SECRET=cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"},
+			[]string{"CLERK_WEBHOOK_SECRET: secret 1 of 1 is the public development secret"}},
+		{"an empty item", []string{key, "STRIPE_WEBHOOK_SECRET=whsec_must_not_print_0123456789,"}, []string{"STRIPE_WEBHOOK_SECRET: secret 2 of 2 is empty"}},
+		{"a short chosen token", []string{key, "SUPABASE_WEBHOOK_SECRET=must_not_print"}, []string{"SUPABASE_WEBHOOK_SECRET: secret 1 of 1 is shorter than 16 characters"}},
+		{"PORT=abc", []string{key, "PORT=abc"}, []string{`PORT: "abc" is not a port number (0-65535)`}},
+		{"LOG_LEVEL=verbose", []string{key, "LOG_LEVEL=verbose"}, []string{`LOG_LEVEL: "verbose" is not a log level: use debug, info, warn or error`}},
+		{"a password in REDITUS_API_URL", []string{key, "REDITUS_API_URL=https://jdoe:must_not_print@api.getreditus.com/api"}, []string{"REDITUS_API_URL: the URL holds credentials"}},
+		{"a password in STRIPE_API_URL", []string{key, "STRIPE_API_URL=https://jdoe:must_not_print@api.stripe.com"}, []string{"STRIPE_API_URL: the URL holds credentials"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, err := runIn(t, tt.env)
+			if err == nil {
+				t.Fatalf("started, want an error")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q: %v", want, err)
+				}
+			}
+			if strings.Contains(stdout+stderr+err.Error(), "must_not_print") || strings.Contains(err.Error(), "strconv") {
+				t.Errorf("printed a secret or a raw parse error: %s%s%v", stdout, stderr, err)
+			}
+		})
 	}
 }
 
-// SIGTERM under load: every webhook in flight finishes with its real answer,
-// and new connections are refused, not accepted and dropped.
-func TestGracefulShutdownUnderLoad(t *testing.T) {
-	const inFlight = 40
-	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"))
-	gate := fakereditus.NewGate(inFlight, red.Reditus) // later conversions are answered at once
-	red.Respond(reditus.CallTrack, gate.Respond)
-	defer gate.Release()
-	const secret = "whsec_shutdown"
-	p := start(t, "REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL="+red.BaseURL, "STRIPE_WEBHOOK_SECRET="+secret)
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	send := func(i int) (*http.Response, error) {
-		body := []byte(fmt.Sprintf(`{"id":"evt_shut_%d","type":"customer.created","livemode":true,
-			"data":{"object":{"id":"cus_%d","email":"s%d@example.com","metadata":{"red":"john"}}}}`, i, i, i))
-		signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/webhooks/stripe", bytes.NewReader(body))
-		req.Header.Set("Stripe-Signature", signed.Header)
-		return client.Do(req)
-	}
+// A provider registered from a test, with no other edit, gets everything a
+// provider gets (docs/development.md, "Adding a provider"): its variable, its `check`
+// line, its route through handlers.New, its metrics label, and its simulate
+// sample.
+func TestANewProviderNeedsNoOtherEdit(t *testing.T) {
+	p := testprovider.Register(t)
+	cleanEnv(t)
+	const key = "rk_live_testonly_key"
+	red := fakereditus.New(t, fakereditus.WithKey(key))
+	t.Setenv("REDITUS_API_KEY", key)
+	t.Setenv("REDITUS_API_URL", red.BaseURL)
+	t.Setenv("DATA_DIR", t.TempDir()) // check opens the journal: not in the repo
+	secret := p.Scheme.NewSecret()
 
-	type result struct {
-		status  int
-		outcome string
-		err     error
-	}
-	results := make(chan result, inFlight)
-	for i := range inFlight {
-		go func() {
-			resp, err := send(i)
-			if err != nil {
-				results <- result{err: err}
-				return
-			}
-			defer resp.Body.Close()
-			var a struct{ Outcome string }
-			err = json.NewDecoder(resp.Body).Decode(&a)
-			results <- result{resp.StatusCode, a.Outcome, err}
-		}()
-	}
-	select {
-	case <-gate.Held(): // every webhook is now inside Reditus
-	case <-time.After(20 * time.Second):
-		t.Fatal("the webhooks never reached Reditus")
-	}
+	t.Run("variable", func(t *testing.T) {
+		t.Setenv("TESTONLY_WEBHOOK_SECRET", secret)
+		cfg, err := config.Load()
+		if err != nil {
+			t.Fatalf("config.Load: %v", err)
+		}
+		w, err := cfg.Webhook("testonly")
+		if err != nil || len(w.Secrets) != 1 || w.Secrets[0].Reveal() != secret {
+			t.Errorf("got %d secrets, %v; want TESTONLY_WEBHOOK_SECRET's one", len(w.Secrets), err)
+		}
+		if on := cfg.On(); strings.Join(on, ",") != "testonly" {
+			t.Errorf("got providers on %v, want [testonly]", on)
+		}
+	})
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	t.Run("check line", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, secret, want string
+		}{
+			{"on", secret, `(?m)^testonly:\s+on, 1 secret\(s\) in TESTONLY_WEBHOOK_SECRET$`},
+			{"off", "", `(?m)^testonly:\s+off \(set TESTONLY_WEBHOOK_SECRET\)$`},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				env := []string{"REDITUS_API_KEY=" + key, "REDITUS_API_URL=" + red.BaseURL}
+				if tt.secret != "" {
+					env = append(env, "TESTONLY_WEBHOOK_SECRET="+tt.secret)
+				}
+				out, _, err := runIn(t, env, "check")
+				if err != nil {
+					t.Fatalf("check: %v\n%s", err, out)
+				}
+				if !regexp.MustCompile(tt.want).MatchString(out) {
+					t.Errorf("got check output\n%s\nwant a line matching %s", out, tt.want)
+				}
+				if strings.Contains(out, secret) {
+					t.Errorf("check printed the secret:\n%s", out)
+				}
+			})
+		}
+	})
+
+	t.Run("route and metrics", func(t *testing.T) {
+		t.Setenv("TESTONLY_WEBHOOK_SECRET", secret)
+		srv, m := serveTestOnly(t)
+		body, err := simulate.Render(p.Samples[0], "route@example.com", simulate.SampleCookie, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, err := p.Scheme.Sign(secret, "", body, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, answer := post(t, srv.URL+"/webhooks/testonly", header, body); status != http.StatusOK || answer.Outcome != "forwarded" {
+			t.Errorf("got %d %q (%s), want 200 forwarded", status, answer.Outcome, answer.Reason)
+		}
+		if status, answer := post(t, srv.URL+"/webhooks/testonly", http.Header{}, body); status != http.StatusBadRequest || answer.Outcome != "invalid_signature" {
+			t.Errorf("unsigned: got %d %q, want 400 invalid_signature", status, answer.Outcome)
+		}
+		got := red.Conversions()
+		if len(got) != 1 || got[0].Email != "route@example.com" || got[0].AffiliateSlug != "john" || got[0].UID == "" {
+			t.Errorf("got Reditus conversions %+v, want the sample's one", got)
+		}
+		if scraped := scrape(t, m); !strings.Contains(scraped, `reditus_bridge_webhooks_total{outcome="forwarded",provider="testonly"} 1`) {
+			t.Errorf("got metrics\n%s\nwant the forwarded webhook counted under provider=\"testonly\"", scraped)
+		}
+	})
+
+	t.Run("route off without a secret", func(t *testing.T) {
+		srv, _ := serveTestOnly(t)
+		body, _ := simulate.Render(p.Samples[0], "off@example.com", simulate.SampleCookie, time.Now())
+		header, _ := p.Scheme.Sign(secret, "", body, time.Now())
+		status, answer := post(t, srv.URL+"/webhooks/testonly", header, body)
+		if status != http.StatusNotFound || answer.Outcome != "disabled" || !strings.Contains(answer.Reason, "TESTONLY_WEBHOOK_SECRET") {
+			t.Errorf("got %d %q (%s), want 404 disabled naming TESTONLY_WEBHOOK_SECRET", status, answer.Outcome, answer.Reason)
+		}
+	})
+
+	t.Run("simulate", func(t *testing.T) {
+		t.Setenv("TESTONLY_WEBHOOK_SECRET", secret)
+		srv, _ := serveTestOnly(t)
+		cfg, err := config.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err = simulate.Run(context.Background(), cfg, []string{"testonly", "--email", "sim@example.com", "--url", srv.URL + p.Route()}, &out)
+		if err != nil || !strings.Contains(out.String(), `"outcome": "forwarded"`) {
+			t.Errorf("got %v and\n%s\nwant the sample forwarded", err, out.String())
+		}
+		var usage bytes.Buffer
+		simulate.Usage(&usage)
+		if !strings.Contains(usage.String(), "testonly") || !strings.Contains(usage.String(), testprovider.Event) {
+			t.Errorf("got simulate's usage\n%s\nwant testonly and its event listed", usage.String())
+		}
+		if got := red.Conversions(); len(got) == 0 || got[len(got)-1].Email != "sim@example.com" {
+			t.Errorf("got Reditus conversions %+v, want the simulated one last", got)
+		}
+	})
+}
+
+// serveTestOnly serves the bridge as the environment configures it, with
+// handlers.New and nothing told about the test-only provider.
+func serveTestOnly(t *testing.T) (*httptest.Server, *metrics.Metrics) {
+	t.Helper()
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	m := metrics.New()
+	client := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal()})
+	p, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Metrics: m})
+	if err != nil {
+		t.Fatalf("pipeline.New: %v", err)
+	}
+	srv := httptest.NewServer(handlers.New(cfg, handlers.Deps{Pipeline: p, Metrics: m}))
+	t.Cleanup(srv.Close)
+	return srv, m
+}
+
+type answer struct{ Outcome, Reason string }
+
+func post(t *testing.T, url string, header http.Header, body []byte) (int, answer) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Once the bridge says it is shutting down, its listener closes: a new
-	// connection is refused. One accepted in the instant before must still be
-	// answered in full.
-	for !p.logged("shutting down: finishing in-flight webhooks") {
-		time.Sleep(time.Millisecond)
+	req.Header = header
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	refused := false
-	for probe := inFlight; probe < inFlight+500 && !refused; probe++ {
-		resp, err := send(probe)
-		switch {
-		case errors.Is(err, syscall.ECONNREFUSED):
-			refused = true
-		case err != nil:
-			t.Errorf("a connection after SIGTERM failed half-way: %v", err)
-		default:
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("a request accepted just before the listener closed got %d", resp.StatusCode)
-			}
-			resp.Body.Close()
-			time.Sleep(5 * time.Millisecond)
-		}
+	defer resp.Body.Close()
+	var a answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("got an answer that is not JSON: %v", err)
 	}
-	if !refused {
-		t.Error("new connections were never refused after SIGTERM")
-	}
-	gate.Release()
+	return resp.StatusCode, a
+}
 
-	for range inFlight {
-		r := <-results
-		if r.err != nil || r.status != http.StatusOK || r.outcome != "forwarded" {
-			t.Errorf("in-flight webhook: %d %q, %v; want 200 forwarded", r.status, r.outcome, r.err)
-		}
-	}
-	p.exited(t)
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
 }

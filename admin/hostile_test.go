@@ -13,7 +13,7 @@ import (
 // the page, the API and the events command show a bounded part of each, say
 // that it was cut, and stay usable. Shown whole, a hundred such events made
 // one look at /admin a gigabyte of HTML in the bridge's memory
-// (TestHostileAdminLongValues, against the binary).
+// (TestAdminCutsLongValues, against the binary, in e2e/).
 func TestHostileLongValuesAreCut(t *testing.T) {
 	huge := strings.Repeat("<", 1<<20)
 	s := newSite(t,

@@ -1,9 +1,9 @@
-package main
+package e2e
 
 import (
-	"bytes"
-	"os/exec"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
@@ -16,10 +16,10 @@ import (
 // one it has; 404 for a payment or churn of a customer it does not know)
 // records the tracking, payments, refunds and churn. A payment recorded
 // therefore proves its conversion reached Reditus first.
-func TestEndToEndMoneyProviders(t *testing.T) {
-	red := fakereditus.New(t, fakereditus.WithKey("rk_live_e2e"), fakereditus.Conflicts(), fakereditus.NeedsReferral())
+func TestMoneyEventsReachReditusAfterTheirConversion(t *testing.T) {
+	red := newReditus(t, fakereditus.Conflicts(), fakereditus.NeedsReferral())
 	env := []string{
-		"REDITUS_API_KEY=rk_live_e2e", "REDITUS_API_URL=" + red.BaseURL,
+		"REDITUS_API_KEY=" + apiKey, "REDITUS_API_URL=" + red.BaseURL,
 		"LEMONSQUEEZY_WEBHOOK_SECRET=e2e-lemonsqueezy-signing-secret",
 		"POLAR_WEBHOOK_SECRET=whsec_ZTJlLXBvbGFyLWtleS1vZi0zMi1ieXRlcy0wMDA=",
 		"PADDLE_WEBHOOK_SECRET=pdl_ntfset_01e2e0000000000000000000000_e2epaddlesecretkey0000000000000",
@@ -42,13 +42,11 @@ func TestEndToEndMoneyProviders(t *testing.T) {
 		{"chargebee", "subscription_cancelled", "chargebee@example.com"},
 	}
 	for _, e := range events {
-		cmd := exec.Command(buildBinary(t), "simulate", e.provider, "--event", e.event, "--email", e.email, "--url", p.base+"/webhooks/"+e.provider)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
+		stdout, stderr, code := runCommand(t, env, "simulate", e.provider, "--event", e.event, "--email", e.email, "--url", p.base+"/webhooks/"+e.provider)
 		// A simulated refund names a payment of its own, which Reditus does
 		// not hold: it is skipped as not referred, and still answered 200.
-		if err != nil || !bytes.Contains(out, []byte("HTTP 200")) || bytes.Contains(out, []byte(`"outcome": "rejected"`)) {
-			t.Errorf("simulate %s --event %s: %v\n%s", e.provider, e.event, err, out)
+		if out := stdout + stderr; code != 0 || !strings.Contains(out, "HTTP 200") || strings.Contains(out, `"outcome": "rejected"`) {
+			t.Errorf("simulate %s --event %s: exit %d\n%s", e.provider, e.event, code, out)
 		}
 	}
 	p.stop(t)
@@ -66,7 +64,7 @@ func TestEndToEndMoneyProviders(t *testing.T) {
 	}
 	// Lemon Squeezy's order and renewal, Polar's order, Chargebee's
 	// payment; Paddle's payments are Reditus's own connector's.
-	if want := map[string]int{"ls@example.com": 2, "polar@example.com": 1, "chargebee@example.com": 1}; !mapsEqual(paid, want) {
+	if want := map[string]int{"ls@example.com": 2, "polar@example.com": 1, "chargebee@example.com": 1}; !maps.Equal(paid, want) {
 		t.Errorf("Reditus holds payments by %v, want %v", paid, want)
 	}
 	if n := len(red.Refunds()); n != 3 {
@@ -82,16 +80,4 @@ func TestEndToEndMoneyProviders(t *testing.T) {
 	if n := red.Calls(reditus.CallTrack); n != 7 {
 		t.Errorf("%d tracking calls, want 7 (one with each event that converts: 2 Lemon Squeezy, 1 Polar, 2 Paddle, 2 Chargebee)", n)
 	}
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

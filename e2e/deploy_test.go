@@ -1,12 +1,9 @@
-package main
+package e2e
 
 import (
 	"bufio"
 	"debug/elf"
 	"errors"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"reflect"
@@ -23,10 +20,13 @@ import (
 	"github.com/getreditus/reditus-bridge/providers"
 )
 
+// What a deploy runs: the Dockerfile's build and image, and fly.toml, each
+// checked against the bridge they ship.
+
 // CI has no Docker engine, so this runs the Dockerfile's build command
-// exactly as the Dockerfile writes it, and checks what it makes: a static,
-// stripped binary that knows its version.
-func TestDockerfileBuild(t *testing.T) {
+// exactly as the Dockerfile writes it, in the repository, and checks what it
+// makes: a static, stripped binary that knows its version.
+func TestDockerfileBuildsAStaticStrippedVersionedBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -45,14 +45,15 @@ func TestDockerfileBuild(t *testing.T) {
 			t.Errorf("build line %q lacks %s", build, flag)
 		}
 	}
-	t.Cleanup(func() { os.RemoveAll("dist") })
+	t.Cleanup(func() { os.RemoveAll("../dist") })
 	cmd := exec.Command("sh", "-c", build)
+	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "VERSION=v9.9.9-test")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", build, err, out)
 	}
 
-	bin, err := elf.Open("dist/reditus-bridge")
+	bin, err := elf.Open("../dist/reditus-bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestDockerfileBuild(t *testing.T) {
 		t.Errorf("the binary has a symbol table (err %v); -s should strip it", err)
 	}
 
-	check := exec.Command("dist/reditus-bridge", "check")
+	check := exec.Command("../dist/reditus-bridge", "check")
 	// check opens the journal: in a temp dir, not ./data in the repository.
 	check.Env = []string{"DATA_DIR=" + t.TempDir()}
 	out, err := check.CombinedOutput()
@@ -95,7 +96,7 @@ func TestDockerfileRunsAsNonRootWithCACertificates(t *testing.T) {
 }
 
 // The journal needs a directory that the image's non-root user can write
-// (README.md, "Deploy to Fly.io"). distroless has no shell to make one at
+// (docs/deploy.md, "The Dockerfile"). distroless has no shell to make one at
 // run time, and a directory that COPY creates belongs to root, where SQLite
 // cannot create bridge.db: the build stage makes it with the nonroot user's
 // uid, the final stage copies it with that owner, and DATA_DIR names it. CI
@@ -221,7 +222,7 @@ func (st *dockerStage) makesOwnedDir(dir, uid string) bool {
 
 func dockerfile(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open("Dockerfile")
+	f, err := os.Open("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +285,11 @@ func (f flyConfig) mounts() []flyMount {
 	return out
 }
 
-func TestFlyToml(t *testing.T) {
-	raw, err := os.ReadFile("fly.toml")
+// fly.toml deploys the bridge as it runs: its port and health check, SIGTERM
+// with time beyond the bridge's own shutdown grace, metrics on a port no
+// public service exposes, no cold start, and the journal on a volume.
+func TestFlyTomlMatchesTheBridge(t *testing.T) {
+	raw, err := os.ReadFile("../fly.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +325,11 @@ func TestFlyToml(t *testing.T) {
 	if fly.KillSignal != "SIGTERM" {
 		t.Errorf("kill_signal %q: the bridge shuts down gracefully on SIGTERM", fly.KillSignal)
 	}
+	// The grace the bridge gives its webhooks in flight, as it logs it.
+	p := start(t)
+	p.signal(t, syscall.SIGTERM)
+	shutdownGrace := p.shuttingDown(t)
+	p.exited(t)
 	kill, err := time.ParseDuration(fly.KillTimeout)
 	if err != nil || kill <= shutdownGrace {
 		t.Errorf("kill_timeout %q must exceed the bridge's shutdown grace, %v", fly.KillTimeout, shutdownGrace)
@@ -349,10 +358,11 @@ func TestFlyToml(t *testing.T) {
 
 // Every variable the bridge reads and every command it takes is in the README:
 // a deployer learns them there, and nowhere else. The variables are read off
-// config.Config's envconfig tags and the registry, so a new one cannot be
-// added without its row.
+// config.Config's envconfig tags and the registry, and the commands off the
+// listing the binary's help prints from its command table, so a new one
+// cannot be added without its row.
 func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
-	raw, err := os.ReadFile("README.md")
+	raw, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,8 +406,7 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 		})
 	}
 
-	for _, c := range commands() {
-		cmd := c.name
+	for _, cmd := range listedCommands(t) {
 		t.Run("command "+cmd, func(t *testing.T) {
 			if !strings.Contains(readme, "\n| `"+cmd) {
 				t.Errorf("got no README.md table row that starts with `%s`, want the command in the commands table", cmd)
@@ -406,127 +415,23 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 	}
 }
 
-// listenAddr is the address the bridge's listening line reports.
-func listenAddr(t *testing.T, p *process, key string) string {
+// listedCommands are the commands `reditus-bridge help` lists.
+func listedCommands(t *testing.T) []string {
 	t.Helper()
-	for _, line := range p.lines() {
-		if line["msg"] == "listening" {
-			addr, _ := line[key].(string)
-			return addr
+	stdout, stderr, code := runCommand(t, nil, "help")
+	_, listing, ok := strings.Cut(stdout, "\nCommands:\n")
+	if code != 0 || !ok {
+		t.Fatalf("help: exit %d, no Commands: listing\n%s%s", code, stdout, stderr)
+	}
+	listing, _, _ = strings.Cut(listing, "\n\n")
+	var cmds []string
+	for _, line := range strings.Split(listing, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			cmds = append(cmds, f[0])
 		}
 	}
-	t.Fatal("no listening line")
-	return ""
-}
-
-// freePort is a loopback port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if len(cmds) == 0 {
+		t.Fatalf("help lists no commands:\n%s", stdout)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func TestHostBindsThatAddress(t *testing.T) {
-	p := start(t, "HOST=127.0.0.1")
-	if addr := listenAddr(t, p, "addr"); !strings.HasPrefix(addr, "127.0.0.1:") {
-		t.Errorf("HOST=127.0.0.1: listening on %q, want 127.0.0.1:<port>", addr)
-	}
-	p.stop(t)
-}
-
-// With METRICS_PORT, /metrics is served there and only there.
-func TestMetricsPortMovesMetrics(t *testing.T) {
-	port := freePort(t)
-	p := start(t, "HOST=127.0.0.1", "METRICS_PORT="+strconv.Itoa(port))
-	metricsBase := "http://127.0.0.1:" + strconv.Itoa(port)
-	if addr := listenAddr(t, p, "metrics_addr"); addr != "127.0.0.1:"+strconv.Itoa(port) {
-		t.Errorf("listening line: metrics_addr %q, want 127.0.0.1:%d", addr, port)
-	}
-	tests := []struct {
-		name   string
-		url    string
-		status int
-	}{
-		{"no metrics on PORT", p.base + "/metrics", http.StatusNotFound},
-		{"metrics on METRICS_PORT", metricsBase + "/metrics", http.StatusOK},
-		{"nothing else on METRICS_PORT", metricsBase + "/healthz", http.StatusNotFound},
-		{"the rest on PORT", p.base + "/healthz", http.StatusOK},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, err := http.Get(tt.url)
-			if err != nil {
-				t.Fatalf("GET %s: %v", tt.url, err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tt.status {
-				t.Errorf("GET %s: got %d, want %d", tt.url, resp.StatusCode, tt.status)
-			}
-			if tt.status == http.StatusOK && strings.HasSuffix(tt.url, "/metrics") && !strings.Contains(string(body), "reditus_bridge_webhooks_in_flight") {
-				t.Errorf("GET %s: not the bridge's metrics", tt.url)
-			}
-		})
-	}
-	p.stop(t)
-	if _, err := http.Get(metricsBase + "/metrics"); err == nil {
-		t.Error("the metrics port still answers after the bridge stopped")
-	}
-}
-
-// LOG_FORMAT=text writes slog's key=value lines, for reading in a terminal.
-func TestLogFormatText(t *testing.T) {
-	cmd := exec.Command(buildBinary(t))
-	cmd.Env = []string{"PORT=0", "HOST=127.0.0.1", "LOG_FORMAT=text"}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	lines := make(chan string, 100)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	next := func() string {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("the bridge exited")
-			}
-			return l
-		case <-time.After(10 * time.Second):
-			t.Fatal("no log line within 10 s")
-		}
-		return ""
-	}
-
-	first := next()
-	keyValue := regexp.MustCompile(`^time=\S+ level=INFO msg=listening version=\S+ addr=127\.0\.0\.1:\d+ dry_run=true `)
-	if !keyValue.MatchString(first) {
-		t.Errorf("first line %q, want slog's key=value listening line", first)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	var last string
-	for l := range lines {
-		last = l
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v", err)
-	}
-	if !strings.Contains(last, "level=INFO msg=stopped") {
-		t.Errorf("last line %q, want the key=value stopped line", last)
-	}
+	return cmds
 }

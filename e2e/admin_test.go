@@ -1,0 +1,524 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/testenv"
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+// /admin against the running binary: it lets in only the operator with the
+// token, shows whatever a sender or Reditus chose as text, answers hostile
+// searches with a whole page, and a retry is a state change that no other
+// site can make.
+
+// Every admin route, with every method, refuses whoever does not log in as
+// admin with the token, whatever else the request carries, and says so the
+// same way; neither the token nor a password tried reaches the log.
+func TestAdminLetsInOnlyTheOperatorWithTheToken(t *testing.T) {
+	p := start(t, "ADMIN_TOKEN="+adminToken)
+	if a := p.post(t, "generic", devSecret, "msg_login", signup("login").body); a.Status != http.StatusOK {
+		t.Fatalf("signed webhook: %s, want 200", a)
+	}
+	basic := func(userPass string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))
+	}
+	credentials := []struct {
+		name   string
+		header http.Header
+		query  string
+	}{
+		{"none", nil, ""},
+		{"the token as a bearer token", http.Header{"Authorization": {"Bearer " + adminToken}}, ""},
+		{"wrong user", http.Header{"Authorization": {basic("root:" + adminToken)}}, ""},
+		{"user in upper case", http.Header{"Authorization": {basic("ADMIN:" + adminToken)}}, ""},
+		{"the token as the user", http.Header{"Authorization": {basic(adminToken + ":")}}, ""},
+		{"a prefix of the token", http.Header{"Authorization": {basic("admin:" + adminToken[:len(adminToken)-1])}}, ""},
+		{"the token and more", http.Header{"Authorization": {basic("admin:" + adminToken + "x")}}, ""},
+		{"the token in another case", http.Header{"Authorization": {basic("admin:" + strings.ToUpper(adminToken))}}, ""},
+		{"empty password", http.Header{"Authorization": {basic("admin:")}}, ""},
+		{"not base64", http.Header{"Authorization": {"Basic !!!" + adminToken}}, ""},
+		{"no colon", http.Header{"Authorization": {basic("admin" + adminToken)}}, ""},
+		{"the token in the query", nil, "token=" + adminToken + "&password=" + adminToken},
+		{"the token in a cookie", http.Header{"Cookie": {"ADMIN_TOKEN=" + adminToken + "; token=" + adminToken}}, ""},
+		{"the token in another header", http.Header{"X-Admin-Token": {adminToken}, "Proxy-Authorization": {basic("admin:" + adminToken)}}, ""},
+		{"60 KiB of credentials", http.Header{"Authorization": {basic("admin:" + strings.Repeat("x", 45<<10))}}, ""},
+		{"a wrong password, then the token", http.Header{"Authorization": {basic("admin:wrong"), basic("admin:" + adminToken)}}, ""},
+	}
+	routes := []struct{ method, path string }{
+		{http.MethodGet, "/admin"}, {http.MethodGet, "/admin/"}, {http.MethodHead, "/admin"},
+		{http.MethodGet, "/admin/api/events"}, {http.MethodGet, "/admin/api/events?email=login@example.com"},
+		{http.MethodPost, "/admin/api/events/1/retry"}, {http.MethodPost, "/admin/events/1/retry"},
+		{http.MethodDelete, "/admin/api/events/1"}, {http.MethodPut, "/admin"}, {http.MethodOptions, "/admin/api/events"},
+		{http.MethodGet, "/admin/no-such-page"}, {http.MethodGet, "/admin/../admin/api/events"},
+	}
+	for _, c := range credentials {
+		for _, r := range routes {
+			t.Run(c.name+" "+r.method+" "+r.path, func(t *testing.T) {
+				path := r.path
+				if c.query != "" {
+					path += "?" + c.query
+				}
+				header := c.header.Clone()
+				if header == nil {
+					header = http.Header{}
+				}
+				header.Set("Origin", p.base)
+				status, h, body := p.send(t, r.method, path, header, nil)
+				if status != http.StatusUnauthorized {
+					t.Errorf("status %d, want 401", status)
+				}
+				if got := h.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Basic realm=") {
+					t.Errorf("WWW-Authenticate %q, want a Basic realm", got)
+				}
+				if bytes.Contains(body, []byte("login")) || bytes.Contains(body, []byte("events")) {
+					t.Errorf("the 401 shows the journal: %s", body)
+				}
+			})
+		}
+	}
+
+	// The operator gets in; the routes answer as they are.
+	for _, r := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/admin", 200}, {http.MethodGet, "/admin/api/events", 200},
+		{http.MethodGet, "/admin/no-such-page", 404}, {http.MethodPut, "/admin", 405},
+	} {
+		if status, _, _ := p.send(t, r.method, r.path, asAdmin(adminToken), nil); status != r.status {
+			t.Errorf("as admin, %s %s: %d, want %d", r.method, r.path, status, r.status)
+		}
+	}
+	p.stop(t)
+	if w := p.logHolds(adminToken, strings.ToUpper(adminToken), adminToken[:len(adminToken)-1], "login@example.com"); w != "" {
+		t.Errorf("the log holds %q", w)
+	}
+	if !p.logged("admin: wrong user name or password") {
+		t.Error("no log line for wrong credentials")
+	}
+}
+
+// Without ADMIN_TOKEN, every admin route answers every method, with or
+// without credentials, byte for byte as a route the bridge does not have.
+func TestAdminOffLooksLikeAnUnknownRoute(t *testing.T) {
+	p := start(t)
+	answer := func(method, path string, header http.Header) string {
+		status, h, body := p.send(t, method, path, header, nil)
+		h.Del("Date")
+		return fmt.Sprintf("%d %v %s", status, h, body)
+	}
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"} {
+		unknown := answer(method, "/no-such-route", nil)
+		for _, path := range []string{"/admin", "/admin/", "/admin?email=jane@example.com", "/admin/api/events",
+			"/admin/api/events/1/retry", "/admin/events/1/retry", "/admin/anything/else"} {
+			for name, header := range map[string]http.Header{
+				"no credentials":     nil,
+				"empty token":        asAdmin(""),
+				"a token":            asAdmin(adminToken),
+				"same-origin script": asAdmin("", "Origin", p.base),
+			} {
+				if got := answer(method, path, header); got != unknown {
+					t.Errorf("%s %s, %s: %s\nwant as for an unknown route: %s", method, path, name, got, unknown)
+				}
+			}
+		}
+	}
+}
+
+// Without ADMIN_TOKEN, a method gin does not route (any token a client may
+// send) is answered on /admin as on an unknown route: no 405 with an Allow
+// header that would tell /admin is there.
+func TestAdminOffLooksLikeAnUnknownRouteToAnyMethod(t *testing.T) {
+	p := start(t)
+	for _, method := range []string{"FOO", "PROPFIND"} {
+		want, _, _ := p.send(t, method, "/no-such-route", nil, nil)
+		for _, path := range []string{"/admin", "/admin/api/events"} {
+			if got, h, _ := p.send(t, method, path, nil, nil); got != want || h.Get("Allow") != "" {
+				t.Errorf("%s %s: %d (Allow %q), want %d as for an unknown route", method, path, got, h.Get("Allow"), want)
+			}
+		}
+	}
+}
+
+// Huge, malformed and hostile search parameters: each gets 200 or 400 with
+// a whole page (or JSON), echoed as text, and the bridge stays up.
+func TestAdminAnswersHostileSearchesWithAWholePage(t *testing.T) {
+	p := start(t, "ADMIN_TOKEN="+adminToken)
+	if a := p.post(t, "generic", devSecret, "msg_query", signup("query").body); a.Status != http.StatusOK {
+		t.Fatalf("signed webhook: %s, want 200", a)
+	}
+	big := strings.Repeat("a", 50<<10)
+	for _, tc := range []struct {
+		query  string
+		status int
+	}{
+		{"email=" + big, 400},
+		{"event_id=" + big, 400},
+		{big + "=1", 400},
+		{"email=%zz", 200},                  // not percent-encoding: the pair is dropped
+		{"email=%00query@example.com", 400}, // not text
+		{"email=%ff%fe%fd", 400},            // not UTF-8
+		{"email=query%40example.com&email=other%40example.com", 200},
+		{"email=query@example.com;outcome=dry_run", 200},
+		{"limit=99999999999999999999", 400},
+		{"limit=1e3", 400},
+		{"limit=-0", 400},
+		{"since=99999999h", 400},
+		{"since=2562047h", 200}, // the longest Duration
+		{"since=36501d", 400},
+		{"since=0001-01-01", 200},
+		{"since=9999-12-31", 200},
+		{"since=2025-02-30", 400},
+		{"outcome=%3Cscript%3Ealert(1)%3C%2Fscript%3E", 400},
+		{"provider=" + strings.Repeat("p", 65), 400},
+		{"%3Cscript%3Ealert(1)%3C%2Fscript%3E=1", 400},
+		{"retried=1%3Cscript%3E&retry=%3Cscript%3E", 200},
+		{"retried=99999999999999999999&retry=gone", 200},
+	} {
+		name := tc.query
+		if len(name) > 60 {
+			name = name[:60]
+		}
+		t.Run(name, func(t *testing.T) {
+			status, h, page := p.send(t, http.MethodGet, "/admin?"+tc.query, asAdmin(adminToken), nil)
+			if status != tc.status {
+				t.Errorf("page: %d, want %d", status, tc.status)
+			}
+			if !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !bytes.HasSuffix(bytes.TrimSpace(page), []byte("</html>")) {
+				t.Errorf("page: not a whole HTML page (%s, %d bytes)", h.Get("Content-Type"), len(page))
+			}
+			if bytes.Contains(page, []byte("<script")) {
+				t.Error("page: a script element")
+			}
+			status, _, body := p.send(t, http.MethodGet, "/admin/api/events?"+tc.query, asAdmin(adminToken), nil)
+			if status >= 500 || !json.Valid(body) {
+				t.Errorf("api: %d %.200s, want 200 or 400 with JSON", status, body)
+			}
+		})
+	}
+	if status, _, _ := p.send(t, http.MethodGet, "/healthz", nil, nil); status != http.StatusOK {
+		t.Fatalf("the bridge is down after the searches: %d", status)
+	}
+}
+
+// What a signed sender and a misbehaving Reditus choose reaches the page as
+// text: markup, script, style, bidi overrides and zero-width characters in
+// an email, an event type, a delivery id, a referral id and Reditus's own
+// error text. The page keeps its shape, one row per event.
+func TestAdminShowsHostileValuesAsText(t *testing.T) {
+	const (
+		script = `<script>document.title='pwned'</script>`
+		img    = `'><img src=x onerror=document.title='pwned'>`
+		style  = `</style><style>*{display:none}</style>`
+	)
+	red := newReditus(t)
+	red.Respond(reditus.CallTrack, func(w http.ResponseWriter, r *fakereditus.Request) {
+		switch r.Conversion.UID {
+		case "usr_referral": // a 201 whose referral id is markup (JSON needs no escape for it)
+			fakereditus.Status(http.StatusCreated, `{"data":{"id":"`+img+script+`","attributes":{"state":"lead"}}}`)(w, r)
+		case "usr_rejected": // a 400 whose words are markup
+			b, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"detail": "Affiliate <b>john</b> " + script + style + " not found\u202e"}}})
+			fakereditus.Status(http.StatusBadRequest, string(b))(w, r)
+		default:
+			red.Reditus(w, r)
+		}
+	})
+	p := start(t, liveEnv(red)...)
+
+	body := func(fields map[string]string) []byte {
+		b, _ := json.Marshal(fields)
+		return b
+	}
+	deliveries := []struct {
+		id   string
+		body []byte
+	}{
+		{"msg_email", body(map[string]string{"email": script + "@example.com", "uid": "usr_email", "affiliate_slug": "john"})},
+		{"msg_referral", body(map[string]string{"email": "ref@example.com", "uid": "usr_referral", "affiliate_slug": "john"})},
+		{"msg_rejected", body(map[string]string{"email": "rej@example.com", "uid": "usr_rejected", "affiliate_slug": "john"})},
+		{"msg_type", body(map[string]string{"type": style + script + "\u202egnp.exe", "email": "type@example.com", "uid": "usr_type", "affiliate_slug": "john"})},
+		{`msg_"><script>alert(1)</script>`, body(map[string]string{"email": "id@example.com", "uid": "usr_id", "affiliate_slug": "john"})},
+		{"msg_invisible", body(map[string]string{"email": "ja\u200bne\u202e@example.com", "uid": "usr_invisible", "affiliate_slug": "john"})},
+		{"msg_long_" + strings.Repeat("x", 3000), body(map[string]string{"type": strings.Repeat("<b>", 3000), "email": strings.Repeat("w", 3000) + "@example.com", "uid": "usr_long", "affiliate_slug": "john"})},
+	}
+	for _, d := range deliveries {
+		if a := p.post(t, "generic", genericSecret, d.id, d.body); a.Status != http.StatusOK {
+			t.Errorf("%.40s: %s, want 200", d.id, a)
+		}
+	}
+
+	status, h, raw := p.send(t, http.MethodGet, "/admin", asAdmin(adminToken), nil)
+	page := string(raw)
+	if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /admin: %d %s", status, h.Get("Content-Type"))
+	}
+	if n := strings.Count(page, `<tr id="event-`); n != len(deliveries) {
+		t.Errorf("%d rows, want %d", n, len(deliveries))
+	}
+	for _, bad := range []string{"<script", "<img", "<b>", "</style><style>*"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page holds %q as markup", bad)
+		}
+	}
+	if n := strings.Count(page, "<style"); n != 1 {
+		t.Errorf("%d style elements, want the page's own", n)
+	}
+	for _, want := range []string{
+		`&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;@example.com`, // the email
+		`&#39;&gt;&lt;img src=x onerror=document.title=&#39;pwned&#39;&gt;`,       // the referral id
+		`Affiliate &lt;b&gt;john&lt;/b&gt;`,                                       // Reditus's words
+		`[U&#43;202E]gnp.exe`, `ja[U&#43;200B]ne[U&#43;202E]@example.com`,         // shown, not obeyed
+		`msg_&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;`, // the delivery id
+		`characters in all)`, // a long value, cut
+		"</html>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if len(page) > 256<<10 {
+		t.Errorf("the page is %d KiB, want under 256 KiB", len(page)>>10)
+	}
+
+	// The API gives the values back as they are (JSON escapes markup).
+	byID := map[string]adminEvent{}
+	for _, e := range p.events(t, "") {
+		byID[e.DeliveryID] = e
+	}
+	if e := byID["msg_referral"]; e.ReferralID != img+script || e.Outcome != "forwarded" {
+		t.Errorf("msg_referral: %+v, want forwarded with the referral id Reditus gave", e)
+	}
+	if e := byID["msg_rejected"]; e.Outcome != "rejected" || !strings.Contains(e.Reason, "<b>john</b>") {
+		t.Errorf("msg_rejected: %+v, want rejected with Reditus's words", e)
+	}
+
+	t.Run("in Chromium", func(t *testing.T) {
+		browser := testenv.Chromium(t)
+		u, _ := url.Parse(p.base + "/admin")
+		u.User = url.UserPassword("admin", adminToken)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+t.TempDir(), "--virtual-time-budget=3000", "--dump-dom", u.String()).Output()
+		if err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		dom := string(out)
+		if !strings.Contains(dom, "<title>Journal · reditus-bridge</title>") {
+			t.Errorf("the title changed: a script ran\n%s", dom)
+		}
+		for _, bad := range []string{"<script", "<img", "<b>"} {
+			if strings.Contains(dom, bad) {
+				t.Errorf("the DOM holds a %s element", bad)
+			}
+		}
+		if n := strings.Count(dom, `<tr id="event-`); n != len(deliveries) {
+			t.Errorf("the DOM has %d rows, want %d", n, len(deliveries))
+		}
+	})
+	p.stop(t)
+	if w := p.logHolds(adminToken, apiKey, genericSecret, "ref@example.com", "rej@example.com", "type@example.com"); w != "" {
+		t.Errorf("the log holds %q", w)
+	}
+}
+
+// The page and the API cut a long value: thirty signed events holding a
+// megabyte each, shown whole, would take the bridge to hundreds of MiB at
+// one look at /admin (escaping makes a "<" four bytes, and each link repeats
+// the value), and a machine with 256 MB would be killed, webhooks with it.
+func TestAdminCutsLongValues(t *testing.T) {
+	p := start(t, "ADMIN_TOKEN="+adminToken)
+	const events = 30
+	// The type stays under the 64 KiB log line that start reads: the bridge
+	// logs it whole.
+	typ, email := strings.Repeat("<", 9_000), strings.Repeat("<", 1_000_000)
+	for i := range events {
+		body := []byte(`{"type":"` + typ + `","email":"` + email + `","uid":"usr_big","affiliate_slug":"john"}`)
+		if a := p.post(t, "generic", devSecret, fmt.Sprintf("msg_big_%d", i), body); a.Status != http.StatusOK {
+			t.Fatalf("event %d: %s, want 200", i, a)
+		}
+	}
+	before := p.peakRSS(t)
+	status, _, page := p.send(t, http.MethodGet, "/admin", asAdmin(adminToken), nil)
+	switch rows := strings.Count(string(page), `<tr id="event-`); {
+	case len(page) > 512<<10: // send reads 8 MiB at most
+		t.Errorf("the page is at least %d KiB, want under 512 KiB", len(page)>>10)
+	case status != http.StatusOK || rows != events:
+		t.Errorf("GET /admin: %d with %d rows, want 200 with %d", status, rows, events)
+	}
+	status, _, list := p.send(t, http.MethodGet, "/admin/api/events?limit=1000", asAdmin(adminToken), nil)
+	if status != http.StatusOK || len(list) > 1<<20 {
+		t.Errorf("GET /admin/api/events: %d, %d KiB, want 200 under 1 MiB", status, len(list)>>10)
+	}
+	// What remains is the journal's: List reads each value whole
+	// (TestTheJournalCutsLongValues).
+	after := p.peakRSS(t)
+	t.Logf("page %d KiB, API %d KiB; peak RSS %d MiB before, %d MiB after", len(page)>>10, len(list)>>10, before>>20, after>>20)
+	if after-before > 160<<20 {
+		t.Errorf("looking at /admin took peak RSS from %d to %d MiB, want under 160 MiB more", before>>20, after>>20)
+	}
+}
+
+// A retry is a state change: a request that a browser may have made for
+// another site (cross-site request forgery, with the operator's cached
+// credentials) is refused, whatever it claims, and Reditus hears nothing.
+func TestAdminRetryRefusesCrossSiteRequests(t *testing.T) {
+	red := newReditus(t)
+	red.set(rejecting)
+	p := start(t, liveEnv(red)...)
+	if a := p.deliver(t, signup("csrf")); a.String() != "200 rejected" {
+		t.Fatalf("setup: %s, want 200 rejected", a)
+	}
+	red.set(up)
+	calls := red.Calls(reditus.CallTrack)
+	host := strings.TrimPrefix(p.base, "http://")
+
+	refused := []struct {
+		name   string
+		header []string
+	}{
+		{"no Origin, no Referer", nil},
+		{"cross-site Origin", []string{"Origin", "https://evil.example"}},
+		{"Origin null", []string{"Origin", "null"}},
+		{"Origin null, cross-site Referer", []string{"Origin", "null", "Referer", "https://evil.example/admin"}},
+		{"cross-site Referer naming the bridge in its path", []string{"Referer", "https://evil.example/" + p.base + "/admin"}},
+		{"Referer on a host that starts like the bridge's", []string{"Referer", p.base + ".evil.example/admin"}},
+		{"Referer with the bridge as its user info", []string{"Referer", "http://" + host + "@evil.example/admin"}},
+		{"Origin on another port", []string{"Origin", "http://127.0.0.1:1"}},
+		{"Origin not a URL", []string{"Origin", "evil"}},
+		{"two Origins, the first cross-site", []string{"Origin", "https://evil.example", "Origin", p.base}},
+		{"https Origin, the bridge on http", []string{"Origin", "https://" + host}},
+		{"http Origin, X-Forwarded-Proto https", []string{"Origin", p.base, "X-Forwarded-Proto", "https"}},
+		{"cross-site Origin, X-Forwarded-Host naming it", []string{"Origin", "https://evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https"}},
+		{"cross-site Origin, Forwarded naming it", []string{"Origin", "https://evil.example", "Forwarded", "host=evil.example;proto=https"}},
+		{"Host spoofed, the bridge's Origin", []string{"Host", "evil.example", "Origin", p.base}},
+		{"Sec-Fetch-Site cross-site, the bridge's Origin", []string{"Sec-Fetch-Site", "cross-site", "Origin", p.base}},
+		{"Sec-Fetch-Site same-site", []string{"Sec-Fetch-Site", "same-site", "Origin", p.base}},
+		{"Sec-Fetch-Site none (typed into the address bar)", []string{"Sec-Fetch-Site", "none", "Origin", p.base}},
+	}
+	for _, tc := range refused {
+		for _, path := range []string{"/admin/api/events/1/retry", "/admin/events/1/retry"} {
+			t.Run(tc.name+" "+path, func(t *testing.T) {
+				status, _, body := p.send(t, http.MethodPost, path, asAdmin(adminToken, tc.header...), []byte("id=1"))
+				if status != http.StatusForbidden {
+					t.Errorf("%d %s, want 403", status, body)
+				}
+			})
+		}
+	}
+	if status, _, _ := p.send(t, http.MethodGet, "/admin/api/events/1/retry", asAdmin(adminToken, "Origin", p.base), nil); status != http.StatusMethodNotAllowed {
+		t.Errorf("GET retry: %d, want 405", status)
+	}
+	if got := red.Calls(reditus.CallTrack); got != calls {
+		t.Fatalf("Reditus got %d calls from refused retries", got-calls)
+	}
+	if e := p.event(t, "msg_csrf"); e.Outcome != "rejected" || e.Attempts != 1 {
+		t.Fatalf("after the refused retries the event is %s with %d attempts, want rejected with 1", e.Outcome, e.Attempts)
+	}
+
+	// The page's own form, as a browser sends it, and a script that says
+	// where it comes from.
+	for _, tc := range []struct {
+		name   string
+		path   string
+		header []string
+		status int
+	}{
+		{"the bridge's Origin", "/admin/api/events/1/retry", []string{"Origin", p.base}, http.StatusOK},
+		{"Sec-Fetch-Site same-origin", "/admin/api/events/1/retry", []string{"Sec-Fetch-Site", "same-origin"}, http.StatusOK},
+		{"the form, Origin null with the page as Referer", "/admin/events/1/retry?email=csrf%40example.com", []string{"Origin", "null", "Referer", p.base + "/admin"}, http.StatusSeeOther},
+	} {
+		status, h, body := p.send(t, http.MethodPost, tc.path, asAdmin(adminToken, tc.header...), nil)
+		if status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, status, body, tc.status)
+		}
+		if loc := h.Get("Location"); status == http.StatusSeeOther && !strings.HasPrefix(loc, "/admin?") {
+			t.Errorf("%s: redirected to %q, want the page", tc.name, loc)
+		}
+	}
+	if e := p.event(t, "msg_csrf"); e.Outcome != "duplicate" && e.Outcome != "forwarded" {
+		t.Errorf("after the retries the event is %s, want forwarded or duplicate", e.Outcome)
+	}
+	if got := red.created("csrf@example.com"); got != 3 {
+		t.Errorf("Reditus created %d conversions, want 3: one per accepted retry", got)
+	}
+}
+
+// Retries of events that do not exist, and of one event twice at once: the
+// second is told the event is busy, and Reditus hears of it once.
+func TestAdminRetryRefusesMissingAndBusyEvents(t *testing.T) {
+	red := newReditus(t)
+	red.set(rejecting)
+	p := start(t, liveEnv(red)...)
+	if a := p.deliver(t, signup("race")); a.String() != "200 rejected" {
+		t.Fatalf("setup: %s, want 200 rejected", a)
+	}
+	origin := asAdmin(adminToken, "Origin", p.base)
+	for _, id := range []string{"2", "999999", "0", "-1", "99999999999999999999", "1e0", "0x1", "%20%31", "1.0", "%31%00"} {
+		if status, _, body := p.send(t, http.MethodPost, "/admin/api/events/"+id+"/retry", origin, nil); status != http.StatusNotFound {
+			t.Errorf("retry %s: %d %s, want 404", id, status, body)
+		}
+		status, h, _ := p.send(t, http.MethodPost, "/admin/events/"+id+"/retry", origin, nil)
+		if loc := h.Get("Location"); status != http.StatusSeeOther || !strings.Contains(loc, "retry=gone") {
+			t.Errorf("form retry %s: %d to %q, want 303 to the page saying it is gone", id, status, loc)
+		}
+	}
+
+	gate := fakereditus.NewGate(1, red.Reditus)
+	red.Respond(reditus.CallTrack, gate.Respond)
+	defer gate.Release()
+	calls := red.Calls(reditus.CallTrack)
+	first := make(chan string, 1)
+	go func() {
+		status, _, body := p.send(t, http.MethodPost, "/admin/api/events/1/retry", origin, nil)
+		first <- fmt.Sprintf("%d %s", status, body)
+	}()
+	select {
+	case <-gate.Held():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first retry never reached Reditus")
+	}
+	if status, _, body := p.send(t, http.MethodPost, "/admin/api/events/1/retry", origin, nil); status != http.StatusConflict {
+		t.Errorf("a second retry while the first is in Reditus: %d %s, want 409", status, body)
+	}
+	if status, h, _ := p.send(t, http.MethodPost, "/admin/events/1/retry", origin, nil); status != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "retry=busy") {
+		t.Errorf("the form meanwhile: %d to %q, want 303 saying it is busy", status, h.Get("Location"))
+	}
+	gate.Release()
+	if got := <-first; !strings.HasPrefix(got, "200 ") || !strings.Contains(got, `"outcome":"forwarded"`) {
+		t.Errorf("the first retry: %s, want 200 forwarded", got)
+	}
+	if got := red.Calls(reditus.CallTrack) - calls; got != 1 {
+		t.Errorf("Reditus got %d calls for two retries at once, want 1", got)
+	}
+}
+
+// On Postgres, a search for text no journal holds (NUL, bytes that are not
+// UTF-8) is a 400 naming the parameter, not a query Postgres refuses (a 500
+// and an error in the log).
+func TestAdminSearchOnPostgresForTextItCannotHoldIsA400(t *testing.T) {
+	dbURL := testenv.Postgres(t)
+	p := start(t, "DATABASE_URL="+dbURL, "ADMIN_TOKEN="+adminToken)
+	for _, q := range []string{"email=%00", "event_id=%ff", "event_id=a%00b"} {
+		if status, _, body := p.send(t, http.MethodGet, "/admin/api/events?"+q, asAdmin(adminToken), nil); status != http.StatusBadRequest {
+			t.Errorf("GET /admin/api/events?%s: %d %s, want 400", q, status, body)
+		}
+	}
+	p.stop(t)
+	if p.logged("admin: list the journal") {
+		t.Error("a search logged an error")
+	}
+}
