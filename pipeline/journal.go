@@ -131,7 +131,7 @@ func (p *Pipeline) behindQueued(ctx context.Context, rec journal.Record, res Res
 		for _, e := range earlier {
 			if e.ID < rec.ID {
 				held := result(outcome.Unavailable, fmt.Sprintf("Reditus does not know the customer yet, and their earlier event %s (%s) is still %s: this one follows it", e.DeliveryID, e.EventType, state))
-				held.ReferralID, held.Sent = res.ReferralID, res.Sent
+				held.ReferralID, held.Sent, held.Found, held.Attempts = res.ReferralID, res.Sent, res.Found, res.Attempts
 				return held
 			}
 		}
@@ -214,13 +214,14 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 
 // finishOf is the journal's record of a settled Result. Attempts counts
 // deliveries made, one per pass through the pipeline; the Reditus client's
-// own in-request retries are in the metrics.
+// own in-request retries are in the metrics, and each HTTP attempt is in
+// the AttemptLog, for /admin's event page (detail.go).
 func finishOf(res Result) journal.Finish {
 	f := journal.Finish{Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email}
 	if res.Code != outcome.Skipped && res.Code != outcome.DryRun { // those call no one
 		f.Attempts = 1
 	}
-	return f
+	return withDetail(f, res)
 }
 
 // recorded answers a delivery from its journal record: the answer its first
