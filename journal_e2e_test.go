@@ -178,7 +178,7 @@ func (p *process) kill(t *testing.T) {
 
 // openSharedJournal opens the bridges' journal from outside them, for the
 // test's own look.
-func openSharedJournal(t *testing.T, o journal.Options) journal.Store {
+func openSharedJournal(t *testing.T, o journal.Options) *journal.DB {
 	t.Helper()
 	s, err := journal.Open(context.Background(), o)
 	if err != nil {
@@ -189,7 +189,7 @@ func openSharedJournal(t *testing.T, o journal.Options) journal.Store {
 }
 
 // outcomes counts the journal's records by outcome.
-func outcomes(t *testing.T, s journal.Store) map[outcome.Word]int {
+func outcomes(t *testing.T, s *journal.DB) map[outcome.Word]int {
 	t.Helper()
 	recs, err := s.List(context.Background(), journal.Filter{Limit: journal.MaxLimit})
 	if err != nil {

@@ -258,7 +258,7 @@ func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout 
 		RateLimit: stripeapi.RateLimitRetry{Retries: 8, Backoff: time.Second, MaxWait: 30 * time.Second},
 	})
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store journal.Store
+	var store *journal.DB
 	defer func() {
 		if store != nil {
 			store.Close()
@@ -278,7 +278,7 @@ func replayStripe(ctx context.Context, cfg config.Config, args []string, stdout 
 			store = openJournal(ctx, cfg, logger, nil)
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: store, NoQueue: true, Log: logger})
+		return handlers.New(c, handlers.Deps{Reditus: tracker, Stripe: lister, Journal: asJournal(store), NoQueue: true, Log: logger})
 	}
 	if args[0] == "backfill" {
 		return replay.Backfill(ctx, args[1:], lister, open, stdout)
@@ -311,7 +311,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
 	})
-	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
+	handler, err := handlers.New(cfg, handlers.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: asJournal(store), Log: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -352,7 +352,7 @@ func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
 // openJournal opens the journal, or returns nil when it cannot: the bridge
 // then serves without it (in-memory dedupe, 503 when Reditus fails), which
 // is never worse than having no journal. The error is logged and counted.
-func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) journal.Store {
+func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) *journal.DB {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
@@ -364,8 +364,17 @@ func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m 
 	return store
 }
 
+// asJournal is store as the bridge's journal: without one (nil), a nil
+// interface, not an interface holding a nil *journal.DB.
+func asJournal(store *journal.DB) handlers.Journal {
+	if store == nil {
+		return nil
+	}
+	return store
+}
+
 // journalKind names the journal in the startup line.
-func journalKind(ctx context.Context, store journal.Store) string {
+func journalKind(ctx context.Context, store *journal.DB) string {
 	if store == nil {
 		return "off"
 	}
@@ -378,7 +387,7 @@ func journalKind(ctx context.Context, store journal.Store) string {
 
 // runJournal starts the queue's worker and retention; the returned group
 // ends when ctx does and they have finished.
-func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *handlers.Bridge, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *handlers.Bridge, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg

@@ -13,12 +13,12 @@ import (
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
-// The journal's write-behind (issue 11), attacked: outcomes answered at
-// once (forwarded, skipped...) are written after the answer, by SQLite's
-// batcher. These tests check what a shutdown and a crash leave behind.
+// What a shutdown and a crash leave in the journal after a burst of answers.
+// Every outcome is committed before its answer, or, when the journal cannot
+// write it in time, left pending for the worker.
 
 // sendAnswered sends n referred signups at once and wants each answered
-// 200 forwarded: every outcome is then one written after its answer.
+// 200 forwarded.
 func sendAnswered(t *testing.T, p *process, prefix string, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -36,10 +36,12 @@ func sendAnswered(t *testing.T, p *process, prefix string, n int) {
 // answeredBehindALock starts a bridge and sends it n referred signups; once
 // each has reached Reditus (and so its Begin is committed), another process
 // takes bridge.db's write lock, as a second instance on the volume would, and
-// only then are they let through: every signup is answered 200 forwarded, and
-// every outcome waits for the lock. It returns the fake Reditus, the bridge,
-// its DATA_DIR, and the connection that holds the lock (in a transaction).
-func answeredBehindALock(t *testing.T, prefix string, n int) (*moody, *process, string, *sql.Conn) {
+// only then are they let through: every outcome's write waits for the lock,
+// as long as the bridge bounds a journal write. It returns the fake Reditus,
+// the bridge, its DATA_DIR, the connection that holds the lock (in a
+// transaction), and a channel closed once every signup is answered 200
+// forwarded (Reditus has it, whether its outcome was written or not).
+func answeredBehindALock(t *testing.T, prefix string, n int) (*moody, *process, string, *sql.Conn, <-chan struct{}) {
 	t.Helper()
 	red := newMoody(t, fakereditus.Conflicts())
 	gate := fakereditus.NewGate(n, red.Reditus)
@@ -65,15 +67,13 @@ func answeredBehindALock(t *testing.T, prefix string, n int) (*moody, *process, 
 		t.Fatal(err)
 	}
 	gate.Release()
-	<-answered
-	return red, p, dir, lock
+	return red, p, dir, lock, answered
 }
 
-// A SIGTERM right after a burst of answers: main closes the store after the
-// servers and the worker stop, and Close commits every outcome it queued,
-// so that no answered delivery is left pending (a pending one would be sent
-// to Reditus again by the next start's worker).
-func TestWriteBehindSIGTERMCommitsAnswered(t *testing.T) {
+// A SIGTERM right after a burst of answers leaves every answered delivery
+// journaled with its outcome, none pending (a pending one would be sent to
+// Reditus again by the next start's worker).
+func TestSIGTERMAfterABurstLeavesEveryAnswerJournaled(t *testing.T) {
 	red := newMoody(t, fakereditus.Conflicts())
 	dir := t.TempDir()
 	p := start(t, liveEnv(red.Server, dir)...)
@@ -101,16 +101,16 @@ func TestWriteBehindSIGTERMCommitsAnswered(t *testing.T) {
 	}
 }
 
-// kill -9 right after answers whose outcomes are still queued (held here by
-// a second process on bridge.db that keeps SQLite's write lock, as another
-// instance on the same volume would): those outcomes are lost, by design
-// (README: the outcome written after the answer). Their records stay
-// pending; once the lease ends the next start's worker takes them, Reditus
-// answers 409, and each ends duplicate or forwarded: no conversion is created
-// twice, and none stays pending.
-func TestWriteBehindKill9AfterAnswers(t *testing.T) {
+// kill -9 right after answers whose outcomes could not be written (a second
+// process on bridge.db kept SQLite's write lock, as another instance on the
+// same volume would): their records stay pending; once the lease ends the
+// next start's worker takes them, Reditus answers 409, and each ends
+// duplicate or forwarded: no conversion is created twice, and none stays
+// pending.
+func TestAnswersWhoseOutcomesWereNotWrittenAreSettledAfterAKill(t *testing.T) {
 	const n = 20
-	red, p, dir, lock := answeredBehindALock(t, "crash", n)
+	red, p, dir, lock, answered := answeredBehindALock(t, "crash", n)
+	<-answered // the outcomes' writes gave up on the lock
 	db := journalDB(t, dir)
 	ctx := context.Background()
 	p.kill(t)
@@ -124,7 +124,7 @@ func TestWriteBehindKill9AfterAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if pending != n {
-		t.Fatalf("kill -9 after %d answers whose outcomes were queued left %d pending, want %d", n, pending, n)
+		t.Fatalf("kill -9 after %d answers whose outcomes could not be written left %d pending, want %d", n, pending, n)
 	}
 	// The lease of the crashed instance ends now rather than in a minute.
 	if _, err := db.Exec(`UPDATE journal SET next_attempt_at = ? WHERE outcome = 'pending'`, time.Now().Add(-time.Second).UTC().Format(sqliteTime)); err != nil {
@@ -159,12 +159,13 @@ func TestWriteBehindKill9AfterAnswers(t *testing.T) {
 	}
 }
 
-// SIGTERM while answered outcomes wait for the writer (a second process on
-// bridge.db holds its write lock for a moment): the bridge waits for them on
-// its way out (store.Close drains), and they are in the file once it exits.
-func TestWriteBehindSIGTERMWithOutcomesQueued(t *testing.T) {
+// SIGTERM while outcomes wait for the writer (a second process on bridge.db
+// holds its write lock for a moment): the bridge waits for the webhooks in
+// flight on its way out, each is answered once its outcome is written, and
+// every outcome is in the file once it exits.
+func TestSIGTERMWaitsForOutcomesHeldByAnotherWriter(t *testing.T) {
 	const n = 20
-	_, p, dir, lock := answeredBehindALock(t, "held", n)
+	_, p, dir, lock, answered := answeredBehindALock(t, "held", n)
 	db := journalDB(t, dir)
 	ctx := context.Background()
 	time.AfterFunc(time.Second, func() {
@@ -172,12 +173,13 @@ func TestWriteBehindSIGTERMWithOutcomesQueued(t *testing.T) {
 		lock.Close()
 	})
 	p.stop(t)
+	<-answered
 
 	var forwarded int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM journal WHERE outcome = 'forwarded'`).Scan(&forwarded); err != nil {
 		t.Fatal(err)
 	}
 	if forwarded != n {
-		t.Errorf("after SIGTERM with %d answered outcomes queued the journal holds %d forwarded, want %d", n, forwarded, n)
+		t.Errorf("after SIGTERM with %d outcomes held by another writer the journal holds %d forwarded, want %d", n, forwarded, n)
 	}
 }

@@ -217,7 +217,7 @@ func TestBenchmarkInputsConvert(t *testing.T) {
 func BenchmarkPipeline(b *testing.B) {
 	for _, name := range []string{"off", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
-			var store journal.Store
+			var store handlers.Journal
 			if name == "sqlite" {
 				s, err := journal.Open(context.Background(), journal.Options{DataDir: b.TempDir()})
 				if err != nil {
@@ -266,7 +266,7 @@ func cpuTime() time.Duration {
 // pipeline is the bridge's handler with Stripe on, a fake Reditus on
 // loopback that creates every conversion, and store as its journal (none
 // when nil).
-func pipeline(b *testing.B, store journal.Store) http.Handler {
+func pipeline(b *testing.B, store handlers.Journal) http.Handler {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusCreated)

@@ -39,11 +39,20 @@ type StripeFetcher interface {
 	Fetch(ctx context.Context, lookups []mapping.StripeLookup) ([]mapping.Related, error)
 }
 
+// Journal is the journal as the pipeline and /admin use it. *journal.DB is
+// one.
+type Journal interface {
+	Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error)
+	Finish(ctx context.Context, id int64, f journal.Finish) error
+	Retake(ctx context.Context, id int64, lease time.Duration) (journal.Record, error)
+	admin.Journal // List and Get
+}
+
 // Deps are what New wires together. A nil field turns its part off.
 type Deps struct {
 	Reditus Reditus       // never called in dry run
 	Stripe  StripeFetcher // Stripe API look-ups; nil without STRIPE_API_KEY
-	Journal journal.Store // the journal; nil: in-memory dedupe only, no /admin data
+	Journal Journal       // the journal; nil: in-memory dedupe only, no /admin data
 	// NoQueue records what Reditus could not take as failed, not queued:
 	// for backfill and recover, which run no worker (on a laptop, no worker
 	// may ever read their journal). Their next run takes it again.
@@ -76,7 +85,7 @@ type Bridge struct {
 	dryRun     bool
 	reditus    Reditus
 	stripe     StripeFetcher
-	journal    journal.Store
+	journal    Journal
 	noQueue    bool
 	log        *slog.Logger
 	metrics    *metrics.Metrics

@@ -173,19 +173,10 @@ func (b *Bridge) finish(ctx context.Context, rec journal.Record, res Result) Res
 	return res
 }
 
-// record writes f on record id. What was answered already (delivered,
-// rejected, skipped) is written with the next writes, after the answer (see
-// journal.LaterFinisher): only a queued record must be written first.
+// record writes f on record id; the webhook is answered once it is
+// committed.
 func (b *Bridge) record(ctx context.Context, id int64, f journal.Finish) error {
-	later, ok := b.journal.(journal.LaterFinisher)
-	if !ok || f.Outcome == journal.Queued {
-		return b.journal.Finish(ctx, id, f)
-	}
-	return later.FinishLater(ctx, id, f, func(err error) {
-		if err != nil {
-			b.journalFailed(context.Background(), "finish", err)
-		}
-	})
+	return b.journal.Finish(ctx, id, f)
 }
 
 // finishOf is the journal's record of a Result. Attempts counts deliveries

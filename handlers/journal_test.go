@@ -53,7 +53,7 @@ func eachBackend(t *testing.T, test func(t *testing.T, be journalBackend)) {
 }
 
 // openStore opens the journal at o, closed when t ends.
-func openStore(t *testing.T, o journal.Options) journal.Store {
+func openStore(t *testing.T, o journal.Options) *journal.DB {
 	t.Helper()
 	s, err := journal.Open(context.Background(), o)
 	if err != nil {
@@ -65,7 +65,7 @@ func openStore(t *testing.T, o journal.Options) journal.Store {
 
 // journaledBridge is newBridge with store as its journal and red as its
 // Reditus, so that several bridges (instances) can share both.
-func journaledBridge(t *testing.T, red *fakereditus.Server, store journal.Store, configure func(*config.Config)) *bridge {
+func journaledBridge(t *testing.T, red *fakereditus.Server, store Journal, configure func(*config.Config)) *bridge {
 	t.Helper()
 	b := &bridge{reditus: red, metrics: metrics.New()}
 	cfg := liveConfig(red.URL)
@@ -101,7 +101,7 @@ func customerCreated(id, email string) []byte {
 
 // recordOf returns the journal's record of Stripe delivery id, body
 // included.
-func recordOf(t *testing.T, s journal.Store, id string) journal.Record {
+func recordOf(t *testing.T, s Journal, id string) journal.Record {
 	t.Helper()
 	recs, err := s.List(context.Background(), journal.Filter{DeliveryID: id, Provider: "stripe"})
 	if err != nil {
@@ -278,12 +278,12 @@ func TestJournalKeepsASkippedEventsReasonAndEmail(t *testing.T) {
 // beginWatch passes a store through and tells begun whether each Begin
 // claimed its delivery.
 type beginWatch struct {
-	journal.Store
+	Journal
 	begun chan bool
 }
 
 func (w beginWatch) Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error) {
-	rec, claimed, err := w.Store.Begin(ctx, r, lease)
+	rec, claimed, err := w.Journal.Begin(ctx, r, lease)
 	select {
 	case w.begun <- claimed:
 	default:
@@ -300,7 +300,7 @@ func TestJournalTwinsOnTwoInstancesMakeOneCall(t *testing.T) {
 		red.Respond(reditus.CallTrack, gate.Respond)
 		defer gate.Release()
 		place := be.place(t)
-		watch := beginWatch{Store: openStore(t, place), begun: make(chan bool, 1)}
+		watch := beginWatch{Journal: openStore(t, place), begun: make(chan bool, 1)}
 		one := journaledBridge(t, red, openStore(t, place), nil)
 		two := journaledBridge(t, red, watch, nil)
 		body := customerCreated("evt_twin", "twin@example.com")
@@ -406,7 +406,7 @@ func (brokenStore) Close() error { return nil }
 
 // finishFails is a journal that takes deliveries but cannot record their
 // outcome: the disk filled up, or Postgres went away mid-webhook.
-type finishFails struct{ journal.Store }
+type finishFails struct{ Journal }
 
 func (finishFails) Finish(context.Context, int64, journal.Finish) error { return errStoreDown }
 
@@ -414,7 +414,7 @@ func (finishFails) Finish(context.Context, int64, journal.Finish) error { return
 // forwarded as without one, re-sends recognised in memory, and a Reditus
 // outage answered 503, never 202, since nothing holds the event.
 func TestJournalDownForwardsAsBefore(t *testing.T) {
-	closed := func(t *testing.T) journal.Store {
+	closed := func(t *testing.T) Journal {
 		s := openStore(t, journal.Options{DataDir: t.TempDir()})
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -423,7 +423,7 @@ func TestJournalDownForwardsAsBefore(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		store func(t *testing.T) journal.Store
+		store func(t *testing.T) Journal
 		// op is the journal operation that fails; errors is how often
 		// it fails in the test.
 		op     string
@@ -432,8 +432,8 @@ func TestJournalDownForwardsAsBefore(t *testing.T) {
 		resend bool
 	}{
 		{"closed", closed, "begin", 3, true},
-		{"every method fails", func(*testing.T) journal.Store { return brokenStore{} }, "begin", 3, true},
-		{"outcomes cannot be recorded", func(t *testing.T) journal.Store {
+		{"every method fails", func(*testing.T) Journal { return brokenStore{} }, "begin", 3, true},
+		{"outcomes cannot be recorded", func(t *testing.T) Journal {
 			return finishFails{openStore(t, journal.Options{DataDir: t.TempDir()})}
 		}, "finish", 2, false},
 	}
