@@ -42,9 +42,10 @@ type Journal interface {
 	Forgetter
 }
 
-// Summarizer counts the journal, for the overview.
+// Summarizer counts the journal since each of sinces, in one pass: the
+// overview, and GET /admin/api/summary.
 type Summarizer interface {
-	Summary(ctx context.Context, since time.Time) (journal.Summary, error)
+	Summaries(ctx context.Context, sinces ...time.Time) ([]journal.Summary, error)
 }
 
 // Forgetter erases a customer's events: every record whose email is email,

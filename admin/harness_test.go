@@ -199,8 +199,8 @@ type failing struct{}
 
 func (failing) List(context.Context, journal.Filter) ([]journal.Record, error) { return nil, errBoom }
 func (failing) Get(context.Context, int64) (journal.Record, error)             { return journal.Record{}, errBoom }
-func (failing) Summary(context.Context, time.Time) (journal.Summary, error) {
-	return journal.Summary{}, errBoom
+func (failing) Summaries(context.Context, ...time.Time) ([]journal.Summary, error) {
+	return nil, errBoom
 }
 func (failing) Forget(context.Context, string) (int64, error) { return 0, errBoom }
 

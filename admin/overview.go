@@ -54,13 +54,13 @@ func (s *server) summaryAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "since: "+err.Error())
 		return
 	}
-	sum, err := s.events.Summary(r.Context(), since)
-	if err != nil {
+	sums, err := s.events.Summaries(r.Context(), since)
+	if err != nil || len(sums) != 1 {
 		s.log.Error("admin: summarize the journal", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not read the journal; the bridge's log says why")
 		return
 	}
-	writeJSON(w, http.StatusOK, toSummaryJSON(sum))
+	writeJSON(w, http.StatusOK, toSummaryJSON(sums[0]))
 }
 
 func toSummaryJSON(sum journal.Summary) summaryJSON {
@@ -144,15 +144,18 @@ var windows = []struct{ since, label string }{
 	{"30d", "30 days"},
 }
 
-// overview summarizes the journal for the page, one query per window.
+// overview summarizes the journal for the page, every window at once.
 func (s *server) overview(ctx context.Context, now time.Time) (*overview, error) {
-	sums := make([]journal.Summary, len(windows))
+	sinces := make([]time.Time, len(windows))
 	for i, w := range windows {
-		since, _ := parseSince(w.since, now)
-		var err error
-		if sums[i], err = s.events.Summary(ctx, since); err != nil {
-			return nil, err
-		}
+		sinces[i], _ = parseSince(w.since, now)
+	}
+	sums, err := s.events.Summaries(ctx, sinces...)
+	if err != nil {
+		return nil, err
+	}
+	if len(sums) != len(windows) {
+		return nil, fmt.Errorf("the journal summed up %d windows of %d", len(sums), len(windows))
 	}
 	if total(sums[len(sums)-1].Counts) == 0 {
 		return nil, nil // nothing to sum up: the page says the journal is empty

@@ -149,6 +149,21 @@ func testDetail(t *testing.T, b backend) {
 		if !reflect.DeepEqual(days, want) {
 			t.Errorf("days\n%v\nwant\n%v", days, want)
 		}
+		// Several windows from one pass count as each alone does.
+		sinces := []time.Time{t0.Add(-3 * time.Hour), t0.Add(-72 * time.Hour), t0.Add(-7 * time.Hour), t0}
+		all, err := s.Summaries(ctx, sinces...)
+		if err != nil || len(all) != len(sinces) {
+			t.Fatalf("Summaries: %d, %v", len(all), err)
+		}
+		for i, since := range sinces {
+			alone, err := s.Summary(ctx, since)
+			if err != nil || !reflect.DeepEqual(all[i], alone) {
+				t.Errorf("Summaries[%d] = %+v\nSummary(%v) = %+v (%v)", i, all[i], since, alone, err)
+			}
+		}
+		if all[0].Counts[journal.Queued] != 2 || all[0].Counts["forwarded"] != 1 || all[0].NeedsAttention != 1 || all[3].Counts["forwarded"] != 1 || len(all[3].Counts) != 1 {
+			t.Errorf("the 3-hour window %v (%d need attention), the one from now %v", all[0].Counts, all[0].NeedsAttention, all[3].Counts)
+		}
 		recs, err := s.List(ctx, journal.Filter{NeedsAttention: true})
 		if err != nil || !reflect.DeepEqual(ids(recs), []string{"evt_5", "msg_4", "msg_7", "msg_8"}) {
 			t.Errorf("List(NeedsAttention) = %v, %v; want evt_5, msg_4, msg_7, msg_8", ids(recs), err)

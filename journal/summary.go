@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -15,45 +18,105 @@ const maxSummaryDays = 400
 
 // Summary counts the records received at or after since: by outcome, by
 // provider and outcome, by UTC day, and those that need attention
-// (Filter.NeedsAttention). It is /admin's overview.
+// (Filter.NeedsAttention). It is GET /admin/api/summary.
 func (db *DB) Summary(ctx context.Context, since time.Time) (Summary, error) {
-	since = utc(since)
-	sum := Summary{Since: since, Counts: map[outcome.Word]int{}, Providers: map[string]map[outcome.Word]int{}}
-	rows, err := db.read.Query(ctx, `
-		SELECT provider, outcome, `+db.d.day+`, COUNT(*) FROM journal
-		WHERE received_at >= ? GROUP BY 1, 2, 3`, db.t(since))
+	sums, err := db.Summaries(ctx, since)
 	if err != nil {
-		return sum, fmt.Errorf("journal: summary: %w", err)
+		return Summary{}, err
 	}
-	byDay := map[string]map[outcome.Word]int{}
-	err = eachCount(rows, func(provider string, o outcome.Word, day string, n int) {
-		sum.Counts[o] += n
-		add(sum.Providers, provider, o, n)
-		add(byDay, day, o, n)
-	})
-	if err != nil {
-		return sum, fmt.Errorf("journal: summary: %w", err)
-	}
-	err = db.read.QueryRow(ctx, `SELECT COUNT(*) FROM journal WHERE received_at >= ? AND `+attentionCond,
-		db.t(since), db.t(db.clock().Add(-attentionAfter))).Scan(&sum.NeedsAttention)
-	if err != nil {
-		return sum, fmt.Errorf("journal: summary: %w", err)
-	}
-	sum.Days = days(since, db.clock(), byDay)
-	return sum, nil
+	return sums[0], nil
 }
 
-// eachCount calls count with each row of Summary's query.
-func eachCount(rows *sql.Rows, count func(provider string, o outcome.Word, day string, n int)) error {
+// Summaries is Summary for each of sinces, in their order, from one pass
+// over the records of the widest: /admin's overview of the last 24 hours,
+// 7 days and 30 days reads the last 30 days once, not three times.
+func (db *DB) Summaries(ctx context.Context, sinces ...time.Time) ([]Summary, error) {
+	if len(sinces) == 0 {
+		return nil, nil
+	}
+	// asc are the sinces oldest first: a record received at or after
+	// asc[i] and before asc[i+1] is in windows asc[0] to asc[i].
+	asc := slices.Clone(sinces)
+	for i := range asc {
+		asc[i] = utc(asc[i])
+	}
+	slices.SortFunc(asc, func(a, b time.Time) int { return a.Compare(b) })
+	query, args := db.summaryQuery(asc)
+	rows, err := db.read.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: summary: %w", err)
+	}
+	counted := make([]Summary, len(asc))
+	byDay := make([]map[string]map[outcome.Word]int, len(asc))
+	for i := range asc {
+		counted[i] = Summary{Since: asc[i], Counts: map[outcome.Word]int{}, Providers: map[string]map[outcome.Word]int{}}
+		byDay[i] = map[string]map[outcome.Word]int{}
+	}
+	err = eachCount(rows, func(c count) {
+		for i := 0; i <= c.window && i < len(asc); i++ {
+			counted[i].Counts[c.outcome] += c.n
+			add(counted[i].Providers, c.provider, c.outcome, c.n)
+			add(byDay[i], c.day, c.outcome, c.n)
+			if c.attention {
+				counted[i].NeedsAttention += c.n
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: summary: %w", err)
+	}
+	out := make([]Summary, len(sinces))
+	for i, since := range sinces {
+		j, _ := slices.BinarySearchFunc(asc, utc(since), func(a, b time.Time) int { return a.Compare(b) })
+		out[i] = counted[j]
+		out[i].Days = days(asc[j], db.clock(), byDay[j])
+	}
+	return out, nil
+}
+
+// summaryQuery counts the records received since asc[0] by provider, outcome,
+// UTC day, the latest of asc at or before their arrival (its index), and
+// whether they need attention.
+func (db *DB) summaryQuery(asc []time.Time) (string, []any) {
+	var window strings.Builder
+	var args []any
+	window.WriteString("0")
+	if len(asc) > 1 {
+		window.Reset()
+		window.WriteString("CASE")
+		for i := len(asc) - 1; i > 0; i-- {
+			window.WriteString(" WHEN received_at >= ? THEN " + strconv.Itoa(i))
+			args = append(args, db.t(asc[i]))
+		}
+		window.WriteString(" ELSE 0 END")
+	}
+	args = append(args, db.t(db.clock().Add(-attentionAfter)), db.t(asc[0]))
+	return `SELECT provider, outcome, ` + db.d.day + `, ` + window.String() + `,
+			CASE WHEN ` + attentionCond + ` THEN 1 ELSE 0 END, COUNT(*)
+		FROM journal WHERE received_at >= ? GROUP BY 1, 2, 3, 4, 5`, args
+}
+
+// count is one row of summaryQuery.
+type count struct {
+	provider  string
+	outcome   outcome.Word
+	day       string
+	window    int
+	attention bool
+	n         int
+}
+
+// eachCount calls add with each row of summaryQuery.
+func eachCount(rows *sql.Rows, add func(count)) error {
 	defer rows.Close()
 	for rows.Next() {
-		var provider, day string
-		var o outcome.Word
-		var n int
-		if err := rows.Scan(&provider, &o, &day, &n); err != nil {
+		var c count
+		var attention int
+		if err := rows.Scan(&c.provider, &c.outcome, &c.day, &c.window, &attention, &c.n); err != nil {
 			return err
 		}
-		count(provider, o, day, n)
+		c.attention = attention == 1
+		add(c)
 	}
 	return rows.Err()
 }
@@ -70,9 +133,7 @@ func add(m map[string]map[outcome.Word]int, k string, o outcome.Word, n int) {
 // them, each with its counts in byDay (by 2006-01-02).
 func days(since, now time.Time, byDay map[string]map[outcome.Word]int) []Day {
 	first, last := since.UTC().Truncate(24*time.Hour), now.UTC().Truncate(24*time.Hour)
-	if earliest := last.AddDate(0, 0, 1-maxSummaryDays); first.Before(earliest) {
-		first = earliest
-	}
+	first = maxTime(first, last.AddDate(0, 0, 1-maxSummaryDays))
 	var out []Day
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		counts := byDay[d.Format(time.DateOnly)]
@@ -82,4 +143,11 @@ func days(since, now time.Time, byDay map[string]map[outcome.Word]int) []Day {
 		out = append(out, Day{Date: d, Counts: counts})
 	}
 	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
