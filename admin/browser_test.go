@@ -204,7 +204,7 @@ func TestBrowserOverviewAndEventPage(t *testing.T) {
 	s := newSite(t, append(append(slices.Clone(fixture), failedEvent), attacker)...)
 	dom := browse(t, s, "/admin")
 	contains(t, "the overview", dom, `id="overview"`, `<svg xmlns="http://www.w3.org/2000/svg"`, `<rect class="bar ok"`, `<rect class="bar bad"`,
-		`<b>6</b> events</a> in the last 24 hours`, `<td class="mono slug">john</td>`)
+		`<span class="n">6</span> events</a> in the last 24 hours`, `<td class="mono slug">john</td>`)
 	checkNotPwned(t, dom)
 
 	dom = browse(t, s, "/admin/events/7")

@@ -107,8 +107,8 @@ func TestOverview(t *testing.T) {
 	_, page := s.get(t, "/admin")
 	contains(t, "the page", page,
 		`id="overview"`,
-		`<a class="total" href="/admin?since=24h"><b>4</b> events</a> in the last 24 hours`,
-		`<a class="total" href="/admin?since=30d"><b>6</b> events</a> in the last 30 days`,
+		`<a class="total" href="/admin?since=24h"><span class="n">4</span> events</a> in the last 24 hours`,
+		`<a class="total" href="/admin?since=30d"><span class="n">6</span> events</a> in the last 30 days`,
 		`<a class="attention" href="/admin?attention=1&amp;since=24h">3 need attention</a>`,
 		`<span class="ok-text">2 in Reditus</span>`,
 		`<td><span class="badge bad">rejected</span></td><td class="num"><a href="/admin?outcome=rejected&amp;since=24h">1</a></td>`,

@@ -670,7 +670,7 @@ func TestAdminOverviewAndSummary(t *testing.T) {
 			t.Errorf("needs attention %d, since %v", sum.NeedsAttention, sum.Since)
 		}
 		status, _, page := p.send(t, http.MethodGet, "/admin", asAdmin(adminToken), nil)
-		for _, want := range []string{`id="overview"`, `<svg`, `<b>4</b> events</a> in the last 24 hours`, `1 need attention`} {
+		for _, want := range []string{`id="overview"`, `<svg`, `<span class="n">4</span> events</a> in the last 24 hours`, `1 need attention`} {
 			if status != http.StatusOK || !strings.Contains(string(page), want) {
 				t.Errorf("/admin: %d, lacks %q", status, want)
 			}

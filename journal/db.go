@@ -146,8 +146,10 @@ const (
 )
 
 // Finish's statements: finishFenced writes only under the lease it names.
+// Both return the record's count of deliveries, which says whether its
+// attempts may need trimming (addAttempts).
 const (
-	finishQuery = `
+	finishSet = `
 	UPDATE journal SET outcome = ?, reason = ?,
 		referral_id = COALESCE(NULLIF(?, ''), referral_id),
 		email = COALESCE(NULLIF(?, ''), email),
@@ -157,9 +159,9 @@ const (
 		found = CASE WHEN ? = '' THEN found ELSE ? END,
 		sent = CASE WHEN ? = '' THEN sent ELSE ? END,
 		affiliate_slug = CASE WHEN ? = '' THEN affiliate_slug ELSE ? END,
-		advocate_slug = CASE WHEN ? = '' THEN advocate_slug ELSE ? END
-	WHERE id = ?`
-	finishFenced = finishQuery + ` AND outcome = 'pending' AND next_attempt_at = ?`
+		advocate_slug = CASE WHEN ? = '' THEN advocate_slug ELSE ? END`
+	finishQuery  = finishSet + ` WHERE id = ? RETURNING attempts`
+	finishFenced = finishSet + ` WHERE id = ? AND outcome = 'pending' AND next_attempt_at = ? RETURNING attempts`
 )
 
 // batchedQueries are the statements of the writes every webhook makes;
@@ -297,23 +299,24 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 	if !f.Lease.IsZero() {
 		query, args = finishFenced, append(args, db.t(f.Lease))
 	}
-	var changed int64
+	changed := false
 	// The sender is told 202 queued once this returns, and stops retrying:
 	// a queued record must survive a power cut, not only a crash.
 	err := db.writing(ctx, f.Outcome == Queued, func(ctx context.Context, q querier) error {
-		res, err := q.Exec(ctx, query, args...)
-		if err != nil {
+		var deliveries int
+		switch err := q.QueryRow(ctx, query, args...).Scan(&deliveries); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil:
 			return err
 		}
-		if changed, err = res.RowsAffected(); err != nil || changed == 0 {
-			return err
-		}
-		return db.addAttempts(ctx, q, id, f.AttemptLog)
+		changed = true
+		return db.addAttempts(ctx, q, id, f.AttemptLog, deliveries)
 	})
 	if err == nil {
 		err = db.inPlace()
 	}
-	if err == nil && changed == 0 {
+	if err == nil && !changed {
 		err = ErrNotFound
 		if !f.Lease.IsZero() {
 			err = ErrLeaseLost // or no such record: either way, nothing of the caller's to write

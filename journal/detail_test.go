@@ -82,10 +82,11 @@ func testDetail(t *testing.T, b backend) {
 	t.Run("an event keeps its latest attempts, and a lost lease records none", func(t *testing.T) {
 		s := open(t, b.fresh(t), newClock())
 		rec, _ := begin(t, s, delivery("evt_many"))
-		for pass := range 3 {
+		// Eight deliveries of ten attempts each: a long outage.
+		for pass := range 8 {
 			var log []journal.Attempt
-			for i := range 20 {
-				log = append(log, attempt(pass*20+i, 503, "retry"))
+			for i := range 10 {
+				log = append(log, attempt(pass*10+i, 503, "retry"))
 			}
 			taken := rec
 			if pass > 0 {
@@ -94,14 +95,17 @@ func testDetail(t *testing.T, b backend) {
 					t.Fatal(err)
 				}
 			}
-			finish(t, s, taken.ID, journal.Finish{Outcome: journal.Queued, AttemptLog: log, Lease: taken.NextAttemptAt})
+			finish(t, s, taken.ID, journal.Finish{Outcome: journal.Queued, Attempts: 1, AttemptLog: log, Lease: taken.NextAttemptAt})
+			if n := len(get(t, s, rec.ID).AttemptLog); pass < 5 && n != (pass+1)*10 {
+				t.Errorf("after %d deliveries, %d attempts; want all %d", pass+1, n, (pass+1)*10)
+			}
 		}
 		got := get(t, s, rec.ID).AttemptLog
-		if len(got) != journal.MaxAttemptLog || got[0].Reason != "answer 10" || got[len(got)-1].Reason != "answer 59" {
-			t.Errorf("%d attempts, from %q to %q; want the latest %d, 10 to 59", len(got), got[0].Reason, got[len(got)-1].Reason, journal.MaxAttemptLog)
+		if len(got) != journal.MaxAttemptLog || got[0].Reason != "answer 30" || got[len(got)-1].Reason != "answer 79" {
+			t.Errorf("%d attempts, from %q to %q; want the latest %d, 30 to 79", len(got), got[0].Reason, got[len(got)-1].Reason, journal.MaxAttemptLog)
 		}
 		err := s.Finish(ctx, rec.ID, journal.Finish{Outcome: "forwarded", AttemptLog: []journal.Attempt{attempt(99, 201, "forwarded")}, Lease: t0.Add(-time.Hour)})
-		if err == nil || len(get(t, s, rec.ID).AttemptLog) != journal.MaxAttemptLog || get(t, s, rec.ID).AttemptLog[49].Reason != "answer 59" {
+		if err == nil || len(get(t, s, rec.ID).AttemptLog) != journal.MaxAttemptLog || get(t, s, rec.ID).AttemptLog[49].Reason != "answer 79" {
 			t.Errorf("a Finish under a lost lease: %v, and it recorded its attempt", err)
 		}
 	})

@@ -41,16 +41,22 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 // send forwards ev, unless it is to be skipped. The Result says what the
 // mapping found, and every attempt made at Reditus, for the journal.
 func (p *Pipeline) send(ctx context.Context, ev mapping.Event) Result {
-	if ev.Skip != "" {
-		res := result(outcome.Skipped, ev.Skip)
-		res.Found = ev.Found()
-		return res
-	}
 	// The sender hanging up must not abandon a conversion half-sent:
 	// finishing it costs at most the Reditus client's budget, and the
 	// sender's re-send then finds it done instead of racing it.
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case ev.Skip != "":
+		res := result(outcome.Skipped, ev.Skip)
+		if p.journal != nil {
+			res.Found = ev.Found()
+		}
+		return res
+	case p.journal == nil: // nothing keeps the detail
+		return p.forward(ctx, ev)
+	}
 	var tried attempts
-	res := p.forward(reditus.WithAttempts(context.WithoutCancel(ctx), tried.add), ev)
+	res := p.forward(reditus.WithAttempts(ctx, tried.add), ev)
 	res.Found, res.Attempts = ev.Found(), tried.all()
 	return res
 }

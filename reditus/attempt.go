@@ -3,6 +3,7 @@ package reditus
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
@@ -46,7 +47,13 @@ func newAttempt(call Call, body []byte, start time.Time, d time.Duration, status
 	case err != nil:
 		a.Kind, a.Answer = Retryable, redact.Emails(err.Error())
 	default:
-		a.Answer = redact.Emails(errorText(answer))
+		// A 2xx's body, as it came: parsing it for an error message, as
+		// errorText does, would cost every webhook a second decoding.
+		text := strings.TrimSpace(string(answer))
+		if len(text) > 300 {
+			text = text[:300] + "..."
+		}
+		a.Answer = redact.Emails(text)
 	}
 	return a
 }
