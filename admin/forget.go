@@ -30,11 +30,9 @@ func (s *server) forgetAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
-	for k := range v {
-		if k != "email" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q; erasing takes email alone", k))
-			return
-		}
+	if err := onlyParam(v, "email"); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	email, err := erasable(v.Get("email"))
 	if err != nil {

@@ -43,11 +43,9 @@ func (s *server) summaryAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := r.URL.Query()
-	for k := range v {
-		if k != "since" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q; the one parameter is since", k))
-			return
-		}
+	if err := onlyParam(v, "since"); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	since, err := parseSince(cmpOr(v.Get("since"), defaultSummarySince), s.now())
 	if err != nil {

@@ -31,8 +31,9 @@ var (
 
 	// pageTemplate escapes every value by where it lands (text, attribute,
 	// URL): an email or reason is data from the internet.
-	pageTemplate  = template.Must(template.New("page").Parse(pageHTML))
-	eventTemplate = template.Must(template.New("event").Parse(eventHTML))
+	pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+	// eventTemplate is parsed beside the page, whose "flash" it shows.
+	eventTemplate = template.Must(template.Must(pageTemplate.Clone()).New("event").Parse(eventHTML))
 
 	// styleHash lets the Content-Security-Policy allow the page's one style
 	// element, and no other style.

@@ -48,6 +48,17 @@ func parseQuery(v url.Values, extra []string) (query, error) {
 	}, nil
 }
 
+// onlyParam refuses parameters other than name, as parseQuery refuses
+// those it does not know.
+func onlyParam(v url.Values, name string) error {
+	for k := range v {
+		if k != name {
+			return fmt.Errorf("unknown parameter %q; the one parameter is %s", k, name)
+		}
+	}
+	return nil
+}
+
 // values is q as URL parameters, empty ones left out, so that a search is a
 // short link.
 func (q query) values() url.Values {

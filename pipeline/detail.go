@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"encoding/json"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -84,17 +82,12 @@ func sentOf(res Result) []journal.Sent {
 	return sent
 }
 
-// storable is s as either store keeps text (valid UTF-8 without NUL), cut
-// after n bytes on a character boundary with an ellipsis, so that a cut value
-// is not taken for the whole.
+// storable is s as either store keeps text, cut after n bytes with an
+// ellipsis, so that a cut value is not taken for the whole.
 func storable(s string, n int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) <= n {
-		return s
+	text, cut := storableText(s, n)
+	if cut {
+		text += "…"
 	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return text
 }

@@ -170,15 +170,22 @@ func digest(b []byte) string {
 // journalText makes a searchable value storable: valid UTF-8 without NUL, cut
 // to maxJournalText bytes on a character boundary.
 func journalText(s string) string {
+	text, _ := storableText(s, maxJournalText)
+	return text
+}
+
+// storableText is s as either store keeps text (Postgres refuses NUL and
+// invalid UTF-8), cut to at most n bytes on a character boundary; cut says
+// whether it was.
+func storableText(s string, n int) (text string, cut bool) {
 	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) <= maxJournalText {
-		return s
+	if len(s) <= n {
+		return s, false
 	}
-	cut := maxJournalText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut]
+	return s[:n], true
 }
 
 // settle gives res its journal state (stateOf) and commits it on record rec
