@@ -57,6 +57,10 @@ func TestBackfillRerunSaysAlreadyDelivered(t *testing.T) {
 	stripe.Customers["cus_a"] = fakestripe.Customer("cus_a", "a@example.com", created, map[string]string{"red": "john"})
 	stripe.Customers["cus_b"] = fakestripe.Customer("cus_b", "b@example.com", created+1, map[string]string{"refby": "jwe512"})
 	stripe.Customers["cus_c"] = fakestripe.Customer("cus_c", "c@example.com", created+2, nil)
+	// Requests takes the fake's lock, which its handler takes too: the race
+	// detector then knows the customers were written before another
+	// process's request read them.
+	_ = stripe.Requests()
 	env := []string{
 		"REDITUS_API_KEY=" + apiKey, "REDITUS_API_URL=" + red.BaseURL,
 		"STRIPE_API_KEY=" + fakestripe.Key, "STRIPE_API_URL=" + stripe.URL, "DATA_DIR=" + t.TempDir(),
