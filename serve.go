@@ -36,10 +36,12 @@ func serve(ctx context.Context, in invocation) error {
 	if store != nil {
 		defer store.Close()
 	}
+	breaker := reditus.NewBreaker(reditus.BreakerOptions{OnChange: watchBreaker(logger, m)})
 	client := reditus.New(reditus.Options{
 		BaseURL:   cfg.ReditusAPIURL,
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
+		Breaker:   breaker,
 	})
 	bridge, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
 	if err != nil {
@@ -78,6 +80,26 @@ func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
 		return slog.NewTextHandler(stdout, opts)
 	}
 	return slog.NewJSONHandler(stdout, opts)
+}
+
+// watchBreaker shows the breaker toward Reditus in the metrics, and logs
+// when it opens and when it closes again; the probes in between change its
+// state every few seconds during an outage, and are only counted.
+func watchBreaker(logger *slog.Logger, m *metrics.Metrics) func(from, to reditus.State, why string) {
+	var states []string
+	for _, s := range reditus.States() {
+		states = append(states, s.String())
+	}
+	m.BreakerState(reditus.Closed.String(), states)
+	return func(from, to reditus.State, why string) {
+		m.BreakerState(to.String(), states)
+		switch {
+		case from == reditus.Closed && to == reditus.Open:
+			logger.Warn("reditus: breaker open: webhooks are queued without calling Reditus, and one call probes it every few seconds", "why", why)
+		case to == reditus.Closed:
+			logger.Info("reditus: breaker closed: Reditus answers again, and the queue drains")
+		}
+	}
 }
 
 // stripeLookups is the Stripe API client of the webhook path, or nil (no
