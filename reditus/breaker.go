@@ -178,7 +178,9 @@ func (b *Breaker) resumeAt(now time.Time) time.Time {
 }
 
 // record counts the answer to an admitted call (err nil for a 2xx) and
-// returns how many unavailable answers in a row there are now.
+// returns how many unavailable answers in a row there are now. An
+// unavailable answer while the breaker is open gets its RetryAt: the next
+// probe.
 func (b *Breaker) record(probe bool, err error) int {
 	if b == nil {
 		return 0
@@ -204,6 +206,11 @@ func (b *Breaker) record(probe bool, err error) int {
 		b.open(now, b.opts.ProbeEvery, "the probe failed: "+e.brief())
 	case b.state == Closed && b.failures >= b.opts.OpenAfter:
 		b.open(now, b.opts.ProbeEvery, fmt.Sprintf("%d unavailable answers in a row, the last: %s", b.failures, e.brief()))
+	}
+	// A call that failed as the breaker opened, or while it was open, may
+	// go again when the breaker lets calls through, and no sooner.
+	if resume := b.resumeAt(now); b.state != Closed && resume.After(e.RetryAt) {
+		e.RetryAt = resume
 	}
 	return b.failures
 }
