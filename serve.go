@@ -69,7 +69,7 @@ func serve(ctx context.Context, in invocation) error {
 	// The worker and retention run beside the servers. SIGTERM stops them
 	// taking new work at once; a delivery the worker has begun finishes
 	// (its context is its lease), like a webhook in flight, within the grace.
-	workers := runJournal(ctx, cfg, store, bridge, logger, m)
+	workers := runJournal(ctx, cfg, store, bridge, breaker, logger, m)
 	err = runServers(ctx, servers, listeners, logger)
 	workers.Wait()
 	if err == nil {
@@ -145,15 +145,16 @@ func journalKind(ctx context.Context, store *journal.DB) string {
 	return st.Kind + ": " + st.Where
 }
 
-// runJournal starts the queue's worker and retention; the returned group
-// ends when ctx does and they have finished.
-func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+// runJournal starts the queue's worker, paced by the breaker toward
+// Reditus, and retention; the returned group ends when ctx does and they
+// have finished.
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, breaker *reditus.Breaker, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
 	}
 	worker := &journal.Worker{
-		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
+		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
 		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
 	}
 	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
