@@ -100,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // result is what one round showed.
 type result struct {
+	window     time.Duration // -outage
 	callsIn60  int           // Reditus calls in the first -outage of the outage
 	callsAll   int           // Reditus calls during the whole outage
 	answered   time.Duration // until the last webhook was answered
@@ -112,8 +113,8 @@ type result struct {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("calls in the first 60 s %d (whole outage %d); answers %v in %.1f s, p50 %.1f ms, p99 %.1f ms; after recovery: %d delivered in %.1f s (%d duplicates), %d calls",
-		r.callsIn60, r.callsAll, r.statuses, r.answered.Seconds(), ms(r.p50), ms(r.p99), r.delivered, r.recovery.Seconds(), r.duplicates, r.callsAfter)
+	return fmt.Sprintf("calls in the first %v %d (whole outage %d); answers %v in %.1f s, p50 %.1f ms, p99 %.1f ms; after recovery: %d delivered in %.1f s (%d duplicates), %d calls",
+		r.window, r.callsIn60, r.callsAll, r.statuses, r.answered.Seconds(), ms(r.p50), ms(r.p99), r.delivered, r.recovery.Seconds(), r.duplicates, r.callsAfter)
 }
 
 // summarize prints the medians of results and whether they meet the
@@ -176,7 +177,7 @@ func measure(o options) (result, error) {
 	}
 	defer b.stop()
 
-	var r result
+	r := result{window: o.outage}
 	red.down.Store(true)
 	start := time.Now()
 	latencies, statuses := send(o, b.base+generic.Route(), func(id string, body []byte) (http.Header, error) {
