@@ -102,6 +102,10 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	if got := red.Calls(reditus.CallTrack); got != 3 {
 		t.Errorf("%d calls before the breaker opened, want 3", got)
 	}
+	var sent *reditus.Error
+	if errors.As(err, &sent); sent == nil || !sent.RetryAt.Equal(clk.Now().Add(2*time.Second)) {
+		t.Errorf("the call that opened the breaker: %+v, want its RetryAt at the first probe", sent)
+	}
 	if s := g.breaker.State(); s != reditus.Open {
 		t.Fatalf("state %v, want open", s)
 	}
