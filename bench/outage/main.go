@@ -103,9 +103,11 @@ type result struct {
 	window     time.Duration // -outage
 	callsIn60  int           // Reditus calls in the first -outage of the outage
 	callsAll   int           // Reditus calls during the whole outage
+	callsSent  int           // Reditus calls until every webhook was answered
 	answered   time.Duration // until the last webhook was answered
 	statuses   map[int]int   // the webhooks' answers
 	p50, p99   time.Duration // the webhooks' answer times
+	slowest    time.Duration
 	recovery   time.Duration // from Reditus's return to the last conversion created
 	delivered  int           // distinct conversions created
 	duplicates int           // conversions created more than once
@@ -113,8 +115,8 @@ type result struct {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("calls in the first %v %d (whole outage %d); answers %v in %.1f s, p50 %.1f ms, p99 %.1f ms; after recovery: %d delivered in %.1f s (%d duplicates), %d calls",
-		r.window, r.callsIn60, r.callsAll, r.statuses, r.answered.Seconds(), ms(r.p50), ms(r.p99), r.delivered, r.recovery.Seconds(), r.duplicates, r.callsAfter)
+	return fmt.Sprintf("calls in the first %v %d (%d until every webhook was answered; whole outage %d); answers %v in %.1f s, p50 %.1f ms, p99 %.1f ms, max %.1f ms; after recovery: %d delivered in %.1f s (%d duplicates), %d calls",
+		r.window, r.callsIn60, r.callsSent, r.callsAll, r.statuses, r.answered.Seconds(), ms(r.p50), ms(r.p99), ms(r.slowest), r.delivered, r.recovery.Seconds(), r.duplicates, r.callsAfter)
 }
 
 // summarize prints the medians of results and whether they meet the
@@ -183,11 +185,11 @@ func measure(o options) (result, error) {
 	latencies, statuses := send(o, b.base+generic.Route(), func(id string, body []byte) (http.Header, error) {
 		return generic.Scheme.Sign(secret, id, body, time.Now())
 	})
-	r.answered = time.Since(start)
+	r.answered, r.callsSent = time.Since(start), red.calls()
 	time.Sleep(time.Until(start.Add(o.outage)))
 	r.callsIn60 = red.callsBefore(start.Add(o.outage))
 	r.callsAll = red.calls()
-	r.statuses, r.p50, r.p99 = statuses, percentile(latencies, 50), percentile(latencies, 99)
+	r.statuses, r.p50, r.p99, r.slowest = statuses, percentile(latencies, 50), percentile(latencies, 99), percentile(latencies, 100)
 
 	back := time.Now()
 	red.down.Store(false)
