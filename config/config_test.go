@@ -17,7 +17,8 @@ import (
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
 	vars := []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "DRY_RUN", "STRIPE_API_KEY", "STRIPE_API_URL",
-		"HOST", "LOG_FORMAT", "METRICS_PORT", "DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN"}
+		"HOST", "LOG_FORMAT", "METRICS_PORT", "DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN",
+		"PUBLIC_URL", "FLY_APP_NAME", "ALERT_URLS", "ALERT_EMAIL", "SMTP_URL", "ALERT_INTERVAL", "ALERT_UNAVAILABLE_AFTER"}
 	for _, p := range providers.All() {
 		vars = append(vars, p.SecretVar(), p.TestEventsVar())
 	}
