@@ -95,6 +95,8 @@ func commands() []command {
 			usage: text(recoverUsage), ownHelp: true, run: recoverStripe},
 		{name: "events", summary: "print the journal: what became of each event, and why",
 			usage: eventsUsage, run: events},
+		{name: "alert", summary: "alert test: send a test alert to every destination and say how each answered",
+			usage: text(alertUsage), run: alertTest},
 		{name: "version", aliases: []string{"-version", "--version"}, summary: "print the version",
 			usage: text(versionUsage), withoutConfig: true, run: printVersion},
 		{name: "help", aliases: []string{"-h", "-help", "--help"}, summary: "print this, or a command's usage: reditus-bridge help COMMAND",
