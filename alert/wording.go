@@ -41,7 +41,7 @@ func (m Message) what() string {
 	case EventRejected:
 		return "Reditus refused to create them (HTTP 400 or 422), and would refuse them again as they are."
 	case SignatureFailures:
-		return fmt.Sprintf("At least %d webhooks within %v were refused (400) because their signature does not match %s: the secret is wrong, or was rotated on one side only.", SignatureThreshold, SignatureWindow, m.secretVar())
+		return fmt.Sprintf("%d or more webhooks within %d minutes were refused (400) because their signature does not match %s: the secret is wrong, or was rotated on one side only.", SignatureThreshold, int(SignatureWindow.Minutes()), m.secretVar())
 	case ReditusUnavailable:
 		return "Reditus has not answered, or answered 429 or 5xx, to every call for a while: new events are queued in the journal, and delivered when it is back."
 	case JournalUnavailable:
@@ -105,5 +105,9 @@ func (m Message) todo() string {
 
 // lasted says how long an outage lasted, to the second.
 func lasted(first, last time.Time) string {
-	return "for " + last.Sub(first).Round(time.Second).String()
+	d := last.Sub(first).Round(time.Second)
+	if d < time.Second {
+		return "for less than a second"
+	}
+	return "for " + d.String()
 }
