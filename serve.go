@@ -126,7 +126,11 @@ func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m 
 // newAlerter is the alerter of cfg, which counts in the journal when there
 // is one; a journal that could not be opened is its first alert.
 func newAlerter(cfg config.Config, store *journal.DB, logger *slog.Logger, m *metrics.Metrics) (*alert.Alerter, error) {
-	alerts, err := alert.New(cfg, alert.Deps{Log: logger, Metrics: m})
+	deps := alert.Deps{Log: logger, Metrics: m}
+	if store != nil { // a nil *journal.DB in an interface would not be nil
+		deps.Ledger = store
+	}
+	alerts, err := alert.New(cfg, deps)
 	if err != nil {
 		return nil, err
 	}

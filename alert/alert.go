@@ -183,9 +183,9 @@ func (a *Alerter) Alert(r Report) {
 	t, counts := a.observe(r, now)
 	urgent := false
 	if counts {
-		k := key{t.Kind, t.Provider}
+		k := key{Kind(t.Kind), t.Provider}
 		if prev, ok := a.pending[k]; ok {
-			t = prev.merge(t)
+			t = merge(prev, t)
 		} else if len(a.pending) >= maxKeys {
 			counts = false
 		}
@@ -305,11 +305,11 @@ func (a *Alerter) resolve(ctx context.Context, kind Kind) bool {
 	shared := false
 	if a.ledger != nil {
 		lctx, cancel := context.WithTimeout(ctx, ledgerWait)
-		ok, err := a.ledger.ResolveAlert(lctx, kind)
+		ok, err := a.ledger.ResolveAlert(lctx, string(kind))
 		cancel()
 		shared = a.ledgerAnswered(err) && ok
 	}
-	own, _ := a.memory.ResolveAlert(ctx, kind)
+	own, _ := a.memory.ResolveAlert(ctx, string(kind))
 	return shared || own
 }
 

@@ -378,7 +378,7 @@ func TestAJournalFailureAlertsAtOnce(t *testing.T) {
 type fakeLedger struct {
 	add     func(context.Context, Tally, time.Time, time.Duration) (Tally, bool, time.Time, error)
 	due     func(context.Context, time.Time, time.Duration) ([]Tally, error)
-	resolve func(context.Context, Kind) (bool, error)
+	resolve func(context.Context, string) (bool, error)
 }
 
 func (f fakeLedger) AddAlert(ctx context.Context, t Tally, now time.Time, every time.Duration) (Tally, bool, time.Time, error) {
@@ -388,7 +388,7 @@ func (f fakeLedger) AddAlert(ctx context.Context, t Tally, now time.Time, every 
 func (f fakeLedger) DueAlerts(ctx context.Context, now time.Time, every time.Duration) ([]Tally, error) {
 	return f.due(ctx, now, every)
 }
-func (f fakeLedger) ResolveAlert(ctx context.Context, kind Kind) (bool, error) {
+func (f fakeLedger) ResolveAlert(ctx context.Context, kind string) (bool, error) {
 	return f.resolve(ctx, kind)
 }
 
@@ -402,7 +402,7 @@ func TestALedgerThatFailsFallsBackToMemory(t *testing.T) {
 			return Tally{}, false, time.Time{}, down
 		},
 		due:     func(context.Context, time.Time, time.Duration) ([]Tally, error) { return nil, down },
-		resolve: func(context.Context, Kind) (bool, error) { return false, down },
+		resolve: func(context.Context, string) (bool, error) { return false, down },
 	}
 	a, logged := started(t, testConfig(rc.URL), Deps{Ledger: failing}, newClock())
 	a.Alert(Report{Kind: JournalUnavailable, Reason: "begin: " + down.Error()})

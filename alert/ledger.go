@@ -6,22 +6,17 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/journal"
 )
 
 // Tally is what is counted of one kind of alert, for one provider: how
-// many occurrences, from when to when, and the last one's event.
-type Tally struct {
-	Kind     Kind
-	Provider string
-	Count    int
-	First    time.Time
-	Last     time.Time
-	// The last occurrence's event, as its Report had it.
-	EventID, EventType, Reason string
-}
+// many occurrences, from when to when, and the last one's event. The
+// journal's alerts table holds it.
+type Tally = journal.Tally
 
 // merge adds u, which happened after t, to t.
-func (t Tally) merge(u Tally) Tally {
+func merge(t, u Tally) Tally {
 	t.Count += u.Count
 	if u.First.Before(t.First) {
 		t.First = u.First
@@ -48,8 +43,13 @@ type Ledger interface {
 	// journal_unavailable): it reports whether an alert or a count of it
 	// was held since it last ended, and drops the count, which the
 	// resolved alert replaces.
-	ResolveAlert(ctx context.Context, kind Kind) (bool, error)
+	ResolveAlert(ctx context.Context, kind string) (bool, error)
 }
+
+var (
+	_ Ledger = (*journal.DB)(nil)
+	_ Ledger = (*memoryLedger)(nil)
+)
 
 // memoryLedger is a Ledger of one process: without a journal, or while it
 // fails.
@@ -71,7 +71,7 @@ func newMemoryLedger() *memoryLedger { return &memoryLedger{rows: map[key]*row{}
 func (l *memoryLedger) AddAlert(_ context.Context, t Tally, now time.Time, every time.Duration) (Tally, bool, time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := key{t.Kind, t.Provider}
+	k := key{Kind(t.Kind), t.Provider}
 	r := l.rows[k]
 	if r == nil {
 		if len(l.rows) >= maxKeys {
@@ -83,7 +83,7 @@ func (l *memoryLedger) AddAlert(_ context.Context, t Tally, now time.Time, every
 	if r.pending.Count == 0 {
 		r.pending = t
 	} else {
-		r.pending = r.pending.merge(t)
+		r.pending = merge(r.pending, t)
 	}
 	if !r.sentAt.IsZero() && now.Before(r.sentAt.Add(every)) {
 		return Tally{}, false, r.sentAt.Add(every), nil
@@ -113,10 +113,10 @@ func (l *memoryLedger) DueAlerts(_ context.Context, now time.Time, every time.Du
 }
 
 // ResolveAlert implements Ledger.
-func (l *memoryLedger) ResolveAlert(_ context.Context, kind Kind) (bool, error) {
+func (l *memoryLedger) ResolveAlert(_ context.Context, kind string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := l.rows[key{kind, ""}]
+	r := l.rows[key{Kind(kind), ""}]
 	if r == nil || (!r.open && r.pending.Count == 0) {
 		return false, nil
 	}

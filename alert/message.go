@@ -31,9 +31,9 @@ type Message struct {
 // message is the alert of tally t.
 func (a *Alerter) message(t Tally) Message {
 	return Message{
-		Kind: t.Kind, Provider: t.Provider, Count: t.Count, First: t.First, Last: t.Last,
+		Kind: Kind(t.Kind), Provider: t.Provider, Count: t.Count, First: t.First, Last: t.Last,
 		EventID: t.EventID, EventType: t.EventType, Reason: t.Reason,
-		AdminURL: a.adminURL(t.Kind, "", t.Provider),
+		AdminURL: a.adminURL(Kind(t.Kind), "", t.Provider),
 	}
 }
 

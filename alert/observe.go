@@ -1,6 +1,10 @@
 package alert
 
-import "time"
+import (
+	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/redact"
+)
 
 // observe is what report r, at now, adds to the counts: a tally of its
 // kind, or nothing yet. Most kinds count every report; a wrong signature
@@ -38,11 +42,12 @@ func (a *Alerter) observe(r Report, now time.Time) (Tally, bool) {
 	return tallyOf(r, now, 1), true
 }
 
-// tallyOf is n occurrences of r's kind, the last of them r, at now.
+// tallyOf is n occurrences of r's kind, the last of them r, at now. Its
+// text is masked already, since the ledger keeps it.
 func tallyOf(r Report, now time.Time, n int) Tally {
 	return Tally{
-		Kind: r.Kind, Provider: r.Provider, Count: n, First: now, Last: now,
-		EventID: r.EventID, EventType: r.EventType, Reason: r.Reason,
+		Kind: string(r.Kind), Provider: r.Provider, Count: n, First: now, Last: now,
+		EventID: redact.Emails(r.EventID), EventType: redact.Emails(r.EventType), Reason: redact.Emails(r.Reason),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/fakesmtp"
+	"github.com/getreditus/reditus-bridge/internal/testenv"
 )
 
 // Alerts, end to end: the built bridge, a fake Reditus driven through 401,
@@ -283,6 +284,32 @@ func assertOncePerInterval(t *testing.T, sink *alertSink) {
 			last[r.kind] = r.at
 		}
 	}
+}
+
+// Two bridges on one Postgres, as two Fly machines: what both see is one
+// alert at once, and one more for the rest when the interval ends, in all.
+func TestInstancesOnOnePostgresSendOneAlertPerInterval(t *testing.T) {
+	url := testenv.Postgres(t)
+	sink := newAlertSink(t)
+	red := newReditus(t)
+	red.set(rejecting)
+	env := liveEnv(red, append(sink.env(), "DATABASE_URL="+url)...)
+	one, two := start(t, env...), start(t, env...)
+	var ds []delivery
+	for i := range 6 {
+		ds = append(ds, signup(fmt.Sprint("pg", i)))
+	}
+	deliverAll(t, ds, func(i int) *bridge { return []*bridge{one, two}[i%2] }, "200 rejected")
+	sink.arrived(t, "event_rejected", 1)
+	sink.arrived(t, "event_rejected", 2)
+	total := 0
+	for _, a := range sink.jsonOf("event_rejected") {
+		total += int(a["count"].(float64))
+	}
+	if total != len(ds) {
+		t.Errorf("the two alerts count %d rejected events, want the %d both bridges saw", total, len(ds))
+	}
+	assertOncePerInterval(t, sink)
 }
 
 // alert test posts one test alert to each destination and says how each
