@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/connect"
 	"github.com/getreditus/reditus-bridge/simulate"
 )
 
@@ -95,6 +96,8 @@ func commands() []command {
 			usage: text(recoverUsage), ownHelp: true, run: recoverStripe},
 		{name: "events", summary: "print the journal: what became of each event, and why",
 			usage: eventsUsage, run: events},
+		{name: "connect", summary: "register the bridge's webhook with a provider through its API; print its secret",
+			usage: text(connect.Usage), run: connectProvider},
 		{name: "version", aliases: []string{"-version", "--version"}, summary: "print the version",
 			usage: text(versionUsage), withoutConfig: true, run: printVersion},
 		{name: "help", aliases: []string{"-h", "-help", "--help"}, summary: "print this, or a command's usage: reditus-bridge help COMMAND",
