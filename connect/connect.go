@@ -3,7 +3,6 @@ package connect
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -235,22 +234,13 @@ func changes(ep Endpoint, missing, extra []string) string {
 func (c *connection) existingSecret(ep Endpoint) {
 	name := c.p.SecretVar()
 	switch {
-	case c.client.SecretShownAgain && ep.Secret != "" && holds(c.held, ep.Secret):
+	case c.client.SecretShownAgain && ep.Secret != "" && c.held.Contains(ep.Secret):
 		fmt.Fprintf(c.out, "%s here holds its signing secret.\n", name)
 	case c.client.SecretShownAgain && ep.Secret != "":
 		printSecret(c.out, c.p, ep.Secret, fmt.Sprintf("%s here does not hold its signing secret, which %s shows", name, c.p.Title))
 	default:
 		fmt.Fprintf(c.out, "%s does not show a signing secret again, so connect cannot print it: %s must hold the one printed when the endpoint was created.\n%s\n", c.p.Title, name, c.client.Rotation)
 	}
-}
-
-// holds reports whether secrets holds secret, comparing in constant time.
-func holds(secrets config.Secrets, secret string) bool {
-	found := 0
-	for _, s := range secrets {
-		found |= subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(secret))
-	}
-	return found == 1
 }
 
 // printSecret prints p's signing secret with the lines that set it: the one
