@@ -11,7 +11,6 @@ import (
 
 	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/config"
-	"github.com/getreditus/reditus-bridge/connect"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -160,12 +159,6 @@ func events(ctx context.Context, in invocation) error {
 // then always flag.ErrHelp.
 func eventsUsage(w io.Writer) {
 	_ = admin.Events(context.Background(), []string{"--help"}, nil, w)
-}
-
-// connectProvider answers connect with the configuration's keys and
-// PUBLIC_URL.
-func connectProvider(ctx context.Context, in invocation) error {
-	return connect.Run(ctx, in.cfg, in.args, in.stdout)
 }
 
 func backfillStripe(ctx context.Context, in invocation) error {

@@ -30,7 +30,10 @@ func providerChecks(ctx context.Context, r *Report, d Deps, sum *journal.Summary
 // event p handles, and that the bridge holds its secret. It reports
 // whether p is in use.
 func endpoint(ctx context.Context, r *Report, d Deps, p providers.Provider) bool {
-	on := len(d.Config.WebhookSecrets(p)) > 0
+	// On: its secret set. The local default's development secret does not
+	// count: no real provider signs with it.
+	held := d.Config.Webhooks[p.Name].Secrets
+	on := len(held) > 0
 	client, ok := connect.For(p.Name)
 	if !ok {
 		if on {
@@ -51,7 +54,6 @@ func endpoint(ctx context.Context, r *Report, d Deps, p providers.Provider) bool
 	}
 	target := d.Config.PublicURL + p.Route()
 	ep, found, err := api.Find(ctx, target)
-	held := d.Config.Webhooks[p.Name].Secrets
 	fix := "run reditus-bridge connect " + p.Name
 	switch missing := ep.Missing(p.Events); {
 	case err != nil:

@@ -1,0 +1,137 @@
+package journal_test
+
+import (
+	"context"
+	"database/sql"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/testenv"
+	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/outcome"
+)
+
+// summarizer is a store that doctor can count and test for writes.
+type summarizer interface {
+	journal.Store
+	Summary(ctx context.Context, since time.Time) (journal.Summary, error)
+	Writable(ctx context.Context) error
+}
+
+func TestSummarySQLite(t *testing.T) {
+	testSummary(t, backend{kind: "sqlite", fresh: func(t *testing.T) journal.Options { return journal.Options{DataDir: t.TempDir()} }})
+}
+
+func TestSummaryPostgres(t *testing.T) {
+	testenv.Postgres(t)
+	testSummary(t, backend{kind: "postgres", fresh: func(t *testing.T) journal.Options { return journal.Options{DatabaseURL: testenv.Postgres(t)} }})
+}
+
+// testSummary is what doctor reads of a journal, on either store.
+func testSummary(t *testing.T, b backend) {
+	t.Run("Summary counts the window by provider and outcome, what waits, and what was given up", func(t *testing.T) {
+		clk := newClock()
+		s := open(t, b.fresh(t), clk).(summarizer)
+		ended := func(id string, received time.Time, o outcome.Word) {
+			r := delivery(id)
+			r.ReceivedAt = received
+			rec, _ := begin(t, s, r)
+			finish(t, s, rec.ID, journal.Finish{Outcome: o, Reason: "why"})
+		}
+		ended("failed_long_ago", t0.Add(-72*time.Hour), journal.Failed) // given up two days before now
+		clk.Advance(48 * time.Hour)
+		now := clk.Now()
+		ended("failed_now", now.Add(-72*time.Hour), journal.Failed)
+		ended("forwarded_yesterday", now.Add(-30*time.Hour), "forwarded")
+		ended("forwarded", now.Add(-time.Hour), "forwarded")
+		ended("skipped", now.Add(-time.Minute), "skipped")
+		for _, q := range []struct {
+			id       string
+			received time.Time
+		}{{"queued_old", now.Add(-2 * time.Hour)}, {"queued_new", now.Add(-10 * time.Minute)}} {
+			r := delivery(q.id)
+			r.Provider, r.ReceivedAt = "polar", q.received
+			rec, _ := begin(t, s, r)
+			finish(t, s, rec.ID, journal.Finish{Outcome: journal.Queued, NextAttemptAt: now.Add(time.Minute)})
+		}
+
+		got, err := s.Summary(context.Background(), now.Add(-24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := journal.Summary{
+			Outcomes:     map[string]map[outcome.Word]int{"stripe": {"forwarded": 1, "skipped": 1}, "polar": {journal.Queued: 2}},
+			Queued:       2,
+			OldestQueued: now.Add(-2 * time.Hour),
+			Failed:       1,
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v, want %+v", got, want)
+		}
+		empty, err := open(t, b.fresh(t), clk).(summarizer).Summary(context.Background(), now.Add(-24*time.Hour))
+		if err != nil || empty.Queued != 0 || !empty.OldestQueued.IsZero() || empty.Failed != 0 || len(empty.Outcomes) != 0 {
+			t.Errorf("an empty journal: got %+v, %v; want nothing counted", empty, err)
+		}
+	})
+
+	t.Run("Writable takes a write that changes nothing", func(t *testing.T) {
+		s := open(t, b.fresh(t), newClock()).(summarizer)
+		before, _ := s.Status(context.Background())
+		if err := s.Writable(context.Background()); err != nil {
+			t.Fatalf("Writable: %v", err)
+		}
+		if after, _ := s.Status(context.Background()); after != before {
+			t.Errorf("status %+v after Writable, want %+v", after, before)
+		}
+	})
+}
+
+// A SQLite journal on a full disk is not writable, and says so: every write
+// that grows a file fails (RLIMIT_FSIZE 0, for this process, for the one
+// call).
+func TestWritableFailsOnAFullDisk(t *testing.T) {
+	s := open(t, journal.Options{DataDir: t.TempDir()}, newClock()).(summarizer)
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Skip(err)
+	}
+	full := limit
+	full.Cur = 0
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &full); err != nil {
+		t.Skip(err)
+	}
+	err := s.Writable(context.Background())
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil {
+		t.Error("Writable on a full disk: no error")
+	}
+}
+
+// A Postgres journal whose table another session locks cannot take the
+// write within the caller's time, and says so.
+func TestWritableFailsOnALockedPostgres(t *testing.T) {
+	url := testenv.Postgres(t)
+	s := open(t, journal.Options{DatabaseURL: url}, newClock()).(summarizer)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.Writable(ctx); err == nil {
+		t.Error("Writable behind a lock: no error")
+	}
+}
