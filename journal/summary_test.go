@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"reflect"
-	"syscall"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -88,26 +88,33 @@ func testSummary(t *testing.T, b backend) {
 	})
 }
 
-// A SQLite journal on a full disk is not writable, and says so: every write
-// that grows a file fails (RLIMIT_FSIZE 0, for this process, for the one
-// call).
-func TestWritableFailsOnAFullDisk(t *testing.T) {
-	s := open(t, journal.Options{DataDir: t.TempDir()}, newClock()).(summarizer)
-	var limit syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
-		t.Skip(err)
-	}
-	full := limit
-	full.Cur = 0
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &full); err != nil {
-		t.Skip(err)
-	}
-	err := s.Writable(context.Background())
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+// A SQLite journal whose write lock another process holds cannot take the
+// write within the caller's time, and says so.
+func TestWritableFailsOnALockedSQLite(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, journal.Options{DataDir: dir}, newClock()).(summarizer)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "bridge.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err == nil {
-		t.Error("Writable on a full disk: no error")
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), `ROLLBACK`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Writable(ctx); err == nil {
+		t.Error("Writable behind a lock: no error")
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("Writable waited %v past its caller's 1 s", waited)
 	}
 }
 
