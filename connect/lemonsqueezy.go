@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/getreditus/reditus-bridge/config"
 )
@@ -43,12 +42,9 @@ func newLemonSqueezy(cfg config.Config, hc *http.Client) (API, error) {
 	case cfg.LemonSqueezyStoreID == "":
 		return nil, errors.New("set LEMONSQUEEZY_STORE_ID: the number of the store whose webhook to make (Settings, Stores)")
 	}
-	key := cfg.LemonSqueezyAPIKey.Reveal()
-	return lemonSqueezyAPI{rest: rest{
-		title: "Lemon Squeezy", base: strings.TrimRight(cfg.LemonSqueezyAPIURL, "/"), keyVar: "LEMONSQUEEZY_API_KEY", baseVar: "LEMONSQUEEZY_API_URL", hc: hc,
-		auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }, secrets: []string{key},
-		accept: jsonAPI, contentType: jsonAPI,
-	}, store: cfg.LemonSqueezyStoreID}, nil
+	r := bearer("Lemon Squeezy", cfg.LemonSqueezyAPIURL, "LEMONSQUEEZY_API_KEY", "LEMONSQUEEZY_API_URL", cfg.LemonSqueezyAPIKey.Reveal(), hc)
+	r.accept, r.contentType = jsonAPI, jsonAPI
+	return lemonSqueezyAPI{rest: r, store: cfg.LemonSqueezyStoreID}, nil
 }
 
 // lemonSqueezyWebhook is a webhook resource. It has no enabled flag: a

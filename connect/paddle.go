@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/getreditus/reditus-bridge/config"
 )
@@ -29,11 +28,7 @@ func newPaddle(cfg config.Config, hc *http.Client) (API, error) {
 	if cfg.PaddleAPIKey == "" {
 		return nil, errors.New("set PADDLE_API_KEY: a Paddle API key with the notification_setting.read and notification_setting.write permissions")
 	}
-	key := cfg.PaddleAPIKey.Reveal()
-	return paddleAPI{rest{
-		title: "Paddle", base: strings.TrimRight(cfg.PaddleAPIURL, "/"), keyVar: "PADDLE_API_KEY", baseVar: "PADDLE_API_URL", hc: hc,
-		auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }, secrets: []string{key},
-	}}, nil
+	return paddleAPI{bearer("Paddle", cfg.PaddleAPIURL, "PADDLE_API_KEY", "PADDLE_API_URL", cfg.PaddleAPIKey.Reveal(), hc)}, nil
 }
 
 // paddleSetting is Paddle's notification setting. Paddle answers its

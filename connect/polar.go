@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/getreditus/reditus-bridge/config"
 )
@@ -28,11 +27,7 @@ func newPolar(cfg config.Config, hc *http.Client) (API, error) {
 	if cfg.PolarAccessToken == "" {
 		return nil, errors.New("set POLAR_ACCESS_TOKEN: a Polar organization access token with the webhooks:read and webhooks:write scopes")
 	}
-	key := cfg.PolarAccessToken.Reveal()
-	return polarAPI{rest{
-		title: "Polar", base: strings.TrimRight(cfg.PolarAPIURL, "/"), keyVar: "POLAR_ACCESS_TOKEN", baseVar: "POLAR_API_URL", hc: hc,
-		auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }, secrets: []string{key},
-	}}, nil
+	return polarAPI{bearer("Polar", cfg.PolarAPIURL, "POLAR_ACCESS_TOKEN", "POLAR_API_URL", cfg.PolarAccessToken.Reveal(), hc)}, nil
 }
 
 // polarEndpoint is Polar's WebhookEndpoint.

@@ -81,6 +81,16 @@ type rest struct {
 	secrets []string
 }
 
+// bearer is the rest of an API at base that takes key as
+// "Authorization: Bearer <key>", the variables keyVar and baseVar named in
+// its errors.
+func bearer(title, base, keyVar, baseVar string, key string, hc *http.Client) rest {
+	return rest{
+		title: title, base: strings.TrimRight(base, "/"), keyVar: keyVar, baseVar: baseVar, hc: hc,
+		auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }, secrets: []string{key},
+	}
+}
+
 // call sends method path (below base) with body, when not nil, and decodes
 // a 2xx answer into out, when not nil. op says what the call is for, in
 // errors.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/getreditus/reditus-bridge/config"
 )
@@ -27,11 +26,7 @@ func newWorkOS(cfg config.Config, hc *http.Client) (API, error) {
 	if cfg.WorkOSAPIKey == "" {
 		return nil, errors.New("set WORKOS_API_KEY: the secret key (sk_...) of the WorkOS environment")
 	}
-	key := cfg.WorkOSAPIKey.Reveal()
-	return workOSAPI{rest{
-		title: "WorkOS", base: strings.TrimRight(cfg.WorkOSAPIURL, "/"), keyVar: "WORKOS_API_KEY", baseVar: "WORKOS_API_URL", hc: hc,
-		auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }, secrets: []string{key},
-	}}, nil
+	return workOSAPI{bearer("WorkOS", cfg.WorkOSAPIURL, "WORKOS_API_KEY", "WORKOS_API_URL", cfg.WorkOSAPIKey.Reveal(), hc)}, nil
 }
 
 // workOSEndpoint is WorkOS's webhook endpoint object.
