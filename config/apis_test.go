@@ -104,3 +104,17 @@ func TestAPIBaseInClearTextWarns(t *testing.T) {
 		t.Errorf("got warnings %q, want one for PADDLE_API_URL", w)
 	}
 }
+
+// Contains finds a secret among several, as a rotation holds them, and
+// nothing else.
+func TestSecretsContains(t *testing.T) {
+	s := Secrets{"whsec_old_0123456789", "whsec_new_0123456789"}
+	for value, want := range map[string]bool{"whsec_new_0123456789": true, "whsec_old_0123456789": true, "whsec_new": false, "": false} {
+		if got := s.Contains(value); got != want {
+			t.Errorf("Contains(%q) = %v, want %v", value, got, want)
+		}
+	}
+	if (Secrets{}).Contains("") {
+		t.Error("no secrets contain the empty one")
+	}
+}
