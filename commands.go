@@ -178,7 +178,7 @@ func replayStripe(ctx context.Context, in invocation, name string, command func(
 	cfg := in.cfg
 	lister := replay.NewLister(cfg.StripeAPIKey.Reveal(), cfg.StripeAPIURL)
 	logger := slog.New(slog.NewJSONHandler(in.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store journal.Store
+	var store *journal.DB
 	defer func() {
 		if store != nil {
 			store.Close()
@@ -198,7 +198,11 @@ func replayStripe(ctx context.Context, in invocation, name string, command func(
 			store = openJournal(ctx, cfg, logger, nil)
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return pipeline.New(c, pipeline.Deps{Reditus: tracker, Stripe: lister, Journal: store, Log: logger})
+		deps := pipeline.Deps{Reditus: tracker, Stripe: lister, Log: logger}
+		if store != nil { // a nil *journal.DB in an interface would not be nil
+			deps.Journal = store
+		}
+		return pipeline.New(c, deps)
 	}
 	if err := command(ctx, in.args, lister, open, in.stdout); !errors.Is(err, flag.ErrHelp) {
 		return err

@@ -41,11 +41,17 @@ func serve(ctx context.Context, in invocation) error {
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
 		OnAttempt: m.ReditusAttempt,
 	})
-	bridge, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
+	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m}
+	hdeps := handlers.Deps{Log: logger, Metrics: m}
+	if store != nil { // a nil *journal.DB in an interface would not be nil
+		deps.Journal, hdeps.Events = store, store
+	}
+	bridge, err := pipeline.New(cfg, deps)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	handler := handlers.New(cfg, handlers.Deps{Pipeline: bridge, Events: store, Log: logger, Metrics: m})
+	hdeps.Pipeline = bridge
+	handler := handlers.New(cfg, hdeps)
 	servers, listeners, err := listen(cfg, handler, m, logHandler)
 	if err != nil {
 		return err
@@ -93,7 +99,7 @@ func stripeLookups(cfg config.Config) pipeline.StripeFetcher {
 // openJournal opens the journal, or returns nil when it cannot: the bridge
 // then serves without it (in-memory dedupe, 503 when Reditus fails), which
 // is never worse than having no journal. The error is logged and counted.
-func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) journal.Store {
+func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) *journal.DB {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
@@ -106,7 +112,7 @@ func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m 
 }
 
 // journalKind names the journal in the startup line.
-func journalKind(ctx context.Context, store journal.Store) string {
+func journalKind(ctx context.Context, store *journal.DB) string {
 	if store == nil {
 		return "off"
 	}
@@ -119,7 +125,7 @@ func journalKind(ctx context.Context, store journal.Store) string {
 
 // runJournal starts the queue's worker and retention; the returned group
 // ends when ctx does and they have finished.
-func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -83,11 +82,6 @@ func openDoctorJournal(ctx context.Context, d *doctor.Deps) func() {
 		d.JournalErr = err
 		return func() {}
 	}
-	j, ok := store.(doctor.Journal)
-	if !ok {
-		d.JournalErr = fmt.Errorf("this journal (%T) cannot be counted", store)
-		return func() { store.Close() }
-	}
-	d.Journal = j
+	d.Journal = store
 	return func() { store.Close() }
 }

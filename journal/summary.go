@@ -28,12 +28,9 @@ type Summary struct {
 // Summary counts the records for doctor: those received at or after since
 // by provider and outcome, the queued ones and the oldest of them, and those
 // given up on since.
-func (s *sqlStore) Summary(ctx context.Context, since time.Time) (Summary, error) {
-	if err := s.settle(ctx); err != nil {
-		return Summary{}, fmt.Errorf("journal: summary: %w", err)
-	}
+func (db *DB) Summary(ctx context.Context, since time.Time) (Summary, error) {
 	sum := Summary{Outcomes: map[string]map[outcome.Word]int{}}
-	rows, err := s.read.Query(ctx, `SELECT provider, outcome, COUNT(*) FROM journal WHERE received_at >= ? GROUP BY provider, outcome`, s.t(since))
+	rows, err := db.read.Query(ctx, `SELECT provider, outcome, COUNT(*) FROM journal WHERE received_at >= ? GROUP BY provider, outcome`, db.t(since))
 	if err != nil {
 		return Summary{}, fmt.Errorf("journal: summary: %w", err)
 	}
@@ -53,9 +50,9 @@ func (s *sqlStore) Summary(ctx context.Context, since time.Time) (Summary, error
 	if err := rows.Err(); err != nil {
 		return Summary{}, fmt.Errorf("journal: summary: %w", err)
 	}
-	err = s.read.QueryRow(ctx, `SELECT COUNT(*), MIN(received_at) FROM journal WHERE outcome = 'queued'`).Scan(&sum.Queued, timeScanner{&sum.OldestQueued})
+	err = db.read.QueryRow(ctx, `SELECT COUNT(*), MIN(received_at) FROM journal WHERE outcome = 'queued'`).Scan(&sum.Queued, timeScanner{&sum.OldestQueued})
 	if err == nil {
-		err = s.read.QueryRow(ctx, `SELECT COUNT(*) FROM journal WHERE outcome = 'failed' AND updated_at >= ?`, s.t(since)).Scan(&sum.Failed)
+		err = db.read.QueryRow(ctx, `SELECT COUNT(*) FROM journal WHERE outcome = 'failed' AND updated_at >= ?`, db.t(since)).Scan(&sum.Failed)
 	}
 	if err != nil {
 		return Summary{}, fmt.Errorf("journal: summary: %w", err)
@@ -67,11 +64,11 @@ func (s *sqlStore) Summary(ctx context.Context, since time.Time) (Summary, error
 // it commits: a row into the migrations table, then out again. A store that
 // cannot take writes (a read-only file or database, a full disk) says so
 // now, not when a webhook needs it; the journal is as it was.
-func (s *sqlStore) Writable(ctx context.Context) error {
-	if err := s.inPlace(); err != nil {
+func (db *DB) Writable(ctx context.Context) error {
+	if err := db.inPlace(); err != nil {
 		return err
 	}
-	tx, err := s.write.db.BeginTx(ctx, nil)
+	tx, err := db.write.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("journal: write: %w", err)
 	}
@@ -82,7 +79,7 @@ func (s *sqlStore) Writable(ctx context.Context) error {
 		`INSERT INTO schema_migrations (version, name) VALUES (?, 'doctor: a write that is taken back')`,
 		`DELETE FROM schema_migrations WHERE version = ?`,
 	} {
-		if _, err := tx.ExecContext(ctx, s.d.placeholders(q), version); err != nil {
+		if _, err := tx.ExecContext(ctx, db.d.placeholders(q), version); err != nil {
 			return fmt.Errorf("journal: write: %w", err)
 		}
 	}

@@ -3,8 +3,8 @@ package journal_test
 import (
 	"context"
 	"database/sql"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -13,27 +13,11 @@ import (
 	"github.com/getreditus/reditus-bridge/outcome"
 )
 
-// summarizer is a store that doctor can count and test for writes.
-type summarizer interface {
-	journal.Store
-	Summary(ctx context.Context, since time.Time) (journal.Summary, error)
-	Writable(ctx context.Context) error
-}
-
-func TestSummarySQLite(t *testing.T) {
-	testSummary(t, backend{kind: "sqlite", fresh: func(t *testing.T) journal.Options { return journal.Options{DataDir: t.TempDir()} }})
-}
-
-func TestSummaryPostgres(t *testing.T) {
-	testenv.Postgres(t)
-	testSummary(t, backend{kind: "postgres", fresh: func(t *testing.T) journal.Options { return journal.Options{DatabaseURL: testenv.Postgres(t)} }})
-}
-
 // testSummary is what doctor reads of a journal, on either store.
 func testSummary(t *testing.T, b backend) {
 	t.Run("Summary counts the window by provider and outcome, what waits, and what was given up", func(t *testing.T) {
 		clk := newClock()
-		s := open(t, b.fresh(t), clk).(summarizer)
+		s := open(t, b.fresh(t), clk)
 		ended := func(id string, received time.Time, o outcome.Word) {
 			r := delivery(id)
 			r.ReceivedAt = received
@@ -70,14 +54,14 @@ func testSummary(t *testing.T, b backend) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %+v, want %+v", got, want)
 		}
-		empty, err := open(t, b.fresh(t), clk).(summarizer).Summary(context.Background(), now.Add(-24*time.Hour))
+		empty, err := open(t, b.fresh(t), clk).Summary(context.Background(), now.Add(-24*time.Hour))
 		if err != nil || empty.Queued != 0 || !empty.OldestQueued.IsZero() || empty.Failed != 0 || len(empty.Outcomes) != 0 {
 			t.Errorf("an empty journal: got %+v, %v; want nothing counted", empty, err)
 		}
 	})
 
 	t.Run("Writable takes a write that changes nothing", func(t *testing.T) {
-		s := open(t, b.fresh(t), newClock()).(summarizer)
+		s := open(t, b.fresh(t), newClock())
 		before, _ := s.Status(context.Background())
 		if err := s.Writable(context.Background()); err != nil {
 			t.Fatalf("Writable: %v", err)
@@ -92,7 +76,7 @@ func testSummary(t *testing.T, b backend) {
 // write within the caller's time, and says so.
 func TestWritableFailsOnALockedSQLite(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, journal.Options{DataDir: dir}, newClock()).(summarizer)
+	s := open(t, journal.Options{DataDir: dir}, newClock())
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "bridge.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +106,7 @@ func TestWritableFailsOnALockedSQLite(t *testing.T) {
 // write within the caller's time, and says so.
 func TestWritableFailsOnALockedPostgres(t *testing.T) {
 	url := testenv.Postgres(t)
-	s := open(t, journal.Options{DatabaseURL: url}, newClock()).(summarizer)
+	s := open(t, journal.Options{DatabaseURL: url}, newClock())
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
