@@ -61,6 +61,10 @@ type Config struct {
 	StripeAPIKey Secret `envconfig:"STRIPE_API_KEY"`
 	StripeAPIURL string `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
 
+	// APIs are connect's and doctor's: PUBLIC_URL and the providers' API
+	// keys and bases (config/apis.go).
+	APIs
+
 	// Webhooks are the providers' settings by name, read from each
 	// registered provider's {NAME}_WEBHOOK_SECRET and
 	// {NAME}_ACCEPT_TEST_EVENTS (providers.All).
@@ -101,6 +105,7 @@ func Load() (Config, error) {
 	if err := c.loadWebhooks(); err != nil {
 		return c, err
 	}
+	c.defaultAPIs()
 	return c, c.validate()
 }
 
@@ -206,6 +211,9 @@ func (c Config) validate() error {
 	}
 	if err := checkBaseURL(c.StripeAPIURL); err != nil {
 		return fmt.Errorf("STRIPE_API_URL: %w", err)
+	}
+	if err := c.validateAPIs(); err != nil {
+		return err
 	}
 	for _, p := range providers.All() {
 		if err := checkSecrets(p, c.webhook(p).Secrets); err != nil {
