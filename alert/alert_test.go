@@ -112,7 +112,9 @@ func testConfig(urls ...string) config.Config {
 	for _, u := range urls {
 		list = append(list, config.Secret(u))
 	}
-	return config.Config{AlertURLs: list, AlertInterval: time.Hour, AlertUnavailableAfter: 5 * time.Minute, PublicURL: publicURL}
+	c := config.Config{AlertURLs: list, AlertInterval: time.Hour, AlertUnavailableAfter: 5 * time.Minute}
+	c.PublicURL = publicURL
+	return c
 }
 
 // started is an alerter of cfg running until the test ends, on clock c,

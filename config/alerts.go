@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
@@ -179,24 +178,9 @@ func (c Config) AlertRecipients() []string {
 	return to
 }
 
-// loadPublicURL gives PUBLIC_URL its default on Fly.io, where FLY_APP_NAME
-// names the app and https://APP.fly.dev reaches it.
-func (c *Config) loadPublicURL() {
-	if c.PublicURL == "" {
-		if app := os.Getenv("FLY_APP_NAME"); app != "" {
-			c.PublicURL = "https://" + app + ".fly.dev"
-		}
-	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-}
-
-// validateAlerts checks PUBLIC_URL and the alerts' variables.
+// validateAlerts checks the alerts' variables; validateAPIs checks
+// PUBLIC_URL, which they link to.
 func (c Config) validateAlerts() error {
-	if c.PublicURL != "" {
-		if err := checkBaseURL(c.PublicURL); err != nil {
-			return fmt.Errorf("PUBLIC_URL: %w", err)
-		}
-	}
 	if c.AlertInterval <= 0 || c.AlertUnavailableAfter <= 0 {
 		return errors.New("ALERT_INTERVAL and ALERT_UNAVAILABLE_AFTER: want positive durations, such as 1h and 5m")
 	}

@@ -92,7 +92,6 @@ func TestAlertVariablesRejected(t *testing.T) {
 		{map[string]string{"ALERT_EMAIL": "ops@example.com", "SMTP_URL": "https://u:" + smtpPassword + "@mail.example.com"}, "SMTP_URL: want smtp://"},
 		{map[string]string{"ALERT_EMAIL": "ops@example.com", "SMTP_URL": "smtp://u:" + smtpPassword + "@mail.example.com:99999"}, "SMTP_URL: the port"},
 		{map[string]string{"ALERT_INTERVAL": "0s"}, "ALERT_INTERVAL and ALERT_UNAVAILABLE_AFTER: want positive durations"},
-		{map[string]string{"PUBLIC_URL": "bridge.example.com"}, "PUBLIC_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -107,25 +106,5 @@ func TestAlertVariablesRejected(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestPublicURLDefaultsToFlysOnFly(t *testing.T) {
-	for _, tt := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{nil, ""},
-		{map[string]string{"FLY_APP_NAME": "acme-bridge"}, "https://acme-bridge.fly.dev"},
-		{map[string]string{"FLY_APP_NAME": "acme-bridge", "PUBLIC_URL": "https://bridge.acme.com/"}, "https://bridge.acme.com"},
-	} {
-		setenv(t, tt.env)
-		c, err := Load()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.PublicURL != tt.want {
-			t.Errorf("%v: got PUBLIC_URL %q, want %q", tt.env, c.PublicURL, tt.want)
-		}
 	}
 }

@@ -61,9 +61,6 @@ type Config struct {
 	StripeAPIKey Secret `envconfig:"STRIPE_API_KEY"`
 	StripeAPIURL string `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
 
-	// PublicURL is the bridge's public base URL, which alerts link to; on
-	// Fly.io https://$FLY_APP_NAME.fly.dev unless set.
-	PublicURL string `envconfig:"PUBLIC_URL"`
 	// AlertURLs are where alerts are posted (AlertDestinations reads them):
 	// each URL holds its webhook's token.
 	AlertURLs Secrets `envconfig:"ALERT_URLS"`
@@ -76,6 +73,10 @@ type Config struct {
 	// AlertUnavailableAfter is how long Reditus must fail, every call,
 	// before reditus_unavailable: a blip of a minute is no one's business.
 	AlertUnavailableAfter time.Duration `envconfig:"ALERT_UNAVAILABLE_AFTER" default:"5m"`
+
+	// APIs are connect's and doctor's: PUBLIC_URL and the providers' API
+	// keys and bases (config/apis.go).
+	APIs
 
 	// Webhooks are the providers' settings by name, read from each
 	// registered provider's {NAME}_WEBHOOK_SECRET and
@@ -117,7 +118,7 @@ func Load() (Config, error) {
 	if err := c.loadWebhooks(); err != nil {
 		return c, err
 	}
-	c.loadPublicURL()
+	c.defaultAPIs()
 	return c, c.validate()
 }
 
@@ -223,6 +224,9 @@ func (c Config) validate() error {
 	}
 	if err := checkBaseURL(c.StripeAPIURL); err != nil {
 		return fmt.Errorf("STRIPE_API_URL: %w", err)
+	}
+	if err := c.validateAPIs(); err != nil {
+		return err
 	}
 	if err := c.validateAlerts(); err != nil {
 		return err

@@ -62,6 +62,7 @@ func (c Config) Warnings() []string {
 	if u, err := url.Parse(c.StripeAPIURL); err == nil && u.Scheme != "https" && c.StripeAPIKey != "" {
 		w = append(w, "STRIPE_API_URL is not https: STRIPE_API_KEY would travel in clear text")
 	}
+	w = append(w, c.apiWarnings()...)
 	if k := c.StripeAPIKey.Reveal(); k != "" && !strings.HasPrefix(k, "rk_") && !strings.HasPrefix(k, "sk_") {
 		w = append(w, "STRIPE_API_KEY does not start with rk_ or sk_, as Stripe API keys do (a restricted key with read access to customers, subscriptions, Checkout Sessions and events is enough)")
 	}
