@@ -1,13 +1,11 @@
 package alert
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakesmtp"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 )
 
 // ---- receivers: a real HTTP server on 127.0.0.1 per destination ----
@@ -119,10 +118,10 @@ func testConfig(urls ...string) config.Config {
 
 // started is an alerter of cfg running until the test ends, on clock c,
 // polling often, trying fast; logged gets its log.
-func started(t *testing.T, cfg config.Config, deps Deps, c *clock) (a *Alerter, logged *syncBuffer) {
+func started(t *testing.T, cfg config.Config, deps Deps, c *clock) (a *Alerter, logged *webhooktest.Log) {
 	t.Helper()
-	logged = &syncBuffer{}
-	deps.Log = slog.New(slog.NewJSONHandler(logged, nil))
+	logged = &webhooktest.Log{}
+	deps.Log = logged.Logger()
 	a, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -136,24 +135,6 @@ func started(t *testing.T, cfg config.Config, deps Deps, c *clock) (a *Alerter, 
 	go func() { _ = a.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return a, logged
-}
-
-// syncBuffer is a log the alerter's goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var rejected = Report{Kind: EventRejected, Provider: "stripe", EventID: "evt_1", EventType: "customer.created", Reason: "Affiliate john not found"}
