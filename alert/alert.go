@@ -97,8 +97,9 @@ const (
 	// ledgerWait bounds one ledger call: the journal may be the thing
 	// that is down.
 	ledgerWait = 2 * time.Second
-	// drainGrace is how long alerts still queued at shutdown may take.
-	drainGrace = 3 * time.Second
+	// drainGrace is how long alerts still queued at shutdown may take:
+	// after the webhooks' 12 s grace, within fly.toml's kill_timeout (15 s).
+	drainGrace = 2 * time.Second
 )
 
 // Alerter turns reports into alerts. Its methods are safe for concurrent
