@@ -101,6 +101,8 @@ func commands() []command {
 			usage: text(connect.Usage), run: connectProvider},
 		{name: "doctor", summary: "check the whole chain: configuration, journal, Reditus, each provider's endpoint",
 			usage: text(doctorUsage), withoutConfig: true, run: doctorCommand},
+		{name: "alert", summary: "alert test: send a test alert to every destination and say how each answered",
+			usage: text(alertUsage), run: alertTest},
 		{name: "version", aliases: []string{"-version", "--version"}, summary: "print the version",
 			usage: text(versionUsage), withoutConfig: true, run: printVersion},
 		{name: "help", aliases: []string{"-h", "-help", "--help"}, summary: "print this, or a command's usage: reditus-bridge help COMMAND",

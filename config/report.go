@@ -47,6 +47,7 @@ func (c Config) Warnings() []string {
 	if len(c.On()) == 0 {
 		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
 	}
+	w = append(w, c.alertWarnings()...)
 	if c.DryRun() {
 		return w
 	}
@@ -85,6 +86,7 @@ func (c Config) Report(w io.Writer) {
 		lookups = "on, at " + c.StripeAPIURL
 	}
 	fmt.Fprintf(w, "stripe api: %s\n", lookups)
+	fmt.Fprintf(w, "alerts:    %s\n", c.alertReport())
 	for _, p := range providers.All() {
 		secrets := c.WebhookSecrets(p)
 		switch {
