@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/alert"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
@@ -36,14 +37,18 @@ func serve(ctx context.Context, in invocation) error {
 	if store != nil {
 		defer store.Close()
 	}
+	alerts, err := newAlerter(cfg, store, logger, m)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	breaker := reditus.NewBreaker(reditus.BreakerOptions{OnChange: watchBreaker(logger, m)})
 	client := reditus.New(reditus.Options{
 		BaseURL:   cfg.ReditusAPIURL,
 		APIKey:    cfg.ReditusAPIKey.Reveal(),
-		OnAttempt: m.ReditusAttempt,
+		OnAttempt: reditusAttempts(m, alerts),
 		Breaker:   breaker,
 	})
-	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m}
+	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m, Alerter: alerts}
 	hdeps := handlers.Deps{Log: logger, Metrics: m}
 	if store != nil { // a nil *journal.DB in an interface would not be nil
 		deps.Journal, hdeps.Events = store, store
@@ -69,9 +74,16 @@ func serve(ctx context.Context, in invocation) error {
 	// The worker and retention run beside the servers. SIGTERM stops them
 	// taking new work at once; a delivery the worker has begun finishes
 	// (its context is its lease), like a webhook in flight, within the grace.
-	workers := runJournal(ctx, cfg, store, bridge, breaker, logger, m)
+	// Alerts run until the last webhook and delivery are done, so that
+	// what they report is still sent.
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	alerting := make(chan error, 1)
+	go func() { alerting <- alerts.Run(alertCtx) }()
+	workers := runJournal(ctx, cfg, store, bridge, breaker, logger, m, alerts)
 	err = runServers(ctx, servers, listeners, logger)
 	workers.Wait()
+	stopAlerts()
+	<-alerting
 	if err == nil {
 		logger.Info("stopped")
 	}
@@ -133,6 +145,32 @@ func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m 
 	return store
 }
 
+// newAlerter is the alerter of cfg, which counts in the journal when there
+// is one; a journal that could not be opened is its first alert.
+func newAlerter(cfg config.Config, store *journal.DB, logger *slog.Logger, m *metrics.Metrics) (*alert.Alerter, error) {
+	deps := alert.Deps{Log: logger, Metrics: m}
+	if store != nil { // a nil *journal.DB in an interface would not be nil
+		deps.Ledger = store
+	}
+	alerts, err := alert.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	if store == nil {
+		alerts.Alert(alert.Report{Kind: alert.JournalUnavailable, Reason: "the journal could not be opened at start; the bridge serves without it until it restarts"})
+	}
+	return alerts, nil
+}
+
+// reditusAttempts is told of every HTTP attempt to Reditus: the metrics
+// count it, and the alerts see an outage begin and end in them.
+func reditusAttempts(m *metrics.Metrics, alerts *alert.Alerter) func(int, time.Duration, bool) {
+	return func(status int, d time.Duration, retry bool) {
+		m.ReditusAttempt(status, d, retry)
+		alerts.Alert(alert.ReditusAnswer(status))
+	}
+}
+
 // journalKind names the journal in the startup line.
 func journalKind(ctx context.Context, store *journal.DB) string {
 	if store == nil {
@@ -148,14 +186,17 @@ func journalKind(ctx context.Context, store *journal.DB) string {
 // runJournal starts the queue's worker, paced by the breaker toward
 // Reditus, and retention; the returned group ends when ctx does and they
 // have finished.
-func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, breaker *reditus.Breaker, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, breaker *reditus.Breaker, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
 	}
 	worker := &journal.Worker{
 		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
-		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
+		OnFailed: func(r journal.Record) {
+			m.QueueFailed(r.Provider)
+			alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})
+		},
 	}
 	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
 	wg.Go(func() { _ = worker.Run(ctx) })

@@ -28,6 +28,7 @@ type Metrics struct {
 	shed            *prometheus.CounterVec
 	journalErrors   *prometheus.CounterVec
 	queueFailed     *prometheus.CounterVec
+	alerts          *prometheus.CounterVec
 	breaker         *prometheus.GaugeVec
 }
 
@@ -79,6 +80,10 @@ func New() *Metrics {
 			Name: "reditus_bridge_queue_failed_total",
 			Help: "Queued events given up on after RETRY_FOR: they are in the journal as failed, and need a person (README.md, \"The journal and /admin\").",
 		}, []string{"provider"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_alerts_total",
+			Help: "Alerts by kind and what became of each, per destination: sent, failed (after its retries), or dropped (the destination's queue was full).",
+		}, []string{"kind", "result"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reditus_bridge_reditus_breaker",
 			Help: "The breaker toward Reditus: 1 for its state now, 0 for the others. closed: calls go to Reditus; open: it failed several times in a row or asked for a pause, so webhooks are queued without calling it; half_open: one call is probing whether it is back.",
@@ -86,7 +91,7 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(
 		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
-		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed, m.breaker,
+		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed, m.alerts, m.breaker,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -162,6 +167,15 @@ func (m *Metrics) QueueFailed(provider string) {
 		return
 	}
 	m.queueFailed.WithLabelValues(provider).Inc()
+}
+
+// Alert counts an alert of kind to one destination: result is sent, failed
+// or dropped.
+func (m *Metrics) Alert(kind, result string) {
+	if m == nil {
+		return
+	}
+	m.alerts.WithLabelValues(kind, result).Inc()
 }
 
 // BreakerState records the state of the breaker toward Reditus: 1 for

@@ -164,6 +164,10 @@ type Result struct {
 	// Journaled is the state the journal was given for the event (stateOf);
 	// empty when it was not journaled.
 	Journaled outcome.Word `json:"-"`
+	// ReditusStatus is the HTTP status of Reditus's answer when Reditus
+	// refused or failed the event, 0 otherwise: alerts tell a refused key
+	// (401, 403) from the other misconfigurations by it.
+	ReditusStatus int `json:"-"`
 	// RetryAt, for an event Reditus could not take, is when it may be
 	// called again (its Retry-After, or the breaker's next probe); zero when
 	// it did not say.
@@ -204,7 +208,7 @@ func ErrorResult(err error) Result {
 	}
 	res := result(code, redact.Emails(reason))
 	if errors.As(err, &re) {
-		res.RetryAt, res.uncalled = re.RetryAt, reditus.NotCalled(re)
+		res.ReditusStatus, res.RetryAt, res.uncalled = re.Status, re.RetryAt, reditus.NotCalled(re)
 	}
 	return res
 }

@@ -70,6 +70,7 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 		p.journalFailed(ctx, "begin", err)
 		return p.remembered(ctx, a, ev)
 	}
+	p.journalAnswered("begin", nil)
 	if !claimed {
 		return p.recorded(ctx, rec)
 	}
@@ -259,4 +260,5 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 func (p *Pipeline) journalFailed(ctx context.Context, op string, err error) {
 	p.log.ErrorContext(ctx, "journal "+op+" failed; going on without the journal", "err", err)
 	p.metrics.JournalError(op)
+	p.journalAnswered(op, err)
 }
