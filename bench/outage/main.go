@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,14 +17,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/bench/process"
 	"github.com/getreditus/reditus-bridge/providers"
 )
 
@@ -122,16 +120,15 @@ func (r result) String() string {
 // summarize prints the medians of results and whether they meet the
 // targets.
 func summarize(w io.Writer, o options, results []result) {
+	// The median round's value: the upper of the middle two for an even
+	// number of rounds.
 	med := func(f func(result) float64) float64 {
 		var v []float64
 		for _, r := range results {
 			v = append(v, f(r))
 		}
-		v = slices.Sorted(slices.Values(v))
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		slices.Sort(v)
+		return v[len(v)/2]
 	}
 	calls := med(func(r result) float64 { return float64(r.callsIn60) })
 	p99 := med(func(r result) float64 { return ms(r.p99) })
@@ -173,16 +170,17 @@ func measure(o options) (result, error) {
 		return result{}, err
 	}
 	secret := generic.Scheme.NewSecret()
-	b, err := startBridge(o.bridge, red.url, dataDir, generic.SecretVar()+"="+secret)
+	b, err := process.Start(o.bridge, "REDITUS_API_KEY=rk_outage_test", "REDITUS_API_URL="+red.url, "DATA_DIR="+dataDir,
+		generic.SecretVar()+"="+secret)
 	if err != nil {
 		return result{}, err
 	}
-	defer b.stop()
+	defer b.Stop()
 
 	r := result{window: o.outage}
 	red.down.Store(true)
 	start := time.Now()
-	latencies, statuses := send(o, b.base+generic.Route(), func(id string, body []byte) (http.Header, error) {
+	latencies, statuses := send(o, b.Base+generic.Route(), func(id string, body []byte) (http.Header, error) {
 		return generic.Scheme.Sign(secret, id, body, time.Now())
 	})
 	r.answered, r.callsSent = time.Since(start), red.calls()
@@ -359,73 +357,6 @@ func (f *fakeReditus) waitCreated(n int, deadline time.Time) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// bridge is the running bridge process.
-type bridge struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-// startBridge starts the bridge at path, live, against reditusURL, with
-// its journal on SQLite in dataDir and extra in its environment, and waits
-// until it is ready.
-func startBridge(path, reditusURL, dataDir string, extra ...string) (*bridge, error) {
-	cmd := exec.Command(path)
-	cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1", "REDITUS_API_KEY=rk_outage_test", "REDITUS_API_URL=" + reditusURL,
-		"DATA_DIR=" + dataDir}, extra...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	b := &bridge{cmd: cmd}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		var line struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-			b.base = "http://127.0.0.1:" + line.Addr[strings.LastIndex(line.Addr, ":")+1:]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	if b.base == "" {
-		b.stop()
-		return nil, errors.New("the bridge did not log its address")
-	}
-	return b, b.ready()
-}
-
-func (b *bridge) ready() error {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if resp, err := http.Get(b.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	b.stop()
-	return errors.New("the bridge was not ready within 5 s")
-}
-
-// stop ends the bridge as Fly does (SIGTERM), and kills it if it has not
-// stopped within 15 s.
-func (b *bridge) stop() {
-	if b.cmd.ProcessState != nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
-	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
