@@ -41,13 +41,7 @@ func serve(ctx context.Context, in invocation) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	breaker := reditus.NewBreaker(reditus.BreakerOptions{OnChange: watchBreaker(logger, m)})
-	client := reditus.New(reditus.Options{
-		BaseURL:   cfg.ReditusAPIURL,
-		APIKey:    cfg.ReditusAPIKey.Reveal(),
-		OnAttempt: reditusAttempts(m, alerts),
-		Breaker:   breaker,
-	})
+	client, breaker := reditusClient(cfg, logger, m, alerts)
 	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m, Alerter: alerts}
 	hdeps := handlers.Deps{Log: logger, Metrics: m}
 	if store != nil { // a nil *journal.DB in an interface would not be nil
@@ -98,6 +92,18 @@ func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
 		return slog.NewTextHandler(stdout, opts)
 	}
 	return slog.NewJSONHandler(stdout, opts)
+}
+
+// reditusClient is the client of the bridge's Reditus, and the breaker it
+// shares with the journal's worker.
+func reditusClient(cfg config.Config, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) (*reditus.Client, *reditus.Breaker) {
+	breaker := reditus.NewBreaker(reditus.BreakerOptions{OnChange: watchBreaker(logger, m)})
+	return reditus.New(reditus.Options{
+		BaseURL:   cfg.ReditusAPIURL,
+		APIKey:    cfg.ReditusAPIKey.Reveal(),
+		OnAttempt: reditusAttempts(m, alerts),
+		Breaker:   breaker,
+	}), breaker
 }
 
 // watchBreaker shows the breaker toward Reditus in the metrics, and logs

@@ -84,10 +84,7 @@ func New() *Metrics {
 			Name: "reditus_bridge_alerts_total",
 			Help: "Alerts by kind and what became of each, per destination: sent, failed (after its retries), or dropped (the destination's queue was full).",
 		}, []string{"kind", "result"}),
-		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "reditus_bridge_reditus_breaker",
-			Help: "The breaker toward Reditus: 1 for its state now, 0 for the others. closed: calls go to Reditus; open: it failed several times in a row or asked for a pause, so webhooks are queued without calling it; half_open: one call is probing whether it is back.",
-		}, []string{"state"}),
+		breaker: breakerGauge(),
 	}
 	m.registry.MustRegister(
 		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
@@ -176,6 +173,15 @@ func (m *Metrics) Alert(kind, result string) {
 		return
 	}
 	m.alerts.WithLabelValues(kind, result).Inc()
+}
+
+// breakerGauge is reditus_bridge_reditus_breaker, whose help says what
+// each state means to an operator.
+func breakerGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reditus_bridge_reditus_breaker",
+		Help: "The breaker toward Reditus: 1 for its state now, 0 for the others. closed: calls go to Reditus; open: it failed several times in a row or asked for a pause, so webhooks are queued without calling it; half_open: one call is probing whether it is back.",
+	}, []string{"state"})
 }
 
 // BreakerState records the state of the breaker toward Reditus: 1 for
