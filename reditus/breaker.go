@@ -177,13 +177,12 @@ func (b *Breaker) resumeAt(now time.Time) time.Time {
 	return b.resume
 }
 
-// record counts the answer to an admitted call (err nil for a 2xx) and
-// returns how many unavailable answers in a row there are now. An
+// record counts the answer to an admitted call (err nil for a 2xx). An
 // unavailable answer while the breaker is open gets its RetryAt: the next
 // probe.
-func (b *Breaker) record(probe bool, err error) int {
+func (b *Breaker) record(probe bool, err error) {
 	if b == nil {
-		return 0
+		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -193,7 +192,7 @@ func (b *Breaker) record(probe bool, err error) int {
 		if b.state != Closed {
 			b.change(Closed, "Reditus answered")
 		}
-		return 0
+		return
 	}
 	now := b.opts.Now()
 	b.failures++
@@ -212,7 +211,6 @@ func (b *Breaker) record(probe bool, err error) int {
 	if resume := b.resumeAt(now); b.state != Closed && resume.After(e.RetryAt) {
 		e.RetryAt = resume
 	}
-	return b.failures
 }
 
 // open opens the Breaker for at least d from now: a later resume already
