@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/providers"
+	"github.com/getreditus/reditus-bridge/verify"
 	"github.com/kelseyhightower/envconfig"
 )
 
@@ -22,9 +23,9 @@ import (
 // default (no REDITUS_API_KEY and no provider secret), so that `go run .` and
 // `go run . simulate stripe` work with no configuration. It is public (it is
 // in the README), which is why it is accepted nowhere else, in any spelling.
-// It is a valid Stripe and Svix secret: "whsec_" followed by base64 of
-// "reditus-bridge-development-secret".
-const DevelopmentSecret Secret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"
+// It is verify.DevelopmentSecret, which the schemes that must recognise it
+// (PayPal's development certificate) read.
+const DevelopmentSecret Secret = verify.DevelopmentSecret
 
 // Config is the bridge's whole configuration. Field tags name the variables;
 // README.md documents each one.
