@@ -70,8 +70,14 @@ type Config struct {
 
 // Webhook is one provider's settings.
 type Webhook struct {
-	Secrets          Secrets // {NAME}_WEBHOOK_SECRET
+	Secrets          Secrets // {NAME}_WEBHOOK_SECRET, or the provider's SecretVariable
 	AcceptTestEvents bool    // {NAME}_ACCEPT_TEST_EVENTS, for providers with test-mode events
+	// For a provider with an API (providers.API): its credentials (Mollie's
+	// MOLLIE_API_KEY), and its base, {NAME}_API_URL ("": the provider's).
+	APIKey Secret
+	APIURL string
+
+	apiKeyEmpty bool // the API variable is set to ""
 }
 
 // webhook returns the settings of a registered provider: none set when
@@ -140,12 +146,16 @@ func (c Config) LocalDefault() bool {
 	return c.ReditusAPIKey == "" && len(c.secretVarsSet()) == 0
 }
 
-// secretVarsSet names the *_WEBHOOK_SECRET variables that are set.
+// secretVarsSet names the providers' secret variables that are set
+// (*_WEBHOOK_SECRET, PAYPAL_WEBHOOK_ID), and their API keys (MOLLIE_API_KEY).
 func (c Config) secretVarsSet() []string {
 	var set []string
 	for _, p := range providers.All() {
 		if len(c.webhook(p).Secrets) > 0 {
 			set = append(set, p.SecretVar())
+		}
+		if w := c.webhook(p); w.APIKey != "" || w.apiKeyEmpty {
+			set = append(set, p.API.Variable)
 		}
 	}
 	return set
@@ -160,6 +170,7 @@ func (c *Config) loadWebhooks() error {
 		if value, ok := os.LookupEnv(p.SecretVar()); ok {
 			_ = w.Secrets.Decode(value) // never fails
 		}
+		loadAPI(p, &w)
 		if value, ok := os.LookupEnv(p.TestEventsVar()); ok && p.TestEvents {
 			accept, err := strconv.ParseBool(value)
 			if err != nil {
@@ -211,6 +222,9 @@ func (c Config) validate() error {
 	for _, p := range providers.All() {
 		if err := checkSecrets(p, c.webhook(p).Secrets); err != nil {
 			return fmt.Errorf("%s: %w", p.SecretVar(), err)
+		}
+		if err := c.checkAPI(p); err != nil {
+			return err
 		}
 	}
 	// A deployment that forgot its key would otherwise acknowledge every

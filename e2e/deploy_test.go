@@ -391,10 +391,7 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 		vars = append(vars, name)
 	}
 	for _, p := range providers.All() {
-		vars = append(vars, p.SecretVar())
-		if p.TestEvents {
-			vars = append(vars, p.TestEventsVar())
-		}
+		vars = append(vars, p.Variables()...)
 	}
 	for _, v := range vars {
 		t.Run("variable "+v, func(t *testing.T) {

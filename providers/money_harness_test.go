@@ -323,13 +323,26 @@ func (r *recorder) calls() []reditus.Call {
 }
 
 // moneyBridge is handlers.New with provider name on (its secret secret, and
-// test events as accept says), a key, and red as Reditus.
+// test events as accept says), a key, and red as Reditus. A provider that
+// its API key turns on (Mollie) gets a key, and an API base where nothing
+// answers: a delivery that made it call its API fails.
 func moneyBridge(t *testing.T, name, secret string, accept bool, red *recorder) http.Handler {
+	t.Helper()
+	w := config.Webhook{Secrets: config.Secrets{config.Secret(secret)}, AcceptTestEvents: accept}
+	if api := provider(t, name).API; api != nil && api.TurnsOn {
+		w.APIKey, w.APIURL = "test_moneybridge_key", "http://127.0.0.1:1"
+	}
+	return bridgeWith(t, name, w, red)
+}
+
+// bridgeWith is handlers.New with provider name configured as w, a key, and
+// red as Reditus.
+func bridgeWith(t *testing.T, name string, w config.Webhook, red *recorder) http.Handler {
 	t.Helper()
 	cfg := config.Config{
 		ReditusAPIKey: fakereditus.Key,
 		ReditusAPIURL: red.BaseURL,
-		Webhooks:      map[string]config.Webhook{name: {Secrets: config.Secrets{config.Secret(secret)}, AcceptTestEvents: accept}},
+		Webhooks:      map[string]config.Webhook{name: w},
 	}
 	client := reditus.New(reditus.Options{
 		BaseURL:        cfg.ReditusAPIURL,
