@@ -90,8 +90,9 @@ var _ Scheme = (*PayPalScheme)(nil)
 var ErrOnlyPayPalSigns = errors.New("only PayPal signs PayPal's webhooks, with its own certificate: the bridge can sign a sample only for the local default's development webhook id (run `go run .` with nothing configured), or use PayPal's webhook simulator")
 
 // payPalWebhookID is the form of PayPal's webhook ids (notifications API:
-// letters and digits, at most 50).
-var payPalWebhookID = regexp.MustCompile(`^[A-Za-z0-9]{1,50}$`)
+// letters and digits, at most 50), and of "WEBHOOK_ID", the id PayPal's
+// webhook simulator signs its mock events for.
+var payPalWebhookID = regexp.MustCompile(`^[A-Za-z0-9_]{1,50}$`)
 
 // Verifier implements Scheme: ids are the webhook ids a delivery may be
 // signed for (a live and a sandbox webhook may share a bridge).
@@ -100,7 +101,7 @@ func (s *PayPalScheme) Verifier(ids []string) (Func, error) {
 		return nil, err
 	}
 	for i, id := range ids {
-		if id != DevelopmentSecret && !payPalWebhookID.MatchString(id) {
+		if !payPalWebhookID.MatchString(id) {
 			return nil, fmt.Errorf("secret %d of %d is not a PayPal webhook id (letters and digits, as the app's Webhooks list shows it)", i+1, len(ids))
 		}
 	}

@@ -287,10 +287,13 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // Webhook ids are PayPal's form, letters and digits; anything else (the
 // client secret pasted in the wrong variable) is refused at start.
 func TestPayPalWebhookIDs(t *testing.T) {
-	for _, ids := range [][]string{{"WH-1"}, {""}, {liveWebhookID, "EK3X:secret"}} {
+	for _, ids := range [][]string{{"WH-1"}, {""}, {liveWebhookID, "EK3X:secret"}, {"id with spaces"}} {
 		if _, err := verify.PayPal.Verifier(ids); err == nil {
 			t.Errorf("%q: accepted, want refused", ids)
 		}
+	}
+	if _, err := verify.PayPal.Verifier([]string{"WEBHOOK_ID"}); err != nil {
+		t.Errorf("WEBHOOK_ID, the simulator's: %v", err)
 	}
 	if id := verify.PayPal.NewSecret(); len(id) != 17 || strings.ToUpper(id) != id {
 		t.Errorf("NewSecret: %q, want 17 upper-case letters and digits", id)
