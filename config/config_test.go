@@ -19,7 +19,8 @@ func setenv(t *testing.T, env map[string]string) {
 	vars := []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "DRY_RUN", "STRIPE_API_KEY", "STRIPE_API_URL",
 		"HOST", "LOG_FORMAT", "METRICS_PORT", "DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN"}
 	for _, p := range providers.All() {
-		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+		vars = append(vars, p.TestEventsVar())
+		vars = append(vars, p.Variables()...)
 	}
 	for _, k := range vars {
 		t.Setenv(k, "") // restores the variable after the test
