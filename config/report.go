@@ -46,7 +46,13 @@ func (c Config) Warnings() []string {
 	}
 	w = append(w, c.apiWarnings()...)
 	if len(c.On()) == 0 {
-		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
+		var vars []string
+		for _, p := range providers.All() {
+			if p.OnVar() != strings.ToUpper(p.Name)+"_WEBHOOK_SECRET" {
+				vars = append(vars, p.OnVar())
+			}
+		}
+		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET (or "+strings.Join(vars, ", ")+"), or every webhook answers 404")
 	}
 	if c.DryRun() {
 		return w

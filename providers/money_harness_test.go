@@ -2,6 +2,9 @@ package providers_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -276,6 +279,17 @@ func isoCurrency(s string) bool {
 // signer makes the headers a provider sends for body: id is the delivery id
 // where the provider puts one in its headers.
 type signer func(t *testing.T, secret, id string, body []byte, at time.Time) http.Header
+
+// hexBodyMAC signs as a provider that puts the hex HMAC-SHA256 of the body,
+// keyed with the secret string, in header does (Lemon Squeezy, Mollie's
+// next-gen webhooks), computed here rather than by a scheme.
+func hexBodyMAC(header string) signer {
+	return func(_ *testing.T, secret, _ string, body []byte, _ time.Time) http.Header {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		return http.Header{header: {hex.EncodeToString(mac.Sum(nil))}}
+	}
+}
 
 // schemeSigner signs with the provider's own Scheme.Sign.
 func schemeSigner(name string) signer {
