@@ -31,7 +31,10 @@ const Tolerance = 5 * time.Minute
 const DevelopmentSecret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"
 
 // Func verifies one delivery from its headers and its raw body. Its error
-// wraps ErrSignature and says what was wrong, never with a secret.
+// wraps ErrSignature and says what was wrong, never with a secret; but a
+// scheme that fetches what it verifies with (PayPal's certificate) fails
+// with an outcome.Unavailable error when the fetch fails in a way that the
+// sender's retry may cure, so that an outage is not taken for a forgery.
 type Func func(header http.Header, body []byte) error
 
 // errNoSecret is what a Func built from no secrets answers: a provider
