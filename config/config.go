@@ -1,5 +1,5 @@
 // Package config reads the bridge's configuration from the environment. It is
-// the only package that does (DESIGN.md section 4).
+// the only package that does (docs/configuration.md).
 package config
 
 import (

@@ -93,7 +93,7 @@ func TestLoadLive(t *testing.T) {
 	}
 }
 
-// DESIGN.md section 4: the development secret only in the local default; a
+// docs/configuration.md, "The local default and dry run": the development secret only in the local default; a
 // provider secret without REDITUS_API_KEY only with DRY_RUN=true; DRY_RUN
 // forces dry run even with a key.
 func TestDryRunRule(t *testing.T) {

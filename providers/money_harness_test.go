@@ -28,7 +28,7 @@ import (
 
 // The harness the money providers' tests share: their testdata, a bridge
 // built by handlers.New with one provider on and a fake Reditus, and the
-// checks every provider must pass (DESIGN.md sections 1 and 5).
+// checks every provider must pass (docs/design.md, "Reditus" and "Answers").
 
 // The cookie every testdata file carries (testdata/README.md), decoded.
 const (
@@ -499,7 +499,7 @@ func runSignatures(t *testing.T, name, secret, otherSecret, fixture string, inde
 }
 
 // runPaymentAnswers sends a fixture that converts and pays, with Reditus
-// answering the payment each way DESIGN.md section 5 lists.
+// answering the payment each way docs/design.md, "Answers", lists.
 func runPaymentAnswers(t *testing.T, name, secret, fixture string) {
 	tests := []struct {
 		name    string
