@@ -117,7 +117,21 @@ func check(ctx context.Context, in invocation) error {
 	}
 	fmt.Fprintf(in.stdout, "reditus-bridge %s: the configuration is valid\n", version)
 	in.cfg.Report(in.stdout)
+	reportBreaker(in.cfg, in.stdout)
 	return reportJournal(ctx, in.cfg, in.stdout)
+}
+
+// reportBreaker prints, for check, how the bridge treats Reditus when it
+// fails. A process that has just started knows nothing of Reditus yet: the
+// state of a running bridge's breaker is on its /metrics.
+func reportBreaker(cfg config.Config, stdout io.Writer) {
+	if cfg.DryRun() {
+		fmt.Fprintln(stdout, "breaker:   off (dry run: Reditus is never called)")
+		return
+	}
+	o := reditus.NewBreaker(reditus.BreakerOptions{}).Options()
+	fmt.Fprintf(stdout, "breaker:   closed at start; opens after %d unavailable answers from Reditus in a row, or a Retry-After (at most %v), and then one call probes it every %v; its state is reditus_bridge_reditus_breaker on /metrics\n",
+		o.OpenAfter, o.MaxPause, o.ProbeEvery)
 }
 
 // reportJournal prints, for check, where the journal is and whether it is

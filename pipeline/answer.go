@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -167,6 +168,13 @@ type Result struct {
 	// refused or failed the event, 0 otherwise: alerts tell a refused key
 	// (401, 403) from the other misconfigurations by it.
 	ReditusStatus int `json:"-"`
+	// RetryAt, for an event Reditus could not take, is when it may be
+	// called again (its Retry-After, or the breaker's next probe); zero when
+	// it did not say.
+	RetryAt time.Time `json:"-"`
+	// uncalled: the breaker refused the event's only call, so nothing was
+	// sent (and no attempt is counted).
+	uncalled bool
 }
 
 // result is the Result for code, with a reason a person can act on.
@@ -199,8 +207,8 @@ func ErrorResult(err error) Result {
 		reason = re.Message // Reditus's own words, e.g. which slug is unknown
 	}
 	res := result(code, redact.Emails(reason))
-	if re != nil || errors.As(err, &re) {
-		res.ReditusStatus = re.Status
+	if errors.As(err, &re) {
+		res.ReditusStatus, res.RetryAt, res.uncalled = re.Status, re.RetryAt, reditus.NotCalled(re)
 	}
 	return res
 }
