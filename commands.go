@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/admin"
+	"github.com/getreditus/reditus-bridge/alert"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/pipeline"
@@ -43,6 +44,13 @@ Runs the Stripe events that Stripe could not deliver to the bridge (at most 30
 days back, what Stripe keeps) through the bridge's pipeline. Safe to run twice.
 Needs STRIPE_API_KEY. For its flags: reditus-bridge recover stripe --help
 (README.md, "Backfill and recover").
+`
+	alertUsage = `usage: reditus-bridge alert test
+
+Sends a test alert to every destination of ALERT_URLS, and by email with
+ALERT_EMAIL and SMTP_URL, once each, and prints how each answered (its URL
+masked: it holds a token). It exits 1 when a destination failed, or none is
+configured (docs/operating.md, "Alerts").
 `
 	versionUsage = `usage: reditus-bridge version
 
@@ -109,7 +117,21 @@ func check(ctx context.Context, in invocation) error {
 	}
 	fmt.Fprintf(in.stdout, "reditus-bridge %s: the configuration is valid\n", version)
 	in.cfg.Report(in.stdout)
+	reportBreaker(in.cfg, in.stdout)
 	return reportJournal(ctx, in.cfg, in.stdout)
+}
+
+// reportBreaker prints, for check, how the bridge treats Reditus when it
+// fails. A process that has just started knows nothing of Reditus yet: the
+// state of a running bridge's breaker is on its /metrics.
+func reportBreaker(cfg config.Config, stdout io.Writer) {
+	if cfg.DryRun() {
+		fmt.Fprintln(stdout, "breaker:   off (dry run: Reditus is never called)")
+		return
+	}
+	o := reditus.NewBreaker(reditus.BreakerOptions{}).Options()
+	fmt.Fprintf(stdout, "breaker:   closed at start; opens after %d unavailable answers from Reditus in a row, or a Retry-After (at most %v), and then one call probes it every %v; its state is reditus_bridge_reditus_breaker on /metrics\n",
+		o.OpenAfter, o.MaxPause, o.ProbeEvery)
 }
 
 // reportJournal prints, for check, where the journal is and whether it is
@@ -135,6 +157,34 @@ func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) err
 		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
 	}
 	fmt.Fprintf(stdout, "admin:     %s\n", admin)
+	return nil
+}
+
+// alertTest answers `alert test`: one test alert to every destination.
+func alertTest(ctx context.Context, in invocation) error {
+	if len(in.args) != 1 || in.args[0] != "test" {
+		return errors.New("usage: reditus-bridge alert test")
+	}
+	alerts, err := alert.New(in.cfg, alert.Deps{})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	answers := alerts.Test(ctx)
+	if len(answers) == 0 {
+		return errors.New("no alert destination: set ALERT_URLS, or ALERT_EMAIL and SMTP_URL")
+	}
+	failed := 0
+	for _, a := range answers {
+		if a.Err != nil {
+			failed++
+			fmt.Fprintf(in.stdout, "%s: failed: %v\n", a.Destination, a.Err)
+			continue
+		}
+		fmt.Fprintf(in.stdout, "%s: %s\n", a.Destination, a.Answer)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d alert destinations failed", failed, len(answers))
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/alert"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
@@ -36,12 +37,12 @@ func serve(ctx context.Context, in invocation) error {
 	if store != nil {
 		defer store.Close()
 	}
-	client := reditus.New(reditus.Options{
-		BaseURL:   cfg.ReditusAPIURL,
-		APIKey:    cfg.ReditusAPIKey.Reveal(),
-		OnAttempt: m.ReditusAttempt,
-	})
-	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m}
+	alerts, err := newAlerter(cfg, store, logger, m)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	client, breaker := reditusClient(cfg, logger, m, alerts)
+	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m, Alerter: alerts}
 	hdeps := handlers.Deps{Log: logger, Metrics: m}
 	if store != nil { // a nil *journal.DB in an interface would not be nil
 		deps.Journal, hdeps.Events = store, store
@@ -67,9 +68,16 @@ func serve(ctx context.Context, in invocation) error {
 	// The worker and retention run beside the servers. SIGTERM stops them
 	// taking new work at once; a delivery the worker has begun finishes
 	// (its context is its lease), like a webhook in flight, within the grace.
-	workers := runJournal(ctx, cfg, store, bridge, logger, m)
+	// Alerts run until the last webhook and delivery are done, so that
+	// what they report is still sent.
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	alerting := make(chan error, 1)
+	go func() { alerting <- alerts.Run(alertCtx) }()
+	workers := runJournal(ctx, cfg, store, bridge, breaker, logger, m, alerts)
 	err = runServers(ctx, servers, listeners, logger)
 	workers.Wait()
+	stopAlerts()
+	<-alerting
 	if err == nil {
 		logger.Info("stopped")
 	}
@@ -84,6 +92,38 @@ func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
 		return slog.NewTextHandler(stdout, opts)
 	}
 	return slog.NewJSONHandler(stdout, opts)
+}
+
+// reditusClient is the client of the bridge's Reditus, and the breaker it
+// shares with the journal's worker.
+func reditusClient(cfg config.Config, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) (*reditus.Client, *reditus.Breaker) {
+	breaker := reditus.NewBreaker(reditus.BreakerOptions{OnChange: watchBreaker(logger, m)})
+	return reditus.New(reditus.Options{
+		BaseURL:   cfg.ReditusAPIURL,
+		APIKey:    cfg.ReditusAPIKey.Reveal(),
+		OnAttempt: reditusAttempts(m, alerts),
+		Breaker:   breaker,
+	}), breaker
+}
+
+// watchBreaker shows the breaker toward Reditus in the metrics, and logs
+// when it opens and when it closes again; the probes in between change its
+// state every few seconds during an outage, and are only counted.
+func watchBreaker(logger *slog.Logger, m *metrics.Metrics) func(from, to reditus.State, why string) {
+	var states []string
+	for _, s := range reditus.States() {
+		states = append(states, s.String())
+	}
+	m.BreakerState(reditus.Closed.String(), states)
+	return func(from, to reditus.State, why string) {
+		m.BreakerState(to.String(), states)
+		switch {
+		case from == reditus.Closed && to == reditus.Open:
+			logger.Warn("reditus: breaker open: webhooks are queued without calling Reditus, and one call probes it every few seconds", "why", why)
+		case to == reditus.Closed:
+			logger.Info("reditus: breaker closed: Reditus answers again, and the queue drains")
+		}
+	}
 }
 
 // stripeLookups is the Stripe API client of the webhook path, or nil (no
@@ -111,6 +151,32 @@ func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m 
 	return store
 }
 
+// newAlerter is the alerter of cfg, which counts in the journal when there
+// is one; a journal that could not be opened is its first alert.
+func newAlerter(cfg config.Config, store *journal.DB, logger *slog.Logger, m *metrics.Metrics) (*alert.Alerter, error) {
+	deps := alert.Deps{Log: logger, Metrics: m}
+	if store != nil { // a nil *journal.DB in an interface would not be nil
+		deps.Ledger = store
+	}
+	alerts, err := alert.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	if store == nil {
+		alerts.Alert(alert.Report{Kind: alert.JournalUnavailable, Reason: "the journal could not be opened at start; the bridge serves without it until it restarts"})
+	}
+	return alerts, nil
+}
+
+// reditusAttempts is told of every HTTP attempt to Reditus: the metrics
+// count it, and the alerts see an outage begin and end in them.
+func reditusAttempts(m *metrics.Metrics, alerts *alert.Alerter) func(int, time.Duration, bool) {
+	return func(status int, d time.Duration, retry bool) {
+		m.ReditusAttempt(status, d, retry)
+		alerts.Alert(alert.ReditusAnswer(status))
+	}
+}
+
 // journalKind names the journal in the startup line.
 func journalKind(ctx context.Context, store *journal.DB) string {
 	if store == nil {
@@ -123,16 +189,20 @@ func journalKind(ctx context.Context, store *journal.DB) string {
 	return st.Kind + ": " + st.Where
 }
 
-// runJournal starts the queue's worker and retention; the returned group
-// ends when ctx does and they have finished.
-func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+// runJournal starts the queue's worker, paced by the breaker toward
+// Reditus, and retention; the returned group ends when ctx does and they
+// have finished.
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, breaker *reditus.Breaker, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
 	}
 	worker := &journal.Worker{
-		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
-		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
+		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
+		OnFailed: func(r journal.Record) {
+			m.QueueFailed(r.Provider)
+			alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})
+		},
 	}
 	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
 	wg.Go(func() { _ = worker.Run(ctx) })

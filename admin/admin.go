@@ -1,9 +1,9 @@
-// Package admin shows the journal to the operator (docs/design.md): GET
-// /admin, a page a person can use without reading docs, with an overview of
-// the last 30 days above the events; GET /admin/events/{id}, everything
-// about one event, every attempt at Reditus included; GET /admin/api/...,
-// the same as JSON; POST /admin/api/events/{id}/retry, which runs a
-// journaled event through the pipeline again; DELETE
+// Package admin shows the journal to the operator (docs/operating.md,
+// "/admin"): GET /admin, a page a person can use without reading docs, with
+// an overview of the last 30 days above the events; GET /admin/events/{id},
+// everything about one event, every attempt at Reditus included; GET
+// /admin/api/..., the same as JSON; POST /admin/api/events/{id}/retry, which
+// runs a journaled event through the pipeline again; DELETE
 // /admin/api/events?email=, which erases a customer's events; and the events
 // command, the journal in a terminal. It answers "why was this signup not
 // tracked?".
@@ -45,7 +45,7 @@ type Journal interface {
 // Summarizer counts the journal since each of sinces, in one pass: the
 // overview, and GET /admin/api/summary.
 type Summarizer interface {
-	Summaries(ctx context.Context, sinces ...time.Time) ([]journal.Summary, error)
+	Overviews(ctx context.Context, sinces ...time.Time) ([]journal.Overview, error)
 }
 
 // Forgetter erases a customer's events: every record whose email is email,
@@ -84,7 +84,7 @@ type Options struct {
 // lease ran out.
 const retryBudget = 30 * time.Second
 
-// adminUser is the basic-auth user name (DESIGN.md section 3).
+// adminUser is the basic-auth user name (docs/operating.md, "/admin").
 const adminUser = "admin"
 
 // realm is named in the 401's WWW-Authenticate, which makes a browser ask for

@@ -199,7 +199,7 @@ type failing struct{}
 
 func (failing) List(context.Context, journal.Filter) ([]journal.Record, error) { return nil, errBoom }
 func (failing) Get(context.Context, int64) (journal.Record, error)             { return journal.Record{}, errBoom }
-func (failing) Summaries(context.Context, ...time.Time) ([]journal.Summary, error) {
+func (failing) Overviews(context.Context, ...time.Time) ([]journal.Overview, error) {
 	return nil, errBoom
 }
 func (failing) Forget(context.Context, string) (int64, error) { return 0, errBoom }

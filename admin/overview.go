@@ -52,7 +52,7 @@ func (s *server) summaryAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "since: "+err.Error())
 		return
 	}
-	sums, err := s.events.Summaries(r.Context(), since)
+	sums, err := s.events.Overviews(r.Context(), since)
 	if err != nil || len(sums) != 1 {
 		s.log.Error("admin: summarize the journal", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not read the journal; the bridge's log says why")
@@ -61,7 +61,7 @@ func (s *server) summaryAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toSummaryJSON(sums[0]))
 }
 
-func toSummaryJSON(sum journal.Summary) summaryJSON {
+func toSummaryJSON(sum journal.Overview) summaryJSON {
 	out := summaryJSON{
 		Since: sum.Since.UTC(), Counts: orEmpty(sum.Counts), Providers: map[string]map[outcome.Word]int{},
 		Days: make([]dayJSON, 0, len(sum.Days)), NeedsAttention: sum.NeedsAttention,
@@ -148,7 +148,7 @@ func (s *server) overview(ctx context.Context, now time.Time) (*overview, error)
 	for i, w := range windows {
 		sinces[i], _ = parseSince(w.since, now)
 	}
-	sums, err := s.events.Summaries(ctx, sinces...)
+	sums, err := s.events.Overviews(ctx, sinces...)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (s *server) overview(ctx context.Context, now time.Time) (*overview, error)
 
 // outcomeLines are the outcomes that happened in the widest window, in the
 // legend's order, then any the legend lacks.
-func outcomeLines(sums []journal.Summary) []outcomeLine {
+func outcomeLines(sums []journal.Overview) []outcomeLine {
 	var lines []outcomeLine
 	for _, n := range happened(sums[len(sums)-1].Counts) {
 		line := outcomeLine{Name: n, Badge: outcomeOf(n).Badge}
@@ -192,7 +192,7 @@ func outcomeLines(sums []journal.Summary) []outcomeLine {
 }
 
 // providerLines are the providers with events in the widest window, by name.
-func providerLines(sums []journal.Summary) []providerLine {
+func providerLines(sums []journal.Overview) []providerLine {
 	widest := sums[len(sums)-1].Providers
 	var lines []providerLine
 	for _, p := range slices.Sorted(maps.Keys(widest)) {

@@ -17,9 +17,14 @@ import (
 func setenv(t *testing.T, env map[string]string) {
 	t.Helper()
 	vars := []string{"PORT", "LOG_LEVEL", "REDITUS_API_KEY", "REDITUS_API_URL", "DRY_RUN", "STRIPE_API_KEY", "STRIPE_API_URL",
-		"HOST", "LOG_FORMAT", "METRICS_PORT", "DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN"}
+		"HOST", "LOG_FORMAT", "METRICS_PORT", "DATA_DIR", "DATABASE_URL", "JOURNAL_RETENTION", "RETRY_FOR", "ADMIN_TOKEN",
+		"PUBLIC_URL", "FLY_APP_NAME", "POLAR_ACCESS_TOKEN", "POLAR_API_URL", "PADDLE_API_KEY", "PADDLE_API_URL",
+		"LEMONSQUEEZY_API_KEY", "LEMONSQUEEZY_STORE_ID", "LEMONSQUEEZY_API_URL", "WORKOS_API_KEY", "WORKOS_API_URL",
+		"CHARGEBEE_SITE", "CHARGEBEE_API_KEY", "CHARGEBEE_API_URL",
+		"ALERT_URLS", "ALERT_EMAIL", "SMTP_URL", "ALERT_INTERVAL", "ALERT_UNAVAILABLE_AFTER"}
 	for _, p := range providers.All() {
-		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+		vars = append(vars, p.TestEventsVar())
+		vars = append(vars, p.Variables()...)
 	}
 	for _, k := range vars {
 		t.Setenv(k, "") // restores the variable after the test
@@ -88,7 +93,7 @@ func TestLoadLive(t *testing.T) {
 	}
 }
 
-// DESIGN.md section 4: the development secret only in the local default; a
+// docs/configuration.md, "The local default and dry run": the development secret only in the local default; a
 // provider secret without REDITUS_API_KEY only with DRY_RUN=true; DRY_RUN
 // forces dry run even with a key.
 func TestDryRunRule(t *testing.T) {

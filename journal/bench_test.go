@@ -157,17 +157,17 @@ func BenchmarkBeginFinishPaced(b *testing.B) {
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
 }
 
-// BenchmarkSummary counts a journal of 100,000 events over 30 days as
+// BenchmarkOverview counts a journal of 100,000 events over 30 days as
 // /admin's overview does on each look at the page: the last 24 hours, 7
 // days and 30 days.
 //
-//	go test ./journal -run '^$' -bench 'Summary|Forget' -benchtime 10x
-func BenchmarkSummary(b *testing.B) {
+//	go test ./journal -run '^$' -bench 'Overview|Forget' -benchtime 10x
+func BenchmarkOverview(b *testing.B) {
 	s := fullJournal(b, 100_000)
 	b.ResetTimer()
 	for range b.N {
 		now := time.Now()
-		if _, err := s.Summaries(context.Background(), now.Add(-24*time.Hour), now.Add(-7*24*time.Hour), now.Add(-30*24*time.Hour)); err != nil {
+		if _, err := s.Overviews(context.Background(), now.Add(-24*time.Hour), now.Add(-7*24*time.Hour), now.Add(-30*24*time.Hour)); err != nil {
 			b.Fatal(err)
 		}
 	}

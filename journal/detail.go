@@ -40,25 +40,6 @@ type Attempt struct {
 // for days, and its first thousand answers say no more than its last fifty.
 const MaxAttemptLog = 50
 
-// Summary counts the journal's events received since a moment: by outcome,
-// by provider and outcome, and by UTC day.
-type Summary struct {
-	Since     time.Time
-	Counts    map[outcome.Word]int
-	Providers map[string]map[outcome.Word]int
-	// Days are the UTC days from Since's to today's, oldest first, each
-	// with its counts by outcome; a day with no events is there, empty.
-	Days []Day
-	// NeedsAttention counts the events that Filter.NeedsAttention selects.
-	NeedsAttention int
-}
-
-// Day is one UTC day of a Summary.
-type Day struct {
-	Date   time.Time // midnight UTC
-	Counts map[outcome.Word]int
-}
-
 // detailText is f's detail as the record's columns hold it: found and sent
 // as JSON ("" for none), and detailed "1" when either is set, which makes
 // Finish replace the record's detail, slugs included, rather than keep it:

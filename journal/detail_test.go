@@ -110,7 +110,7 @@ func testDetail(t *testing.T, b backend) {
 		}
 	})
 
-	t.Run("Summary counts by outcome, provider and day, and what needs attention", func(t *testing.T) {
+	t.Run("Overviews count by outcome, provider, day and window, and what needs attention", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
 		add := func(provider, id string, word outcome.Word, ago time.Duration, reason string) {
@@ -127,10 +127,11 @@ func testDetail(t *testing.T, b backend) {
 		add("generic", "msg_7", "rejected", 49*time.Hour, "affiliate not found")
 		add("generic", "msg_8", "failed", 40*24*time.Hour, "too old to count")
 
-		sum, err := s.Summary(ctx, t0.Add(-72*time.Hour))
-		if err != nil {
+		sums, err := s.Overviews(ctx, t0.Add(-72*time.Hour))
+		if err != nil || len(sums) != 1 {
 			t.Fatal(err)
 		}
+		sum := sums[0]
 		wantCounts := map[outcome.Word]int{"forwarded": 2, "skipped": 2, journal.Queued: 2, "rejected": 1}
 		wantProviders := map[string]map[outcome.Word]int{"stripe": {"forwarded": 2, journal.Queued: 2}, "clerk": {"skipped": 2}, "generic": {"rejected": 1}}
 		if !reflect.DeepEqual(sum.Counts, wantCounts) || !reflect.DeepEqual(sum.Providers, wantProviders) {
@@ -155,14 +156,14 @@ func testDetail(t *testing.T, b backend) {
 		}
 		// Several windows from one pass count as each alone does.
 		sinces := []time.Time{t0.Add(-3 * time.Hour), t0.Add(-72 * time.Hour), t0.Add(-7 * time.Hour), t0}
-		all, err := s.Summaries(ctx, sinces...)
+		all, err := s.Overviews(ctx, sinces...)
 		if err != nil || len(all) != len(sinces) {
-			t.Fatalf("Summaries: %d, %v", len(all), err)
+			t.Fatalf("Overviews: %d, %v", len(all), err)
 		}
 		for i, since := range sinces {
-			alone, err := s.Summary(ctx, since)
-			if err != nil || !reflect.DeepEqual(all[i], alone) {
-				t.Errorf("Summaries[%d] = %+v\nSummary(%v) = %+v (%v)", i, all[i], since, alone, err)
+			alone, err := s.Overviews(ctx, since)
+			if err != nil || !reflect.DeepEqual(all[i], alone[0]) {
+				t.Errorf("Overviews(...)[%d] = %+v\nOverviews(%v) = %+v (%v)", i, all[i], since, alone, err)
 			}
 		}
 		if all[0].Counts[journal.Queued] != 2 || all[0].Counts["forwarded"] != 1 || all[0].NeedsAttention != 1 || all[3].Counts["forwarded"] != 1 || len(all[3].Counts) != 1 {

@@ -134,6 +134,7 @@ func ids(recs []journal.Record) []string {
 // testStore is the one suite both stores pass.
 func testStore(t *testing.T, b backend) {
 	ctx := context.Background()
+	testSummary(t, b) // doctor's reads: summary_test.go
 
 	t.Run("Begin records a new delivery as pending, claimed by its caller", func(t *testing.T) {
 		clk := newClock()

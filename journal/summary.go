@@ -2,152 +2,89 @@ package journal
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
+	"math/rand/v2"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/outcome"
 )
 
-// maxSummaryDays bounds a Summary's days: one since a date years back counts
-// every event, and lists the latest days only.
-const maxSummaryDays = 400
+// Summary is the journal counted, for doctor: what became of recent events,
+// and what waits.
+type Summary struct {
+	// Outcomes counts the records received at or after the Summary's
+	// since, by provider and outcome.
+	Outcomes map[string]map[outcome.Word]int
+	// Queued counts the records that wait for the worker, whenever they
+	// arrived; OldestQueued is when the oldest of them was received (zero
+	// when none waits).
+	Queued       int
+	OldestQueued time.Time
+	// Failed counts the records given up on (outcome failed) whose outcome
+	// was written at or after since.
+	Failed int
+}
 
-// Summary counts the records received at or after since: by outcome, by
-// provider and outcome, by UTC day, and those that need attention
-// (Filter.NeedsAttention). It is GET /admin/api/summary.
+// Summary counts the records for doctor: those received at or after since
+// by provider and outcome, the queued ones and the oldest of them, and those
+// given up on since.
 func (db *DB) Summary(ctx context.Context, since time.Time) (Summary, error) {
-	sums, err := db.Summaries(ctx, since)
+	sum := Summary{Outcomes: map[string]map[outcome.Word]int{}}
+	rows, err := db.read.Query(ctx, `SELECT provider, outcome, COUNT(*) FROM journal WHERE received_at >= ? GROUP BY provider, outcome`, db.t(since))
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, fmt.Errorf("journal: summary: %w", err)
 	}
-	return sums[0], nil
-}
-
-// Summaries is Summary for each of sinces, in their order, from one pass
-// over the records of the widest: /admin's overview of the last 24 hours,
-// 7 days and 30 days reads the last 30 days once, not three times.
-func (db *DB) Summaries(ctx context.Context, sinces ...time.Time) ([]Summary, error) {
-	if len(sinces) == 0 {
-		return nil, nil
-	}
-	// asc are the sinces oldest first: a record received at or after
-	// asc[i] and before asc[i+1] is in windows asc[0] to asc[i].
-	asc := slices.Clone(sinces)
-	for i := range asc {
-		asc[i] = utc(asc[i])
-	}
-	slices.SortFunc(asc, func(a, b time.Time) int { return a.Compare(b) })
-	query, args := db.summaryQuery(asc)
-	rows, err := db.read.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: summary: %w", err)
-	}
-	counted := make([]Summary, len(asc))
-	byDay := make([]map[string]map[outcome.Word]int, len(asc))
-	for i := range asc {
-		counted[i] = Summary{Since: asc[i], Counts: map[outcome.Word]int{}, Providers: map[string]map[outcome.Word]int{}}
-		byDay[i] = map[string]map[outcome.Word]int{}
-	}
-	err = eachCount(rows, func(c count) {
-		for i := 0; i <= c.window && i < len(asc); i++ {
-			counted[i].Counts[c.outcome] += c.n
-			add(counted[i].Providers, c.provider, c.outcome, c.n)
-			add(byDay[i], c.day, c.outcome, c.n)
-			if c.attention {
-				counted[i].NeedsAttention += c.n
-			}
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("journal: summary: %w", err)
-	}
-	out := make([]Summary, len(sinces))
-	for i, since := range sinces {
-		j, _ := slices.BinarySearchFunc(asc, utc(since), func(a, b time.Time) int { return a.Compare(b) })
-		out[i] = counted[j]
-		out[i].Days = days(asc[j], db.clock(), byDay[j])
-	}
-	return out, nil
-}
-
-// summaryQuery counts the records received since asc[0] by provider, outcome,
-// UTC day, the latest of asc at or before their arrival (its index), and
-// whether they need attention.
-func (db *DB) summaryQuery(asc []time.Time) (string, []any) {
-	var window strings.Builder
-	var args []any
-	window.WriteString("0")
-	if len(asc) > 1 {
-		window.Reset()
-		window.WriteString("CASE")
-		for i := len(asc) - 1; i > 0; i-- {
-			window.WriteString(" WHEN received_at >= ? THEN " + strconv.Itoa(i))
-			args = append(args, db.t(asc[i]))
-		}
-		window.WriteString(" ELSE 0 END")
-	}
-	args = append(args, db.t(db.clock().Add(-attentionAfter)), db.t(asc[0]))
-	return `SELECT provider, outcome, ` + db.d.day + `, ` + window.String() + `,
-			CASE WHEN ` + attentionCond + ` THEN 1 ELSE 0 END, COUNT(*)
-		FROM journal WHERE received_at >= ? GROUP BY 1, 2, 3, 4, 5`, args
-}
-
-// count is one row of summaryQuery.
-type count struct {
-	provider  string
-	outcome   outcome.Word
-	day       string
-	window    int
-	attention bool
-	n         int
-}
-
-// eachCount calls add with each row of summaryQuery.
-func eachCount(rows *sql.Rows, add func(count)) error {
 	defer rows.Close()
 	for rows.Next() {
-		var c count
-		var attention int
-		if err := rows.Scan(&c.provider, &c.outcome, &c.day, &c.window, &attention, &c.n); err != nil {
-			return err
+		var provider string
+		var word outcome.Word
+		var n int
+		if err := rows.Scan(&provider, &word, &n); err != nil {
+			return Summary{}, fmt.Errorf("journal: summary: %w", err)
 		}
-		c.attention = attention == 1
-		add(c)
-	}
-	return rows.Err()
-}
-
-// add adds n to m[k][o].
-func add(m map[string]map[outcome.Word]int, k string, o outcome.Word, n int) {
-	if m[k] == nil {
-		m[k] = map[outcome.Word]int{}
-	}
-	m[k][o] += n
-}
-
-// days are the UTC days from since's to now's, the latest maxSummaryDays of
-// them, each with its counts in byDay (by 2006-01-02).
-func days(since, now time.Time, byDay map[string]map[outcome.Word]int) []Day {
-	first, last := since.UTC().Truncate(24*time.Hour), now.UTC().Truncate(24*time.Hour)
-	first = maxTime(first, last.AddDate(0, 0, 1-maxSummaryDays))
-	var out []Day
-	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
-		counts := byDay[d.Format(time.DateOnly)]
-		if counts == nil {
-			counts = map[outcome.Word]int{}
+		if sum.Outcomes[provider] == nil {
+			sum.Outcomes[provider] = map[outcome.Word]int{}
 		}
-		out = append(out, Day{Date: d, Counts: counts})
+		sum.Outcomes[provider][word] = n
 	}
-	return out
+	if err := rows.Err(); err != nil {
+		return Summary{}, fmt.Errorf("journal: summary: %w", err)
+	}
+	err = db.read.QueryRow(ctx, `SELECT COUNT(*), MIN(received_at) FROM journal WHERE outcome = 'queued'`).Scan(&sum.Queued, timeScanner{&sum.OldestQueued})
+	if err == nil {
+		err = db.read.QueryRow(ctx, `SELECT COUNT(*) FROM journal WHERE outcome = 'failed' AND updated_at >= ?`, db.t(since)).Scan(&sum.Failed)
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("journal: summary: %w", err)
+	}
+	return sum, nil
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
+// Writable makes a write and takes it back in the same transaction, which
+// it commits: a row into the migrations table, then out again. A store that
+// cannot take writes (a read-only file or database, a full disk) says so
+// now, not when a webhook needs it; the journal is as it was.
+func (db *DB) Writable(ctx context.Context) error {
+	if err := db.inPlace(); err != nil {
+		return err
 	}
-	return b
+	tx, err := db.write.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	defer tx.Rollback()
+	// A version no migration has, and no other doctor at the same moment.
+	version := -1 - rand.Int32N(1<<30)
+	for _, q := range []string{
+		`INSERT INTO schema_migrations (version, name) VALUES (?, 'doctor: a write that is taken back')`,
+		`DELETE FROM schema_migrations WHERE version = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, db.d.placeholders(q), version); err != nil {
+			return fmt.Errorf("journal: write: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	return nil
 }

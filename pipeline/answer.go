@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/mapping"
@@ -169,6 +170,17 @@ type Result struct {
 	// Journaled is the state the journal was given for the event (stateOf);
 	// empty when it was not journaled.
 	Journaled outcome.Word `json:"-"`
+	// ReditusStatus is the HTTP status of Reditus's answer when Reditus
+	// refused or failed the event, 0 otherwise: alerts tell a refused key
+	// (401, 403) from the other misconfigurations by it.
+	ReditusStatus int `json:"-"`
+	// RetryAt, for an event Reditus could not take, is when it may be
+	// called again (its Retry-After, or the breaker's next probe); zero when
+	// it did not say.
+	RetryAt time.Time `json:"-"`
+	// uncalled: the breaker refused the event's only call, so nothing was
+	// sent (and no attempt is counted).
+	uncalled bool
 }
 
 // result is the Result for code, with a reason a person can act on.
@@ -200,5 +212,9 @@ func ErrorResult(err error) Result {
 	case errors.As(err, &re) && (code == outcome.Rejected || code == outcome.NotReferred):
 		reason = re.Message // Reditus's own words, e.g. which slug is unknown
 	}
-	return result(code, redact.Emails(reason))
+	res := result(code, redact.Emails(reason))
+	if errors.As(err, &re) {
+		res.ReditusStatus, res.RetryAt, res.uncalled = re.Status, re.RetryAt, reditus.NotCalled(re)
+	}
+	return res
 }

@@ -122,5 +122,7 @@ func (p *Pipeline) forward(ctx context.Context, ev mapping.Event) Result {
 		money = ErrorResult(err)
 	}
 	money.ReferralID, money.Sent = res.ReferralID, res.Sent
+	// A conversion sent before a refused money call was an attempt.
+	money.uncalled = money.uncalled && conv == (reditus.Conversion{})
 	return money
 }

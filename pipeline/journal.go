@@ -70,6 +70,7 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 		p.journalFailed(ctx, "begin", err)
 		return p.remembered(ctx, a, ev)
 	}
+	p.journalAnswered("begin", nil)
 	if !claimed {
 		return p.recorded(ctx, rec)
 	}
@@ -199,8 +200,8 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 	}
 	f := finishOf(res)
 	f.Lease = rec.NextAttemptAt // the work's lease: a newer holder's outcome stands
-	if f.Outcome == journal.Queued {
-		f.NextAttemptAt = journal.NextAttempt(0, time.Now())
+	if next := journal.NextAttempt(0, time.Now()); f.Outcome == journal.Queued && next.After(f.NextAttemptAt) {
+		f.NextAttemptAt = next
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWait)
 	defer cancel()
@@ -222,11 +223,15 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 // finishOf is the journal's record of a settled Result. Attempts counts
 // deliveries made, one per pass through the pipeline; the Reditus client's
 // own in-request retries are in the metrics, and each HTTP attempt is in
-// the AttemptLog, for /admin's event page (detail.go).
+// the AttemptLog, for /admin's event page (detail.go). A queued event is due
+// no sooner than Reditus (or the breaker) said.
 func finishOf(res Result) journal.Finish {
 	f := journal.Finish{Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email}
-	if res.Code != outcome.Skipped && res.Code != outcome.DryRun { // those call no one
+	if res.Code != outcome.Skipped && res.Code != outcome.DryRun && !res.uncalled { // those call no one
 		f.Attempts = 1
+	}
+	if f.Outcome == journal.Queued {
+		f.NextAttemptAt = res.RetryAt
 	}
 	return withDetail(f, res)
 }
@@ -263,4 +268,5 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 func (p *Pipeline) journalFailed(ctx context.Context, op string, err error) {
 	p.log.ErrorContext(ctx, "journal "+op+" failed; going on without the journal", "err", err)
 	p.metrics.JournalError(op)
+	p.journalAnswered(op, err)
 }

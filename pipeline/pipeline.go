@@ -59,6 +59,7 @@ type Deps struct {
 	Journal Journal       // nil: in-memory dedupe only, nothing queued
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
+	Alerter Alerter // nil: no alerts
 }
 
 // Memory for re-sent deliveries: a sender re-sends within seconds or minutes,
@@ -80,6 +81,7 @@ type Pipeline struct {
 	journal    Journal
 	log        *slog.Logger
 	metrics    *metrics.Metrics
+	alerter    Alerter
 	deliveries *deliveries
 	routes     map[string]route // by provider name
 }
@@ -87,7 +89,8 @@ type Pipeline struct {
 // route is one provider as the pipeline runs it.
 type route struct {
 	providers.Provider
-	check   verify.Func // nil: the provider is off (no secret)
+	check   verify.Func        // nil: the provider is off (no secret)
+	resolve providers.Resolver // nil: the verified body is the event
 	options mapping.Options
 }
 
@@ -105,6 +108,7 @@ func New(cfg config.Config, deps Deps) (*Pipeline, error) {
 		journal:    deps.Journal,
 		log:        deps.Log,
 		metrics:    deps.Metrics,
+		alerter:    deps.Alerter,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),
 		routes:     map[string]route{},
 	}
@@ -126,10 +130,11 @@ func newRoute(cfg config.Config, p providers.Provider) (route, error) {
 		return route{}, err
 	}
 	r := route{Provider: p, options: mapping.Options{AcceptTestEvents: settings.AcceptTestEvents}}
-	if secrets := cfg.WebhookSecrets(p); len(secrets) > 0 {
-		if r.check, err = p.Scheme.Verifier(secrets.Reveal()); err != nil {
+	if cfg.Enabled(p) {
+		if r.check, err = p.Scheme.Verifier(cfg.WebhookSecrets(p).Reveal()); err != nil {
 			return route{}, fmt.Errorf("%s: %w", p.SecretVar(), err)
 		}
+		r.resolve = resolver(cfg, p)
 	}
 	return r, nil
 }
@@ -151,9 +156,13 @@ type Delivery struct {
 func (p *Pipeline) Webhook(ctx context.Context, d Delivery) Result {
 	start := time.Now()
 	a, err := p.verified(d)
+	if err == nil {
+		a.body, err = p.resolved(ctx, a.provider, d.Header, a.body)
+	}
 	if err != nil {
 		res := ErrorResult(err)
 		p.logLine(ctx, d.Provider, res, start)
+		p.notify(d.Provider, res)
 		return res
 	}
 	return p.run(ctx, a, start)
@@ -167,7 +176,7 @@ func (p *Pipeline) verified(d Delivery) (arrival, error) {
 	case !ok:
 		return arrival{}, outcome.New(outcome.Disabled, "no provider %q", d.Provider)
 	case r.check == nil:
-		return arrival{}, outcome.New(outcome.Disabled, "%s webhooks are off: set %s", r.Name, r.SecretVar())
+		return arrival{}, outcome.New(outcome.Disabled, "%s webhooks are off: set %s", r.Name, r.OnVar())
 	}
 	body, release, err := d.Read()
 	if err != nil {
@@ -264,5 +273,6 @@ func (p *Pipeline) run(ctx context.Context, a arrival, start time.Time) Result {
 	}
 	res.EventID, res.EventType = ev.ID, ev.Type
 	p.logLine(ctx, a.provider, res, start)
+	p.notify(a.provider, res)
 	return res
 }
