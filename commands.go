@@ -194,13 +194,17 @@ func simulateEvent(ctx context.Context, in invocation) error {
 	return simulate.Run(ctx, in.cfg, in.args, in.stdout)
 }
 
-// events answers events from the journal the bridge serves with.
+// events answers events, and events forget, from the journal the bridge
+// serves with.
 func events(ctx context.Context, in invocation) error {
 	store, err := journal.Open(ctx, journal.Options{DataDir: in.cfg.DataDir, DatabaseURL: in.cfg.DatabaseURL.Reveal()})
 	if err != nil {
 		return fmt.Errorf("open the journal: %w", err)
 	}
 	defer store.Close()
+	if len(in.args) > 0 && in.args[0] == "forget" {
+		return admin.Forget(ctx, in.args[1:], store, in.stdout)
+	}
 	return admin.Events(ctx, in.args, store, in.stdout)
 }
 

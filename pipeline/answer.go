@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
+	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
@@ -159,6 +160,11 @@ type Result struct {
 	// Sent is what was sent to Reditus or, in dry run, what would have
 	// been; zero when nothing was. It is logged masked, never answered.
 	Sent reditus.Conversion `json:"-"`
+	// Found is the referral data the mapping found, and where; Attempts
+	// are the HTTP attempts made at Reditus for the event, in order. The
+	// journal keeps both for /admin's event page.
+	Found    []mapping.Field   `json:"-"`
+	Attempts []reditus.Attempt `json:"-"`
 	// Repeat marks the answer given to an earlier copy of the same delivery.
 	Repeat bool `json:"-"`
 	// Journaled is the state the journal was given for the event (stateOf);

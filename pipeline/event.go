@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -37,15 +38,45 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 	return ev.WithRelated(related...), nil
 }
 
-// send forwards ev, unless it is to be skipped.
+// send forwards ev, unless it is to be skipped. The Result says what the
+// mapping found, and every attempt made at Reditus, for the journal.
 func (p *Pipeline) send(ctx context.Context, ev mapping.Event) Result {
-	if ev.Skip != "" {
-		return result(outcome.Skipped, ev.Skip)
-	}
 	// The sender hanging up must not abandon a conversion half-sent:
 	// finishing it costs at most the Reditus client's budget, and the
 	// sender's re-send then finds it done instead of racing it.
-	return p.forward(context.WithoutCancel(ctx), ev)
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case ev.Skip != "":
+		res := result(outcome.Skipped, ev.Skip)
+		if p.journal != nil {
+			res.Found = ev.Found()
+		}
+		return res
+	case p.journal == nil: // nothing keeps the detail
+		return p.forward(ctx, ev)
+	}
+	var tried attempts
+	res := p.forward(reditus.WithAttempts(ctx, tried.add), ev)
+	res.Found, res.Attempts = ev.Found(), tried.all()
+	return res
+}
+
+// attempts collects the attempts at Reditus of one event.
+type attempts struct {
+	mu   sync.Mutex
+	list []reditus.Attempt
+}
+
+func (a *attempts) add(at reditus.Attempt) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.list = append(a.list, at)
+}
+
+func (a *attempts) all() []reditus.Attempt {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.list
 }
 
 // forward sends what the event reports: its conversion, then its payment,

@@ -187,11 +187,17 @@ func (c *Client) admitted(ctx context.Context, call Call, body []byte, retry boo
 	return raw, err
 }
 
-func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool) ([]byte, error) {
+func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool) (answer []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	start, status := time.Now(), 0
-	defer func() { c.opts.OnAttempt(status, time.Since(start), retry) }()
+	defer func() {
+		d := time.Since(start)
+		c.opts.OnAttempt(status, d, retry)
+		if report, ok := ctx.Value(attemptsKey{}).(func(Attempt)); ok {
+			report(newAttempt(call, body, start, d, status, answer, err))
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+call.Path(), bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Call: call, Kind: Misconfigured, Message: "build request", Err: err}
