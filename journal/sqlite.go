@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -135,6 +136,20 @@ func sqliteFile(dataDir string) (file, dsn string, err error) {
 	file, err = filepath.Abs(filepath.Join(dataDir, "bridge.db"))
 	if err != nil {
 		return "", "", fmt.Errorf("journal: data directory: %w", err)
+	}
+	// SQLite would create the file 0644, less the umask, and its -wal and
+	// -shm files as the file is: the journal holds emails and raw bodies,
+	// and DATA_DIR is often a directory that was there before (a volume's
+	// mount point), whose mode protects nothing. An empty file is an empty
+	// database.
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return "", "", fmt.Errorf("journal: %w", err)
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return "", "", fmt.Errorf("journal: %w", err)
 	}
 	// A file: URI, percent-encoded, so that no character of the path is
 	// taken for the start of the parameters.
