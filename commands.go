@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/admin"
@@ -118,24 +120,47 @@ func check(ctx context.Context, in invocation) error {
 func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
-	if err != nil {
+	store, err := openToRead(ctx, cfg)
+	switch {
+	case errors.Is(err, journal.ErrNoJournal) && !missingDataDir(cfg):
+		// A new volume, or a new database: the bridge makes the journal
+		// when it starts.
+		fmt.Fprintf(stdout, "journal:   %v yet: the bridge makes it when it starts; retention %v, queued events retried for %v\n", err, cfg.JournalRetention, cfg.RetryFor)
+	case err != nil:
 		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
 		return fmt.Errorf("the journal could not be opened: %w", err)
+	default:
+		defer store.Close()
+		st, err := store.Status(ctx)
+		if err != nil {
+			fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+			return fmt.Errorf("the journal could not be read: %w", err)
+		}
+		fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
 	}
-	defer store.Close()
-	st, err := store.Status(ctx)
-	if err != nil {
-		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
-		return fmt.Errorf("the journal could not be read: %w", err)
-	}
-	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
 	admin := "off (set ADMIN_TOKEN to turn it on)"
 	if cfg.AdminToken != "" {
 		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
 	}
 	fmt.Fprintf(stdout, "admin:     %s\n", admin)
 	return nil
+}
+
+// openToRead opens the journal the bridge serves with, read-only: the
+// commands that read it make none, and migrate none.
+func openToRead(ctx context.Context, cfg config.Config) (*journal.DB, error) {
+	return journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal(), ReadOnly: true})
+}
+
+// missingDataDir reports whether the SQLite journal's DATA_DIR is not there
+// at all: a typo more likely than a volume not yet used, which is there,
+// empty.
+func missingDataDir(cfg config.Config) bool {
+	if cfg.DatabaseURL != "" {
+		return false
+	}
+	_, err := os.Stat(cfg.DataDir)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // simulateEvent answers simulate: the configuration gives it the secret to
@@ -146,7 +171,10 @@ func simulateEvent(ctx context.Context, in invocation) error {
 
 // events answers events from the journal the bridge serves with.
 func events(ctx context.Context, in invocation) error {
-	store, err := journal.Open(ctx, journal.Options{DataDir: in.cfg.DataDir, DatabaseURL: in.cfg.DatabaseURL.Reveal()})
+	store, err := openToRead(ctx, in.cfg)
+	if errors.Is(err, journal.ErrNoJournal) {
+		return fmt.Errorf("%w: the bridge makes it when it first starts; is DATA_DIR (or DATABASE_URL) the bridge's?", err)
+	}
 	if err != nil {
 		return fmt.Errorf("open the journal: %w", err)
 	}

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -187,6 +189,51 @@ func TestWithoutAUsableDataDirNothingIsAnsweredQueued(t *testing.T) {
 		}
 	}
 	p.stop(t)
+}
+
+// The reading commands (events, check) read the journal where the bridge
+// keeps it and make none: a DATA_DIR with a typo is said plainly to hold no
+// journal, with exit 1, instead of answering "no events match" from an empty
+// journal made on the spot; and a journal on a read-only volume is read as
+// it is, without a migration.
+func TestReadingCommandsOpenTheJournalReadOnly(t *testing.T) {
+	typo := filepath.Join(t.TempDir(), "dat")
+	for _, args := range [][]string{{"events"}, {"events", "--json"}, {"check"}} {
+		stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + typo}, args...)
+		if want := "no journal at " + filepath.Join(typo, "bridge.db"); code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%v with DATA_DIR=%s: exit %d, %s%s; want 1 and %q", args, typo, code, stdout, stderr, want)
+		}
+		if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v made DATA_DIR %s (%v)", args, typo, err)
+		}
+	}
+	// A DATA_DIR that is there (a new volume) but holds no journal yet: the
+	// bridge makes it when it starts, so check passes and says so; events
+	// has nothing to read.
+	empty := t.TempDir()
+	if stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + empty}, "events"); code != 1 || !strings.Contains(stderr, "no journal at "+filepath.Join(empty, "bridge.db")) {
+		t.Errorf("events in an empty DATA_DIR: exit %d, %s%s; want 1, no journal", code, stdout, stderr)
+	}
+	if stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + empty}, "check"); code != 0 || !strings.Contains(stdout, "no journal at "+filepath.Join(empty, "bridge.db")+" yet") {
+		t.Errorf("check in an empty DATA_DIR: exit %d, %s%s; want 0, no journal yet", code, stdout, stderr)
+	}
+	if names, _ := os.ReadDir(empty); len(names) > 0 {
+		t.Errorf("the reading commands made %v in DATA_DIR", names)
+	}
+
+	red := newReditus(t)
+	dir := volume(t)
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	expect(t, p, signup("a"), "200 forwarded")
+	p.stop(t)
+	readOnly(t, dir)
+	env := []string{"DATA_DIR=" + dir}
+	if stdout, stderr, code := runCommand(t, env, "events", "--json"); code != 0 || !strings.Contains(stdout, `"a@example.com"`) {
+		t.Errorf("events on a read-only volume: exit %d, %s%s; want 0 and a@example.com's event", code, stdout, stderr)
+	}
+	if stdout, stderr, code := runCommand(t, env, "check"); code != 0 || !strings.Contains(stdout, "journal:   sqlite at "+filepath.Join(dir, "bridge.db")) {
+		t.Errorf("check on a read-only volume: exit %d, %s%s; want 0 and the journal", code, stdout, stderr)
+	}
 }
 
 // prlimit sets the soft limit on the size of a file the bridge may write

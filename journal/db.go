@@ -52,7 +52,12 @@ type DB struct {
 	where string
 	// opened is SQLite's file as it was opened (see inPlace).
 	opened os.FileInfo
+	// readOnly: opened with Options.ReadOnly, and every write fails.
+	readOnly bool
 }
+
+// errReadOnly is what a write gets from a journal opened read-only.
+var errReadOnly = errors.New("the journal was opened read-only")
 
 // columns are a Record's, in the order scan reads them. listColumns leave the
 // body out: a page of results must not carry megabytes of payloads.
@@ -156,6 +161,9 @@ var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery
 // write to be on disk, not only committed, when it returns; every commit of
 // Postgres is.
 func (db *DB) writing(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
+	if db.readOnly {
+		return errReadOnly
+	}
 	if db.batch == nil {
 		return run(ctx, db.write)
 	}
@@ -316,6 +324,9 @@ func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit
 	if lease <= 0 || limit <= 0 {
 		return nil, errors.New("journal: due: the lease and the limit must be positive")
 	}
+	if db.readOnly {
+		return nil, fmt.Errorf("journal: due: %w", errReadOnly)
+	}
 	now = utc(now)
 	// A pending record is due when its lease ends: its holder, a worker or
 	// an instance answering a webhook, crashed, and a sender that never
@@ -360,6 +371,9 @@ func collect(rows *sql.Rows, withBody bool) ([]Record, error) {
 func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record, error) {
 	if lease <= 0 {
 		return Record{}, errors.New("journal: retake: the lease must be positive")
+	}
+	if db.readOnly {
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, errReadOnly)
 	}
 	now := db.clock()
 	rec, err := scanRecord(db.write.QueryRow(ctx, `
@@ -450,6 +464,9 @@ const pruneBatch = 5000
 // Prune deletes the records received before before, except those pending
 // under a live lease, and says how many it deleted.
 func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if db.readOnly {
+		return 0, fmt.Errorf("journal: prune: %w", errReadOnly)
+	}
 	var total int64
 	for {
 		res, err := db.write.Exec(ctx, `

@@ -38,6 +38,10 @@ var (
 	// ErrLeaseLost: Finish came after its lease (Finish.Lease) ended and
 	// another holder took the record.
 	ErrLeaseLost = errors.New("journal: the event's lease ended and another holder took it")
+	// ErrNoJournal: Open with ReadOnly found no journal, which only the
+	// bridge makes, when it starts. Its message is the whole sentence:
+	// "no journal at DATA_DIR/bridge.db".
+	ErrNoJournal = errors.New("no journal")
 )
 
 // Record is one journaled event.
@@ -112,6 +116,12 @@ type Options struct {
 	// DataDir is where SQLite keeps bridge.db otherwise; it is created
 	// (mode 0700) when missing.
 	DataDir string
+	// ReadOnly opens the journal to read it only, for the commands that
+	// read it (events, check): no directory, file or table is made, no
+	// migration is applied, and a journal that is not there is
+	// ErrNoJournal. SQLite opens the file read-only, so that a read-only
+	// volume can be read. Every write fails.
+	ReadOnly bool
 	// Now is the store's clock for leases and record times; time.Now when
 	// nil. Tests pass their own.
 	Now func() time.Time

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -64,11 +65,15 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	db.SetMaxOpenConns(postgresConns)
 	db.SetMaxIdleConns(postgresConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := migrate(ctx, db, postgresDialect); err != nil {
+	if o.ReadOnly {
+		if err := hasJournal(ctx, db, where); err != nil {
+			return nil, errors.Join(err, db.Close())
+		}
+	} else if err := migrate(ctx, db, postgresDialect); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", where, err), db.Close())
 	}
 	h := newHandle(db, postgresDialect)
-	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where}, nil
+	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where, readOnly: o.ReadOnly}, nil
 }
 
 // postgresWhere names the database without its password, for Status and
@@ -84,4 +89,17 @@ func postgresWhere(cfg *pgx.ConnConfig) string {
 		u.User = url.User(cfg.User)
 	}
 	return u.String()
+}
+
+// hasJournal fails unless the database holds the journal's tables, where the
+// search path finds them: ErrNoJournal before the bridge first started on it.
+func hasJournal(ctx context.Context, db *sql.DB, where string) error {
+	var found bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&found); err != nil {
+		return fmt.Errorf("journal: open %s: %w", where, err)
+	}
+	if !found {
+		return fmt.Errorf("%w in %s", ErrNoJournal, where)
+	}
+	return nil
 }

@@ -57,10 +57,14 @@ var sqliteDialect = dialect{
 const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(3000)&_txlock=immediate"
 
 func openSQLite(ctx context.Context, o Options) (*DB, error) {
-	file, dsn, err := sqliteFile(o.DataDir)
+	if o.ReadOnly {
+		return openSQLiteReadOnly(ctx, o)
+	}
+	file, err := makeSQLiteFile(o.DataDir)
 	if err != nil {
 		return nil, err
 	}
+	dsn := sqliteDSN(file, sqliteParams)
 	// One connection writes and one reads (List, Get); a third checkpoints
 	// (checkpointer). SQLite has one writer at a time: one connection makes
 	// writes queue in Go instead of spinning on SQLITE_BUSY, and is faster
@@ -106,6 +110,65 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	return db, nil
 }
 
+// sqliteReadOnlyParams read the journal without writing it, nor its -wal and
+// -shm files when they are there.
+const sqliteReadOnlyParams = "mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+
+// openSQLiteReadOnly opens the journal in o.DataDir to read it, on one
+// connection, and makes nothing: a journal that is not there is
+// ErrNoJournal.
+func openSQLiteReadOnly(ctx context.Context, o Options) (*DB, error) {
+	file, err := sqlitePath(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s", ErrNoJournal, file)
+	}
+	db, err := openReadable(ctx, sqliteDSN(file, sqliteReadOnlyParams))
+	var cantOpen *sqlite.Error
+	if errors.As(err, &cantOpen) && cantOpen.Code()&0xff == sqlite3.SQLITE_CANTOPEN && !exists(file+"-wal") {
+		// A journal in WAL mode is read through its -shm file, which a
+		// read-only volume cannot hold once the bridge has stopped and
+		// removed it. Without a -wal file every record is in the file
+		// itself, and SQLite may read it as a file that does not change.
+		db, err = openReadable(ctx, sqliteDSN(file, sqliteReadOnlyParams+"&immutable=1"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", file, err)
+	}
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'`).Scan(&tables); err != nil || tables == 0 {
+		db.Close()
+		if err != nil {
+			return nil, fmt.Errorf("journal: open %s: %w", file, err)
+		}
+		return nil, fmt.Errorf("%w at %s (the file holds none)", ErrNoJournal, file)
+	}
+	h := newHandle(db, sqliteDialect)
+	return &DB{d: sqliteDialect, write: h, read: h, now: o.Now, where: file, readOnly: true}, nil
+}
+
+// openReadable opens dsn on one connection and reads from it, which opens
+// the file.
+func openReadable(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+func exists(file string) bool {
+	_, err := os.Stat(file)
+	return err == nil
+}
+
 // migrateSQLite migrates, and tries again while another connection holds the
 // file, for up to 10 s as busy_timeout would: processes that open a new file
 // at the same moment (the bridge and `reditus-bridge events`, say) can meet
@@ -127,15 +190,29 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// sqliteFile is the journal's file in dataDir, made if need be, and the DSN
-// that opens it.
-func sqliteFile(dataDir string) (file, dsn string, err error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", "", fmt.Errorf("journal: data directory: %w", err)
-	}
-	file, err = filepath.Abs(filepath.Join(dataDir, "bridge.db"))
+// sqlitePath is the journal's file in dataDir.
+func sqlitePath(dataDir string) (string, error) {
+	file, err := filepath.Abs(filepath.Join(dataDir, "bridge.db"))
 	if err != nil {
-		return "", "", fmt.Errorf("journal: data directory: %w", err)
+		return "", fmt.Errorf("journal: data directory: %w", err)
+	}
+	return file, nil
+}
+
+// sqliteDSN opens file with params: a file: URI, percent-encoded, so that no
+// character of the path is taken for the start of the parameters.
+func sqliteDSN(file, params string) string {
+	return "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + params
+}
+
+// makeSQLiteFile is the journal's file in dataDir, made if need be.
+func makeSQLiteFile(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("journal: data directory: %w", err)
+	}
+	file, err := sqlitePath(dataDir)
+	if err != nil {
+		return "", err
 	}
 	// SQLite would create the file 0644, less the umask, and its -wal and
 	// -shm files as the file is: the journal holds emails and raw bodies,
@@ -146,14 +223,12 @@ func sqliteFile(dataDir string) (file, dsn string, err error) {
 	switch {
 	case err == nil:
 		if err := f.Close(); err != nil {
-			return "", "", fmt.Errorf("journal: %w", err)
+			return "", fmt.Errorf("journal: %w", err)
 		}
 	case !errors.Is(err, fs.ErrExist):
-		return "", "", fmt.Errorf("journal: %w", err)
+		return "", fmt.Errorf("journal: %w", err)
 	}
-	// A file: URI, percent-encoded, so that no character of the path is
-	// taken for the start of the parameters.
-	return file, "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + sqliteParams, nil
+	return file, nil
 }
 
 // startWriting starts the batcher and the checkpointer.

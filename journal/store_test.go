@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -618,6 +619,32 @@ func testStore(t *testing.T, b backend) {
 				t.Errorf("Status = %+v, %v; want all migrations applied", st, err)
 			}
 			s.Close()
+		}
+	})
+
+	t.Run("ReadOnly reads only a journal the bridge made, and makes and writes nothing", func(t *testing.T) {
+		o, clk := b.fresh(t), newClock()
+		ro := o
+		ro.ReadOnly = true
+		if _, err := journal.Open(ctx, ro); !errors.Is(err, journal.ErrNoJournal) {
+			t.Fatalf("Open(ReadOnly) of a database the bridge never opened: %v, want ErrNoJournal", err)
+		}
+		if o.DataDir != "" {
+			if names, _ := os.ReadDir(o.DataDir); len(names) > 0 {
+				t.Errorf("Open(ReadOnly) made %v in the data directory", names)
+			}
+		}
+		s := open(t, o, clk)
+		begin(t, s, delivery("evt_written"))
+		r := open(t, ro, clk)
+		if got, err := r.List(ctx, journal.Filter{}); err != nil || len(got) != 1 || got[0].DeliveryID != "evt_written" {
+			t.Errorf("List = %v, %v; want the one record written", ids(got), err)
+		}
+		if _, _, err := r.Begin(ctx, delivery("evt_new"), lease); err == nil {
+			t.Error("Begin on a read-only journal succeeded")
+		}
+		if got, err := s.List(ctx, journal.Filter{}); err != nil || len(got) != 1 {
+			t.Errorf("after a write through the read-only journal, List = %v, %v; want the one record", ids(got), err)
 		}
 	})
 
