@@ -131,18 +131,38 @@ func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) err
 		return fmt.Errorf("the journal could not be opened: %w", err)
 	default:
 		defer store.Close()
-		st, err := store.Status(ctx)
-		if err != nil {
-			fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
-			return fmt.Errorf("the journal could not be read: %w", err)
+		if err := reportStore(ctx, cfg, store, stdout); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
 	}
 	admin := "off (set ADMIN_TOKEN to turn it on)"
 	if cfg.AdminToken != "" {
 		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
 	}
 	fmt.Fprintf(stdout, "admin:     %s\n", admin)
+	return nil
+}
+
+// checkBudget bounds check's reading of the whole journal for damage: about
+// a second per gigabyte in the page cache, more from a cold disk.
+const checkBudget = 2 * time.Minute
+
+// reportStore prints, for check, the journal's kind, place and migrations,
+// and fails when it cannot be read or is corrupt: the bridge would serve
+// without it.
+func reportStore(ctx context.Context, cfg config.Config, store *journal.DB, stdout io.Writer) error {
+	st, err := store.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+		return fmt.Errorf("the journal could not be read: %w", err)
+	}
+	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkBudget)
+	defer cancel()
+	if err := store.Check(ctx); err != nil {
+		fmt.Fprintf(stdout, "journal:   damaged: %v\n", err)
+		return fmt.Errorf("the journal is not usable: %w", err)
+	}
 	return nil
 }
 

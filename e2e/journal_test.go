@@ -354,6 +354,84 @@ func TestACorruptedJournalCrashesNothing(t *testing.T) {
 	p.stop(t)
 }
 
+// A journal overwritten while the bridge runs: SQLite, which has the file
+// open, notices nothing and goes on writing, and the file a restart finds
+// has lost what it was told. Once the bridge sees the file is not what it
+// wrote, the journal fails as a store that is down does: an outage is
+// answered 503, never 202 on a file that no longer holds it, and each
+// failure's log line says the file is corrupt and what to do.
+func TestAJournalOverwrittenWhileServingNeverAnswersQueued(t *testing.T) {
+	red := newReditus(t)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	expect(t, p, signup("a"), "200 forwarded")
+	junk := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4096)
+	if err := os.WriteFile(filepath.Join(dir, "bridge.db"), junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	red.set(down)
+	for i := range 5 {
+		expect(t, p, signup(fmt.Sprint("q", i)), "503 retry")
+	}
+	if !p.logged("journal begin failed; going on without the journal") || p.logHolds("restore a backup") == "" {
+		t.Error("no log line says the journal's file is corrupt and what to do")
+	}
+	red.set(up)
+	expect(t, p, signup("q0"), "200 forwarded")
+	p.stop(t)
+}
+
+// A journal damaged while the bridge was stopped, as a backup copied over a
+// running bridge's file leaves it (its pages mixed with newer ones), or a
+// failing disk: SQLite opens it as if it were fine. The bridge checks the
+// file when it opens it, and does not serve a corrupt journal: it serves
+// without it, as when it cannot be opened, and says what to do; check
+// fails, naming the file.
+func TestACorruptJournalIsRefusedAtStartAndByCheck(t *testing.T) {
+	red := newReditus(t)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	for i := range 50 {
+		expect(t, p, signup(fmt.Sprint("a", i)), "200 forwarded")
+	}
+	p.stop(t)
+	damageIndex(t, dir, "journal_email")
+
+	p = p.restart(t)
+	if !p.logged("the journal could not be opened; serving without it: re-sent deliveries are recognised only in memory, and nothing is queued") ||
+		p.logHolds(filepath.Join(dir, "bridge.db")+" is corrupt") == "" || p.logHolds("restore a backup") == "" {
+		t.Error("after a restart on the corrupt file, no log line says it is corrupt and what to do")
+	}
+	red.set(down)
+	expect(t, p, signup("d"), "503 retry")
+	p.stop(t)
+	stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + dir}, "check")
+	if code != 1 || !strings.Contains(stdout+stderr, filepath.Join(dir, "bridge.db")+" is corrupt") {
+		t.Errorf("check on the corrupt journal: exit %d, %s%s; want 1, naming the file", code, stdout, stderr)
+	}
+}
+
+// damageIndex overwrites the first page of index in the journal in dir, its
+// bridge stopped, with bytes that are no index: what a copy over a running
+// journal, or a failing disk, can leave. The file still opens.
+func damageIndex(t *testing.T, dir, index string) {
+	t.Helper()
+	db := journalDB(t, dir)
+	var page, size int64
+	if err := db.QueryRow(`SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name = ?`, index).Scan(&page, &size); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	f, err := os.OpenFile(filepath.Join(dir, "bridge.db"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0x0d, 0x00, 0xff, 0x7f}, int(size)/4), (page-1)*size); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A Reditus that answers near the bridge's budget while the journal holds
 // the delivery's lease: a copy re-sent meanwhile waits and gets the first
 // copy's answer, whether that is forwarded (just in time) or queued (too

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,10 +52,18 @@ type DB struct {
 	ckpt  *checkpointer
 	now   func() time.Time
 	where string
-	// opened is SQLite's file as it was opened (see inPlace).
+	// opened is SQLite's file as it was opened, and file that file, open
+	// (see inPlace).
 	opened os.FileInfo
+	file   *os.File
 	// readOnly: opened with Options.ReadOnly, and every write fails.
 	readOnly bool
+	// broken is set once SQLite's file is found corrupt (checked).
+	broken atomic.Pointer[corruptError]
+	// stopCheck stops a quick_check still running (verify); background
+	// has it, until it has stopped.
+	stopCheck  context.CancelFunc
+	background sync.WaitGroup
 }
 
 // errReadOnly is what a write gets from a journal opened read-only.
@@ -161,13 +171,32 @@ var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery
 // write to be on disk, not only committed, when it returns; every commit of
 // Postgres is.
 func (db *DB) writing(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
-	if db.readOnly {
-		return errReadOnly
+	if err := db.writable(); err != nil {
+		return err
 	}
 	if db.batch == nil {
 		return run(ctx, db.write)
 	}
 	return db.batch.do(ctx, durable, run)
+}
+
+// writable fails when no write may be made: the journal is read-only, or
+// its file was found corrupt.
+func (db *DB) writable() error {
+	if db.readOnly {
+		return errReadOnly
+	}
+	return db.intact()
+}
+
+// written is the error of a write to SQLite's file that returned err: the
+// file must still be the journal's (inPlace), and a corrupt one takes the
+// journal out of service (checked).
+func (db *DB) written(err error) error {
+	if err == nil {
+		err = db.inPlace()
+	}
+	return db.checked(err)
 }
 
 // inPlace fails once SQLite's file is no longer the one at its path: deleted
@@ -178,6 +207,11 @@ func (db *DB) writing(ctx context.Context, durable bool, run func(context.Contex
 // down does, and the sender is told 503 rather than 202 queued. One stat,
 // after each of Begin's and Finish's writes: a write made to a deleted file
 // returns its error all the same.
+//
+// A file overwritten in place (cp over it) is the same file to a stat; one
+// whose first bytes are no longer SQLite's is corrupt (checked). A copy of
+// another journal over it (a backup) is found only by the check at the next
+// start.
 func (db *DB) inPlace() error {
 	if db.opened == nil {
 		return nil
@@ -185,6 +219,9 @@ func (db *DB) inPlace() error {
 	now, err := os.Stat(db.where)
 	if err != nil || !os.SameFile(db.opened, now) {
 		return fmt.Errorf("journal: %s was deleted or replaced while the bridge ran; restart the bridge to journal again", db.where)
+	}
+	if overwritten(db.file) {
+		return &corruptError{file: db.where, found: "it was overwritten while the bridge ran"}
 	}
 	return nil
 }
@@ -213,10 +250,7 @@ func (db *DB) Begin(ctx context.Context, r Record, lease time.Duration) (Record,
 		rec, claimed, err = db.begin(ctx, q, r, lease)
 		return err
 	})
-	if err == nil {
-		err = db.inPlace()
-	}
-	if err != nil {
+	if err = db.written(err); err != nil {
 		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
 	}
 	return rec, claimed, nil
@@ -299,9 +333,7 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 		changed, err = res.RowsAffected()
 		return err
 	})
-	if err == nil {
-		err = db.inPlace()
-	}
+	err = db.written(err)
 	if err == nil && changed == 0 {
 		err = ErrNotFound
 		if !f.Lease.IsZero() {
@@ -324,8 +356,8 @@ func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit
 	if lease <= 0 || limit <= 0 {
 		return nil, errors.New("journal: due: the lease and the limit must be positive")
 	}
-	if db.readOnly {
-		return nil, fmt.Errorf("journal: due: %w", errReadOnly)
+	if err := db.writable(); err != nil {
+		return nil, fmt.Errorf("journal: due: %w", err)
 	}
 	now = utc(now)
 	// A pending record is due when its lease ends: its holder, a worker or
@@ -342,11 +374,11 @@ func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit
 		RETURNING `+columns,
 		db.t(now.Add(lease)), db.t(db.clock()), db.t(now), limit)
 	if err != nil {
-		return nil, fmt.Errorf("journal: due: %w", err)
+		return nil, fmt.Errorf("journal: due: %w", db.checked(err))
 	}
 	recs, err := collect(rows, true)
 	if err != nil {
-		return nil, fmt.Errorf("journal: due: %w", err)
+		return nil, fmt.Errorf("journal: due: %w", db.checked(err))
 	}
 	// RETURNING keeps no order, and the due times are now the lease's end.
 	slices.SortFunc(recs, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
@@ -372,8 +404,8 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 	if lease <= 0 {
 		return Record{}, errors.New("journal: retake: the lease must be positive")
 	}
-	if db.readOnly {
-		return Record{}, fmt.Errorf("journal: retake %d: %w", id, errReadOnly)
+	if err := db.writable(); err != nil {
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
 	}
 	now := db.clock()
 	rec, err := scanRecord(db.write.QueryRow(ctx, `
@@ -394,19 +426,22 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 		}
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, db.checked(err))
 	}
 	return rec, nil
 }
 
 // Get returns one record, or ErrNotFound.
 func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
+	if err := db.intact(); err != nil {
+		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
+	}
 	rec, err := scanRecord(db.read.QueryRow(ctx, `SELECT `+columns+` FROM journal WHERE id = ?`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
+		return Record{}, fmt.Errorf("journal: get %d: %w", id, db.checked(err))
 	}
 	return rec, nil
 }
@@ -414,6 +449,9 @@ func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
 // List returns the records that match f, newest first, without their bodies
 // (Get has them).
 func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
+	if err := db.intact(); err != nil {
+		return nil, fmt.Errorf("journal: list: %w", err)
+	}
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -448,11 +486,11 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 	args = append(args, limit)
 	rows, err := db.read.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("journal: list: %w", err)
+		return nil, fmt.Errorf("journal: list: %w", db.checked(err))
 	}
 	recs, err := collect(rows, false)
 	if err != nil {
-		return nil, fmt.Errorf("journal: list: %w", err)
+		return nil, fmt.Errorf("journal: list: %w", db.checked(err))
 	}
 	return recs, nil
 }
@@ -464,8 +502,8 @@ const pruneBatch = 5000
 // Prune deletes the records received before before, except those pending
 // under a live lease, and says how many it deleted.
 func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
-	if db.readOnly {
-		return 0, fmt.Errorf("journal: prune: %w", errReadOnly)
+	if err := db.writable(); err != nil {
+		return 0, fmt.Errorf("journal: prune: %w", err)
 	}
 	var total int64
 	for {
@@ -476,7 +514,7 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 				LIMIT ?)`,
 			db.t(before), db.t(db.clock()), pruneBatch)
 		if err != nil {
-			return total, fmt.Errorf("journal: prune: %w", err)
+			return total, fmt.Errorf("journal: prune: %w", db.checked(err))
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
@@ -493,9 +531,12 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 // the database is unreachable.
 func (db *DB) Status(ctx context.Context) (Status, error) {
 	st := Status{Kind: db.d.kind, Where: db.where, Latest: len(migrations[db.d.kind])}
+	if err := db.intact(); err != nil {
+		return st, fmt.Errorf("journal: status: %w", err)
+	}
 	var v sql.NullInt64
 	if err := db.read.QueryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
-		return st, fmt.Errorf("journal: status: %w", err)
+		return st, fmt.Errorf("journal: status: %w", db.checked(err))
 	}
 	st.Version = int(v.Int64)
 	return st, nil
@@ -503,6 +544,10 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 
 // Close closes the journal's connections.
 func (db *DB) Close() error {
+	if db.stopCheck != nil {
+		db.stopCheck()
+	}
+	db.background.Wait()
 	var err error
 	if db.batch != nil {
 		db.batch.close()
@@ -513,6 +558,9 @@ func (db *DB) Close() error {
 	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if db.file != nil {
+		err = errors.Join(err, db.file.Close())
 	}
 	return err
 }

@@ -42,6 +42,11 @@ var (
 	// bridge makes, when it starts. Its message is the whole sentence:
 	// "no journal at DATA_DIR/bridge.db".
 	ErrNoJournal = errors.New("no journal")
+	// ErrCorrupt: SQLite's file is damaged (found by the check at Open or
+	// by Check, or by SQLite at any call, or overwritten while the bridge
+	// ran). Open refuses it, and once a DB has seen it every call fails
+	// with it. Its message names the file and says what to do.
+	ErrCorrupt = errors.New("journal: the journal's file is corrupt")
 )
 
 // Record is one journaled event.

@@ -81,6 +81,9 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	if err := migrateSQLite(ctx, write); err != nil {
 		write.Close()
+		if ce := corruption(err, file); ce != nil {
+			return nil, ce
+		}
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
 	}
 	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
@@ -92,20 +95,18 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if err := read.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
 	}
-	opened, err := os.Stat(file)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
-	}
 	db := &DB{
-		opened: opened,
-		d:      sqliteDialect,
-		write:  newHandle(write, sqliteDialect),
-		read:   newHandle(read, sqliteDialect),
-		now:    o.Now,
-		where:  file,
+		d:     sqliteDialect,
+		write: newHandle(write, sqliteDialect),
+		read:  newHandle(read, sqliteDialect),
+		now:   o.Now,
+		where: file,
 	}
 	if err := db.startWriting(ctx, dsn); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), db.Close())
+	}
+	if err := db.verify(ctx, sqliteDSN(file, sqliteReadOnlyParams), integrityWait); err != nil {
+		return nil, errors.Join(err, db.Close())
 	}
 	return db, nil
 }
@@ -231,8 +232,16 @@ func makeSQLiteFile(dataDir string) (string, error) {
 	return file, nil
 }
 
-// startWriting starts the batcher and the checkpointer.
+// startWriting keeps the file open (inPlace), and starts the batcher and
+// the checkpointer.
 func (db *DB) startWriting(ctx context.Context, dsn string) error {
+	var err error
+	if db.file, err = os.Open(db.where); err != nil {
+		return err
+	}
+	if db.opened, err = db.file.Stat(); err != nil {
+		return err
+	}
 	// The batcher runs its statements inside transactions, where they
 	// cannot be prepared without a deadlock on the one connection: they
 	// are prepared now, before it starts.
