@@ -18,7 +18,8 @@ import (
 // dialect is what differs between the two stores; everything else is shared.
 type dialect struct {
 	kind string
-	// placeholders turns the ? of the queries below into the store's own.
+	// placeholders turns the ? and {?} of the queries below into the
+	// store's own (see at).
 	placeholders func(query string) string
 	// timeArg turns a UTC time into what the store's time columns hold.
 	timeArg func(time.Time) any
@@ -49,9 +50,13 @@ type DB struct {
 	// batch, on SQLite, commits Begin's and Finish's writes together.
 	batch *batcher
 	// ckpt, on SQLite, checkpoints the WAL beside the writer.
-	ckpt  *checkpointer
-	now   func() time.Time
-	where string
+	ckpt *checkpointer
+	// now is this process's clock, and the store's where ownClock is
+	// set: on SQLite, or when a test gives the store its clock; else
+	// Postgres's is (see at).
+	now      func() time.Time
+	ownClock bool
+	where    string
 	// opened is SQLite's file as it was opened, and file that file, open
 	// (see inPlace).
 	opened os.FileInfo
@@ -89,6 +94,11 @@ func scanRecord(row rowScanner, withBody bool) (Record, error) {
 	err := row.Scan(dest...)
 	return r, err
 }
+
+// discard reads a column into nothing.
+type discard struct{}
+
+func (discard) Scan(any) error { return nil }
 
 // timeScanner reads a time column of either store into a UTC time.Time; NULL
 // reads as the zero time.
@@ -138,13 +148,13 @@ const (
 	beginInsert = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
 			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, ?, {?})
 		ON CONFLICT (provider, delivery_id) DO NOTHING
-		RETURNING id`
+		RETURNING id, received_at, updated_at, next_attempt_at`
 	beginRetake = `
-		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
+		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
 		WHERE provider = ? AND delivery_id = ?
-			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= ?))
+			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= {?}))
 		RETURNING ` + columns
 	beginSelect = `SELECT ` + columns + ` FROM journal WHERE provider = ? AND delivery_id = ?`
 )
@@ -157,7 +167,7 @@ const (
 		email = COALESCE(NULLIF(?, ''), email),
 		email_key = COALESCE(NULLIF(?, ''), email_key),
 		event_type = COALESCE(NULLIF(?, ''), event_type),
-		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
+		attempts = attempts + ?, next_attempt_at = {?}, updated_at = {?}
 	WHERE id = ?`
 	finishFenced = finishQuery + ` AND outcome = 'pending' AND next_attempt_at = ?`
 )
@@ -267,25 +277,30 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 	if r.ReceivedAt.IsZero() {
 		r.ReceivedAt = now
 	}
-	var id int64
-	err := q.QueryRow(ctx, beginInsert,
-		r.Provider, r.DeliveryID, r.EventType, db.t(r.ReceivedAt), db.t(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, db.t(now.Add(lease))).Scan(&id)
+	// The record is what was just written: reading it back (the body
+	// copied, three times parsed) cost about a fifth of the insert and half
+	// of a webhook's journal allocations. Only times the database's clock
+	// set are read (see at).
+	rec := Record{
+		Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
+		ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
+		ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, NextAttemptAt: utc(now.Add(lease)),
+	}
+	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
+	if !db.ownClock {
+		dest = []any{&rec.ID, timeScanner{&rec.ReceivedAt}, timeScanner{&rec.UpdatedAt}, timeScanner{&rec.NextAttemptAt}}
+	}
+	err := q.QueryRow(ctx, beginInsert, db.args(
+		r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)))...).Scan(dest...)
 	if err == nil {
-		// The record is what was just written: reading it back (the body
-		// copied, three times parsed) cost about a fifth of the insert and
-		// half of a webhook's journal allocations.
-		return Record{
-			ID: id, Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
-			ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
-			ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, NextAttemptAt: utc(now.Add(lease)),
-		}, true, nil
+		return rec, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Record{}, false, err
 	}
-	rec, err := scanRecord(q.QueryRow(ctx, beginRetake,
-		db.t(now.Add(lease)), db.t(now), r.Provider, r.DeliveryID, db.t(now)), true)
+	rec, err = scanRecord(q.QueryRow(ctx, beginRetake,
+		db.args(at(now.Add(lease)), at(now), r.Provider, r.DeliveryID, at(now))...), true)
 	if err == nil {
 		return rec, true, nil
 	}
@@ -310,15 +325,15 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 		return fmt.Errorf("journal: finish: %q is not an outcome work can end with", f.Outcome)
 	}
 	now := db.clock()
-	var next any // NULL: the record leaves the queue
+	var next time.Time // zero, NULL: the record leaves the queue
 	if f.Outcome == Queued {
-		next = db.t(f.NextAttemptAt)
-		if next == nil {
-			next = db.t(now)
+		next = f.NextAttemptAt
+		if next.IsZero() {
+			next = now
 		}
 	}
-	query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-		f.EventType, f.Attempts, next, db.t(now), id}
+	query, args := finishQuery, db.args(f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
+		f.EventType, f.Attempts, at(next), at(now), id)
 	if !f.Lease.IsZero() {
 		query, args = finishFenced, append(args, db.t(f.Lease))
 	}
@@ -351,7 +366,9 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 // records that are due, and the pending ones whose lease ended because their
 // holder crashed (a worker, or an instance in the middle of a webhook whose
 // sender may never retry). Concurrent callers, also on other instances, never
-// get the same record.
+// get the same record. now is read on this process's clock; on Postgres it
+// keeps its distance from the database's (see at), so that instances whose
+// clocks differ agree on what is due.
 func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
 	if lease <= 0 || limit <= 0 {
 		return nil, errors.New("journal: due: the lease and the limit must be positive")
@@ -365,14 +382,14 @@ func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit
 	// retries (Supabase) must not lose it. The outcome IN term lets both
 	// stores find the few candidates through the outcome index.
 	rows, err := db.write.Query(ctx, `
-		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?, retries = retries + 1
+		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}, retries = retries + 1
 		WHERE id IN (
 			SELECT id FROM journal
-			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= ?
+			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= {?}
 			ORDER BY next_attempt_at, id
 			LIMIT ?`+db.d.skipLocked+`)
 		RETURNING `+columns,
-		db.t(now.Add(lease)), db.t(db.clock()), db.t(now), limit)
+		db.args(at(now.Add(lease)), at(db.clock()), at(now), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("journal: due: %w", db.checked(err))
 	}
@@ -409,10 +426,10 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 	}
 	now := db.clock()
 	rec, err := scanRecord(db.write.QueryRow(ctx, `
-		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
-		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
+		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
+		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > {?})
 		RETURNING `+columns,
-		db.t(now.Add(lease)), db.t(now), id, db.t(now)), true)
+		db.args(at(now.Add(lease)), at(now), id, at(now))...), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Not taken: say why. The record may change meanwhile; the answer
 		// is still one that was true.
@@ -510,9 +527,9 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 		res, err := db.write.Exec(ctx, `
 			DELETE FROM journal WHERE id IN (
 				SELECT id FROM journal
-				WHERE received_at < ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
+				WHERE received_at < {?} AND NOT (outcome = 'pending' AND next_attempt_at > {?})
 				LIMIT ?)`,
-			db.t(before), db.t(db.clock()), pruneBatch)
+			db.args(at(before), at(db.clock()), pruneBatch)...)
 		if err != nil {
 			return total, fmt.Errorf("journal: prune: %w", db.checked(err))
 		}

@@ -80,7 +80,9 @@ type Finish struct {
 	// Attempts is how many calls to Reditus this work made; it is added to
 	// the record's.
 	Attempts int
-	// NextAttemptAt is when a queued record is due; zero means now.
+	// NextAttemptAt is when a queued record is due, on this process's
+	// clock (Postgres keeps its distance from now, on the database's clock);
+	// zero means now.
 	NextAttemptAt time.Time
 	// Lease, when set, is the end of the lease the work held (its record's
 	// NextAttemptAt, from Begin, Due or Retake): the outcome is written only
@@ -127,22 +129,32 @@ type Options struct {
 	// ErrNoJournal. SQLite opens the file read-only, so that a read-only
 	// volume can be read. Every write fails.
 	ReadOnly bool
-	// Now is the store's clock for leases and record times; time.Now when
-	// nil. Tests pass their own.
+	// Now, for tests, is the store's clock for leases and record times in
+	// place of its own: Postgres's (now(), shared by every instance on it;
+	// see at), or on SQLite this machine's, time.Now.
 	Now func() time.Time
 }
 
 // Open opens the journal Options select and applies its migrations: Postgres
 // when DatabaseURL is set, else SQLite at DataDir/bridge.db.
 func Open(ctx context.Context, o Options) (*DB, error) {
+	ownClock := o.Now != nil || o.DatabaseURL == ""
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.DatabaseURL != "" {
-		return openPostgres(ctx, o)
+	var db *DB
+	var err error
+	switch {
+	case o.DatabaseURL != "":
+		db, err = openPostgres(ctx, o)
+	case o.DataDir == "":
+		err = errors.New("journal: neither a data directory nor a database URL")
+	default:
+		db, err = openSQLite(ctx, o)
 	}
-	if o.DataDir == "" {
-		return nil, errors.New("journal: neither a data directory nor a database URL")
+	if err != nil {
+		return nil, err
 	}
-	return openSQLite(ctx, o)
+	db.ownClock = ownClock
+	return db, nil
 }

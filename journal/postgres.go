@@ -21,7 +21,7 @@ const migrationLockKey = 0x7264_7473_6a72_6e6c
 
 var postgresDialect = dialect{
 	kind:           "postgres",
-	placeholders:   dollarPlaceholders,
+	placeholders:   postgresPlaceholders,
 	timeArg:        func(t time.Time) any { return t },
 	skipLocked:     ` FOR UPDATE SKIP LOCKED`,
 	lockMigrations: `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(migrationLockKey, 10) + `)`,

@@ -23,7 +23,7 @@ const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
 
 var sqliteDialect = dialect{
 	kind:         "sqlite",
-	placeholders: func(q string) string { return q },
+	placeholders: sqlitePlaceholders,
 	timeArg:      func(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) },
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,

@@ -622,6 +622,60 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("instances whose clocks differ by 90 s share the database's clock for leases and due times", func(t *testing.T) {
+		if b.kind == "sqlite" {
+			t.Skip("SQLite's instances share one machine, and its clock")
+		}
+		o := b.fresh(t) // no clock of the test's: the store's own
+		one, err := journal.Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer one.Close()
+		ahead, err := journal.Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ahead.Close()
+		skew := 90 * time.Second
+		journal.SetProcessClock(ahead, func() time.Time { return time.Now().Add(skew) })
+
+		rec, claimed, err := one.Begin(ctx, delivery("evt_live"), lease)
+		if err != nil || !claimed {
+			t.Fatalf("Begin: claimed %v, %v", claimed, err)
+		}
+		// A re-send of the delivery reaches the instance whose clock is
+		// ahead, while the first is inside Reditus.
+		if _, claimed, err := ahead.Begin(ctx, delivery("evt_live"), lease); err != nil || claimed {
+			t.Errorf("Begin at the instance 90 s ahead: claimed %v, %v; want the live lease kept", claimed, err)
+		}
+		if due, err := ahead.Due(ctx, time.Now().Add(skew), lease, 10); err != nil || len(due) != 0 {
+			t.Errorf("Due at the instance 90 s ahead: %v, %v; want nothing, the lease is live", ids(due), err)
+		}
+		if _, err := ahead.Retake(ctx, rec.ID, lease); !errors.Is(err, journal.ErrBusy) {
+			t.Errorf("Retake at the instance 90 s ahead: %v, want ErrBusy", err)
+		}
+		if err := one.Finish(ctx, rec.ID, journal.Finish{Outcome: "forwarded", Lease: rec.NextAttemptAt}); err != nil {
+			t.Errorf("Finish under the lease: %v", err)
+		}
+
+		// Queued by the instance ahead, due in 5 s: in 5 s of the
+		// database's time, not 95.
+		q, _, err := ahead.Begin(ctx, delivery("evt_queued"), lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ahead.Finish(ctx, q.ID, journal.Finish{Outcome: journal.Queued, NextAttemptAt: time.Now().Add(skew + 5*time.Second), Lease: q.NextAttemptAt}); err != nil {
+			t.Fatal(err)
+		}
+		if due, err := one.Due(ctx, time.Now().Add(4*time.Second), lease, 10); err != nil || len(due) != 0 {
+			t.Errorf("Due 4 s on: %v, %v; want nothing yet", ids(due), err)
+		}
+		if due, err := one.Due(ctx, time.Now().Add(6*time.Second), lease, 10); err != nil || len(due) != 1 {
+			t.Errorf("Due 6 s on: %v, %v; want evt_queued", ids(due), err)
+		}
+	})
+
 	t.Run("ReadOnly reads only a journal the bridge made, and makes and writes nothing", func(t *testing.T) {
 		o, clk := b.fresh(t), newClock()
 		ro := o
