@@ -131,7 +131,7 @@ func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridg
 		return &wg
 	}
 	worker := &journal.Worker{
-		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
+		Store: store.ForWorker(), Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
 		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
 	}
 	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}

@@ -63,6 +63,8 @@ type DB struct {
 	file   *os.File
 	// readOnly: opened with Options.ReadOnly, and every write fails.
 	readOnly bool
+	// workerPool, on Postgres, is the worker's own connections (ForWorker).
+	workerPool *handle
 	// broken is set once SQLite's file is found corrupt (checked).
 	broken atomic.Pointer[corruptError]
 	// stopCheck stops a quick_check still running (verify); background
@@ -559,6 +561,18 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
+// ForWorker returns the journal as a Worker uses it. On Postgres it runs on
+// connections of its own (two), so that a worker whose calls stall (rows
+// locked by another instance, a slow database) holds none of those webhooks
+// and /admin need, however many records it delivers at once. On SQLite it
+// is db: every write, the worker's too, takes turns on one connection.
+func (db *DB) ForWorker() Queue {
+	if db.workerPool == nil {
+		return db
+	}
+	return &DB{d: db.d, write: db.workerPool, read: db.workerPool, now: db.now, ownClock: db.ownClock, where: db.where, readOnly: db.readOnly}
+}
+
 // Close closes the journal's connections.
 func (db *DB) Close() error {
 	if db.stopCheck != nil {
@@ -575,6 +589,9 @@ func (db *DB) Close() error {
 	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if db.workerPool != nil {
+		err = errors.Join(err, db.workerPool.Close())
 	}
 	if db.file != nil {
 		err = errors.Join(err, db.file.Close())

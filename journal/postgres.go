@@ -35,9 +35,14 @@ var postgresDialect = dialect{
 // postgresConnectTimeout is the default for DATABASE_URL's connect_timeout.
 const postgresConnectTimeout = 5 * time.Second
 
-// postgresConns bounds each instance's connections: a webhook holds one for a
-// few milliseconds, and managed Postgres plans allow few.
-const postgresConns = 10
+// Each instance's connections: postgresConns for webhooks, /admin and the
+// commands, and workerConns of the worker's own (ForWorker). A webhook holds
+// one for a few milliseconds, and managed Postgres plans allow few: 10 in
+// all.
+const (
+	postgresConns = 8
+	workerConns   = 2
+)
 
 // openPostgres goes through database/sql (pgx's stdlib adapter) rather than
 // pgxpool so that both stores share every query and the code around it.
@@ -61,10 +66,7 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		// pgx still quotes every argument. The URL may choose another mode.
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
-	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(postgresConns)
-	db.SetMaxIdleConns(postgresConns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	db := postgresPool(cfg, postgresConns)
 	if o.ReadOnly {
 		if err := hasJournal(ctx, db, where); err != nil {
 			return nil, errors.Join(err, db.Close())
@@ -73,7 +75,18 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", where, err), db.Close())
 	}
 	h := newHandle(db, postgresDialect)
-	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where, readOnly: o.ReadOnly}, nil
+	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where, readOnly: o.ReadOnly,
+		workerPool: newHandle(postgresPool(cfg, workerConns), postgresDialect)}, nil
+}
+
+// postgresPool is a pool of at most conns connections to cfg's database;
+// none is made before one is needed.
+func postgresPool(cfg *pgx.ConnConfig, conns int) *sql.DB {
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db
 }
 
 // postgresWhere names the database without its password, for Status and

@@ -5,6 +5,7 @@ import (
 
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -674,6 +675,58 @@ func testStore(t *testing.T, b backend) {
 		if due, err := one.Due(ctx, time.Now().Add(6*time.Second), lease, 10); err != nil || len(due) != 1 {
 			t.Errorf("Due 6 s on: %v, %v; want evt_queued", ids(due), err)
 		}
+	})
+
+	t.Run("a worker whose calls stall holds none of the connections webhooks need", func(t *testing.T) {
+		if b.kind == "sqlite" {
+			t.Skip("SQLite's writes, the worker's and the webhooks', share its one write connection")
+		}
+		o, clk := b.fresh(t), newClock()
+		s := open(t, o, clk)
+		worker := s.ForWorker()
+		const n = 12 // more than the store has connections
+		for i := range n {
+			queue(t, s, fmt.Sprintf("evt_q%02d", i), t0)
+		}
+		due, err := worker.Due(ctx, t0, lease, n)
+		if err != nil || len(due) != n {
+			t.Fatalf("Due: %d records, %v", len(due), err)
+		}
+		// Another holder locks every row: each Finish the worker makes
+		// waits, holding the connection it runs on.
+		lock, err := sql.Open("pgx", o.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		tx, err := lock.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM journal FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, r := range due {
+			wg.Go(func() {
+				if err := worker.Finish(ctx, r.ID, journal.Finish{Outcome: "forwarded", Lease: r.NextAttemptAt}); err != nil {
+					t.Errorf("Finish %s: %v", r.DeliveryID, err)
+				}
+			})
+		}
+		time.Sleep(200 * time.Millisecond) // the Finishes take what connections they can
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, _, err := s.Begin(wctx, delivery("evt_webhook"), lease); err != nil {
+			t.Errorf("a webhook's Begin while the worker's calls stall: %v", err)
+		}
+		if _, err := s.List(wctx, journal.Filter{}); err != nil {
+			t.Errorf("/admin's List while the worker's calls stall: %v", err)
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
 	})
 
 	t.Run("ReadOnly reads only a journal the bridge made, and makes and writes nothing", func(t *testing.T) {
