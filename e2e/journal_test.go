@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,6 +235,74 @@ func TestReadingCommandsOpenTheJournalReadOnly(t *testing.T) {
 	if stdout, stderr, code := runCommand(t, env, "check"); code != 0 || !strings.Contains(stdout, "journal:   sqlite at "+filepath.Join(dir, "bridge.db")) {
 		t.Errorf("check on a read-only volume: exit %d, %s%s; want 0 and the journal", code, stdout, stderr)
 	}
+}
+
+// An endpoint that sends every event type (Stripe's "all events") fills the
+// volume with bodies nobody needs: the journal keeps the body only of an
+// event that can need a retry. One of a type the provider does not handle is
+// recorded, with its reason, without its body, and /admin offers no retry of
+// it; a skip that a fix can undo (no referral data) keeps its body.
+func TestOnlyEventsThatCanBeRetriedKeepTheirBodies(t *testing.T) {
+	red := newReditus(t)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	const n = 200
+	padding := strings.Repeat("x", 5600) // a Stripe invoice.paid is 5.7 KB
+	for i := range n {
+		body := fmt.Sprintf(`{"id":"evt_inv_%03d","object":"event","type":"invoice.paid","livemode":true,"data":{"object":{"id":"in_%03d","object":"invoice","lines":%q}}}`, i, i, padding)
+		if a := p.post(t, "stripe", stripeSecret, "", []byte(body)); a.String() != "200 skipped" {
+			t.Fatalf("invoice.paid %d: %s, want 200 skipped", i, a)
+		}
+	}
+	noReferral, err := os.ReadFile("../providers/testdata/stripe/customer.created.no_referral.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := p.post(t, "stripe", stripeSecret, "", noReferral); a.String() != "200 skipped" {
+		t.Fatalf("customer.created without referral data: %s, want 200 skipped", a)
+	}
+	inv := p.event(t, "evt_inv_007")
+	if inv.Outcome != "skipped" || !strings.Contains(inv.Reason, "does not convert") {
+		t.Errorf("evt_inv_007 is journaled %q (%s), want skipped, with its reason", inv.Outcome, inv.Reason)
+	}
+	status, _, body := p.send(t, http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry", inv.ID), asAdmin(adminToken, "Origin", p.base), nil)
+	if status != http.StatusConflict {
+		t.Errorf("retry of evt_inv_007: %d %s, want 409: there is nothing to retry", status, body)
+	}
+	status, _, page := p.send(t, http.MethodGet, "/admin?"+url.Values{"provider": {"stripe"}}.Encode(), asAdmin(adminToken), nil)
+	if status != http.StatusOK || bytes.Contains(page, []byte(fmt.Sprintf("/admin/events/%d/retry", inv.ID))) {
+		t.Errorf("/admin: %d, and a Retry button for evt_inv_007: %v", status, status == http.StatusOK)
+	}
+	if !bytes.Contains(page, []byte(fmt.Sprintf("/admin/events/%d/retry", p.event(t, "evt_1QcustCreated03").ID))) {
+		t.Error("/admin offers no Retry for the event without referral data")
+	}
+	p.stop(t)
+
+	bodies := map[string]int{}
+	rows, err := journalDB(t, dir).Query(`SELECT delivery_id, length(body) FROM journal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var size int
+		if err := rows.Scan(&id, &size); err != nil {
+			t.Fatal(err)
+		}
+		bodies[id] = size
+	}
+	if bodies["evt_inv_000"] != 0 || bodies["evt_inv_199"] != 0 || bodies["evt_1QcustCreated03"] != len(noReferral) {
+		t.Errorf("bodies kept: invoice.paid %d and %d bytes, customer.created %d; want 0, 0 and %d", bodies["evt_inv_000"], bodies["evt_inv_199"], bodies["evt_1QcustCreated03"], len(noReferral))
+	}
+	fi, err := os.Stat(filepath.Join(dir, "bridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(n * len(padding) / 4); fi.Size() > limit {
+		t.Errorf("bridge.db is %d bytes after %d invoice.paid of 5.7 KB, want under %d", fi.Size(), n, limit)
+	}
+	t.Logf("%d invoice.paid of 5.7 KB: bridge.db is %d KB", n, fi.Size()>>10)
 }
 
 // prlimit sets the soft limit on the size of a file the bridge may write

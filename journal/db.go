@@ -77,10 +77,11 @@ type DB struct {
 var errReadOnly = errors.New("the journal was opened read-only")
 
 // columns are a Record's, in the order scan reads them. listColumns leave the
-// body out: a page of results must not carry megabytes of payloads.
+// body out, and say only whether there is one: a page of results must not
+// carry megabytes of payloads.
 const (
 	columns     = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, body`
-	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at`
+	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, length(body) > 0`
 )
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -92,8 +93,13 @@ func scanRecord(row rowScanner, withBody bool) (Record, error) {
 		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt}}
 	if withBody {
 		dest = append(dest, &r.Body)
+	} else {
+		dest = append(dest, &r.HasBody)
 	}
 	err := row.Scan(dest...)
+	if withBody {
+		r.HasBody = len(r.Body) > 0
+	}
 	return r, err
 }
 
@@ -286,7 +292,7 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 	rec := Record{
 		Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
 		ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
-		ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, NextAttemptAt: utc(now.Add(lease)),
+		ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, HasBody: len(r.Body) > 0, NextAttemptAt: utc(now.Add(lease)),
 	}
 	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
 	if !db.ownClock {

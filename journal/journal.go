@@ -38,6 +38,8 @@ var (
 	// ErrLeaseLost: Finish came after its lease (Finish.Lease) ended and
 	// another holder took the record.
 	ErrLeaseLost = errors.New("journal: the event's lease ended and another holder took it")
+	// ErrNoBody: the record keeps no body to run again (HasBody).
+	ErrNoBody = errors.New("journal: the event's body was not kept: the bridge keeps none for an event type it does not handle")
 	// ErrNoJournal: Open with ReadOnly found no journal, which only the
 	// bridge makes, when it starts. Its message is the whole sentence:
 	// "no journal at DATA_DIR/bridge.db".
@@ -64,6 +66,10 @@ type Record struct {
 	ReferralID string // what Reditus answered, when it created the conversion
 	Email      string // full, for search; never logged
 	Body       []byte // the raw verified body, for retry and replay
+	// HasBody says a body was kept: List leaves Body out. An event the
+	// bridge can never need to retry (a type it does not handle) is
+	// recorded without one.
+	HasBody bool
 	// NextAttemptAt is when the Worker takes the record: when it is due if
 	// queued, when its lease ends if pending; zero otherwise.
 	NextAttemptAt time.Time

@@ -149,7 +149,7 @@ func testStore(t *testing.T, b backend) {
 		want := journal.Record{
 			ID: rec.ID, Provider: "stripe", DeliveryID: "evt_1", EventType: "customer.created",
 			ReceivedAt: t0, UpdatedAt: t0, Outcome: journal.Pending, ReferralID: "ref_0",
-			Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), NextAttemptAt: t0.Add(lease),
+			Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), HasBody: true, NextAttemptAt: t0.Add(lease),
 		}
 		if rec.ID <= 0 || !reflect.DeepEqual(rec, want) {
 			t.Errorf("Begin returned\n%+v, want\n%+v", rec, want)
@@ -263,6 +263,26 @@ func testStore(t *testing.T, b backend) {
 		finish(t, s, second.ID, journal.Finish{Outcome: "skipped", Lease: second.NextAttemptAt})
 	})
 
+	t.Run("a record without a body says so, listed or read", func(t *testing.T) {
+		s := open(t, b.fresh(t), newClock())
+		bare := delivery("evt_bare")
+		bare.Body = nil
+		rec, _ := begin(t, s, bare)
+		begin(t, s, delivery("evt_body"))
+		if rec.HasBody || get(t, s, rec.ID).HasBody {
+			t.Error("Begin or Get of a record without a body: HasBody, want not")
+		}
+		recs, err := s.List(ctx, journal.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if want := r.DeliveryID == "evt_body"; r.HasBody != want || r.Body != nil {
+				t.Errorf("List: %s HasBody %v (body %d bytes), want %v and no body", r.DeliveryID, r.HasBody, len(r.Body), want)
+			}
+		}
+	})
+
 	t.Run("Finish records the outcome and releases the lease", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
@@ -281,7 +301,7 @@ func testStore(t *testing.T, b backend) {
 		want := journal.Record{
 			ID: rec.ID, Provider: "stripe", DeliveryID: "evt_1", EventType: "customer.created",
 			ReceivedAt: t0, UpdatedAt: t0.Add(time.Second), Outcome: "forwarded", Attempts: 5,
-			ReferralID: "ref_1", Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`),
+			ReferralID: "ref_1", Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), HasBody: true,
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("after Finish(forwarded):\n%+v, want\n%+v", got, want)
