@@ -134,7 +134,7 @@ func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridg
 		Store: store.ForWorker(), Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
 		OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
 	}
-	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
+	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Full: store.DiskFull(), Log: logger}
 	wg.Go(func() { _ = worker.Run(ctx) })
 	wg.Go(func() { _ = retention.Run(ctx) })
 	return &wg

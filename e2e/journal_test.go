@@ -356,6 +356,47 @@ func TestAFullDiskNeverAnswersQueuedAndHealsWithRoom(t *testing.T) {
 	p.stop(t)
 }
 
+// A volume the journal filled never freed itself: SQLite writes what a
+// delete changes to its WAL first, so retention could delete nothing on a
+// full disk, and every webhook went on without the journal. The journal
+// holds back room for its deletes (bridge.db-reserve); a write that finds
+// the disk full has retention prune at once, with that room; what it deletes
+// leaves room in the file for new records, and the journal works again, with
+// no one freeing space by hand.
+func TestAFullVolumeIsFreedByRetention(t *testing.T) {
+	vol := tmpfs(t, 24<<20)
+	red := newReditus(t)
+	p := start(t, liveEnv(red, "DATA_DIR="+vol, "JOURNAL_RETENTION=5s", "RETRY_FOR=5s")...)
+	padding := strings.Repeat("x", 256<<10)
+	big := func(n string) delivery {
+		d := signup(n)
+		d.body = []byte(fmt.Sprintf(`{"email":%q,"uid":"usr_%s","affiliate_slug":"john","note":%q}`, d.email, n, padding))
+		return d
+	}
+	full := 0
+	for i := 0; full <= 0; i++ {
+		if i == 200 {
+			t.Fatal("200 events of 256 KiB did not fill a 24 MiB volume")
+		}
+		expect(t, p, big(fmt.Sprint("fill", i)), "200 forwarded")
+		full = p.metric(t, `reditus_bridge_journal_errors_total{op="begin"}`)
+	}
+	time.Sleep(6 * time.Second) // every record is older than JOURNAL_RETENTION
+
+	took := waitFor(t, 30*time.Second, "a webhook journaled again", func() bool {
+		d := big(fmt.Sprintf("after%d", time.Now().UnixNano()))
+		expect(t, p, d, "200 forwarded")
+		return p.event(t, d.id).Outcome == "forwarded"
+	})
+	waitFor(t, 10*time.Second, "retention's log line", func() bool { return p.logged("journal: deleted old events") })
+	// The journal goes on writing, durably, into the room the deletes left.
+	red.set(down)
+	expect(t, p, signup("queued"), "202 queued")
+	expect(t, p, big("queued-big"), "202 queued")
+	p.stop(t)
+	t.Logf("the volume filled after %d journal errors; journaled again %v later", full, took.Round(100*time.Millisecond))
+}
+
 // The journal's file deleted while the bridge runs (a cleanup of DATA_DIR, a
 // volume remounted): SQLite would go on writing to the deleted file, which a
 // restart never sees, so an outage answered 202 queued would be lost. The

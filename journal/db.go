@@ -65,6 +65,10 @@ type DB struct {
 	readOnly bool
 	// workerPool, on Postgres, is the worker's own connections (ForWorker).
 	workerPool *handle
+	// room, on SQLite, is the room held back for Prune on a full volume,
+	// and full is told of a write that found the volume full (DiskFull).
+	room *reserve
+	full chan struct{}
 	// broken is set once SQLite's file is found corrupt (checked).
 	broken atomic.Pointer[corruptError]
 	// stopCheck stops a quick_check still running (verify); background
@@ -524,32 +528,59 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 // SQLite's one writer for long while webhooks wait.
 const pruneBatch = 5000
 
+// pruneQuery deletes up to pruneBatch records received before a time, but
+// none pending under a live lease.
+const pruneQuery = `
+	DELETE FROM journal WHERE id IN (
+		SELECT id FROM journal
+		WHERE received_at < {?} AND NOT (outcome = 'pending' AND next_attempt_at > {?})
+		LIMIT ?)`
+
 // Prune deletes the records received before before, except those pending
-// under a live lease, and says how many it deleted.
+// under a live lease, and says how many it deleted. On a full volume,
+// SQLite's deletes need room too: Prune then frees the room held back for it
+// (reserve), and holds it back again once the volume has room.
 func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err := db.writable(); err != nil {
 		return 0, fmt.Errorf("journal: prune: %w", err)
 	}
 	var total int64
 	for {
-		res, err := db.write.Exec(ctx, `
-			DELETE FROM journal WHERE id IN (
-				SELECT id FROM journal
-				WHERE received_at < {?} AND NOT (outcome = 'pending' AND next_attempt_at > {?})
-				LIMIT ?)`,
-			db.args(at(before), at(db.clock()), pruneBatch)...)
+		n, err := db.prune(ctx, before, false)
+		if diskFull(err) && db.room != nil {
+			n, err = db.prune(ctx, before, true)
+		}
+		total += n
 		if err != nil {
 			return total, fmt.Errorf("journal: prune: %w", db.checked(err))
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("journal: prune: %w", err)
-		}
-		total += n
 		if n < pruneBatch {
-			return total, nil
+			break
 		}
 	}
+	if db.room != nil {
+		_ = db.room.make() // no room yet: the next prune tries again
+	}
+	return total, nil
+}
+
+// prune deletes one batch. With release, it frees the room held back for it
+// once it holds the write connection, so that no webhook takes that room
+// before the delete does.
+func (db *DB) prune(ctx context.Context, before time.Time, release bool) (int64, error) {
+	conn, err := db.write.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if release && !db.room.release() {
+		return 0, errors.New("the disk is full, and the room held back for deletes is gone: free some room on the volume")
+	}
+	res, err := conn.ExecContext(ctx, db.d.placeholders(pruneQuery), db.args(at(before), at(db.clock()), pruneBatch)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Status reports the journal's kind, place and migrations; an error means

@@ -58,6 +58,9 @@ func (db *DB) checked(err error) error {
 	if err == nil || db.d.kind != "sqlite" {
 		return err
 	}
+	if diskFull(err) && db.full != nil {
+		db.tellFull()
+	}
 	ce := corruption(err, db.where)
 	if ce == nil {
 		return err

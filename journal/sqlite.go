@@ -108,6 +108,8 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if err := db.verify(ctx, sqliteDSN(file, sqliteReadOnlyParams), integrityWait); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	db.room, db.full = &reserve{path: file + "-reserve"}, make(chan struct{}, 1)
+	_ = db.room.make() // a full volume: Prune makes it once there is room
 	return db, nil
 }
 
