@@ -192,6 +192,43 @@ func TestWithoutAUsableDataDirNothingIsAnsweredQueued(t *testing.T) {
 	p.stop(t)
 }
 
+// Lemon Squeezy signs its body and nothing else: no time, so a body captured
+// once verifies for as long as the secret lasts. Its delivery id dedupes a
+// re-send while the journal keeps the record; once retention has deleted
+// the record, the journal still keeps the delivery's id (for a year, without
+// its body or email), and the captured body sent again is answered as the
+// delivery it is, already handled, without a call to Reditus.
+func TestACapturedLemonSqueezyBodyReplayedAfterRetentionIsNotSentAgain(t *testing.T) {
+	red := newReditus(t, fakereditus.Conflicts(), fakereditus.NeedsReferral())
+	const secret = "e2e-lemonsqueezy-signing-secret"
+	p := start(t, liveEnv(red, "LEMONSQUEEZY_WEBHOOK_SECRET="+secret, "JOURNAL_RETENTION=5s", "RETRY_FOR=5s")...)
+	body, err := os.ReadFile("../providers/testdata/lemonsqueezy/order_created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := p.post(t, "lemonsqueezy", secret, "", body); a.String() != "200 forwarded" {
+		t.Fatalf("order_created: %s, want 200 forwarded", a)
+	}
+	calls, paid := red.Requests(), len(red.Paid())
+	p.stop(t)
+
+	time.Sleep(6 * time.Second)
+	p = p.restart(t) // retention runs at start: the record is older than JOURNAL_RETENTION
+	waitFor(t, 10*time.Second, "the record deleted", func() bool { return p.logged("journal: deleted old events") })
+	if e := p.event(t, "7f4c2a9e-3b1d-4e8f-9a6c-5d2e1f0b8c47"); e.ID != 0 {
+		t.Fatalf("the record is still journaled after retention: %+v", e)
+	}
+
+	a := p.post(t, "lemonsqueezy", secret, "", body) // the captured body, replayed
+	if a.String() != "200 duplicate" {
+		t.Errorf("the replayed body: %s (%s), want 200 duplicate", a, a.Reason)
+	}
+	if n := red.Requests(); n != calls || len(red.Paid()) != paid {
+		t.Errorf("Reditus got %d more calls and %d more payments for the replayed body, want none", n-calls, len(red.Paid())-paid)
+	}
+	p.stop(t)
+}
+
 // The reading commands (events, check) read the journal where the bridge
 // keeps it and make none: a DATA_DIR with a typo is said plainly to hold no
 // journal, with exit 1, instead of answering "no events match" from an empty

@@ -64,11 +64,17 @@ func (db *DB) timeArgs(t time.Time) []any {
 	return []any{nil, t.Sub(db.now()).Microseconds()}
 }
 
-// sqlitePlaceholders turns {?} into ?.
-func sqlitePlaceholders(query string) string { return strings.ReplaceAll(query, timeParam, "?") }
+// blobParam is how a query writes a body argument where nothing gives it a
+// type (a SELECT's list): Postgres takes it for text otherwise.
+const blobParam = "{blob}"
 
-// postgresPlaceholders turns {?} into the database's clock, then numbers
-// the ? as $1, $2, ...
+// sqlitePlaceholders turns {?} and {blob} into ?.
+func sqlitePlaceholders(query string) string {
+	return strings.NewReplacer(timeParam, "?", blobParam, "?").Replace(query)
+}
+
+// postgresPlaceholders turns {?} into the database's clock and types
+// {blob}, then numbers the ? as $1, $2, ...
 func postgresPlaceholders(query string) string {
-	return dollarPlaceholders(strings.ReplaceAll(query, timeParam, postgresTime))
+	return dollarPlaceholders(strings.NewReplacer(timeParam, postgresTime, blobParam, "?::bytea").Replace(query))
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // dialect is what differs between the two stores; everything else is shared.
@@ -160,7 +162,8 @@ const (
 	beginInsert = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
 			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
-		VALUES (?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, ?, {?})
+		SELECT ?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, {blob}, {?}
+		WHERE NOT EXISTS (SELECT 1 FROM journal_tombstone WHERE delivery_id = ? AND provider = ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING
 		RETURNING id, received_at, updated_at, next_attempt_at`
 	beginRetake = `
@@ -168,7 +171,8 @@ const (
 		WHERE provider = ? AND delivery_id = ?
 			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= {?}))
 		RETURNING ` + columns
-	beginSelect = `SELECT ` + columns + ` FROM journal WHERE provider = ? AND delivery_id = ?`
+	beginSelect    = `SELECT ` + columns + ` FROM journal WHERE provider = ? AND delivery_id = ?`
+	beginTombstone = `SELECT received_at FROM journal_tombstone WHERE delivery_id = ? AND provider = ?`
 )
 
 // Finish's statements: finishFenced writes only under the lease it names.
@@ -186,7 +190,7 @@ const (
 
 // batchedQueries are the statements of the writes every webhook makes;
 // SQLite commits them in shared transactions (batcher).
-var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery, finishFenced}
+var batchedQueries = []string{beginInsert, beginRetake, beginSelect, beginTombstone, finishQuery, finishFenced}
 
 // writing runs one of the writes every webhook makes: on SQLite in the next
 // shared transaction (batcher), on Postgres on its own. durable asks for the
@@ -304,7 +308,8 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 	}
 	err := q.QueryRow(ctx, beginInsert, db.args(
 		r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)))...).Scan(dest...)
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)),
+		r.DeliveryID, r.Provider)...).Scan(dest...)
 	if err == nil {
 		return rec, true, nil
 	}
@@ -320,10 +325,28 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 		return Record{}, false, err
 	}
 	rec, err = scanRecord(q.QueryRow(ctx, beginSelect, r.Provider, r.DeliveryID), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return db.tombstone(ctx, q, r)
+	}
 	if err != nil {
 		return Record{}, false, err
 	}
 	return rec, false, nil
+}
+
+// tombstone answers a delivery whose record retention deleted, and whose id
+// it kept (Prune): as handled, since it called Reditus then. A captured body
+// that carries no signed time (Lemon Squeezy's) is then not run again.
+func (db *DB) tombstone(ctx context.Context, q querier, r Record) (Record, bool, error) {
+	var received time.Time
+	if err := q.QueryRow(ctx, beginTombstone, r.DeliveryID, r.Provider).Scan(timeScanner{&received}); err != nil {
+		return Record{}, false, err
+	}
+	return Record{
+		Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType, ReceivedAt: received,
+		Outcome: outcome.WordDuplicate,
+		Reason:  "handled on " + received.Format(time.DateOnly) + ", when Reditus was called for it; its record was deleted after JOURNAL_RETENTION, and its id kept so that it is not sent again",
+	}, false, nil
 }
 
 // Finish records the outcome of the work on a claimed record and releases
@@ -522,65 +545,6 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 		return nil, fmt.Errorf("journal: list: %w", db.checked(err))
 	}
 	return recs, nil
-}
-
-// pruneBatch bounds one delete, so that pruning a large backlog never holds
-// SQLite's one writer for long while webhooks wait.
-const pruneBatch = 5000
-
-// pruneQuery deletes up to pruneBatch records received before a time, but
-// none pending under a live lease.
-const pruneQuery = `
-	DELETE FROM journal WHERE id IN (
-		SELECT id FROM journal
-		WHERE received_at < {?} AND NOT (outcome = 'pending' AND next_attempt_at > {?})
-		LIMIT ?)`
-
-// Prune deletes the records received before before, except those pending
-// under a live lease, and says how many it deleted. On a full volume,
-// SQLite's deletes need room too: Prune then frees the room held back for it
-// (reserve), and holds it back again once the volume has room.
-func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
-	if err := db.writable(); err != nil {
-		return 0, fmt.Errorf("journal: prune: %w", err)
-	}
-	var total int64
-	for {
-		n, err := db.prune(ctx, before, false)
-		if diskFull(err) && db.room != nil {
-			n, err = db.prune(ctx, before, true)
-		}
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("journal: prune: %w", db.checked(err))
-		}
-		if n < pruneBatch {
-			break
-		}
-	}
-	if db.room != nil {
-		_ = db.room.make() // no room yet: the next prune tries again
-	}
-	return total, nil
-}
-
-// prune deletes one batch. With release, it frees the room held back for it
-// once it holds the write connection, so that no webhook takes that room
-// before the delete does.
-func (db *DB) prune(ctx context.Context, before time.Time, release bool) (int64, error) {
-	conn, err := db.write.db.Conn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	if release && !db.room.release() {
-		return 0, errors.New("the disk is full, and the room held back for deletes is gone: free some room on the volume")
-	}
-	res, err := conn.ExecContext(ctx, db.d.placeholders(pruneQuery), db.args(at(before), at(db.clock()), pruneBatch)...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 // Status reports the journal's kind, place and migrations; an error means

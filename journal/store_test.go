@@ -532,6 +532,42 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("a delivery that called Reditus is known by its id for a year after Prune deleted its record", func(t *testing.T) {
+		clk := newClock()
+		s := open(t, b.fresh(t), clk)
+		sent, _ := begin(t, s, delivery("evt_sent"))
+		finish(t, s, sent.ID, journal.Finish{Outcome: "forwarded", Attempts: 1})
+		skipped, _ := begin(t, s, delivery("evt_skipped"))
+		finish(t, s, skipped.ID, journal.Finish{Outcome: "skipped"})
+		clk.Advance(31 * 24 * time.Hour)
+		if n, err := s.Prune(ctx, clk.Now().Add(-30*24*time.Hour)); err != nil || n != 2 {
+			t.Fatalf("Prune: %d, %v; want 2 deleted", n, err)
+		}
+		if recs, err := s.List(ctx, journal.Filter{}); err != nil || len(recs) != 0 {
+			t.Fatalf("List after Prune: %v, %v; want nothing", ids(recs), err)
+		}
+		// The same delivery, sent again: handled, and not to be sent.
+		rec, claimed := begin(t, s, delivery("evt_sent"))
+		if claimed || rec.Outcome != "duplicate" || !rec.ReceivedAt.Equal(t0) || !strings.Contains(rec.Reason, "deleted") {
+			t.Errorf("Begin of a pruned delivery that was sent: claimed %v, %+v; want not claimed, duplicate, received at %v", claimed, rec, t0)
+		}
+		if recs, _ := s.List(ctx, journal.Filter{}); len(recs) != 0 {
+			t.Errorf("the re-send made a record: %v", ids(recs))
+		}
+		// One that called no one is new again, as before.
+		if _, claimed := begin(t, s, delivery("evt_skipped")); !claimed {
+			t.Error("Begin of a pruned delivery that called no one: not claimed, want a new record")
+		}
+		// A year after the record went, so does the id.
+		clk.Advance(journal.TombstoneKeep)
+		if _, err := s.Prune(ctx, clk.Now().Add(-30*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, claimed := begin(t, s, delivery("evt_sent")); !claimed {
+			t.Error("Begin of a delivery pruned over a year ago: not claimed, want a new record")
+		}
+	})
+
 	t.Run("Retake claims a record for an operator unless it is being delivered", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
