@@ -127,7 +127,7 @@ type Options struct {
 	// DatabaseURL, when set, selects Postgres: postgres://user:password@host/db.
 	DatabaseURL string
 	// DataDir is where SQLite keeps bridge.db otherwise; it is created
-	// (mode 0700) when missing.
+	// (mode 0700) when missing, and bridge.db in it (mode 0600).
 	DataDir string
 	// ReadOnly opens the journal to read it only, for the commands that
 	// read it (events, check): no directory, file or table is made, no
@@ -141,8 +141,11 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Open opens the journal Options select and applies its migrations: Postgres
-// when DatabaseURL is set, else SQLite at DataDir/bridge.db.
+// Open opens the journal Options select, Postgres when DatabaseURL is set,
+// else SQLite at DataDir/bridge.db, and unless ReadOnly applies its
+// migrations. It refuses a SQLite file that quick_check finds corrupt
+// (ErrCorrupt; a file too large to check within 2 s is checked on while the
+// journal serves).
 func Open(ctx context.Context, o Options) (*DB, error) {
 	ownClock := o.Now != nil || o.DatabaseURL == ""
 	if o.Now == nil {
