@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/getreditus/reditus-bridge/admin"
@@ -140,18 +142,21 @@ func reportBreaker(cfg config.Config, stdout io.Writer) {
 func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
-	if err != nil {
+	store, err := openToRead(ctx, cfg)
+	switch {
+	case errors.Is(err, journal.ErrNoJournal) && !missingDataDir(cfg):
+		// A new volume, or a new database: the bridge makes the journal
+		// when it starts.
+		fmt.Fprintf(stdout, "journal:   %v yet: the bridge makes it when it starts; retention %v, queued events retried for %v\n", err, cfg.JournalRetention, cfg.RetryFor)
+	case err != nil:
 		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
 		return fmt.Errorf("the journal could not be opened: %w", err)
+	default:
+		defer store.Close()
+		if err := reportStore(ctx, cfg, store, stdout); err != nil {
+			return err
+		}
 	}
-	defer store.Close()
-	st, err := store.Status(ctx)
-	if err != nil {
-		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
-		return fmt.Errorf("the journal could not be read: %w", err)
-	}
-	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
 	admin := "off (set ADMIN_TOKEN to turn it on)"
 	if cfg.AdminToken != "" {
 		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
@@ -188,6 +193,55 @@ func alertTest(ctx context.Context, in invocation) error {
 	return nil
 }
 
+// checkBudget bounds check's reading of the whole journal for damage: about
+// a second per gigabyte in the page cache, more from a cold disk.
+const checkBudget = 2 * time.Minute
+
+// reportStore prints, for check, the journal's kind, place and migrations,
+// and fails when it cannot be read or is corrupt: the bridge would serve
+// without it.
+func reportStore(ctx context.Context, cfg config.Config, store *journal.DB, stdout io.Writer) error {
+	st, err := store.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
+		return fmt.Errorf("the journal could not be read: %w", err)
+	}
+	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkBudget)
+	defer cancel()
+	if err := store.Check(ctx); err != nil {
+		fmt.Fprintf(stdout, "journal:   damaged: %v\n", err)
+		return fmt.Errorf("the journal is not usable: %w", err)
+	}
+	return nil
+}
+
+// openToRead opens the journal the bridge serves with, read-only: the
+// commands that read it make none, and migrate none.
+func openToRead(ctx context.Context, cfg config.Config) (*journal.DB, error) {
+	return journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal(), ReadOnly: true})
+}
+
+// openToWrite opens the journal the bridge serves with, for a command that
+// changes it (events forget); it makes none where there is none.
+func openToWrite(ctx context.Context, cfg config.Config) (*journal.DB, error) {
+	if missingDataDir(cfg) {
+		return nil, fmt.Errorf("%w at %s", journal.ErrNoJournal, cfg.DataDir)
+	}
+	return journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
+}
+
+// missingDataDir reports whether the SQLite journal's DATA_DIR is not there
+// at all: a typo more likely than a volume not yet used, which is there,
+// empty.
+func missingDataDir(cfg config.Config) bool {
+	if cfg.DatabaseURL != "" {
+		return false
+	}
+	_, err := os.Stat(cfg.DataDir)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // simulateEvent answers simulate: the configuration gives it the secret to
 // sign with and the port to post to.
 func simulateEvent(ctx context.Context, in invocation) error {
@@ -197,12 +251,20 @@ func simulateEvent(ctx context.Context, in invocation) error {
 // events answers events, and events forget, from the journal the bridge
 // serves with.
 func events(ctx context.Context, in invocation) error {
-	store, err := journal.Open(ctx, journal.Options{DataDir: in.cfg.DataDir, DatabaseURL: in.cfg.DatabaseURL.Reveal()})
+	forget := len(in.args) > 0 && in.args[0] == "forget"
+	open := openToRead
+	if forget { // it erases, so it writes
+		open = openToWrite
+	}
+	store, err := open(ctx, in.cfg)
+	if errors.Is(err, journal.ErrNoJournal) {
+		return fmt.Errorf("%w: the bridge makes it when it first starts; is DATA_DIR (or DATABASE_URL) the bridge's?", err)
+	}
 	if err != nil {
 		return fmt.Errorf("open the journal: %w", err)
 	}
 	defer store.Close()
-	if len(in.args) > 0 && in.args[0] == "forget" {
+	if forget {
 		return admin.Forget(ctx, in.args[1:], store, in.stdout)
 	}
 	return admin.Events(ctx, in.args, store, in.stdout)

@@ -198,13 +198,13 @@ func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridg
 		return &wg
 	}
 	worker := &journal.Worker{
-		Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
+		Store: store.ForWorker(), Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
 		OnFailed: func(r journal.Record) {
 			m.QueueFailed(r.Provider)
 			alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})
 		},
 	}
-	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Log: logger}
+	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Full: store.DiskFull(), Log: logger}
 	wg.Go(func() { _ = worker.Run(ctx) })
 	wg.Go(func() { _ = retention.Run(ctx) })
 	return &wg

@@ -351,6 +351,8 @@ func (s *server) retryAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such event")
 	case errors.Is(err, journal.ErrBusy):
 		writeError(w, http.StatusConflict, "the event is being delivered right now; look again in a moment")
+	case errors.Is(err, journal.ErrNoBody):
+		writeError(w, http.StatusConflict, "the bridge kept no body for this event, of a type it does not handle: there is nothing to retry")
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, "the retry failed; the bridge's log says why")
 	default:
@@ -375,6 +377,8 @@ func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 		back.Set("retry", "gone")
 	case errors.Is(err, journal.ErrBusy):
 		back.Set("retry", "busy")
+	case errors.Is(err, journal.ErrNoBody):
+		back.Set("retry", "nobody")
 	case err != nil:
 		back.Set("retry", "error")
 	}
@@ -401,7 +405,7 @@ func (s *server) retryEvent(r *http.Request) (int64, Outcome, error) {
 	defer cancel()
 	out, err := s.retry(ctx, id)
 	switch {
-	case errors.Is(err, journal.ErrNotFound), errors.Is(err, journal.ErrBusy):
+	case errors.Is(err, journal.ErrNotFound), errors.Is(err, journal.ErrBusy), errors.Is(err, journal.ErrNoBody):
 	case err != nil:
 		s.log.Error("admin: retry", "id", id, "err", err)
 	default:

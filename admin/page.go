@@ -171,6 +171,8 @@ func (s *server) flash(r *http.Request, v url.Values) *flash {
 		return &flash{Box: "bad", Text: "There is no such event: it may have been deleted after JOURNAL_RETENTION."}
 	case "busy":
 		return &flash{Box: "info", Text: event + " is being delivered right now. Look again in a moment."}
+	case "nobody":
+		return &flash{Box: "info", Text: event + " is of a type the bridge does not handle, and it kept no body for it: there is nothing to retry."}
 	case "error":
 		return &flash{Box: "bad", Text: "The retry of " + strings.ToLower(event[:1]) + event[1:] + " failed; the bridge's log says why."}
 	}
@@ -217,7 +219,7 @@ func (s *server) row(rec journal.Record, q query, now time.Time) eventRow {
 	if len(rec.Email) <= maxText {
 		row.EmailLink = "/admin?" + url.Values{"email": {rec.Email}}.Encode()
 	}
-	if s.retry != nil && o.Retry {
+	if s.retry != nil && o.Retry && rec.HasBody {
 		// Back to the same search after the retry.
 		row.RetryAction = fmt.Sprintf("/admin/events/%d/retry", rec.ID)
 		if v := q.values(); len(v) > 0 {

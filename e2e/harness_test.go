@@ -721,3 +721,49 @@ func answerOn(conn net.Conn) heldAnswer {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return heldAnswer{status: resp.StatusCode, body: string(body), err: err}
 }
+
+// ---- file systems ----
+
+// tmpfs mounts a tmpfs of size bytes on a new directory, unmounted when the
+// test ends, for a volume the test can fill or make read-only. It skips t
+// when the process may not mount (not root, or a container without
+// CAP_SYS_ADMIN): CI that runs without it says so in the test's output.
+func tmpfs(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size)+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root with CAP_SYS_ADMIN): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// readOnly makes dir, a tmpfs (tmpfs) or, for a user other than root, any
+// directory, read-only to the bridge: a volume mounted read-only.
+func readOnly(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+		return
+	}
+	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount %s read-only: %v: %s", dir, err, out)
+	}
+}
+
+// volume is a directory for DATA_DIR that readOnly can make read-only: a
+// tmpfs for root, whom permissions do not stop, else a temporary directory.
+func volume(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return t.TempDir()
+	}
+	return tmpfs(t, 64<<20)
+}

@@ -3,8 +3,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +192,156 @@ func TestWithoutAUsableDataDirNothingIsAnsweredQueued(t *testing.T) {
 	p.stop(t)
 }
 
+// Lemon Squeezy signs its body and nothing else: no time, so a body captured
+// once verifies for as long as the secret lasts. Its delivery id dedupes a
+// re-send while the journal keeps the record; once retention has deleted
+// the record, the journal still keeps the delivery's id (for a year, without
+// its body or email), and the captured body sent again is answered as the
+// delivery it is, already handled, without a call to Reditus.
+func TestACapturedLemonSqueezyBodyReplayedAfterRetentionIsNotSentAgain(t *testing.T) {
+	red := newReditus(t, fakereditus.Conflicts(), fakereditus.NeedsReferral())
+	const secret = "e2e-lemonsqueezy-signing-secret"
+	p := start(t, liveEnv(red, "LEMONSQUEEZY_WEBHOOK_SECRET="+secret, "JOURNAL_RETENTION=5s", "RETRY_FOR=5s")...)
+	body, err := os.ReadFile("../providers/testdata/lemonsqueezy/order_created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := p.post(t, "lemonsqueezy", secret, "", body); a.String() != "200 forwarded" {
+		t.Fatalf("order_created: %s, want 200 forwarded", a)
+	}
+	calls, paid := red.Requests(), len(red.Paid())
+	p.stop(t)
+
+	time.Sleep(6 * time.Second)
+	p = p.restart(t) // retention runs at start: the record is older than JOURNAL_RETENTION
+	waitFor(t, 10*time.Second, "the record deleted", func() bool { return p.logged("journal: deleted old events") })
+	if e := p.event(t, "7f4c2a9e-3b1d-4e8f-9a6c-5d2e1f0b8c47"); e.ID != 0 {
+		t.Fatalf("the record is still journaled after retention: %+v", e)
+	}
+
+	a := p.post(t, "lemonsqueezy", secret, "", body) // the captured body, replayed
+	if a.String() != "200 duplicate" {
+		t.Errorf("the replayed body: %s (%s), want 200 duplicate", a, a.Reason)
+	}
+	if n := red.Requests(); n != calls || len(red.Paid()) != paid {
+		t.Errorf("Reditus got %d more calls and %d more payments for the replayed body, want none", n-calls, len(red.Paid())-paid)
+	}
+	p.stop(t)
+}
+
+// The reading commands (events, check) read the journal where the bridge
+// keeps it and make none: a DATA_DIR with a typo is said plainly to hold no
+// journal, with exit 1, instead of answering "no events match" from an empty
+// journal made on the spot; and a journal on a read-only volume is read as
+// it is, without a migration.
+func TestReadingCommandsOpenTheJournalReadOnly(t *testing.T) {
+	typo := filepath.Join(t.TempDir(), "dat")
+	for _, args := range [][]string{{"events"}, {"events", "--json"}, {"check"}} {
+		stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + typo}, args...)
+		if want := "no journal at " + filepath.Join(typo, "bridge.db"); code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%v with DATA_DIR=%s: exit %d, %s%s; want 1 and %q", args, typo, code, stdout, stderr, want)
+		}
+		if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v made DATA_DIR %s (%v)", args, typo, err)
+		}
+	}
+	// A DATA_DIR that is there (a new volume) but holds no journal yet: the
+	// bridge makes it when it starts, so check passes and says so; events
+	// has nothing to read.
+	empty := t.TempDir()
+	if stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + empty}, "events"); code != 1 || !strings.Contains(stderr, "no journal at "+filepath.Join(empty, "bridge.db")) {
+		t.Errorf("events in an empty DATA_DIR: exit %d, %s%s; want 1, no journal", code, stdout, stderr)
+	}
+	if stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + empty}, "check"); code != 0 || !strings.Contains(stdout, "no journal at "+filepath.Join(empty, "bridge.db")+" yet") {
+		t.Errorf("check in an empty DATA_DIR: exit %d, %s%s; want 0, no journal yet", code, stdout, stderr)
+	}
+	if names, _ := os.ReadDir(empty); len(names) > 0 {
+		t.Errorf("the reading commands made %v in DATA_DIR", names)
+	}
+
+	red := newReditus(t)
+	dir := volume(t)
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	expect(t, p, signup("a"), "200 forwarded")
+	p.stop(t)
+	readOnly(t, dir)
+	env := []string{"DATA_DIR=" + dir}
+	if stdout, stderr, code := runCommand(t, env, "events", "--json"); code != 0 || !strings.Contains(stdout, `"a@example.com"`) {
+		t.Errorf("events on a read-only volume: exit %d, %s%s; want 0 and a@example.com's event", code, stdout, stderr)
+	}
+	if stdout, stderr, code := runCommand(t, env, "check"); code != 0 || !strings.Contains(stdout, "journal:   sqlite at "+filepath.Join(dir, "bridge.db")) {
+		t.Errorf("check on a read-only volume: exit %d, %s%s; want 0 and the journal", code, stdout, stderr)
+	}
+}
+
+// An endpoint that sends every event type (Stripe's "all events") fills the
+// volume with bodies nobody needs: the journal keeps the body only of an
+// event that can need a retry. One of a type the provider does not handle is
+// recorded, with its reason, without its body, and /admin offers no retry of
+// it; a skip that a fix can undo (no referral data) keeps its body.
+func TestOnlyEventsThatCanBeRetriedKeepTheirBodies(t *testing.T) {
+	red := newReditus(t)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	const n = 200
+	padding := strings.Repeat("x", 5600) // a Stripe invoice.paid is 5.7 KB
+	for i := range n {
+		body := fmt.Sprintf(`{"id":"evt_inv_%03d","object":"event","type":"invoice.paid","livemode":true,"data":{"object":{"id":"in_%03d","object":"invoice","lines":%q}}}`, i, i, padding)
+		if a := p.post(t, "stripe", stripeSecret, "", []byte(body)); a.String() != "200 skipped" {
+			t.Fatalf("invoice.paid %d: %s, want 200 skipped", i, a)
+		}
+	}
+	noReferral, err := os.ReadFile("../providers/testdata/stripe/customer.created.no_referral.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := p.post(t, "stripe", stripeSecret, "", noReferral); a.String() != "200 skipped" {
+		t.Fatalf("customer.created without referral data: %s, want 200 skipped", a)
+	}
+	inv := p.event(t, "evt_inv_007")
+	if inv.Outcome != "skipped" || !strings.Contains(inv.Reason, "does not convert") {
+		t.Errorf("evt_inv_007 is journaled %q (%s), want skipped, with its reason", inv.Outcome, inv.Reason)
+	}
+	status, _, body := p.send(t, http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry", inv.ID), asAdmin(adminToken, "Origin", p.base), nil)
+	if status != http.StatusConflict {
+		t.Errorf("retry of evt_inv_007: %d %s, want 409: there is nothing to retry", status, body)
+	}
+	status, _, page := p.send(t, http.MethodGet, "/admin?"+url.Values{"provider": {"stripe"}}.Encode(), asAdmin(adminToken), nil)
+	if status != http.StatusOK || bytes.Contains(page, []byte(fmt.Sprintf("/admin/events/%d/retry", inv.ID))) {
+		t.Errorf("/admin: %d, and a Retry button for evt_inv_007: %v", status, status == http.StatusOK)
+	}
+	if !bytes.Contains(page, []byte(fmt.Sprintf("/admin/events/%d/retry", p.event(t, "evt_1QcustCreated03").ID))) {
+		t.Error("/admin offers no Retry for the event without referral data")
+	}
+	p.stop(t)
+
+	bodies := map[string]int{}
+	rows, err := journalDB(t, dir).Query(`SELECT delivery_id, length(body) FROM journal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var size int
+		if err := rows.Scan(&id, &size); err != nil {
+			t.Fatal(err)
+		}
+		bodies[id] = size
+	}
+	if bodies["evt_inv_000"] != 0 || bodies["evt_inv_199"] != 0 || bodies["evt_1QcustCreated03"] != len(noReferral) {
+		t.Errorf("bodies kept: invoice.paid %d and %d bytes, customer.created %d; want 0, 0 and %d", bodies["evt_inv_000"], bodies["evt_inv_199"], bodies["evt_1QcustCreated03"], len(noReferral))
+	}
+	fi, err := os.Stat(filepath.Join(dir, "bridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(n * len(padding) / 4); fi.Size() > limit {
+		t.Errorf("bridge.db is %d bytes after %d invoice.paid of 5.7 KB, want under %d", fi.Size(), n, limit)
+	}
+	t.Logf("%d invoice.paid of 5.7 KB: bridge.db is %d KB", n, fi.Size()>>10)
+}
+
 // prlimit sets the soft limit on the size of a file the bridge may write
 // ("unlimited", or bytes): with 0, every write to the journal fails as on a
 // full disk (EFBIG rather than ENOSPC; the Go runtime ignores SIGXFSZ).
@@ -238,6 +391,47 @@ func TestAFullDiskNeverAnswersQueuedAndHealsWithRoom(t *testing.T) {
 	red.set(down)
 	expect(t, p, signup("e"), "202 queued")
 	p.stop(t)
+}
+
+// A volume the journal filled never freed itself: SQLite writes what a
+// delete changes to its WAL first, so retention could delete nothing on a
+// full disk, and every webhook went on without the journal. The journal
+// holds back room for its deletes (bridge.db-reserve); a write that finds
+// the disk full has retention prune at once, with that room; what it deletes
+// leaves room in the file for new records, and the journal works again, with
+// no one freeing space by hand.
+func TestAFullVolumeIsFreedByRetention(t *testing.T) {
+	vol := tmpfs(t, 24<<20)
+	red := newReditus(t)
+	p := start(t, liveEnv(red, "DATA_DIR="+vol, "JOURNAL_RETENTION=5s", "RETRY_FOR=5s")...)
+	padding := strings.Repeat("x", 256<<10)
+	big := func(n string) delivery {
+		d := signup(n)
+		d.body = []byte(fmt.Sprintf(`{"email":%q,"uid":"usr_%s","affiliate_slug":"john","note":%q}`, d.email, n, padding))
+		return d
+	}
+	full := 0
+	for i := 0; full <= 0; i++ {
+		if i == 200 {
+			t.Fatal("200 events of 256 KiB did not fill a 24 MiB volume")
+		}
+		expect(t, p, big(fmt.Sprint("fill", i)), "200 forwarded")
+		full = p.metric(t, `reditus_bridge_journal_errors_total{op="begin"}`)
+	}
+	time.Sleep(6 * time.Second) // every record is older than JOURNAL_RETENTION
+
+	took := waitFor(t, 30*time.Second, "a webhook journaled again", func() bool {
+		d := big(fmt.Sprintf("after%d", time.Now().UnixNano()))
+		expect(t, p, d, "200 forwarded")
+		return p.event(t, d.id).Outcome == "forwarded"
+	})
+	waitFor(t, 10*time.Second, "retention's log line", func() bool { return p.logged("journal: deleted old events") })
+	// The journal goes on writing, durably, into the room the deletes left.
+	red.set(down)
+	expect(t, p, signup("queued"), "202 queued")
+	expect(t, p, big("queued-big"), "202 queued")
+	p.stop(t)
+	t.Logf("the volume filled after %d journal errors; journaled again %v later", full, took.Round(100*time.Millisecond))
 }
 
 // The journal's file deleted while the bridge runs (a cleanup of DATA_DIR, a
@@ -305,6 +499,84 @@ func TestACorruptedJournalCrashesNothing(t *testing.T) {
 	red.set(down)
 	expect(t, p, signup("e"), "503 retry")
 	p.stop(t)
+}
+
+// A journal overwritten while the bridge runs: SQLite, which has the file
+// open, notices nothing and goes on writing, and the file a restart finds
+// has lost what it was told. Once the bridge sees the file is not what it
+// wrote, the journal fails as a store that is down does: an outage is
+// answered 503, never 202 on a file that no longer holds it, and each
+// failure's log line says the file is corrupt and what to do.
+func TestAJournalOverwrittenWhileServingNeverAnswersQueued(t *testing.T) {
+	red := newReditus(t)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	expect(t, p, signup("a"), "200 forwarded")
+	junk := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4096)
+	if err := os.WriteFile(filepath.Join(dir, "bridge.db"), junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	red.set(down)
+	for i := range 5 {
+		expect(t, p, signup(fmt.Sprint("q", i)), "503 retry")
+	}
+	if !p.logged("journal begin failed; going on without the journal") || p.logHolds("restore a backup") == "" {
+		t.Error("no log line says the journal's file is corrupt and what to do")
+	}
+	red.set(up)
+	expect(t, p, signup("q0"), "200 forwarded")
+	p.stop(t)
+}
+
+// A journal damaged while the bridge was stopped, as a backup copied over a
+// running bridge's file leaves it (its pages mixed with newer ones), or a
+// failing disk: SQLite opens it as if it were fine. The bridge checks the
+// file when it opens it, and does not serve a corrupt journal: it serves
+// without it, as when it cannot be opened, and says what to do; check
+// fails, naming the file.
+func TestACorruptJournalIsRefusedAtStartAndByCheck(t *testing.T) {
+	red := newReditus(t)
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	for i := range 50 {
+		expect(t, p, signup(fmt.Sprint("a", i)), "200 forwarded")
+	}
+	p.stop(t)
+	damageIndex(t, dir, "journal_email")
+
+	p = p.restart(t)
+	if !p.logged("the journal could not be opened; serving without it: re-sent deliveries are recognised only in memory, and nothing is queued") ||
+		p.logHolds(filepath.Join(dir, "bridge.db")+" is corrupt") == "" || p.logHolds("restore a backup") == "" {
+		t.Error("after a restart on the corrupt file, no log line says it is corrupt and what to do")
+	}
+	red.set(down)
+	expect(t, p, signup("d"), "503 retry")
+	p.stop(t)
+	stdout, stderr, code := runCommand(t, []string{"DATA_DIR=" + dir}, "check")
+	if code != 1 || !strings.Contains(stdout+stderr, filepath.Join(dir, "bridge.db")+" is corrupt") {
+		t.Errorf("check on the corrupt journal: exit %d, %s%s; want 1, naming the file", code, stdout, stderr)
+	}
+}
+
+// damageIndex overwrites the first page of index in the journal in dir, its
+// bridge stopped, with bytes that are no index: what a copy over a running
+// journal, or a failing disk, can leave. The file still opens.
+func damageIndex(t *testing.T, dir, index string) {
+	t.Helper()
+	db := journalDB(t, dir)
+	var page, size int64
+	if err := db.QueryRow(`SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master WHERE name = ?`, index).Scan(&page, &size); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	f, err := os.OpenFile(filepath.Join(dir, "bridge.db"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0x0d, 0x00, 0xff, 0x7f}, int(size)/4), (page-1)*size); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A Reditus that answers near the bridge's budget while the journal holds

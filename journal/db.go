@@ -10,13 +10,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // dialect is what differs between the two stores; everything else is shared.
 type dialect struct {
 	kind string
-	// placeholders turns the ? of the queries below into the store's own.
+	// placeholders turns the ? and {?} of the queries below into the
+	// store's own (see at).
 	placeholders func(query string) string
 	// timeArg turns a UTC time into what the store's time columns hold.
 	timeArg func(time.Time) any
@@ -57,18 +62,43 @@ type DB struct {
 	// batch, on SQLite, commits Begin's and Finish's writes together.
 	batch *batcher
 	// ckpt, on SQLite, checkpoints the WAL beside the writer.
-	ckpt  *checkpointer
-	now   func() time.Time
-	where string
-	// opened is SQLite's file as it was opened (see inPlace).
+	ckpt *checkpointer
+	// now is this process's clock, and the store's where ownClock is
+	// set: on SQLite, or when a test gives the store its clock; else
+	// Postgres's is (see at).
+	now      func() time.Time
+	ownClock bool
+	where    string
+	// opened is SQLite's file as it was opened, and file that file, open
+	// (see inPlace).
 	opened os.FileInfo
+	file   *os.File
+	// readOnly: opened with Options.ReadOnly, and every write fails.
+	readOnly bool
+	// workerPool, on Postgres, is the worker's own connections (ForWorker).
+	workerPool *handle
+	// room, on SQLite, is the room held back for Prune on a full volume,
+	// and full is told of a write that found the volume full (DiskFull).
+	room *reserve
+	full chan struct{}
+	// broken is set once SQLite's file is found corrupt (checked).
+	broken atomic.Pointer[corruptError]
+	// stopCheck stops a quick_check still running (verify); background
+	// has it, until it has stopped.
+	stopCheck  context.CancelFunc
+	background sync.WaitGroup
 }
 
+// errReadOnly is what a write gets from a journal opened read-only.
+var errReadOnly = errors.New("the journal was opened read-only")
+
 // columns are a Record's, in the order scan reads them. listColumns leave the
-// body out: a page of results must not carry megabytes of payloads.
+// body out, and say only whether there is one: a page of results must not
+// carry megabytes of payloads.
 const (
-	columns     = listColumns + `, body`
-	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, affiliate_slug, advocate_slug`
+	baseColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, affiliate_slug, advocate_slug`
+	columns     = baseColumns + `, body`
+	listColumns = baseColumns + `, length(body) > 0`
 )
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -81,10 +111,20 @@ func scanRecord(row rowScanner, withBody bool) (Record, error) {
 		&r.AffiliateSlug, &r.AdvocateSlug}
 	if withBody {
 		dest = append(dest, &r.Body)
+	} else {
+		dest = append(dest, &r.HasBody)
 	}
 	err := row.Scan(dest...)
+	if withBody {
+		r.HasBody = len(r.Body) > 0
+	}
 	return r, err
 }
+
+// discard reads a column into nothing.
+type discard struct{}
+
+func (discard) Scan(any) error { return nil }
 
 // timeScanner reads a time column of either store into a UTC time.Time; NULL
 // reads as the zero time.
@@ -134,15 +174,17 @@ const (
 	beginInsert = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
 			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+		SELECT ?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, {blob}, {?}
+		WHERE NOT EXISTS (SELECT 1 FROM journal_tombstone WHERE delivery_id = ? AND provider = ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING
-		RETURNING id`
+		RETURNING id, received_at, updated_at, next_attempt_at`
 	beginRetake = `
-		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
+		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
 		WHERE provider = ? AND delivery_id = ?
-			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= ?))
+			AND (outcome = 'failed' OR (outcome = 'pending' AND next_attempt_at <= {?}))
 		RETURNING ` + columns
-	beginSelect = `SELECT ` + columns + ` FROM journal WHERE provider = ? AND delivery_id = ?`
+	beginSelect    = `SELECT ` + columns + ` FROM journal WHERE provider = ? AND delivery_id = ?`
+	beginTombstone = `SELECT received_at FROM journal_tombstone WHERE delivery_id = ? AND provider = ?`
 )
 
 // Finish's statements: finishFenced writes only under the lease it names.
@@ -155,7 +197,7 @@ const (
 		email = COALESCE(NULLIF(?, ''), email),
 		email_key = COALESCE(NULLIF(?, ''), email_key),
 		event_type = COALESCE(NULLIF(?, ''), event_type),
-		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
+		attempts = attempts + ?, next_attempt_at = {?}, updated_at = {?},
 		found = CASE WHEN ? = '' THEN found ELSE ? END,
 		sent = CASE WHEN ? = '' THEN sent ELSE ? END,
 		affiliate_slug = CASE WHEN ? = '' THEN affiliate_slug ELSE ? END,
@@ -166,17 +208,39 @@ const (
 
 // batchedQueries are the statements of the writes every webhook makes;
 // SQLite commits them in shared transactions (batcher).
-var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery, finishFenced, attemptInsert, attemptTrim}
+var batchedQueries = []string{beginInsert, beginRetake, beginSelect, beginTombstone, finishQuery, finishFenced, attemptInsert, attemptTrim}
 
 // writing runs one of the writes every webhook makes: on SQLite in the next
 // shared transaction (batcher), on Postgres on its own. durable asks for the
 // write to be on disk, not only committed, when it returns; every commit of
 // Postgres is.
 func (db *DB) writing(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if db.batch == nil {
 		return run(ctx, db.write)
 	}
 	return db.batch.do(ctx, durable, run)
+}
+
+// writable fails when no write may be made: the journal is read-only, or
+// its file was found corrupt.
+func (db *DB) writable() error {
+	if db.readOnly {
+		return errReadOnly
+	}
+	return db.intact()
+}
+
+// written is the error of a write to SQLite's file that returned err: the
+// file must still be the journal's (inPlace), and a corrupt one takes the
+// journal out of service (checked).
+func (db *DB) written(err error) error {
+	if err == nil {
+		err = db.inPlace()
+	}
+	return db.checked(err)
 }
 
 // inPlace fails once SQLite's file is no longer the one at its path: deleted
@@ -187,6 +251,11 @@ func (db *DB) writing(ctx context.Context, durable bool, run func(context.Contex
 // down does, and the sender is told 503 rather than 202 queued. One stat,
 // after each of Begin's and Finish's writes: a write made to a deleted file
 // returns its error all the same.
+//
+// A file overwritten in place (cp over it) is the same file to a stat; one
+// whose first bytes are no longer SQLite's is corrupt (checked). A copy of
+// another journal over it (a backup) is found only by the check at the next
+// start.
 func (db *DB) inPlace() error {
 	if db.opened == nil {
 		return nil
@@ -194,6 +263,9 @@ func (db *DB) inPlace() error {
 	now, err := os.Stat(db.where)
 	if err != nil || !os.SameFile(db.opened, now) {
 		return fmt.Errorf("journal: %s was deleted or replaced while the bridge ran; restart the bridge to journal again", db.where)
+	}
+	if overwritten(db.file) {
+		return &corruptError{file: db.where, found: "it was overwritten while the bridge ran"}
 	}
 	return nil
 }
@@ -222,10 +294,7 @@ func (db *DB) Begin(ctx context.Context, r Record, lease time.Duration) (Record,
 		rec, claimed, err = db.begin(ctx, q, r, lease)
 		return err
 	})
-	if err == nil {
-		err = db.inPlace()
-	}
-	if err != nil {
+	if err = db.written(err); err != nil {
 		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
 	}
 	return rec, claimed, nil
@@ -242,25 +311,31 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 	if r.ReceivedAt.IsZero() {
 		r.ReceivedAt = now
 	}
-	var id int64
-	err := q.QueryRow(ctx, beginInsert,
-		r.Provider, r.DeliveryID, r.EventType, db.t(r.ReceivedAt), db.t(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, db.t(now.Add(lease))).Scan(&id)
+	// The record is what was just written: reading it back (the body
+	// copied, three times parsed) cost about a fifth of the insert and half
+	// of a webhook's journal allocations. Only times the database's clock
+	// set are read (see at).
+	rec := Record{
+		Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
+		ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
+		ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, HasBody: len(r.Body) > 0, NextAttemptAt: utc(now.Add(lease)),
+	}
+	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
+	if !db.ownClock {
+		dest = []any{&rec.ID, timeScanner{&rec.ReceivedAt}, timeScanner{&rec.UpdatedAt}, timeScanner{&rec.NextAttemptAt}}
+	}
+	err := q.QueryRow(ctx, beginInsert, db.args(
+		r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)),
+		r.DeliveryID, r.Provider)...).Scan(dest...)
 	if err == nil {
-		// The record is what was just written: reading it back (the body
-		// copied, three times parsed) cost about a fifth of the insert and
-		// half of a webhook's journal allocations.
-		return Record{
-			ID: id, Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
-			ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
-			ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, NextAttemptAt: utc(now.Add(lease)),
-		}, true, nil
+		return rec, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return Record{}, false, err
 	}
-	rec, err := scanRecord(q.QueryRow(ctx, beginRetake,
-		db.t(now.Add(lease)), db.t(now), r.Provider, r.DeliveryID, db.t(now)), true)
+	rec, err = scanRecord(q.QueryRow(ctx, beginRetake,
+		db.args(at(now.Add(lease)), at(now), r.Provider, r.DeliveryID, at(now))...), true)
 	if err == nil {
 		return rec, true, nil
 	}
@@ -268,10 +343,28 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 		return Record{}, false, err
 	}
 	rec, err = scanRecord(q.QueryRow(ctx, beginSelect, r.Provider, r.DeliveryID), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return db.tombstone(ctx, q, r)
+	}
 	if err != nil {
 		return Record{}, false, err
 	}
 	return rec, false, nil
+}
+
+// tombstone answers a delivery whose record retention deleted, and whose id
+// it kept (Prune): as handled, since it called Reditus then. A captured body
+// that carries no signed time (Lemon Squeezy's) is then not run again.
+func (db *DB) tombstone(ctx context.Context, q querier, r Record) (Record, bool, error) {
+	var received time.Time
+	if err := q.QueryRow(ctx, beginTombstone, r.DeliveryID, r.Provider).Scan(timeScanner{&received}); err != nil {
+		return Record{}, false, err
+	}
+	return Record{
+		Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType, ReceivedAt: received,
+		Outcome: outcome.WordDuplicate,
+		Reason:  "handled on " + received.Format(time.DateOnly) + ", when Reditus was called for it; its record was deleted after JOURNAL_RETENTION, and its id kept so that it is not sent again",
+	}, false, nil
 }
 
 // Finish records the outcome of the work on a claimed record and releases
@@ -285,17 +378,17 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 		return fmt.Errorf("journal: finish: %q is not an outcome work can end with", f.Outcome)
 	}
 	now := db.clock()
-	var next any // NULL: the record leaves the queue
+	var next time.Time // zero, NULL: the record leaves the queue
 	if f.Outcome == Queued {
-		next = db.t(f.NextAttemptAt)
-		if next == nil {
-			next = db.t(now)
+		next = f.NextAttemptAt
+		if next.IsZero() {
+			next = now
 		}
 	}
 	found, sent, detailed := detailText(f)
-	query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-		f.EventType, f.Attempts, next, db.t(now), detailed, found, detailed, sent,
-		detailed, f.AffiliateSlug, detailed, f.AdvocateSlug, id}
+	query, args := finishQuery, db.args(f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
+		f.EventType, f.Attempts, at(next), at(now), detailed, found, detailed, sent,
+		detailed, f.AffiliateSlug, detailed, f.AdvocateSlug, id)
 	if !f.Lease.IsZero() {
 		query, args = finishFenced, append(args, db.t(f.Lease))
 	}
@@ -313,9 +406,7 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 		changed = true
 		return db.addAttempts(ctx, q, id, f.AttemptLog, deliveries)
 	})
-	if err == nil {
-		err = db.inPlace()
-	}
+	err = db.written(err)
 	if err == nil && !changed {
 		err = ErrNotFound
 		if !f.Lease.IsZero() {
@@ -333,10 +424,15 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 // records that are due, and the pending ones whose lease ended because their
 // holder crashed (a worker, or an instance in the middle of a webhook whose
 // sender may never retry). Concurrent callers, also on other instances, never
-// get the same record.
+// get the same record. now is read on this process's clock; on Postgres it
+// keeps its distance from the database's (see at), so that instances whose
+// clocks differ agree on what is due.
 func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
 	if lease <= 0 || limit <= 0 {
 		return nil, errors.New("journal: due: the lease and the limit must be positive")
+	}
+	if err := db.writable(); err != nil {
+		return nil, fmt.Errorf("journal: due: %w", err)
 	}
 	now = utc(now)
 	// A pending record is due when its lease ends: its holder, a worker or
@@ -344,20 +440,20 @@ func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit
 	// retries (Supabase) must not lose it. The outcome IN term lets both
 	// stores find the few candidates through the outcome index.
 	rows, err := db.write.Query(ctx, `
-		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?, retries = retries + 1
+		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}, retries = retries + 1
 		WHERE id IN (
 			SELECT id FROM journal
-			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= ?
+			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= {?}
 			ORDER BY next_attempt_at, id
 			LIMIT ?`+db.d.skipLocked+`)
 		RETURNING `+columns,
-		db.t(now.Add(lease)), db.t(db.clock()), db.t(now), limit)
+		db.args(at(now.Add(lease)), at(db.clock()), at(now), limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("journal: due: %w", err)
+		return nil, fmt.Errorf("journal: due: %w", db.checked(err))
 	}
 	recs, err := collect(rows, true)
 	if err != nil {
-		return nil, fmt.Errorf("journal: due: %w", err)
+		return nil, fmt.Errorf("journal: due: %w", db.checked(err))
 	}
 	// RETURNING keeps no order, and the due times are now the lease's end.
 	slices.SortFunc(recs, func(a, b Record) int { return cmp.Compare(a.ID, b.ID) })
@@ -383,12 +479,15 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 	if lease <= 0 {
 		return Record{}, errors.New("journal: retake: the lease must be positive")
 	}
+	if err := db.writable(); err != nil {
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
+	}
 	now := db.clock()
 	rec, err := scanRecord(db.write.QueryRow(ctx, `
-		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
-		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
+		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
+		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > {?})
 		RETURNING `+columns,
-		db.t(now.Add(lease)), db.t(now), id, db.t(now)), true)
+		db.args(at(now.Add(lease)), at(now), id, at(now))...), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Not taken: say why. The record may change meanwhile; the answer
 		// is still one that was true.
@@ -402,7 +501,7 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 		}
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
+		return Record{}, fmt.Errorf("journal: retake %d: %w", id, db.checked(err))
 	}
 	return rec, nil
 }
@@ -410,6 +509,9 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 // Get returns one record with its detail (what was found and sent, and its
 // attempts), or ErrNotFound.
 func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
+	if err := db.intact(); err != nil {
+		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
+	}
 	var found, sent string
 	rec, err := scanRecord(detailScanner{db.read.QueryRow(ctx, `SELECT `+columns+`, found, sent FROM journal WHERE id = ?`, id), &found, &sent}, true)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -420,7 +522,7 @@ func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
 		rec.AttemptLog, err = db.attempts(ctx, id)
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
+		return Record{}, fmt.Errorf("journal: get %d: %w", id, db.checked(err))
 	}
 	return rec, nil
 }
@@ -428,6 +530,9 @@ func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
 // List returns the records that match f, newest first, without their bodies
 // (Get has them).
 func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
+	if err := db.intact(); err != nil {
+		return nil, fmt.Errorf("journal: list: %w", err)
+	}
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -465,58 +570,48 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 	args = append(args, limit)
 	rows, err := db.read.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("journal: list: %w", err)
+		return nil, fmt.Errorf("journal: list: %w", db.checked(err))
 	}
 	recs, err := collect(rows, false)
 	if err != nil {
-		return nil, fmt.Errorf("journal: list: %w", err)
+		return nil, fmt.Errorf("journal: list: %w", db.checked(err))
 	}
 	return recs, nil
-}
-
-// pruneBatch bounds one delete, so that pruning a large backlog never holds
-// SQLite's one writer for long while webhooks wait.
-const pruneBatch = 5000
-
-// Prune deletes the records received before before, except those pending
-// under a live lease, and says how many it deleted.
-func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
-	for {
-		res, err := db.write.Exec(ctx, `
-			DELETE FROM journal WHERE id IN (
-				SELECT id FROM journal
-				WHERE received_at < ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
-				LIMIT ?)`,
-			db.t(before), db.t(db.clock()), pruneBatch)
-		if err != nil {
-			return total, fmt.Errorf("journal: prune: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("journal: prune: %w", err)
-		}
-		total += n
-		if n < pruneBatch {
-			return total, nil
-		}
-	}
 }
 
 // Status reports the journal's kind, place and migrations; an error means
 // the database is unreachable.
 func (db *DB) Status(ctx context.Context) (Status, error) {
 	st := Status{Kind: db.d.kind, Where: db.where, Latest: len(migrations[db.d.kind])}
+	if err := db.intact(); err != nil {
+		return st, fmt.Errorf("journal: status: %w", err)
+	}
 	var v sql.NullInt64
 	if err := db.read.QueryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
-		return st, fmt.Errorf("journal: status: %w", err)
+		return st, fmt.Errorf("journal: status: %w", db.checked(err))
 	}
 	st.Version = int(v.Int64)
 	return st, nil
 }
 
+// ForWorker returns the journal as a Worker uses it. On Postgres it runs on
+// connections of its own (two), so that a worker whose calls stall (rows
+// locked by another instance, a slow database) holds none of those webhooks
+// and /admin need, however many records it delivers at once. On SQLite it
+// is db: every write, the worker's too, takes turns on one connection.
+func (db *DB) ForWorker() Queue {
+	if db.workerPool == nil {
+		return db
+	}
+	return &DB{d: db.d, write: db.workerPool, read: db.workerPool, now: db.now, ownClock: db.ownClock, where: db.where, readOnly: db.readOnly}
+}
+
 // Close closes the journal's connections.
 func (db *DB) Close() error {
+	if db.stopCheck != nil {
+		db.stopCheck()
+	}
+	db.background.Wait()
 	var err error
 	if db.batch != nil {
 		db.batch.close()
@@ -527,6 +622,12 @@ func (db *DB) Close() error {
 	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if db.workerPool != nil {
+		err = errors.Join(err, db.workerPool.Close())
+	}
+	if db.file != nil {
+		err = errors.Join(err, db.file.Close())
 	}
 	return err
 }

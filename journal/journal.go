@@ -38,6 +38,17 @@ var (
 	// ErrLeaseLost: Finish came after its lease (Finish.Lease) ended and
 	// another holder took the record.
 	ErrLeaseLost = errors.New("journal: the event's lease ended and another holder took it")
+	// ErrNoBody: the record keeps no body to run again (HasBody).
+	ErrNoBody = errors.New("journal: the event's body was not kept: the bridge keeps none for an event type it does not handle")
+	// ErrNoJournal: Open with ReadOnly found no journal, which only the
+	// bridge makes, when it starts. Its message is the whole sentence:
+	// "no journal at DATA_DIR/bridge.db".
+	ErrNoJournal = errors.New("no journal")
+	// ErrCorrupt: SQLite's file is damaged (found by the check at Open or
+	// by Check, or by SQLite at any call, or overwritten while the bridge
+	// ran). Open refuses it, and once a DB has seen it every call fails
+	// with it. Its message names the file and says what to do.
+	ErrCorrupt = errors.New("journal: the journal's file is corrupt")
 )
 
 // Record is one journaled event.
@@ -55,6 +66,10 @@ type Record struct {
 	ReferralID string // what Reditus answered, when it created the conversion
 	Email      string // full, for search; never logged
 	Body       []byte // the raw verified body, for retry and replay
+	// HasBody says a body was kept: List leaves Body out. An event the
+	// bridge can never need to retry (a type it does not handle) is
+	// recorded without one.
+	HasBody bool
 	// NextAttemptAt is when the Worker takes the record: when it is due if
 	// queued, when its lease ends if pending; zero otherwise.
 	NextAttemptAt time.Time
@@ -80,7 +95,9 @@ type Finish struct {
 	// Attempts is how many calls to Reditus this work made; it is added to
 	// the record's.
 	Attempts int
-	// NextAttemptAt is when a queued record is due; zero means now.
+	// NextAttemptAt is when a queued record is due, on this process's
+	// clock (Postgres keeps its distance from now, on the database's clock);
+	// zero means now.
 	NextAttemptAt time.Time
 	// AffiliateSlug, AdvocateSlug, Found and Sent replace the record's when
 	// Found or Sent is not empty: what this work found and sent. AttemptLog
@@ -129,24 +146,43 @@ type Options struct {
 	// DatabaseURL, when set, selects Postgres: postgres://user:password@host/db.
 	DatabaseURL string
 	// DataDir is where SQLite keeps bridge.db otherwise; it is created
-	// (mode 0700) when missing.
+	// (mode 0700) when missing, and bridge.db in it (mode 0600).
 	DataDir string
-	// Now is the store's clock for leases and record times; time.Now when
-	// nil. Tests pass their own.
+	// ReadOnly opens the journal to read it only, for the commands that
+	// read it (events, check): no directory, file or table is made, no
+	// migration is applied, and a journal that is not there is
+	// ErrNoJournal. SQLite opens the file read-only, so that a read-only
+	// volume can be read. Every write fails.
+	ReadOnly bool
+	// Now, for tests, is the store's clock for leases and record times in
+	// place of its own: Postgres's (now(), shared by every instance on it;
+	// see at), or on SQLite this machine's, time.Now.
 	Now func() time.Time
 }
 
-// Open opens the journal Options select and applies its migrations: Postgres
-// when DatabaseURL is set, else SQLite at DataDir/bridge.db.
+// Open opens the journal Options select, Postgres when DatabaseURL is set,
+// else SQLite at DataDir/bridge.db, and unless ReadOnly applies its
+// migrations. It refuses a SQLite file that quick_check finds corrupt
+// (ErrCorrupt; a file too large to check within 2 s is checked on while the
+// journal serves).
 func Open(ctx context.Context, o Options) (*DB, error) {
+	ownClock := o.Now != nil || o.DatabaseURL == ""
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.DatabaseURL != "" {
-		return openPostgres(ctx, o)
+	var db *DB
+	var err error
+	switch {
+	case o.DatabaseURL != "":
+		db, err = openPostgres(ctx, o)
+	case o.DataDir == "":
+		err = errors.New("journal: neither a data directory nor a database URL")
+	default:
+		db, err = openSQLite(ctx, o)
 	}
-	if o.DataDir == "" {
-		return nil, errors.New("journal: neither a data directory nor a database URL")
+	if err != nil {
+		return nil, err
 	}
-	return openSQLite(ctx, o)
+	db.ownClock = ownClock
+	return db, nil
 }

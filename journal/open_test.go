@@ -68,6 +68,33 @@ func TestOpenSQLiteCreatesAPrivateDataDir(t *testing.T) {
 	}
 }
 
+// The journal holds emails and raw bodies: its files are the bridge's alone
+// (0600), also in a directory that was there before it, such as a volume's
+// mount point, whatever the umask lets other files be.
+func TestSQLiteFilesArePrivateInAnExistingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, _, err := s.Begin(context.Background(), Record{Provider: "stripe", DeliveryID: "evt_1"}, time.Minute); err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	for _, name := range []string{"bridge.db", "bridge.db-wal", "bridge.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s mode = %v, want 0600", name, got)
+		}
+	}
+}
+
 func TestSQLiteQueuedFinishLeavesTheWriterAsItWas(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, Options{DataDir: t.TempDir()})

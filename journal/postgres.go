@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -20,7 +21,7 @@ const migrationLockKey = 0x7264_7473_6a72_6e6c
 
 var postgresDialect = dialect{
 	kind:           "postgres",
-	placeholders:   dollarPlaceholders,
+	placeholders:   postgresPlaceholders,
 	timeArg:        func(t time.Time) any { return t },
 	skipLocked:     ` FOR UPDATE SKIP LOCKED`,
 	lockMigrations: `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(migrationLockKey, 10) + `)`,
@@ -55,9 +56,14 @@ func byteaEscape(s string) string {
 // postgresConnectTimeout is the default for DATABASE_URL's connect_timeout.
 const postgresConnectTimeout = 5 * time.Second
 
-// postgresConns bounds each instance's connections: a webhook holds one for a
-// few milliseconds, and managed Postgres plans allow few.
-const postgresConns = 10
+// Each instance's connections: postgresConns for webhooks, /admin and the
+// commands, and workerConns of the worker's own (ForWorker). A webhook holds
+// one for a few milliseconds, and managed Postgres plans allow few: 10 in
+// all.
+const (
+	postgresConns = 8
+	workerConns   = 2
+)
 
 // openPostgres goes through database/sql (pgx's stdlib adapter) rather than
 // pgxpool so that both stores share every query and the code around it.
@@ -81,15 +87,27 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		// pgx still quotes every argument. The URL may choose another mode.
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
-	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(postgresConns)
-	db.SetMaxIdleConns(postgresConns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := migrate(ctx, db, postgresDialect); err != nil {
+	db := postgresPool(cfg, postgresConns)
+	if o.ReadOnly {
+		if err := hasJournal(ctx, db, where); err != nil {
+			return nil, errors.Join(err, db.Close())
+		}
+	} else if err := migrate(ctx, db, postgresDialect); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", where, err), db.Close())
 	}
 	h := newHandle(db, postgresDialect)
-	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where}, nil
+	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where, readOnly: o.ReadOnly,
+		workerPool: newHandle(postgresPool(cfg, workerConns), postgresDialect)}, nil
+}
+
+// postgresPool is a pool of at most conns connections to cfg's database;
+// none is made before one is needed.
+func postgresPool(cfg *pgx.ConnConfig, conns int) *sql.DB {
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db
 }
 
 // postgresWhere names the database without its password, for Status and
@@ -105,4 +123,17 @@ func postgresWhere(cfg *pgx.ConnConfig) string {
 		u.User = url.User(cfg.User)
 	}
 	return u.String()
+}
+
+// hasJournal fails unless the database holds the journal's tables, where the
+// search path finds them: ErrNoJournal before the bridge first started on it.
+func hasJournal(ctx context.Context, db *sql.DB, where string) error {
+	var found bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&found); err != nil {
+		return fmt.Errorf("journal: open %s: %w", where, err)
+	}
+	if !found {
+		return fmt.Errorf("%w in %s", ErrNoJournal, where)
+	}
+	return nil
 }

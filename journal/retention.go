@@ -13,6 +13,11 @@ const (
 	DefaultPruneEvery = time.Hour
 )
 
+// fullGap is the least time between two prunes a full disk asks for: on a
+// volume full of recent records there is nothing to delete, and every
+// webhook would ask again.
+const fullGap = 10 * time.Second
+
 // Pruner deletes old records; *DB is one (DB.Prune).
 type Pruner interface {
 	Prune(ctx context.Context, before time.Time) (int64, error)
@@ -25,8 +30,12 @@ type Retention struct {
 	Store Pruner
 	Keep  time.Duration // JOURNAL_RETENTION; DefaultKeep when 0
 	Every time.Duration // DefaultPruneEvery when 0
-	Log   *slog.Logger
-	Now   func() time.Time // time.Now when nil
+	// Full, when set, asks for a prune now (at most every 10 s): a write
+	// found the disk full (DB.DiskFull), and deleting what is old enough is
+	// what frees room.
+	Full <-chan struct{}
+	Log  *slog.Logger
+	Now  func() time.Time // time.Now when nil
 }
 
 // Run prunes until ctx ends, then returns nil. A failed prune is logged and
@@ -50,6 +59,7 @@ func (r *Retention) Run(ctx context.Context) error {
 	}
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
+	full, rearm := r.Full, (<-chan time.Time)(nil)
 	for {
 		before := now().Add(-keep)
 		n, err := r.Store.Prune(ctx, before)
@@ -59,10 +69,17 @@ func (r *Retention) Run(ctx context.Context) error {
 		case n > 0:
 			log.Info("journal: deleted old events", "count", n, "received_before", before.UTC())
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-ticker.C:
+				waiting = false
+			case <-full:
+				full, rearm, waiting = nil, time.After(fullGap), false
+			case <-rearm:
+				full, rearm = r.Full, nil
+			}
 		}
 	}
 }

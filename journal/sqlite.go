@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
 
 var sqliteDialect = dialect{
 	kind:         "sqlite",
-	placeholders: func(q string) string { return q },
+	placeholders: sqlitePlaceholders,
 	timeArg:      func(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) },
 	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
@@ -63,10 +64,14 @@ var sqliteDialect = dialect{
 const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(3000)&_txlock=immediate"
 
 func openSQLite(ctx context.Context, o Options) (*DB, error) {
-	file, dsn, err := sqliteFile(o.DataDir)
+	if o.ReadOnly {
+		return openSQLiteReadOnly(ctx, o)
+	}
+	file, err := makeSQLiteFile(o.DataDir)
 	if err != nil {
 		return nil, err
 	}
+	dsn := sqliteDSN(file, sqliteParams)
 	// One connection writes and one reads (List, Get); a third checkpoints
 	// (checkpointer). SQLite has one writer at a time: one connection makes
 	// writes queue in Go instead of spinning on SQLITE_BUSY, and is faster
@@ -83,6 +88,9 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	if err := migrateSQLite(ctx, write); err != nil {
 		write.Close()
+		if ce := corruption(err, file); ce != nil {
+			return nil, ce
+		}
 		return nil, fmt.Errorf("journal: open %s: %w", file, err)
 	}
 	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
@@ -94,22 +102,81 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if err := read.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
 	}
-	opened, err := os.Stat(file)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), write.Close(), read.Close())
-	}
 	db := &DB{
-		opened: opened,
-		d:      sqliteDialect,
-		write:  newHandle(write, sqliteDialect),
-		read:   newHandle(read, sqliteDialect),
-		now:    o.Now,
-		where:  file,
+		d:     sqliteDialect,
+		write: newHandle(write, sqliteDialect),
+		read:  newHandle(read, sqliteDialect),
+		now:   o.Now,
+		where: file,
 	}
 	if err := db.startWriting(ctx, dsn); err != nil {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", file, err), db.Close())
 	}
+	if err := db.verify(ctx, sqliteDSN(file, sqliteReadOnlyParams), integrityWait); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	db.room, db.full = &reserve{path: file + "-reserve"}, make(chan struct{}, 1)
+	_ = db.room.make() // a full volume: Prune makes it once there is room
 	return db, nil
+}
+
+// sqliteReadOnlyParams read the journal without writing it, nor its -wal and
+// -shm files when they are there.
+const sqliteReadOnlyParams = "mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+
+// openSQLiteReadOnly opens the journal in o.DataDir to read it, on one
+// connection, and makes nothing: a journal that is not there is
+// ErrNoJournal.
+func openSQLiteReadOnly(ctx context.Context, o Options) (*DB, error) {
+	file, err := sqlitePath(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s", ErrNoJournal, file)
+	}
+	db, err := openReadable(ctx, sqliteDSN(file, sqliteReadOnlyParams))
+	var cantOpen *sqlite.Error
+	if errors.As(err, &cantOpen) && cantOpen.Code()&0xff == sqlite3.SQLITE_CANTOPEN && !exists(file+"-wal") {
+		// A journal in WAL mode is read through its -shm file, which a
+		// read-only volume cannot hold once the bridge has stopped and
+		// removed it. Without a -wal file every record is in the file
+		// itself, and SQLite may read it as a file that does not change.
+		db, err = openReadable(ctx, sqliteDSN(file, sqliteReadOnlyParams+"&immutable=1"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", file, err)
+	}
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'`).Scan(&tables); err != nil || tables == 0 {
+		db.Close()
+		if err != nil {
+			return nil, fmt.Errorf("journal: open %s: %w", file, err)
+		}
+		return nil, fmt.Errorf("%w at %s (the file holds none)", ErrNoJournal, file)
+	}
+	h := newHandle(db, sqliteDialect)
+	return &DB{d: sqliteDialect, write: h, read: h, now: o.Now, where: file, readOnly: true}, nil
+}
+
+// openReadable opens dsn on one connection and reads from it, which opens
+// the file.
+func openReadable(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+func exists(file string) bool {
+	_, err := os.Stat(file)
+	return err == nil
 }
 
 // migrateSQLite migrates, and tries again while another connection holds the
@@ -133,23 +200,57 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// sqliteFile is the journal's file in dataDir, made if need be, and the DSN
-// that opens it.
-func sqliteFile(dataDir string) (file, dsn string, err error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", "", fmt.Errorf("journal: data directory: %w", err)
-	}
-	file, err = filepath.Abs(filepath.Join(dataDir, "bridge.db"))
+// sqlitePath is the journal's file in dataDir.
+func sqlitePath(dataDir string) (string, error) {
+	file, err := filepath.Abs(filepath.Join(dataDir, "bridge.db"))
 	if err != nil {
-		return "", "", fmt.Errorf("journal: data directory: %w", err)
+		return "", fmt.Errorf("journal: data directory: %w", err)
 	}
-	// A file: URI, percent-encoded, so that no character of the path is
-	// taken for the start of the parameters.
-	return file, "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + sqliteParams, nil
+	return file, nil
 }
 
-// startWriting starts the batcher and the checkpointer.
+// sqliteDSN opens file with params: a file: URI, percent-encoded, so that no
+// character of the path is taken for the start of the parameters.
+func sqliteDSN(file, params string) string {
+	return "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + params
+}
+
+// makeSQLiteFile is the journal's file in dataDir, made if need be.
+func makeSQLiteFile(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("journal: data directory: %w", err)
+	}
+	file, err := sqlitePath(dataDir)
+	if err != nil {
+		return "", err
+	}
+	// SQLite would create the file 0644, less the umask, and its -wal and
+	// -shm files as the file is: the journal holds emails and raw bodies,
+	// and DATA_DIR is often a directory that was there before (a volume's
+	// mount point), whose mode protects nothing. An empty file is an empty
+	// database.
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return "", fmt.Errorf("journal: %w", err)
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return "", fmt.Errorf("journal: %w", err)
+	}
+	return file, nil
+}
+
+// startWriting keeps the file open (inPlace), and starts the batcher and
+// the checkpointer.
 func (db *DB) startWriting(ctx context.Context, dsn string) error {
+	var err error
+	if db.file, err = os.Open(db.where); err != nil {
+		return err
+	}
+	if db.opened, err = db.file.Stat(); err != nil {
+		return err
+	}
 	// The batcher runs its statements inside transactions, where they
 	// cannot be prepared without a deadlock on the one connection: they
 	// are prepared now, before it starts.

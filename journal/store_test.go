@@ -5,8 +5,10 @@ import (
 
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -148,7 +150,7 @@ func testStore(t *testing.T, b backend) {
 		want := journal.Record{
 			ID: rec.ID, Provider: "stripe", DeliveryID: "evt_1", EventType: "customer.created",
 			ReceivedAt: t0, UpdatedAt: t0, Outcome: journal.Pending, ReferralID: "ref_0",
-			Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), NextAttemptAt: t0.Add(lease),
+			Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), HasBody: true, NextAttemptAt: t0.Add(lease),
 		}
 		if rec.ID <= 0 || !reflect.DeepEqual(rec, want) {
 			t.Errorf("Begin returned\n%+v, want\n%+v", rec, want)
@@ -262,6 +264,26 @@ func testStore(t *testing.T, b backend) {
 		finish(t, s, second.ID, journal.Finish{Outcome: "skipped", Lease: second.NextAttemptAt})
 	})
 
+	t.Run("a record without a body says so, listed or read", func(t *testing.T) {
+		s := open(t, b.fresh(t), newClock())
+		bare := delivery("evt_bare")
+		bare.Body = nil
+		rec, _ := begin(t, s, bare)
+		begin(t, s, delivery("evt_body"))
+		if rec.HasBody || get(t, s, rec.ID).HasBody {
+			t.Error("Begin or Get of a record without a body: HasBody, want not")
+		}
+		recs, err := s.List(ctx, journal.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if want := r.DeliveryID == "evt_body"; r.HasBody != want || r.Body != nil {
+				t.Errorf("List: %s HasBody %v (body %d bytes), want %v and no body", r.DeliveryID, r.HasBody, len(r.Body), want)
+			}
+		}
+	})
+
 	t.Run("Finish records the outcome and releases the lease", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
@@ -280,7 +302,7 @@ func testStore(t *testing.T, b backend) {
 		want := journal.Record{
 			ID: rec.ID, Provider: "stripe", DeliveryID: "evt_1", EventType: "customer.created",
 			ReceivedAt: t0, UpdatedAt: t0.Add(time.Second), Outcome: "forwarded", Attempts: 5,
-			ReferralID: "ref_1", Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`),
+			ReferralID: "ref_1", Email: "Ann@Example.com", Body: []byte(`{"id":"evt_1"}`), HasBody: true,
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("after Finish(forwarded):\n%+v, want\n%+v", got, want)
@@ -511,6 +533,42 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
+	t.Run("a delivery that called Reditus is known by its id for a year after Prune deleted its record", func(t *testing.T) {
+		clk := newClock()
+		s := open(t, b.fresh(t), clk)
+		sent, _ := begin(t, s, delivery("evt_sent"))
+		finish(t, s, sent.ID, journal.Finish{Outcome: "forwarded", Attempts: 1})
+		skipped, _ := begin(t, s, delivery("evt_skipped"))
+		finish(t, s, skipped.ID, journal.Finish{Outcome: "skipped"})
+		clk.Advance(31 * 24 * time.Hour)
+		if n, err := s.Prune(ctx, clk.Now().Add(-30*24*time.Hour)); err != nil || n != 2 {
+			t.Fatalf("Prune: %d, %v; want 2 deleted", n, err)
+		}
+		if recs, err := s.List(ctx, journal.Filter{}); err != nil || len(recs) != 0 {
+			t.Fatalf("List after Prune: %v, %v; want nothing", ids(recs), err)
+		}
+		// The same delivery, sent again: handled, and not to be sent.
+		rec, claimed := begin(t, s, delivery("evt_sent"))
+		if claimed || rec.Outcome != "duplicate" || !rec.ReceivedAt.Equal(t0) || !strings.Contains(rec.Reason, "deleted") {
+			t.Errorf("Begin of a pruned delivery that was sent: claimed %v, %+v; want not claimed, duplicate, received at %v", claimed, rec, t0)
+		}
+		if recs, _ := s.List(ctx, journal.Filter{}); len(recs) != 0 {
+			t.Errorf("the re-send made a record: %v", ids(recs))
+		}
+		// One that called no one is new again, as before.
+		if _, claimed := begin(t, s, delivery("evt_skipped")); !claimed {
+			t.Error("Begin of a pruned delivery that called no one: not claimed, want a new record")
+		}
+		// A year after the record went, so does the id.
+		clk.Advance(journal.TombstoneKeep)
+		if _, err := s.Prune(ctx, clk.Now().Add(-30*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, claimed := begin(t, s, delivery("evt_sent")); !claimed {
+			t.Error("Begin of a delivery pruned over a year ago: not claimed, want a new record")
+		}
+	})
+
 	t.Run("Retake claims a record for an operator unless it is being delivered", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
@@ -619,6 +677,138 @@ func testStore(t *testing.T, b backend) {
 				t.Errorf("Status = %+v, %v; want all migrations applied", st, err)
 			}
 			s.Close()
+		}
+	})
+
+	t.Run("instances whose clocks differ by 90 s share the database's clock for leases and due times", func(t *testing.T) {
+		if b.kind == "sqlite" {
+			t.Skip("SQLite's instances share one machine, and its clock")
+		}
+		o := b.fresh(t) // no clock of the test's: the store's own
+		one, err := journal.Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer one.Close()
+		ahead, err := journal.Open(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ahead.Close()
+		skew := 90 * time.Second
+		journal.SetProcessClock(ahead, func() time.Time { return time.Now().Add(skew) })
+
+		rec, claimed, err := one.Begin(ctx, delivery("evt_live"), lease)
+		if err != nil || !claimed {
+			t.Fatalf("Begin: claimed %v, %v", claimed, err)
+		}
+		// A re-send of the delivery reaches the instance whose clock is
+		// ahead, while the first is inside Reditus.
+		if _, claimed, err := ahead.Begin(ctx, delivery("evt_live"), lease); err != nil || claimed {
+			t.Errorf("Begin at the instance 90 s ahead: claimed %v, %v; want the live lease kept", claimed, err)
+		}
+		if due, err := ahead.Due(ctx, time.Now().Add(skew), lease, 10); err != nil || len(due) != 0 {
+			t.Errorf("Due at the instance 90 s ahead: %v, %v; want nothing, the lease is live", ids(due), err)
+		}
+		if _, err := ahead.Retake(ctx, rec.ID, lease); !errors.Is(err, journal.ErrBusy) {
+			t.Errorf("Retake at the instance 90 s ahead: %v, want ErrBusy", err)
+		}
+		if err := one.Finish(ctx, rec.ID, journal.Finish{Outcome: "forwarded", Lease: rec.NextAttemptAt}); err != nil {
+			t.Errorf("Finish under the lease: %v", err)
+		}
+
+		// Queued by the instance ahead, due in 5 s: in 5 s of the
+		// database's time, not 95.
+		q, _, err := ahead.Begin(ctx, delivery("evt_queued"), lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ahead.Finish(ctx, q.ID, journal.Finish{Outcome: journal.Queued, NextAttemptAt: time.Now().Add(skew + 5*time.Second), Lease: q.NextAttemptAt}); err != nil {
+			t.Fatal(err)
+		}
+		if due, err := one.Due(ctx, time.Now().Add(4*time.Second), lease, 10); err != nil || len(due) != 0 {
+			t.Errorf("Due 4 s on: %v, %v; want nothing yet", ids(due), err)
+		}
+		if due, err := one.Due(ctx, time.Now().Add(6*time.Second), lease, 10); err != nil || len(due) != 1 {
+			t.Errorf("Due 6 s on: %v, %v; want evt_queued", ids(due), err)
+		}
+	})
+
+	t.Run("a worker whose calls stall holds none of the connections webhooks need", func(t *testing.T) {
+		if b.kind == "sqlite" {
+			t.Skip("SQLite's writes, the worker's and the webhooks', share its one write connection")
+		}
+		o, clk := b.fresh(t), newClock()
+		s := open(t, o, clk)
+		worker := s.ForWorker()
+		const n = 12 // more than the store has connections
+		for i := range n {
+			queue(t, s, fmt.Sprintf("evt_q%02d", i), t0)
+		}
+		due, err := worker.Due(ctx, t0, lease, n)
+		if err != nil || len(due) != n {
+			t.Fatalf("Due: %d records, %v", len(due), err)
+		}
+		// Another holder locks every row: each Finish the worker makes
+		// waits, holding the connection it runs on.
+		lock, err := sql.Open("pgx", o.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		tx, err := lock.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM journal FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, r := range due {
+			wg.Go(func() {
+				if err := worker.Finish(ctx, r.ID, journal.Finish{Outcome: "forwarded", Lease: r.NextAttemptAt}); err != nil {
+					t.Errorf("Finish %s: %v", r.DeliveryID, err)
+				}
+			})
+		}
+		time.Sleep(200 * time.Millisecond) // the Finishes take what connections they can
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, _, err := s.Begin(wctx, delivery("evt_webhook"), lease); err != nil {
+			t.Errorf("a webhook's Begin while the worker's calls stall: %v", err)
+		}
+		if _, err := s.List(wctx, journal.Filter{}); err != nil {
+			t.Errorf("/admin's List while the worker's calls stall: %v", err)
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+	})
+
+	t.Run("ReadOnly reads only a journal the bridge made, and makes and writes nothing", func(t *testing.T) {
+		o, clk := b.fresh(t), newClock()
+		ro := o
+		ro.ReadOnly = true
+		if _, err := journal.Open(ctx, ro); !errors.Is(err, journal.ErrNoJournal) {
+			t.Fatalf("Open(ReadOnly) of a database the bridge never opened: %v, want ErrNoJournal", err)
+		}
+		if o.DataDir != "" {
+			if names, _ := os.ReadDir(o.DataDir); len(names) > 0 {
+				t.Errorf("Open(ReadOnly) made %v in the data directory", names)
+			}
+		}
+		s := open(t, o, clk)
+		begin(t, s, delivery("evt_written"))
+		r := open(t, ro, clk)
+		if got, err := r.List(ctx, journal.Filter{}); err != nil || len(got) != 1 || got[0].DeliveryID != "evt_written" {
+			t.Errorf("List = %v, %v; want the one record written", ids(got), err)
+		}
+		if _, _, err := r.Begin(ctx, delivery("evt_new"), lease); err == nil {
+			t.Error("Begin on a read-only journal succeeded")
+		}
+		if got, err := s.List(ctx, journal.Filter{}); err != nil || len(got) != 1 {
+			t.Errorf("after a write through the read-only journal, List = %v, %v; want the one record", ids(got), err)
 		}
 	})
 

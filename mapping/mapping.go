@@ -35,6 +35,10 @@ type Event struct {
 
 	Conversion reditus.Conversion // sent when it is not zero and Skip is empty
 	Skip       string             // why nothing is sent, for a person to act on
+	// Unhandled: skipped for its type, which the provider's mapping has no
+	// use for (DoesNotConvert, NotHandled). No configuration makes it
+	// convert, so nothing ever runs it again.
+	Unhandled bool
 
 	// What the event reports besides a conversion, for processors Reditus
 	// has no connector for: at most one of them, sent after the Conversion.
@@ -338,6 +342,7 @@ func names(places []Place) string {
 // naming the ones it does, so that a person can fix the webhook's selection.
 func DoesNotConvert(ev Event, converts ...string) Event {
 	ev.Skip = "event type " + ev.Type + " does not convert; the bridge converts " + strings.Join(converts, ", ")
+	ev.Unhandled = true
 	return ev
 }
 

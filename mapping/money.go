@@ -15,6 +15,7 @@ import (
 // ones it handles, so that a person can narrow the webhook's selection.
 func NotHandled(ev Event, handled ...string) Event {
 	ev.Skip = "event type " + ev.Type + " is not handled; the bridge handles " + strings.Join(handled, ", ")
+	ev.Unhandled = true
 	return ev
 }
 

@@ -225,10 +225,16 @@ func (p *Pipeline) Redeliver(ctx context.Context, rec journal.Record) journal.Fi
 // Retry runs journaled event id through the pipeline again at an operator's
 // request (/admin), after a configuration fix: it takes the record, delivers
 // it and records the new outcome; the Result's Journaled says which. Its
-// error matches journal.ErrNotFound or journal.ErrBusy.
+// error matches journal.ErrNotFound, journal.ErrBusy or journal.ErrNoBody (a
+// record kept without its body has nothing to run).
 func (p *Pipeline) Retry(ctx context.Context, id int64) (Result, error) {
 	if p.journal == nil {
 		return Result{}, errors.New("no journal")
+	}
+	if rec, err := p.journal.Get(ctx, id); err != nil {
+		return Result{}, err
+	} else if !rec.HasBody {
+		return Result{}, journal.ErrNoBody
 	}
 	rec, err := p.journal.Retake(ctx, id, lease)
 	if err != nil {

@@ -1,0 +1,117 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// pruneBatch bounds one delete, so that pruning a large backlog never holds
+// SQLite's one writer for long while webhooks wait.
+const pruneBatch = 5000
+
+// TombstoneKeep is how long a delivery's id outlives its record, which
+// retention deleted: a re-send within it is answered as handled (Begin).
+const TombstoneKeep = 365 * 24 * time.Hour
+
+// The statements of one batch of Prune, in one transaction: the deliveries
+// that called Reditus leave a tombstone, then the records go. pruned is the
+// batch: the oldest records received before a time, but none pending under
+// a live lease; both statements read the same rows under the transaction's
+// write lock.
+const (
+	pruned = `
+		SELECT id FROM journal
+		WHERE received_at < {?} AND NOT (outcome = 'pending' AND next_attempt_at > {?})
+		ORDER BY received_at, id LIMIT ?`
+	pruneTombstones = `
+		INSERT INTO journal_tombstone (provider, delivery_id, received_at)
+		SELECT provider, delivery_id, received_at FROM journal
+		WHERE id IN (` + pruned + `) AND attempts > 0
+		ON CONFLICT (delivery_id, provider) DO NOTHING`
+	pruneRecords = `DELETE FROM journal WHERE id IN (` + pruned + `)`
+	// pruneOldTombstones deletes a batch of tombstones received before a
+	// time.
+	pruneOldTombstones = `
+		DELETE FROM journal_tombstone WHERE (delivery_id, provider) IN (
+			SELECT delivery_id, provider FROM journal_tombstone WHERE received_at < {?} LIMIT ?)`
+)
+
+// Prune deletes the records received before before, except those pending
+// under a live lease, and says how many it deleted. The delivery id of each
+// that called Reditus outlives it, for TombstoneKeep, without its body or
+// email (Begin). On a full volume, SQLite's deletes need room too: Prune then
+// frees the room held back for it (reserve), and holds it back again once
+// the volume has room.
+func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if err := db.writable(); err != nil {
+		return 0, fmt.Errorf("journal: prune: %w", err)
+	}
+	records := pruneStep{[]string{pruneTombstones, pruneRecords}, db.args(at(before), at(db.clock()), pruneBatch)}
+	n, err := db.pruneAll(ctx, records)
+	if err == nil {
+		_, err = db.pruneAll(ctx, pruneStep{[]string{pruneOldTombstones}, db.args(at(before.Add(-TombstoneKeep)), pruneBatch)})
+	}
+	if err != nil {
+		return n, fmt.Errorf("journal: prune: %w", db.checked(err))
+	}
+	if db.room != nil {
+		_ = db.room.make() // no room yet: the next prune tries again
+	}
+	return n, nil
+}
+
+// pruneStep is statements that delete a batch, run together, with their
+// arguments, the same for each.
+type pruneStep struct {
+	statements []string
+	args       []any
+}
+
+// pruneAll runs step batch after batch until a batch deletes fewer than
+// pruneBatch rows, and says how many rows step's last statement deleted.
+func (db *DB) pruneAll(ctx context.Context, step pruneStep) (int64, error) {
+	var total int64
+	for {
+		n, err := db.pruneOnce(ctx, step, false)
+		if diskFull(err) && db.room != nil {
+			n, err = db.pruneOnce(ctx, step, true)
+		}
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
+}
+
+// pruneOnce runs one batch of step in a transaction. With release, it frees
+// the room held back for it once it holds the write connection, so that no
+// webhook takes that room before the delete does.
+func (db *DB) pruneOnce(ctx context.Context, step pruneStep, release bool) (int64, error) {
+	conn, err := db.write.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if release && !db.room.release() {
+		return 0, errors.New("the disk is full, and the room held back for deletes is gone: free some room on the volume")
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var res sql.Result
+	for _, st := range step.statements {
+		if res, err = tx.ExecContext(ctx, db.d.placeholders(st), step.args...); err != nil {
+			return 0, err
+		}
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
