@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -79,5 +82,38 @@ func TestMoneyEventsReachReditusAfterTheirConversion(t *testing.T) {
 	}
 	if n := red.Calls(reditus.CallTrack); n != 7 {
 		t.Errorf("%d tracking calls, want 7 (one with each event that converts: 2 Lemon Squeezy, 1 Polar, 2 Paddle, 2 Chargebee)", n)
+	}
+}
+
+// Money events the bridge refuses as invalid_payload (an amount as a float,
+// as a string, negative, over int64) are journaled with the reason, so that
+// /admin shows them, not only the log; a re-send gets the same answer, and
+// Reditus hears nothing of them.
+func TestRefusedMoneyEventsAreJournaledWithTheirReason(t *testing.T) {
+	red := newReditus(t)
+	const secret = "e2e-lemonsqueezy-signing-secret"
+	p := start(t, liveEnv(red, "LEMONSQUEEZY_WEBHOOK_SECRET="+secret)...)
+	order := webhooktest.Fixture(t, "lemonsqueezy/order_created.json")
+	for i, total := range []string{`11.99`, `"1199"`, `-1199`, `9223372036854775808`} {
+		body := bytes.Replace(order, []byte(`"total": 1199`), []byte(`"total": `+total), 1)
+		body = bytes.Replace(body, []byte(`"webhook_id": "7f4c2a9e-3b1d-4e8f-9a6c-5d2e1f0b8c47"`), []byte(fmt.Sprintf(`"webhook_id": "bad-total-%d"`, i)), 1)
+		first := p.post(t, "lemonsqueezy", secret, "", body)
+		again := p.post(t, "lemonsqueezy", secret, "", body)
+		if first.String() != "400 invalid_payload" || again != first {
+			t.Errorf("total %s: answered %s (%q), then %s (%q); want 400 invalid_payload twice, alike", total, first, first.Reason, again, again.Reason)
+		}
+	}
+	evs := p.events(t, "outcome=invalid_payload")
+	if len(evs) != 4 {
+		t.Fatalf("/admin lists %d invalid_payload events, want 4: %+v", len(evs), evs)
+	}
+	for _, e := range evs {
+		if e.Provider != "lemonsqueezy" || !strings.Contains(e.Reason, "invalid payload: ") || e.Attempts != 0 {
+			t.Errorf("%+v: want a lemonsqueezy event with the refusal's reason, and no attempt", e)
+		}
+	}
+	p.stop(t)
+	if n := red.Requests(); n != 0 {
+		t.Errorf("Reditus got %d requests, want none", n)
 	}
 }

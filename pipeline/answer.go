@@ -45,9 +45,9 @@ var table = map[outcome.Code]row{
 	// its retry comes back later or reaches another machine.
 	outcome.Busy: {http.StatusServiceUnavailable, outcome.WordRetry, slog.LevelWarn, ""},
 	// Signed, so really from the provider, but unreadable: the same bytes
-	// would fail again, and a 4xx gets a person to look. A webhook's is not
-	// journaled (it has no id to keep it by); a journaled body that no
-	// longer maps, on a retry, is recorded so.
+	// would fail again, and a 4xx gets a person to look. It is journaled
+	// with its reason (under its body's digest when it has no delivery id),
+	// so that /admin shows it, and a re-send gets the same answer.
 	outcome.InvalidPayload: {http.StatusBadRequest, outcome.WordInvalidPayload, slog.LevelWarn, outcome.WordInvalidPayload},
 	// Not a conversion (another event type, test mode, no referral data):
 	// a retry would be skipped again.

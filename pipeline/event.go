@@ -19,11 +19,11 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 		return mapping.Event{}, outcome.New(outcome.Rejected, "no provider %q in this bridge", a.provider)
 	}
 	ev, err := r.Map(a.body, r.options)
-	if err != nil {
-		return ev, err
-	}
 	if a.id != "" {
 		ev.ID = a.id
+	}
+	if err != nil {
+		return ev, err
 	}
 	if p.stripe == nil || !ev.NeedsLookups() {
 		return ev, nil

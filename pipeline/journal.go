@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,9 +50,49 @@ const (
 	lease       = journal.DefaultLease
 	waitForTwin = 10 * time.Second
 	pollTwin    = 50 * time.Millisecond
-	// storeWait bounds one journal write on a webhook's path.
+	// storeWait bounds each journal call on a webhook's path (the claim,
+	// the finish), whole: see bounded.
 	storeWait = 2 * time.Second
 )
+
+// errStalled: the journal did not answer within storeWait.
+var errStalled = errors.New("the journal did not answer in time")
+
+// bounded runs call, a journal call on a webhook's path, and waits for it
+// at most storeWait. The context alone cannot bound it: database/sql and
+// SQLite's driver return only when SQLite does, which behind another
+// process's write lock is its busy timeout (10 s), and on a frozen volume
+// never, while the sender gives up after a few seconds more. So call runs
+// on a goroutine of its own, under a context that ends at the bound, and
+// past the bound the webhook goes on without its answer: as without a
+// journal, or answered 503, never 202 on a write that is not committed.
+// What such a call does when it ends later is harmless, each caller says
+// why; a call still waiting for a connection returns at the bound.
+func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeWait)
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		v, err := call(ctx)
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-ctx.Done():
+	}
+	select { // it may have answered as the bound passed
+	case a := <-done:
+		return a.v, a.err
+	default:
+	}
+	var zero T
+	return zero, fmt.Errorf("%w (within %v)", errStalled, storeWait)
+}
 
 // once sends ev at most once per delivery id: the journal's record answers
 // a re-sent delivery, on any instance, without calling Reditus. Without a
@@ -65,7 +106,7 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 	if p.journal == nil {
 		return p.remembered(ctx, a, ev)
 	}
-	rec, claimed, err := p.claim(ctx, a, ev)
+	rec, claimed, err := p.claim(ctx, a, ev, true)
 	if err != nil {
 		p.journalFailed(ctx, "begin", err)
 		return p.remembered(ctx, a, ev)
@@ -74,6 +115,26 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 		return p.recorded(ctx, rec)
 	}
 	return p.settle(ctx, a, rec, p.behindQueued(ctx, rec, p.send(ctx, ev)))
+}
+
+// unreadable is the answer to an event whose verified body did not map:
+// an invalid payload is journaled too, with its reason, under the id its
+// sender gave it or its body's digest, so that /admin shows why it was
+// refused, and a re-send is answered from its record, the same.
+func (p *Pipeline) unreadable(ctx context.Context, a arrival, ev mapping.Event, err error) Result {
+	res := ErrorResult(err)
+	if res.Code != outcome.InvalidPayload || p.journal == nil {
+		return res
+	}
+	rec, claimed, err := p.claim(ctx, a, ev, false)
+	switch {
+	case err != nil:
+		p.journalFailed(ctx, "begin", err)
+		return res
+	case !claimed:
+		return p.recorded(ctx, rec)
+	}
+	return p.settle(ctx, a, rec, res)
 }
 
 // remembered sends ev once per delivery id among the deliveries this
@@ -87,30 +148,51 @@ func (p *Pipeline) remembered(ctx context.Context, a arrival, ev mapping.Event) 
 
 // claim records ev's delivery as pending, leased to this caller, and says
 // whether the caller may work on it; else rec is the record that answers it.
-func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event) (rec journal.Record, claimed bool, err error) {
-	// A journal that cannot keep up must not hold webhooks (and their
-	// memory) without end: past storeWait the delivery goes on without it.
-	bctx, cancel := context.WithTimeout(ctx, storeWait)
-	defer cancel()
-	rec, claimed, err = p.journal.Begin(bctx, journal.Record{
-		Provider: a.provider, DeliveryID: journalID(ev.ID, a.body),
-		EventType: journalText(ev.Type), Email: journalText(ev.Email()), Body: a.body,
-	}, lease)
-	if err != nil || claimed {
-		return rec, claimed, err
+// mapped says ev is the body's event, not what was known of a body that
+// did not map.
+//
+// It is bounded: a claim that lands after the webhook went on without it
+// leaves a pending record, which the worker takes when its lease ends, and
+// Reditus answers that second delivery as one it has (409, the payment's
+// idempotency key): the event is in Reditus once.
+func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mapped bool) (journal.Record, bool, error) {
+	type claim struct {
+		rec     journal.Record
+		claimed bool
 	}
-	// A record of nothing sent answers no delivery that would now send
-	// something: a dry run's once live (DRY_RUN=false, or `backfill
-	// --dry-run` then `backfill`), a skip's once the configuration lets the
-	// event through (re-sent after STRIPE_ACCEPT_TEST_EVENTS=true, say).
-	// Retake lets one instance have it.
-	stale := (rec.Outcome == outcome.WordDryRun && !p.dryRun) || (rec.Outcome == outcome.WordSkipped && ev.Skip == "")
-	if stale {
-		if taken, err := p.journal.Retake(ctx, rec.ID, lease); err == nil {
-			return taken, true, nil
+	c, err := bounded(ctx, func(ctx context.Context) (claim, error) {
+		rec, claimed, err := p.journal.Begin(ctx, journal.Record{
+			Provider: a.provider, DeliveryID: journalID(ev.ID, a.body),
+			EventType: journalText(ev.Type), Email: journalText(ev.Email()), Body: a.body,
+		}, lease)
+		if err != nil || claimed || !mapped || !p.stale(rec, ev) {
+			return claim{rec, claimed}, err
 		}
+		// Retake lets one instance have it.
+		if taken, err := p.journal.Retake(ctx, rec.ID, lease); err == nil {
+			return claim{taken, true}, nil
+		}
+		return claim{rec, false}, nil
+	})
+	return c.rec, c.claimed, err
+}
+
+// stale reports whether rec, a record of nothing sent, must not answer its
+// delivery now that it maps to ev, which would send something: a dry run's
+// once live (DRY_RUN=false, or `backfill --dry-run` then `backfill`), a
+// skip's once the configuration lets the event through (re-sent after
+// STRIPE_ACCEPT_TEST_EVENTS=true, say), an invalid payload's once the
+// bridge reads it.
+func (p *Pipeline) stale(rec journal.Record, ev mapping.Event) bool {
+	switch rec.Outcome {
+	case outcome.WordDryRun:
+		return !p.dryRun
+	case outcome.WordSkipped:
+		return ev.Skip == ""
+	case outcome.WordInvalidPayload:
+		return true
 	}
-	return rec, false, nil
+	return false
 }
 
 // behindQueued keeps a payment, refund or churn in order behind its
@@ -195,12 +277,16 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 	if f.Outcome == journal.Queued {
 		f.NextAttemptAt = journal.NextAttempt(0, time.Now())
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWait)
-	defer cancel()
-	if err := p.journal.Finish(fctx, rec.ID, f); err != nil {
+	_, err := bounded(context.WithoutCancel(ctx), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, p.journal.Finish(ctx, rec.ID, f)
+	})
+	if err != nil {
 		// Delivered or not, the record stays pending until its lease ends;
 		// the worker then takes it again, and Reditus's 409 and idempotency
-		// keys make that second delivery harmless.
+		// keys make that second delivery harmless. A queued outcome is
+		// answered 503, as without a journal: the sender's retry finds the
+		// record queued if the write landed after all, and is answered so.
+		// A write that lands late is the outcome, under the lease it names.
 		p.journalFailed(ctx, "finish", err)
 		return res
 	}
@@ -217,7 +303,9 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 // own in-request retries are in the metrics.
 func finishOf(res Result) journal.Finish {
 	f := journal.Finish{Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email}
-	if res.Code != outcome.Skipped && res.Code != outcome.DryRun { // those call no one
+	switch res.Code {
+	case outcome.Skipped, outcome.DryRun, outcome.InvalidPayload: // those call no one
+	default:
 		f.Attempts = 1
 	}
 	return f
@@ -237,7 +325,7 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 		case <-time.After(pollTwin):
 		}
 		var err error
-		if rec, err = p.journal.Get(ctx, rec.ID); err != nil {
+		if rec, err = bounded(ctx, func(ctx context.Context) (journal.Record, error) { return p.journal.Get(ctx, rec.ID) }); err != nil {
 			p.journalFailed(ctx, "get", err)
 			return result(outcome.Unavailable, "the journal could not be read; retry later")
 		}
