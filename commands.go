@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/admin"
+	"github.com/getreditus/reditus-bridge/alert"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/pipeline"
@@ -43,6 +44,13 @@ Runs the Stripe events that Stripe could not deliver to the bridge (at most 30
 days back, what Stripe keeps) through the bridge's pipeline. Safe to run twice.
 Needs STRIPE_API_KEY. For its flags: reditus-bridge recover stripe --help
 (README.md, "Backfill and recover").
+`
+	alertUsage = `usage: reditus-bridge alert test
+
+Sends a test alert to every destination of ALERT_URLS, and by email with
+ALERT_EMAIL and SMTP_URL, once each, and prints how each answered (its URL
+masked: it holds a token). It exits 1 when a destination failed, or none is
+configured (docs/operating.md, "Alerts").
 `
 	versionUsage = `usage: reditus-bridge version
 
@@ -138,6 +146,34 @@ func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) err
 	return nil
 }
 
+// alertTest answers `alert test`: one test alert to every destination.
+func alertTest(ctx context.Context, in invocation) error {
+	if len(in.args) != 1 || in.args[0] != "test" {
+		return errors.New("usage: reditus-bridge alert test")
+	}
+	alerts, err := alert.New(in.cfg, alert.Deps{})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	answers := alerts.Test(ctx)
+	if len(answers) == 0 {
+		return errors.New("no alert destination: set ALERT_URLS, or ALERT_EMAIL and SMTP_URL")
+	}
+	failed := 0
+	for _, a := range answers {
+		if a.Err != nil {
+			failed++
+			fmt.Fprintf(in.stdout, "%s: failed: %v\n", a.Destination, a.Err)
+			continue
+		}
+		fmt.Fprintf(in.stdout, "%s: %s\n", a.Destination, a.Answer)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d alert destinations failed", failed, len(answers))
+	}
+	return nil
+}
+
 // simulateEvent answers simulate: the configuration gives it the secret to
 // sign with and the port to post to.
 func simulateEvent(ctx context.Context, in invocation) error {
@@ -178,7 +214,7 @@ func replayStripe(ctx context.Context, in invocation, name string, command func(
 	cfg := in.cfg
 	lister := replay.NewLister(cfg.StripeAPIKey.Reveal(), cfg.StripeAPIURL)
 	logger := slog.New(slog.NewJSONHandler(in.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store journal.Store
+	var store *journal.DB
 	defer func() {
 		if store != nil {
 			store.Close()
@@ -198,7 +234,11 @@ func replayStripe(ctx context.Context, in invocation, name string, command func(
 			store = openJournal(ctx, cfg, logger, nil)
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: c.ReditusAPIURL, APIKey: c.ReditusAPIKey.Reveal()})
-		return pipeline.New(c, pipeline.Deps{Reditus: tracker, Stripe: lister, Journal: store, Log: logger})
+		deps := pipeline.Deps{Reditus: tracker, Stripe: lister, Log: logger}
+		if store != nil { // a nil *journal.DB in an interface would not be nil
+			deps.Journal = store
+		}
+		return pipeline.New(c, deps)
 	}
 	if err := command(ctx, in.args, lister, open, in.stdout); !errors.Is(err, flag.ErrHelp) {
 		return err

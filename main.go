@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/connect"
 	"github.com/getreditus/reditus-bridge/simulate"
 )
 
@@ -65,7 +66,8 @@ type command struct {
 	// the configuration is read, and prints a longer usage than usage's.
 	ownHelp bool
 	// withoutConfig: the command answers even when the environment is
-	// wrong, since it reads none of it.
+	// wrong, since it reads none of it, or reads it itself (doctor, whose
+	// report says what is wrong with it).
 	withoutConfig bool
 	run           func(ctx context.Context, in invocation) error
 }
@@ -95,6 +97,12 @@ func commands() []command {
 			usage: text(recoverUsage), ownHelp: true, run: recoverStripe},
 		{name: "events", summary: "print the journal: what became of each event, and why",
 			usage: eventsUsage, run: events},
+		{name: "connect", summary: "register the bridge's webhook with a provider through its API; print its secret",
+			usage: text(connect.Usage), run: connectProvider},
+		{name: "doctor", summary: "check the whole chain: configuration, journal, Reditus, each provider's endpoint",
+			usage: text(doctorUsage), withoutConfig: true, run: doctorCommand},
+		{name: "alert", summary: "alert test: send a test alert to every destination and say how each answered",
+			usage: text(alertUsage), run: alertTest},
 		{name: "version", aliases: []string{"-version", "--version"}, summary: "print the version",
 			usage: text(versionUsage), withoutConfig: true, run: printVersion},
 		{name: "help", aliases: []string{"-h", "-help", "--help"}, summary: "print this, or a command's usage: reditus-bridge help COMMAND",

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/alert"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
@@ -36,16 +37,26 @@ func serve(ctx context.Context, in invocation) error {
 	if store != nil {
 		defer store.Close()
 	}
-	client := reditus.New(reditus.Options{
-		BaseURL:   cfg.ReditusAPIURL,
-		APIKey:    cfg.ReditusAPIKey.Reveal(),
-		OnAttempt: m.ReditusAttempt,
-	})
-	bridge, err := pipeline.New(cfg, pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Journal: store, Log: logger, Metrics: m})
+	alerts, err := newAlerter(cfg, store, logger, m)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	handler := handlers.New(cfg, handlers.Deps{Pipeline: bridge, Events: store, Log: logger, Metrics: m})
+	client := reditus.New(reditus.Options{
+		BaseURL:   cfg.ReditusAPIURL,
+		APIKey:    cfg.ReditusAPIKey.Reveal(),
+		OnAttempt: reditusAttempts(m, alerts),
+	})
+	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m, Alerter: alerts}
+	hdeps := handlers.Deps{Log: logger, Metrics: m}
+	if store != nil { // a nil *journal.DB in an interface would not be nil
+		deps.Journal, hdeps.Events = store, store
+	}
+	bridge, err := pipeline.New(cfg, deps)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	hdeps.Pipeline = bridge
+	handler := handlers.New(cfg, hdeps)
 	servers, listeners, err := listen(cfg, handler, m, logHandler)
 	if err != nil {
 		return err
@@ -61,9 +72,16 @@ func serve(ctx context.Context, in invocation) error {
 	// The worker and retention run beside the servers. SIGTERM stops them
 	// taking new work at once; a delivery the worker has begun finishes
 	// (its context is its lease), like a webhook in flight, within the grace.
-	workers := runJournal(ctx, cfg, store, bridge, logger, m)
+	// Alerts run until the last webhook and delivery are done, so that
+	// what they report is still sent.
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	alerting := make(chan error, 1)
+	go func() { alerting <- alerts.Run(alertCtx) }()
+	workers := runJournal(ctx, cfg, store, bridge, logger, m, alerts)
 	err = runServers(ctx, servers, listeners, logger)
 	workers.Wait()
+	stopAlerts()
+	<-alerting
 	if err == nil {
 		logger.Info("stopped")
 	}
@@ -93,7 +111,7 @@ func stripeLookups(cfg config.Config) pipeline.StripeFetcher {
 // openJournal opens the journal, or returns nil when it cannot: the bridge
 // then serves without it (in-memory dedupe, 503 when Reditus fails), which
 // is never worse than having no journal. The error is logged and counted.
-func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) journal.Store {
+func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m *metrics.Metrics) *journal.DB {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	store, err := journal.Open(ctx, journal.Options{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL.Reveal()})
@@ -105,8 +123,34 @@ func openJournal(ctx context.Context, cfg config.Config, logger *slog.Logger, m 
 	return store
 }
 
+// newAlerter is the alerter of cfg, which counts in the journal when there
+// is one; a journal that could not be opened is its first alert.
+func newAlerter(cfg config.Config, store *journal.DB, logger *slog.Logger, m *metrics.Metrics) (*alert.Alerter, error) {
+	deps := alert.Deps{Log: logger, Metrics: m}
+	if store != nil { // a nil *journal.DB in an interface would not be nil
+		deps.Ledger = store
+	}
+	alerts, err := alert.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	if store == nil {
+		alerts.Alert(alert.Report{Kind: alert.JournalUnavailable, Reason: "the journal could not be opened at start; the bridge serves without it until it restarts"})
+	}
+	return alerts, nil
+}
+
+// reditusAttempts is told of every HTTP attempt to Reditus: the metrics
+// count it, and the alerts see an outage begin and end in them.
+func reditusAttempts(m *metrics.Metrics, alerts *alert.Alerter) func(int, time.Duration, bool) {
+	return func(status int, d time.Duration, retry bool) {
+		m.ReditusAttempt(status, d, retry)
+		alerts.Alert(alert.ReditusAnswer(status))
+	}
+}
+
 // journalKind names the journal in the startup line.
-func journalKind(ctx context.Context, store journal.Store) string {
+func journalKind(ctx context.Context, store *journal.DB) string {
 	if store == nil {
 		return "off"
 	}
@@ -118,7 +162,7 @@ func journalKind(ctx context.Context, store journal.Store) string {
 }
 
 // workerState says, in the startup line, whether the queue is delivered.
-func workerState(cfg config.Config, store journal.Store) string {
+func workerState(cfg config.Config, store *journal.DB) string {
 	switch {
 	case store == nil:
 		return "off (no journal)"
@@ -133,7 +177,7 @@ func workerState(cfg config.Config, store journal.Store) string {
 // it would send nothing, and so record every queued event dry_run, taking
 // it out of the queue for good while its sender, told 202, never re-sends
 // it. Queued and pending records wait for a live start instead.
-func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics) *sync.WaitGroup {
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
@@ -141,7 +185,10 @@ func runJournal(ctx context.Context, cfg config.Config, store journal.Store, bri
 	if !cfg.DryRun() {
 		worker := &journal.Worker{
 			Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
-			OnFailed: func(r journal.Record) { m.QueueFailed(r.Provider) },
+			OnFailed: func(r journal.Record) {
+				m.QueueFailed(r.Provider)
+				alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})
+			},
 		}
 		wg.Go(func() { _ = worker.Run(ctx) })
 	}

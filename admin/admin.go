@@ -24,12 +24,12 @@ import (
 	"github.com/getreditus/reditus-bridge/outcome"
 )
 
-// Lister reads the journal. journal.Store is one.
+// Lister reads the journal. *journal.DB is one.
 type Lister interface {
 	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
 }
 
-// Journal is what the admin pages read. journal.Store is one.
+// Journal is what the admin pages read. *journal.DB is one.
 type Journal interface {
 	Lister
 	// Get returns one record, or an error matching journal.ErrNotFound.

@@ -62,7 +62,7 @@ func ids(n ...int) []int64 {
 
 // openJournal opens a fresh SQLite journal in a temporary directory, with
 // the tests' clock, and records evs in it.
-func openJournal(t *testing.T, evs ...event) journal.Store {
+func openJournal(t *testing.T, evs ...event) *journal.DB {
 	t.Helper()
 	ctx := context.Background()
 	store, err := journal.Open(ctx, journal.Options{DataDir: t.TempDir(), Now: func() time.Time { return now }})
@@ -97,7 +97,7 @@ func openJournal(t *testing.T, evs ...event) journal.Store {
 // retrier is an operator's retry as the bridge does it: it takes the record
 // from the journal (ErrNotFound, ErrBusy) and records a new outcome.
 type retrier struct {
-	store  journal.Store
+	store  *journal.DB
 	result admin.Outcome
 
 	mu    sync.Mutex
@@ -124,7 +124,7 @@ func (r *retrier) called() []int64 {
 // site is admin.New over a real journal, served on loopback.
 type site struct {
 	*httptest.Server
-	store   journal.Store
+	store   *journal.DB
 	retrier *retrier
 }
 

@@ -54,7 +54,7 @@ func load(b *testing.B, fixture string) []byte {
 func BenchmarkPipeline(b *testing.B) {
 	for _, name := range []string{"off", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
-			var store journal.Store
+			var store pipeline.Journal
 			if name == "sqlite" {
 				s, err := journal.Open(context.Background(), journal.Options{DataDir: b.TempDir()})
 				if err != nil {
@@ -103,7 +103,7 @@ func cpuTime() time.Duration {
 // bridgeHandler is the bridge's handler with Stripe on, a fake Reditus on
 // loopback that creates every conversion, and store as its journal (none
 // when nil).
-func bridgeHandler(b *testing.B, store journal.Store) http.Handler {
+func bridgeHandler(b *testing.B, store pipeline.Journal) http.Handler {
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusCreated)

@@ -61,6 +61,23 @@ type Config struct {
 	StripeAPIKey Secret `envconfig:"STRIPE_API_KEY"`
 	StripeAPIURL string `envconfig:"STRIPE_API_URL" default:"https://api.stripe.com"`
 
+	// AlertURLs are where alerts are posted (AlertDestinations reads them):
+	// each URL holds its webhook's token.
+	AlertURLs Secrets `envconfig:"ALERT_URLS"`
+	// AlertEmail and SMTPURL send alerts by email too (AlertSMTP reads them).
+	AlertEmail string `envconfig:"ALERT_EMAIL"`
+	SMTPURL    Secret `envconfig:"SMTP_URL"`
+	// AlertInterval is the least time between two alerts of one kind and
+	// provider; what happens meanwhile is counted into the next.
+	AlertInterval time.Duration `envconfig:"ALERT_INTERVAL" default:"1h"`
+	// AlertUnavailableAfter is how long Reditus must fail, every call,
+	// before reditus_unavailable: a blip of a minute is no one's business.
+	AlertUnavailableAfter time.Duration `envconfig:"ALERT_UNAVAILABLE_AFTER" default:"5m"`
+
+	// APIs are connect's and doctor's: PUBLIC_URL and the providers' API
+	// keys and bases (config/apis.go).
+	APIs
+
 	// Webhooks are the providers' settings by name, read from each
 	// registered provider's {NAME}_WEBHOOK_SECRET and
 	// {NAME}_ACCEPT_TEST_EVENTS (providers.All).
@@ -101,6 +118,7 @@ func Load() (Config, error) {
 	if err := c.loadWebhooks(); err != nil {
 		return c, err
 	}
+	c.defaultAPIs()
 	return c, c.validate()
 }
 
@@ -206,6 +224,12 @@ func (c Config) validate() error {
 	}
 	if err := checkBaseURL(c.StripeAPIURL); err != nil {
 		return fmt.Errorf("STRIPE_API_URL: %w", err)
+	}
+	if err := c.validateAPIs(); err != nil {
+		return err
+	}
+	if err := c.validateAlerts(); err != nil {
+		return err
 	}
 	for _, p := range providers.All() {
 		if err := checkSecrets(p, c.webhook(p).Secrets); err != nil {

@@ -47,6 +47,7 @@ func (c Config) Warnings() []string {
 	if len(c.On()) == 0 {
 		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
 	}
+	w = append(w, c.alertWarnings()...)
 	if c.DryRun() {
 		return w
 	}
@@ -61,6 +62,7 @@ func (c Config) Warnings() []string {
 	if u, err := url.Parse(c.StripeAPIURL); err == nil && u.Scheme != "https" && c.StripeAPIKey != "" {
 		w = append(w, "STRIPE_API_URL is not https: STRIPE_API_KEY would travel in clear text")
 	}
+	w = append(w, c.apiWarnings()...)
 	if k := c.StripeAPIKey.Reveal(); k != "" && !strings.HasPrefix(k, "rk_") && !strings.HasPrefix(k, "sk_") {
 		w = append(w, "STRIPE_API_KEY does not start with rk_ or sk_, as Stripe API keys do (a restricted key with read access to customers, subscriptions, Checkout Sessions and events is enough)")
 	}
@@ -84,6 +86,7 @@ func (c Config) Report(w io.Writer) {
 		lookups = "on, at " + c.StripeAPIURL
 	}
 	fmt.Fprintf(w, "stripe api: %s\n", lookups)
+	fmt.Fprintf(w, "alerts:    %s\n", c.alertReport())
 	for _, p := range providers.All() {
 		secrets := c.WebhookSecrets(p)
 		switch {

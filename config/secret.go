@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,16 @@ func (s Secrets) Reveal() []string {
 		out[i] = secret.Reveal()
 	}
 	return out
+}
+
+// Contains reports whether one of the secrets is value, comparing each in
+// constant time.
+func (s Secrets) Contains(value string) bool {
+	found := 0
+	for _, secret := range s {
+		found |= subtle.ConstantTimeCompare([]byte(secret.Reveal()), []byte(value))
+	}
+	return found == 1
 }
 
 // minKey is the shortest key that is not weak: 16 bytes of a provider's key,

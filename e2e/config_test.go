@@ -201,7 +201,7 @@ func TestTheAdminTokenAndTheDatabasePasswordAreNeverShown(t *testing.T) {
 		t.Run(dbURL, func(t *testing.T) {
 			env := []string{"DATABASE_URL=" + dbURL, "ADMIN_TOKEN=" + adminToken}
 			secrets := []string{pw, strings.ReplaceAll(pw, "-", "/"), strings.ReplaceAll(pw, "-", " "), adminToken}
-			for _, args := range [][]string{{"check"}, {"events"}, {"events", "--json"}} {
+			for _, args := range [][]string{{"check"}, {"events"}, {"events", "--json"}, {"doctor"}, {"doctor", "--json"}} {
 				stdout, stderr, code := runCommand(t, env, args...)
 				if code == 0 {
 					t.Errorf("%v exited 0 with an unusable DATABASE_URL", args)

@@ -375,21 +375,7 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 		configuration = configuration[:end]
 	}
 
-	var vars []string
-	typ := reflect.TypeFor[config.Config]()
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		name, ok := f.Tag.Lookup("envconfig")
-		switch {
-		case f.Tag.Get("ignored") == "true":
-			continue
-		case !ok || name == "":
-			// envconfig would read a variable named after the field.
-			t.Errorf("config.Config.%s: got no envconfig tag, want the variable it reads named", f.Name)
-			continue
-		}
-		vars = append(vars, name)
-	}
+	vars := envconfigVars(t, reflect.TypeFor[config.Config]())
 	for _, p := range providers.All() {
 		vars = append(vars, p.SecretVar())
 		if p.TestEvents {
@@ -413,6 +399,30 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envconfigVars lists the variables the envconfig tags of struct typ name,
+// and those of the structs it embeds, whose fields envconfig reads as its own.
+func envconfigVars(t *testing.T, typ reflect.Type) []string {
+	t.Helper()
+	var vars []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, ok := f.Tag.Lookup("envconfig")
+		switch {
+		case f.Tag.Get("ignored") == "true":
+			continue
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+			vars = append(vars, envconfigVars(t, f.Type)...)
+			continue
+		case !ok || name == "":
+			// envconfig would read a variable named after the field.
+			t.Errorf("config.Config.%s: got no envconfig tag, want the variable it reads named", f.Name)
+			continue
+		}
+		vars = append(vars, name)
+	}
+	return vars
 }
 
 // listedCommands are the commands `reditus-bridge help` lists.

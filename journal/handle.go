@@ -9,8 +9,8 @@ import (
 
 // handle runs the journal's queries on one *sql.DB, written with ? and put
 // into the store's placeholders. On SQLite it prepares each query once and
-// keeps it: parsing is a large share of the cost of a small statement there
-// (BENCHMARKS.md). On Postgres, pgx caches prepared statements by itself, and
+// keeps it: parsing is a large share of the cost of a small statement there.
+// On Postgres, pgx caches prepared statements by itself, and
 // preparing through database/sql would defeat DATABASE_URL's
 // default_query_exec_mode, which a transaction pooler (PgBouncer) needs.
 type handle struct {
@@ -48,8 +48,7 @@ func (h *handle) prepareAll(ctx context.Context, queries []string) error {
 // prepare returns query prepared, preparing and keeping it the first time.
 // It prepares without holding mu: preparing waits for a connection, and on
 // SQLite the batcher's transaction holds the one write connection while it
-// looks its statements up under mu (prepared). A worker's first Due beside
-// the first webhooks once hung every write that way.
+// looks its statements up under mu (prepared).
 func (h *handle) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st := h.prepared(query); st != nil {
 		return st, nil
@@ -91,7 +90,7 @@ var (
 )
 
 // txQuerier runs queries inside tx, with h's prepared statements when they
-// are (sqlite.go prepares the batched ones at open).
+// are (openSQLite prepares the batched ones).
 type txQuerier struct {
 	h  *handle
 	tx *sql.Tx

@@ -1,12 +1,12 @@
-// Package journal records every verified webhook and replayed event (DESIGN.md
-// section 7): what it was, what became of it and why, and its raw body. The
-// record dedupes re-sent deliveries across instances, holds the conversions
-// Reditus could not take yet for the Worker to deliver, and answers "why was
-// this signup not tracked?".
+// Package journal records every verified webhook and replayed event
+// (docs/design.md, "The journal"): what it was, what became of it and why,
+// and its raw body. The record dedupes re-sent deliveries across instances,
+// holds the conversions Reditus could not take yet for the Worker to deliver,
+// and answers "why was this signup not tracked?".
 //
-// Two stores implement Store: embedded SQLite (the default, one instance) and
-// Postgres (several instances sharing dedupe, queue and history). Both are the
-// same code over database/sql; only their SQL dialect differs.
+// Open returns a DB on embedded SQLite (the default, one instance) or on
+// Postgres (several instances sharing dedupe, queue and history): the same
+// code over database/sql; only the SQL dialect differs.
 package journal
 
 import (
@@ -28,7 +28,7 @@ const (
 	Failed = outcome.WordFailed
 )
 
-// Errors returned by a Store, matched with errors.Is.
+// Errors returned by a DB, matched with errors.Is.
 var (
 	// ErrNotFound: no record has that id.
 	ErrNotFound = errors.New("journal: no such event")
@@ -97,7 +97,7 @@ const (
 	MaxLimit     = 1000
 )
 
-// Status says where a Store keeps the journal and how far it is migrated.
+// Status says where a DB keeps the journal and how far it is migrated.
 type Status struct {
 	Kind    string // "sqlite" or "postgres"
 	Where   string // the database file, or the Postgres URL without its password
@@ -105,66 +105,7 @@ type Status struct {
 	Latest  int    // migrations this binary knows
 }
 
-// Store keeps the journal. Every method is safe for concurrent use, also by
-// several processes on one Postgres.
-type Store interface {
-	// Begin records a verified delivery as pending, leased to the caller for
-	// lease, and returns it with claimed=true. r needs Provider and
-	// DeliveryID; ReceivedAt defaults to now; its Outcome, Attempts and
-	// NextAttemptAt are the journal's to set. If (provider, delivery id) is
-	// already recorded, it returns that record; claimed is true only when the
-	// caller may work on it: it was pending with an expired lease (its holder
-	// crashed) or failed. Two callers racing on one delivery, also on two
-	// instances, never both get claimed=true while the lease lasts.
-	Begin(ctx context.Context, r Record, lease time.Duration) (rec Record, claimed bool, err error)
-	// Finish records the outcome of the work on a claimed record and releases
-	// its lease. With f.Lease set it writes only while the caller still holds
-	// that lease: work that overran its lease may have been taken and done
-	// again, and the newer holder's outcome stands (ErrLeaseLost). Without,
-	// it writes whatever the record's state.
-	Finish(ctx context.Context, id int64, f Finish) error
-	// Due claims up to limit records whose NextAttemptAt is not after now,
-	// oldest first, leasing each for lease and counting a retry on each: the
-	// queued records that are due, and the pending ones whose lease ended
-	// because their holder crashed (a worker, or an instance in the middle of
-	// a webhook whose sender may never retry). Concurrent callers, also on
-	// other instances, never get the same record.
-	Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error)
-	// Retake claims one record by id for an operator's retry, whatever its
-	// outcome, unless it is pending under a live lease (ErrBusy).
-	Retake(ctx context.Context, id int64, lease time.Duration) (Record, error)
-	// Get returns one record, or ErrNotFound.
-	Get(ctx context.Context, id int64) (Record, error)
-	// List returns the records that match f, newest first, without their
-	// bodies (Get has them).
-	List(ctx context.Context, f Filter) ([]Record, error)
-	// Prune deletes the records received before before, except those pending
-	// under a live lease, and says how many it deleted.
-	Prune(ctx context.Context, before time.Time) (int64, error)
-	// Status reports the store's kind, place and migrations; an error means
-	// the store is unreachable.
-	Status(ctx context.Context) (Status, error)
-	// Close closes the store's connections.
-	Close() error
-}
-
-// LaterFinisher is a Store that can record an outcome after its caller has
-// moved on. A webhook forwarded to Reditus is answered without waiting for
-// its record's last write; should the process die before that write, the
-// record stays pending, the worker takes it when its lease ends, and Reditus
-// answers it as a duplicate (its referrals and idempotency keys). An outcome
-// that must be kept before the answer, Queued, is recorded before
-// FinishLater returns. The SQLite store is one; on Postgres it is Finish.
-type LaterFinisher interface {
-	// FinishLater records f on record id, as Finish does, and calls done
-	// with the write's error once it is made. The store's reads (Get, List)
-	// wait for the writes queued before them. FinishLater waits only for
-	// room in its queue, as long as ctx lets it; an error means nothing was
-	// queued and done is not called.
-	FinishLater(ctx context.Context, id int64, f Finish, done func(error)) error
-}
-
-// Options says which store Open opens.
+// Options says which database Open opens.
 type Options struct {
 	// DatabaseURL, when set, selects Postgres: postgres://user:password@host/db.
 	DatabaseURL string
@@ -178,7 +119,7 @@ type Options struct {
 
 // Open opens the journal Options select and applies its migrations: Postgres
 // when DatabaseURL is set, else SQLite at DataDir/bridge.db.
-func Open(ctx context.Context, o Options) (Store, error) {
+func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -63,7 +63,7 @@ func TestOpenSQLiteCreatesAPrivateDataDir(t *testing.T) {
 		t.Errorf("bridge.db: %v", err)
 	}
 	var mode string
-	if err := s.(*sqlStore).write.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+	if err := s.write.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 }
@@ -85,7 +85,7 @@ func TestSQLiteQueuedFinishLeavesTheWriterAsItWas(t *testing.T) {
 			t.Fatalf("Finish(%s): %v", f.Outcome, err)
 		}
 		var sync int
-		if err := s.(*sqlStore).write.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 1 {
+		if err := s.write.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 1 {
 			t.Errorf("after Finish(%s): synchronous = %d, %v; want 1 (NORMAL)", f.Outcome, sync, err)
 		}
 	}

@@ -40,7 +40,7 @@ const postgresConns = 10
 
 // openPostgres goes through database/sql (pgx's stdlib adapter) rather than
 // pgxpool so that both stores share every query and the code around it.
-func openPostgres(ctx context.Context, o Options) (Store, error) {
+func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	cfg, err := pgx.ParseConfig(o.DatabaseURL)
 	if err != nil {
 		// pgx's message repeats the URL with its password masked.
@@ -68,7 +68,7 @@ func openPostgres(ctx context.Context, o Options) (Store, error) {
 		return nil, errors.Join(fmt.Errorf("journal: open %s: %w", where, err), db.Close())
 	}
 	h := newHandle(db, postgresDialect)
-	return &sqlStore{d: postgresDialect, write: h, read: h, now: o.Now, where: where}, nil
+	return &DB{d: postgresDialect, write: h, read: h, now: o.Now, where: where}, nil
 }
 
 // postgresWhere names the database without its password, for Status and

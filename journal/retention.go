@@ -13,11 +13,16 @@ const (
 	DefaultPruneEvery = time.Hour
 )
 
+// Pruner deletes old records; *DB is one (DB.Prune).
+type Pruner interface {
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Retention deletes the records older than Keep, raw bodies and emails with
 // them, at start and then every Every. It is a struct with a Run method, like
 // Worker, so that main starts both the same way and tests can pass a clock.
 type Retention struct {
-	Store Store
+	Store Pruner
 	Keep  time.Duration // JOURNAL_RETENTION; DefaultKeep when 0
 	Every time.Duration // DefaultPruneEvery when 0
 	Log   *slog.Logger

@@ -63,7 +63,7 @@ func TestPostgres(t *testing.T) {
 }
 
 // open opens o with clk as the store's clock.
-func open(t *testing.T, o journal.Options, clk *clock) journal.Store {
+func open(t *testing.T, o journal.Options, clk *clock) *journal.DB {
 	t.Helper()
 	o.Now = clk.Now
 	s, err := journal.Open(context.Background(), o)
@@ -90,7 +90,7 @@ func delivery(id string) journal.Record {
 	}
 }
 
-func begin(t *testing.T, s journal.Store, r journal.Record) (journal.Record, bool) {
+func begin(t *testing.T, s *journal.DB, r journal.Record) (journal.Record, bool) {
 	t.Helper()
 	rec, claimed, err := s.Begin(context.Background(), r, lease)
 	if err != nil {
@@ -99,14 +99,14 @@ func begin(t *testing.T, s journal.Store, r journal.Record) (journal.Record, boo
 	return rec, claimed
 }
 
-func finish(t *testing.T, s journal.Store, id int64, f journal.Finish) {
+func finish(t *testing.T, s *journal.DB, id int64, f journal.Finish) {
 	t.Helper()
 	if err := s.Finish(context.Background(), id, f); err != nil {
 		t.Fatalf("Finish(%d, %s): %v", id, f.Outcome, err)
 	}
 }
 
-func get(t *testing.T, s journal.Store, id int64) journal.Record {
+func get(t *testing.T, s *journal.DB, id int64) journal.Record {
 	t.Helper()
 	rec, err := s.Get(context.Background(), id)
 	if err != nil {
@@ -116,7 +116,7 @@ func get(t *testing.T, s journal.Store, id int64) journal.Record {
 }
 
 // queue records a delivery as queued, due at due.
-func queue(t *testing.T, s journal.Store, id string, due time.Time) journal.Record {
+func queue(t *testing.T, s *journal.DB, id string, due time.Time) journal.Record {
 	t.Helper()
 	rec, _ := begin(t, s, delivery(id))
 	finish(t, s, rec.ID, journal.Finish{Outcome: journal.Queued, Reason: "reditus: 503", Attempts: 4, NextAttemptAt: due})
@@ -134,6 +134,7 @@ func ids(recs []journal.Record) []string {
 // testStore is the one suite both stores pass.
 func testStore(t *testing.T, b backend) {
 	ctx := context.Background()
+	testSummary(t, b) // doctor's reads: summary_test.go
 
 	t.Run("Begin records a new delivery as pending, claimed by its caller", func(t *testing.T) {
 		clk := newClock()
@@ -210,7 +211,7 @@ func testStore(t *testing.T, b backend) {
 
 	t.Run("two instances racing Begin on one delivery: exactly one claims it", func(t *testing.T) {
 		o, clk := b.fresh(t), newClock()
-		instances := []journal.Store{open(t, o, clk), open(t, o, clk)}
+		instances := []*journal.DB{open(t, o, clk), open(t, o, clk)}
 		for round := range 20 {
 			r := delivery(fmt.Sprintf("evt_race_%d", round))
 			got := race(t, 8, func(i int) (journal.Record, bool, error) {
@@ -222,7 +223,7 @@ func testStore(t *testing.T, b backend) {
 
 	t.Run("two instances racing to take over an abandoned delivery: exactly one claims it", func(t *testing.T) {
 		o, clk := b.fresh(t), newClock()
-		instances := []journal.Store{open(t, o, clk), open(t, o, clk)}
+		instances := []*journal.DB{open(t, o, clk), open(t, o, clk)}
 		var rs []journal.Record
 		for round := range 10 {
 			r := delivery(fmt.Sprintf("evt_abandoned_%d", round))
@@ -381,7 +382,7 @@ func testStore(t *testing.T, b backend) {
 
 	t.Run("two instances claiming 20 due records concurrently take each once", func(t *testing.T) {
 		o, clk := b.fresh(t), newClock()
-		instances := []journal.Store{open(t, o, clk), open(t, o, clk)}
+		instances := []*journal.DB{open(t, o, clk), open(t, o, clk)}
 		for i := range 20 {
 			queue(t, instances[0], fmt.Sprintf("q_%02d", i), t0.Add(time.Duration(i)*time.Millisecond))
 		}
@@ -597,7 +598,7 @@ func testStore(t *testing.T, b backend) {
 	t.Run("instances starting at once migrate once", func(t *testing.T) {
 		o := b.fresh(t)
 		o.Now = newClock().Now
-		stores := make([]journal.Store, 4)
+		stores := make([]*journal.DB, 4)
 		var wg sync.WaitGroup
 		for i := range stores {
 			wg.Go(func() {

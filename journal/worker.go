@@ -40,11 +40,19 @@ const (
 	DefaultBatch    = 8
 )
 
+// Queue is the journal as a Worker uses it; *DB is one.
+type Queue interface {
+	// Due claims the records due at now (DB.Due).
+	Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error)
+	// Finish records the outcome of a claimed record (DB.Finish).
+	Finish(ctx context.Context, id int64, f Finish) error
+}
+
 // Worker delivers the queued records when they fall due. Several workers, in
 // one process or in several on one Postgres, share a queue: each record goes
 // to one of them.
 type Worker struct {
-	Store Store
+	Store Queue
 	// Deliver runs a record through the pipeline again and says how it ended.
 	// Its context ends at the lease, not at shutdown.
 	Deliver func(ctx context.Context, r Record) Finish

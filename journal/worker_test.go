@@ -54,7 +54,7 @@ func (b *logBuffer) String() string {
 
 func (b *logBuffer) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
-func openTestStore(t *testing.T, dir string, clk *testClock) Store {
+func openTestStore(t *testing.T, dir string, clk *testClock) *DB {
 	t.Helper()
 	s, err := Open(context.Background(), Options{DataDir: dir, Now: clk.Now})
 	if err != nil {
@@ -66,7 +66,7 @@ func openTestStore(t *testing.T, dir string, clk *testClock) Store {
 
 // queueOne journals a delivery the pipeline could not forward: queued, due at
 // due, after 4 in-request attempts.
-func queueOne(t *testing.T, s Store, id string, due time.Time) Record {
+func queueOne(t *testing.T, s *DB, id string, due time.Time) Record {
 	t.Helper()
 	ctx := context.Background()
 	r := Record{Provider: "supabase", DeliveryID: id, EventType: "INSERT", Email: "ann@example.com", Body: []byte(`{"id":"` + id + `"}`)}
@@ -80,7 +80,7 @@ func queueOne(t *testing.T, s Store, id string, due time.Time) Record {
 	return rec
 }
 
-func mustGet(t *testing.T, s Store, id int64) Record {
+func mustGet(t *testing.T, s *DB, id int64) Record {
 	t.Helper()
 	r, err := s.Get(context.Background(), id)
 	if err != nil {
@@ -303,7 +303,7 @@ func TestWorkerRunDeliversWhatFellDueWhileDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
-	// DESIGN.md: every due item is attempted within 10 s of start.
+	// docs/design.md, "The journal": every due item is attempted within 10 s of start.
 	timeout := time.After(10 * time.Second)
 	for len(want) > 0 {
 		select {
@@ -352,12 +352,16 @@ func TestWorkerStopLetsDeliveriesInFlightFinish(t *testing.T) {
 	}
 }
 
-// fakeStore is a Store whose methods a test sets; the ones it leaves nil
-// are not expected to be called.
+// fakeStore is a Queue and a Pruner whose methods a test sets; the ones it
+// leaves nil are not expected to be called.
 type fakeStore struct {
-	Store
-	due   func(now time.Time, limit int) ([]Record, error)
-	prune func(before time.Time) (int64, error)
+	due    func(now time.Time, limit int) ([]Record, error)
+	finish func(id int64, f Finish) error
+	prune  func(before time.Time) (int64, error)
+}
+
+func (f *fakeStore) Finish(_ context.Context, id int64, fin Finish) error {
+	return f.finish(id, fin)
 }
 
 func (f *fakeStore) Due(_ context.Context, now time.Time, _ time.Duration, limit int) ([]Record, error) {

@@ -28,6 +28,7 @@ type Metrics struct {
 	shed            *prometheus.CounterVec
 	journalErrors   *prometheus.CounterVec
 	queueFailed     *prometheus.CounterVec
+	alerts          *prometheus.CounterVec
 }
 
 // New returns Metrics registered, with the Go runtime's and the process's own
@@ -78,10 +79,14 @@ func New() *Metrics {
 			Name: "reditus_bridge_queue_failed_total",
 			Help: "Queued events given up on after RETRY_FOR: they are in the journal as failed, and need a person (README.md, \"The journal and /admin\").",
 		}, []string{"provider"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reditus_bridge_alerts_total",
+			Help: "Alerts by kind and what became of each, per destination: sent, failed (after its retries), or dropped (the destination's queue was full).",
+		}, []string{"kind", "result"}),
 	}
 	m.registry.MustRegister(
 		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
-		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed,
+		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed, m.alerts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -157,4 +162,13 @@ func (m *Metrics) QueueFailed(provider string) {
 		return
 	}
 	m.queueFailed.WithLabelValues(provider).Inc()
+}
+
+// Alert counts an alert of kind to one destination: result is sent, failed
+// or dropped.
+func (m *Metrics) Alert(kind, result string) {
+	if m == nil {
+		return
+	}
+	m.alerts.WithLabelValues(kind, result).Inc()
 }

@@ -163,6 +163,10 @@ type Result struct {
 	// Journaled is the state the journal was given for the event (stateOf);
 	// empty when it was not journaled.
 	Journaled outcome.Word `json:"-"`
+	// ReditusStatus is the HTTP status of Reditus's answer when Reditus
+	// refused or failed the event, 0 otherwise: alerts tell a refused key
+	// (401, 403) from the other misconfigurations by it.
+	ReditusStatus int `json:"-"`
 }
 
 // result is the Result for code, with a reason a person can act on.
@@ -194,5 +198,9 @@ func ErrorResult(err error) Result {
 	case errors.As(err, &re) && (code == outcome.Rejected || code == outcome.NotReferred):
 		reason = re.Message // Reditus's own words, e.g. which slug is unknown
 	}
-	return result(code, redact.Emails(reason))
+	res := result(code, redact.Emails(reason))
+	if re != nil || errors.As(err, &re) {
+		res.ReditusStatus = re.Status
+	}
+	return res
 }

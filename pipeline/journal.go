@@ -111,6 +111,7 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 		p.journalFailed(ctx, "begin", err)
 		return p.remembered(ctx, a, ev)
 	}
+	p.journalAnswered("begin", nil)
 	if !claimed {
 		return p.recorded(ctx, rec)
 	}
@@ -127,11 +128,12 @@ func (p *Pipeline) unreadable(ctx context.Context, a arrival, ev mapping.Event, 
 		return res
 	}
 	rec, claimed, err := p.claim(ctx, a, ev, false)
-	switch {
-	case err != nil:
+	if err != nil {
 		p.journalFailed(ctx, "begin", err)
 		return res
-	case !claimed:
+	}
+	p.journalAnswered("begin", nil)
+	if !claimed {
 		return p.recorded(ctx, rec)
 	}
 	return p.settle(ctx, a, rec, res)
@@ -343,4 +345,5 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 func (p *Pipeline) journalFailed(ctx context.Context, op string, err error) {
 	p.log.ErrorContext(ctx, "journal "+op+" failed; going on without the journal", "err", err)
 	p.metrics.JournalError(op)
+	p.journalAnswered(op, err)
 }

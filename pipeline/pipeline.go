@@ -59,6 +59,7 @@ type Deps struct {
 	Journal Journal       // nil: in-memory dedupe only, nothing queued
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
+	Alerter Alerter // nil: no alerts
 }
 
 // Memory for re-sent deliveries: a sender re-sends within seconds or minutes,
@@ -80,6 +81,7 @@ type Pipeline struct {
 	journal    Journal
 	log        *slog.Logger
 	metrics    *metrics.Metrics
+	alerter    Alerter
 	deliveries *deliveries
 	routes     map[string]route // by provider name
 }
@@ -105,6 +107,7 @@ func New(cfg config.Config, deps Deps) (*Pipeline, error) {
 		journal:    deps.Journal,
 		log:        deps.Log,
 		metrics:    deps.Metrics,
+		alerter:    deps.Alerter,
 		deliveries: newDeliveries(rememberDeliveries, rememberFor),
 		routes:     map[string]route{},
 	}
@@ -154,6 +157,7 @@ func (p *Pipeline) Webhook(ctx context.Context, d Delivery) Result {
 	if err != nil {
 		res := ErrorResult(err)
 		p.logLine(ctx, d.Provider, res, start)
+		p.notify(d.Provider, res)
 		return res
 	}
 	return p.run(ctx, a, start)
@@ -264,5 +268,6 @@ func (p *Pipeline) run(ctx context.Context, a arrival, start time.Time) Result {
 	}
 	res.EventID, res.EventType = ev.ID, ev.Type
 	p.logLine(ctx, a.provider, res, start)
+	p.notify(a.provider, res)
 	return res
 }

@@ -21,6 +21,7 @@ func init() {
 		Title:   "Chargebee",
 		Scheme:  verify.Basic,
 		Map:     mapChargebee,
+		Events:  chargebeeEvents,
 		Retries: "every non-2xx, 7 more times over about 3 days (2 min, 6 min, 30 min, 1 h, 5 h, 1 day, 2 days apart)",
 		Samples: []Sample{
 			sample("customer_created", "chargebee/customer_created.json"),

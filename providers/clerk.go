@@ -13,10 +13,14 @@ func init() {
 		Scheme:     verify.Svix,
 		DeliveryID: verify.SvixID,
 		Map:        mapClerk,
+		Events:     clerkEvents,
 		Retries:    "every non-2xx, about 8 times over 27 hours (Svix)",
 		Samples:    []Sample{sample("user.created", "clerk/user.created.json")},
 	})
 }
+
+// clerkEvents are the events that convert.
+var clerkEvents = []string{"user.created"}
 
 // mapClerk maps a Clerk user.created event. The uid is Clerk's user id, and
 // referral data is read from the metadata the backend sets (public, then
@@ -45,7 +49,7 @@ func mapClerk(payload []byte, _ mapping.Options) (mapping.Event, error) {
 	}
 	ev := mapping.Event{Type: e.Type}
 	if e.Type != "user.created" {
-		return mapping.DoesNotConvert(ev, "user.created"), nil
+		return mapping.DoesNotConvert(ev, clerkEvents...), nil
 	}
 	u := e.Data
 	var email string

@@ -20,6 +20,7 @@ func init() {
 		Title:      "Lemon Squeezy",
 		Scheme:     verify.LemonSqueezy,
 		Map:        mapLemonSqueezy,
+		Events:     lemonSqueezyEvents,
 		TestEvents: true,
 		Retries:    "3 more times after a non-200 (5 s, 25 s, 125 s apart), then never",
 		Samples: []Sample{

@@ -74,6 +74,8 @@ func TestMapLemonSqueezy(t *testing.T) {
 			id: "5a8e2c7f-1d4b-4e9a-b3c6-0f7d2a9e5c18", typ: "order_refunded", skip: "partial refund (100 of 1199"},
 		{fixture: renewal, label: "as subscription_payment_refunded", patch: map[string]any{"meta.event_name": "subscription_payment_refunded", "data.attributes.status": "refunded", "data.attributes.refunded": true, "data.attributes.refunded_amount": 1199},
 			id: "2b6f9d3a-7e1c-4a5b-8d2f-6c0e4a9b1d57", typ: "subscription_payment_refunded", refund: &reditus.Refund{PaymentID: "lemonsqueezy:invoice:4571203"}},
+		{fixture: "lemonsqueezy/subscription_payment_refunded.json", id: "6c1e9a4d-3f7b-4e2a-b8d5-1a9c7e3f5b20", typ: "subscription_payment_refunded",
+			refund: &reditus.Refund{PaymentID: "lemonsqueezy:invoice:4571203"}},
 		{fixture: "lemonsqueezy/subscription_payment_success_initial.json", label: "as subscription_payment_refunded", patch: map[string]any{"meta.event_name": "subscription_payment_refunded", "data.attributes.refunded": true},
 			id: "9d3a6e1f-4b7c-4d2a-a5e8-3f1c7b9d2e60", typ: "subscription_payment_refunded", skip: "the order's refund (order_refunded) takes it back"},
 		{fixture: "lemonsqueezy/subscription_expired.json", id: "4e0b8d2f-6a3c-4b9e-91d7-5c2a8f4e0b36", typ: "subscription_expired", churn: &lsChurn},

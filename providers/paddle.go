@@ -19,6 +19,7 @@ func init() {
 		Title:   "Paddle Billing",
 		Scheme:  verify.Paddle,
 		Map:     mapPaddle,
+		Events:  paddleEvents,
 		Retries: "every non-2xx, up to 60 times over 3 days (live; sandbox fewer)",
 		Samples: []Sample{
 			sample("customer.created", "paddle/customer.created.json"),

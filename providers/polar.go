@@ -21,6 +21,7 @@ func init() {
 		Scheme:     verify.Polar,
 		DeliveryID: verify.PolarID,
 		Map:        mapPolar,
+		Events:     polarEvents,
 		Retries:    "every non-2xx (3xx too), 10 times within about half an hour; 10 failed events in a row disable the endpoint",
 		Samples: []Sample{
 			sample("order.paid", "polar/order.paid.json"),

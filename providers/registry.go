@@ -36,6 +36,13 @@ type Provider struct {
 	DeliveryID func(http.Header) string
 	// Map turns a verified body into an event: what to send, or why not.
 	Map func(body []byte, o mapping.Options) (mapping.Event, error)
+	// Events are the event types the bridge handles, as the provider names
+	// them where a webhook's events are chosen: `connect` subscribes the
+	// provider's endpoint to exactly these, `doctor` checks that it is, and
+	// its page says to pick them. Map skips every other type as not handled.
+	// Empty when the sender has no types to choose from (the generic
+	// endpoint takes every delivery).
+	Events []string
 	// TestEvents says the provider marks test-mode events, which are skipped
 	// unless {NAME}_ACCEPT_TEST_EVENTS=true.
 	TestEvents bool

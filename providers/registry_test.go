@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/config"
+	"github.com/getreditus/reditus-bridge/connect"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/simulate"
@@ -44,7 +45,10 @@ const sampleGrID = "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a"
 //     that secret and refused for another, and maps without error; its
 //     DeliveryID, if any, reads the signed delivery id back;
 //   - its first Sample (simulate's default) converts, with the referral and
-//     email it was given.
+//     email it was given;
+//   - `connect` can set it up: through the provider's API (a client in
+//     connect/<name>.go, which subscribes its Events), or by printing the
+//     steps for its dashboard (connect/dashboard.go).
 //
 // And every page in docs/providers/ is a registered provider's, so that a
 // page cannot outlive its provider.
@@ -100,6 +104,14 @@ func TestEveryProviderIsWhole(t *testing.T) {
 				}
 			}
 			t.Errorf("got no testdata/%s/*.json in providers/ or mapping/, want the provider's payloads", p.Name)
+		})
+		t.Run(p.Name+"/connect", func(t *testing.T) {
+			switch api, steps := connect.Supports(p.Name); {
+			case !api && !steps:
+				t.Errorf("connect has neither an API client (connect/%s.go) nor dashboard steps (connect/dashboard.go) for %s, want one", p.Name, p.Name)
+			case api && len(p.Events) == 0:
+				t.Error("connect has an API client, which subscribes the endpoint to Events, but Events is empty")
+			}
 		})
 		for i, sample := range p.Samples {
 			t.Run(p.Name+"/sample "+sample.Event, func(t *testing.T) {

@@ -19,6 +19,7 @@ func init() {
 		Title:      "Stripe",
 		Scheme:     verify.Stripe,
 		Map:        mapStripe,
+		Events:     stripeEventTypes,
 		TestEvents: true,
 		Retries:    "every non-2xx, for 3 days",
 		Samples: []Sample{

@@ -17,6 +17,7 @@ func init() {
 		Scheme:     verify.Svix,
 		DeliveryID: verify.SvixID,
 		Map:        mapStytch,
+		Events:     stytchEvents,
 		Retries:    "every non-2xx, about 8 times over 27 hours (Svix)",
 		Samples: []Sample{
 			sample("direct.user.create", "stytch/user.create.json"),
@@ -30,6 +31,13 @@ func init() {
 // stytchConverts are the Stytch event types that convert, for skip reasons:
 // a B2B member created from any source (DIRECT, DASHBOARD, SCIM) converts.
 var stytchConverts = []string{"direct.user.create", "dashboard.user.create", "*.member.create"}
+
+// stytchEvents are the types to pick in Stytch's dashboard: stytchConverts
+// spelled out, a B2B member from each source that creates one.
+var stytchEvents = []string{
+	"direct.user.create", "dashboard.user.create",
+	"direct.member.create", "dashboard.member.create", "scim.member.create",
+}
 
 // mapStytch maps a Stytch consumer user creation, direct.user.create (API or
 // SDK) or dashboard.user.create, or a B2B member creation, *.member.create.

@@ -13,10 +13,15 @@ func init() {
 		Title:   "Supabase",
 		Scheme:  verify.Bearer,
 		Map:     mapSupabase,
+		Events:  []string{supabaseInsert},
 		Retries: "never: a database webhook is sent once",
 		Samples: []Sample{sample("INSERT", "supabase/insert.json")},
 	})
 }
+
+// supabaseInsert is the one event that converts, named as the mapping names
+// a database webhook's event: its type and its table.
+const supabaseInsert = "INSERT auth.users"
 
 // mapSupabase maps a Supabase database webhook on INSERT into auth.users.
 // Such a webhook carries no event id; the new user's id is one, since a user
@@ -41,8 +46,8 @@ func mapSupabase(payload []byte, _ mapping.Options) (mapping.Event, error) {
 		return mapping.Event{}, mapping.Invalid("not a Supabase database webhook: no type or table")
 	}
 	ev := mapping.Event{Type: e.Type + " " + e.Schema + "." + e.Table}
-	if ev.Type != "INSERT auth.users" {
-		return mapping.DoesNotConvert(ev, "INSERT auth.users"), nil
+	if ev.Type != supabaseInsert {
+		return mapping.DoesNotConvert(ev, supabaseInsert), nil
 	}
 	if e.Record == nil || e.Record.ID == "" {
 		return mapping.Event{}, mapping.Invalid("INSERT has no record id")

@@ -13,10 +13,14 @@ func init() {
 		Title:   "WorkOS",
 		Scheme:  verify.WorkOS,
 		Map:     mapWorkOS,
+		Events:  workOSEvents,
 		Retries: "every non-2xx, with backoff, for up to 3 days",
 		Samples: []Sample{sample("user.created", "workos/user.created.json")},
 	})
 }
+
+// workOSEvents are the events that convert.
+var workOSEvents = []string{"user.created"}
 
 // mapWorkOS maps a WorkOS user.created event. WorkOS names the type in the
 // field "event" and gives every event an id of its own; the uid is the
@@ -39,7 +43,7 @@ func mapWorkOS(payload []byte, _ mapping.Options) (mapping.Event, error) {
 	}
 	ev := mapping.Event{ID: e.ID, Type: e.Event}
 	if e.Event != "user.created" {
-		return mapping.DoesNotConvert(ev, "user.created"), nil
+		return mapping.DoesNotConvert(ev, workOSEvents...), nil
 	}
 	who := mapping.Who{Email: e.Data.Email, UID: e.Data.ID, Looked: "data.email and data.id"}
 	return mapping.Convert(ev, who, mapping.Place{Name: "data.metadata", Meta: e.Data.Metadata}), nil

@@ -1,5 +1,6 @@
 // Package fakereditus is Reditus's API on loopback for tests: the four
-// endpoints the bridge calls (tracking, payments, refunds, churn), with the
+// endpoints the bridge calls (tracking, payments, refunds, churn), and the
+// read-only GET doctor probes the key with (reditus.ProbePath), with the
 // bearer key checked, every request recorded as the reditus package's types,
 // and each endpoint answered by a Responder the test may replace. The default
 // Responder, Server.Reditus, behaves like Reditus: 201 with a referral id for
@@ -101,6 +102,8 @@ type Server struct {
 
 	mu         sync.Mutex
 	requests   int
+	probes     int
+	probeAs    int // the status the probe is answered with when the key is right; 200 when 0
 	calls      map[reditus.Call]int
 	responders map[reditus.Call]Responder
 	bodies     map[reditus.Call][][]byte
@@ -221,6 +224,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	s.mu.Unlock()
+	if r.Method == http.MethodGet && r.URL.Path == "/api"+probePath {
+		s.probe(w, r)
+		return
+	}
 	call, ok := route(r.URL.Path)
 	if !ok || r.Method != http.MethodPost {
 		// What a wrong REDITUS_API_URL gets from a web server: not JSON.
@@ -252,6 +259,43 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		respond = s.Reditus
 	}
 	respond(w, req)
+}
+
+// probePath is reditus.ProbePath without its query.
+var probePath, _, _ = strings.Cut(reditus.ProbePath, "?")
+
+// probe answers doctor's read-only GET (reditus.ProbePath): 401 for a wrong
+// key, as the other endpoints do, else an empty page of partners, in the
+// JSON:API form of Reditus's other answers, or the status ProbeAnswers set.
+func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.probes++
+	status := s.probeAs
+	s.mu.Unlock()
+	switch {
+	case r.Header.Get("Authorization") != "Bearer "+s.key:
+		writeJSON(w, http.StatusUnauthorized, `{"message":"Unauthenticated."}`)
+	case status != 0 && status != http.StatusOK:
+		writeJSON(w, status, `{"error":"probe answered as the test asked"}`)
+	default:
+		writeJSON(w, http.StatusOK, `{"data":[],"meta":{"page":1,"per_page":1,"total":0}}`)
+	}
+}
+
+// ProbeAnswers makes doctor's probe (reditus.ProbePath) answer status when
+// the key is right, as a Reditus that moved the path (404) or is down (503)
+// would; 0 restores 200.
+func (s *Server) ProbeAnswers(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.probeAs = status
+}
+
+// Probes counts doctor's probes, whatever they were answered.
+func (s *Server) Probes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.probes
 }
 
 // route finds the call whose endpoint path ends, below the base URL, p.

@@ -32,14 +32,17 @@ type dialect struct {
 	// prepare: keep each query prepared (see handle).
 	prepare bool
 	// syncOn and syncOff surround a write that must be on disk when it
-	// returns, where commits are not always synced (SQLite, see sqliteParams).
+	// returns, where commits are not all synced (SQLite, see sqliteParams).
 	syncOn, syncOff string
 }
 
-// sqlStore is a Store over database/sql.
-type sqlStore struct {
+// DB is the journal, on SQLite or on Postgres, over database/sql. Every
+// method is safe for concurrent use, also by several processes on one
+// Postgres. Every write has been committed when it returns, so what a webhook
+// is answered never rests on a write still to be made.
+type DB struct {
 	d     dialect
-	write *handle // every write
+	write *handle // every write; on SQLite, its one write connection
 	read  *handle // List, Get and Status; the same as write on Postgres
 	// batch, on SQLite, commits Begin's and Finish's writes together.
 	batch *batcher
@@ -50,11 +53,6 @@ type sqlStore struct {
 	// opened is SQLite's file as it was opened (see inPlace).
 	opened os.FileInfo
 }
-
-var (
-	_ Store         = (*sqlStore)(nil)
-	_ LaterFinisher = (*sqlStore)(nil)
-)
 
 // columns are a Record's, in the order scan reads them. listColumns leave the
 // body out: a page of results must not carry megabytes of payloads.
@@ -110,14 +108,14 @@ func (s timeScanner) parse(v string) error {
 // both stores keep, so that what is read back equals what was written.
 func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-func (s *sqlStore) clock() time.Time { return utc(s.now()) }
+func (db *DB) clock() time.Time { return utc(db.now()) }
 
 // t is a time argument; the zero time is NULL.
-func (s *sqlStore) t(t time.Time) any {
+func (db *DB) t(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return s.d.timeArg(utc(t))
+	return db.d.timeArg(utc(t))
 }
 
 // Begin's statements, in the order it tries them.
@@ -153,32 +151,15 @@ const (
 // SQLite commits them in shared transactions (batcher).
 var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery, finishFenced}
 
-// writing runs one of the writes every webhook makes: in the next shared
-// transaction where there is a batcher (SQLite), else on its own. durable
-// asks for the write to be on disk, not only committed, when it returns.
-func (s *sqlStore) writing(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
-	if s.batch == nil {
-		return run(ctx, s.write)
+// writing runs one of the writes every webhook makes: on SQLite in the next
+// shared transaction (batcher), on Postgres on its own. durable asks for the
+// write to be on disk, not only committed, when it returns; every commit of
+// Postgres is.
+func (db *DB) writing(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
+	if db.batch == nil {
+		return run(ctx, db.write)
 	}
-	if err := s.inPlace(); err != nil {
-		return err
-	}
-	if err := s.batch.do(ctx, durable, run); err != nil {
-		return err
-	}
-	if durable { // a 202 queued must not rest on a file that was deleted meanwhile
-		return s.inPlace()
-	}
-	return nil
-}
-
-// settle waits for the outcomes queued with FinishLater, so that a read
-// shows what the webhooks before it were answered.
-func (s *sqlStore) settle(ctx context.Context) error {
-	if s.batch == nil {
-		return nil
-	}
-	return s.batch.settle(ctx)
+	return db.batch.do(ctx, durable, run)
 }
 
 // inPlace fails once SQLite's file is no longer the one at its path: deleted
@@ -186,19 +167,29 @@ func (s *sqlStore) settle(ctx context.Context) error {
 // remounted). SQLite would go on writing to the deleted file, and a restart
 // would find none of it: a record there keeps no event, and its dedupe lasts
 // only as long as this process. The journal then fails as a store that is
-// down does, and the sender is told 503 rather than 202 queued. One stat.
-func (s *sqlStore) inPlace() error {
-	if s.opened == nil {
+// down does, and the sender is told 503 rather than 202 queued. One stat,
+// after each of Begin's and Finish's writes: a write made to a deleted file
+// returns its error all the same.
+func (db *DB) inPlace() error {
+	if db.opened == nil {
 		return nil
 	}
-	now, err := os.Stat(s.where)
-	if err != nil || !os.SameFile(s.opened, now) {
-		return fmt.Errorf("journal: %s was deleted or replaced while the bridge ran; restart the bridge to journal again", s.where)
+	now, err := os.Stat(db.where)
+	if err != nil || !os.SameFile(db.opened, now) {
+		return fmt.Errorf("journal: %s was deleted or replaced while the bridge ran; restart the bridge to journal again", db.where)
 	}
 	return nil
 }
 
-func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Record, bool, error) {
+// Begin records a verified delivery as pending, leased to the caller for
+// lease, and returns it with claimed=true. r needs Provider and DeliveryID;
+// ReceivedAt defaults to now; its Outcome, Attempts and NextAttemptAt are the
+// journal's to set. If (provider, delivery id) is already recorded, it
+// returns that record; claimed is true only when the caller may work on it:
+// it was pending with an expired lease (its holder crashed) or failed. Two
+// callers racing on one delivery, also on two instances, never both get
+// claimed=true while the lease lasts.
+func (db *DB) Begin(ctx context.Context, r Record, lease time.Duration) (Record, bool, error) {
 	if r.Provider == "" || r.DeliveryID == "" {
 		return Record{}, false, errors.New("journal: begin: a record needs a provider and a delivery id")
 	}
@@ -210,10 +201,13 @@ func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Re
 	}
 	var rec Record
 	var claimed bool
-	err := s.writing(ctx, false, func(ctx context.Context, q querier) (err error) {
-		rec, claimed, err = s.begin(ctx, q, r, lease)
+	err := db.writing(ctx, false, func(ctx context.Context, q querier) (err error) {
+		rec, claimed, err = db.begin(ctx, q, r, lease)
 		return err
 	})
+	if err == nil {
+		err = db.inPlace()
+	}
 	if err != nil {
 		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
 	}
@@ -226,15 +220,15 @@ func (s *sqlStore) Begin(ctx context.Context, r Record, lease time.Duration) (Re
 // win; the update's condition lets one taker of an abandoned or failed record
 // win, because the winner's lease makes it false for the others. The last
 // select only reads what the winner wrote.
-func (s *sqlStore) begin(ctx context.Context, q querier, r Record, lease time.Duration) (Record, bool, error) {
-	now := s.clock()
+func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duration) (Record, bool, error) {
+	now := db.clock()
 	if r.ReceivedAt.IsZero() {
 		r.ReceivedAt = now
 	}
 	var id int64
 	err := q.QueryRow(ctx, beginInsert,
-		r.Provider, r.DeliveryID, r.EventType, s.t(r.ReceivedAt), s.t(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, s.t(now.Add(lease))).Scan(&id)
+		r.Provider, r.DeliveryID, r.EventType, db.t(r.ReceivedAt), db.t(now),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, db.t(now.Add(lease))).Scan(&id)
 	if err == nil {
 		// The record is what was just written: reading it back (the body
 		// copied, three times parsed) cost about a fifth of the insert and
@@ -249,7 +243,7 @@ func (s *sqlStore) begin(ctx context.Context, q querier, r Record, lease time.Du
 		return Record{}, false, err
 	}
 	rec, err := scanRecord(q.QueryRow(ctx, beginRetake,
-		s.t(now.Add(lease)), s.t(now), r.Provider, r.DeliveryID, s.t(now)), true)
+		db.t(now.Add(lease)), db.t(now), r.Provider, r.DeliveryID, db.t(now)), true)
 	if err == nil {
 		return rec, true, nil
 	}
@@ -263,79 +257,62 @@ func (s *sqlStore) begin(ctx context.Context, q querier, r Record, lease time.Du
 	return rec, false, nil
 }
 
-func (s *sqlStore) Finish(ctx context.Context, id int64, f Finish) error {
-	run, ended, err := s.finishing(id, f)
-	if err != nil {
-		return err
-	}
-	// The sender is told 202 queued once this returns: a queued record
-	// must survive a power cut, not only a crash.
-	return ended(s.writing(ctx, f.Outcome == Queued, run))
-}
-
-// FinishLater is Finish for an outcome already answered: SQLite commits it
-// with the next writes while the webhook's answer goes out, which spares the
-// answer a commit (see LaterFinisher). Elsewhere it is Finish.
-func (s *sqlStore) FinishLater(ctx context.Context, id int64, f Finish, done func(error)) error {
-	if s.batch == nil || f.Outcome == Queued {
-		done(s.Finish(ctx, id, f))
-		return nil
-	}
-	run, ended, err := s.finishing(id, f)
-	if err != nil {
-		return err
-	}
-	if err := s.inPlace(); err != nil {
-		return err
-	}
-	return s.batch.doLater(ctx, run, func(err error) { done(ended(err)) })
-}
-
-// finishing returns Finish's write, and ended, which turns the write's
-// outcome into Finish's error.
-func (s *sqlStore) finishing(id int64, f Finish) (run func(context.Context, querier) error, ended func(error) error, err error) {
+// Finish records the outcome of the work on a claimed record and releases
+// its lease. With f.Lease set it writes only while the caller still holds that
+// lease: work that overran its lease may have been taken and done again, and
+// the newer holder's outcome stands (ErrLeaseLost). Without, it writes
+// whatever the record's state.
+func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 	switch f.Outcome {
 	case "", Pending:
-		return nil, nil, fmt.Errorf("journal: finish: %q is not an outcome work can end with", f.Outcome)
+		return fmt.Errorf("journal: finish: %q is not an outcome work can end with", f.Outcome)
+	}
+	now := db.clock()
+	var next any // NULL: the record leaves the queue
+	if f.Outcome == Queued {
+		next = db.t(f.NextAttemptAt)
+		if next == nil {
+			next = db.t(now)
+		}
+	}
+	query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
+		f.EventType, f.Attempts, next, db.t(now), id}
+	if !f.Lease.IsZero() {
+		query, args = finishFenced, append(args, db.t(f.Lease))
 	}
 	var changed int64
-	run = func(ctx context.Context, q querier) error {
-		now := s.clock()
-		var next any // NULL: the record leaves the queue
-		if f.Outcome == Queued {
-			next = s.t(f.NextAttemptAt)
-			if next == nil {
-				next = s.t(now)
-			}
-		}
-		query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-			f.EventType, f.Attempts, next, s.t(now), id}
-		if !f.Lease.IsZero() {
-			query, args = finishFenced, append(args, s.t(f.Lease))
-		}
+	// The sender is told 202 queued once this returns, and stops retrying:
+	// a queued record must survive a power cut, not only a crash.
+	err := db.writing(ctx, f.Outcome == Queued, func(ctx context.Context, q querier) error {
 		res, err := q.Exec(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		changed, err = res.RowsAffected()
 		return err
+	})
+	if err == nil {
+		err = db.inPlace()
 	}
-	ended = func(err error) error {
-		if err == nil && changed == 0 {
-			err = ErrNotFound
-			if !f.Lease.IsZero() {
-				err = ErrLeaseLost // or no such record: either way, nothing of the caller's to write
-			}
+	if err == nil && changed == 0 {
+		err = ErrNotFound
+		if !f.Lease.IsZero() {
+			err = ErrLeaseLost // or no such record: either way, nothing of the caller's to write
 		}
-		if err != nil {
-			return fmt.Errorf("journal: finish %d: %w", id, err)
-		}
-		return nil
 	}
-	return run, ended, nil
+	if err != nil {
+		return fmt.Errorf("journal: finish %d: %w", id, err)
+	}
+	return nil
 }
 
-func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
+// Due claims up to limit records whose NextAttemptAt is not after now, oldest
+// first, leasing each for lease and counting a retry on each: the queued
+// records that are due, and the pending ones whose lease ended because their
+// holder crashed (a worker, or an instance in the middle of a webhook whose
+// sender may never retry). Concurrent callers, also on other instances, never
+// get the same record.
+func (db *DB) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
 	if lease <= 0 || limit <= 0 {
 		return nil, errors.New("journal: due: the lease and the limit must be positive")
 	}
@@ -344,15 +321,15 @@ func (s *sqlStore) Due(ctx context.Context, now time.Time, lease time.Duration, 
 	// an instance answering a webhook, crashed, and a sender that never
 	// retries (Supabase) must not lose it. The outcome IN term lets both
 	// stores find the few candidates through the outcome index.
-	rows, err := s.write.Query(ctx, `
+	rows, err := db.write.Query(ctx, `
 		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?, retries = retries + 1
 		WHERE id IN (
 			SELECT id FROM journal
 			WHERE outcome IN ('queued', 'pending') AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id
-			LIMIT ?`+s.d.skipLocked+`)
+			LIMIT ?`+db.d.skipLocked+`)
 		RETURNING `+columns,
-		s.t(now.Add(lease)), s.t(s.clock()), s.t(now), limit)
+		db.t(now.Add(lease)), db.t(db.clock()), db.t(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("journal: due: %w", err)
 	}
@@ -378,21 +355,23 @@ func collect(rows *sql.Rows, withBody bool) ([]Record, error) {
 	return recs, rows.Err()
 }
 
-func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (Record, error) {
+// Retake claims one record by id for an operator's retry, whatever its
+// outcome, unless it is pending under a live lease (ErrBusy).
+func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record, error) {
 	if lease <= 0 {
 		return Record{}, errors.New("journal: retake: the lease must be positive")
 	}
-	now := s.clock()
-	rec, err := scanRecord(s.write.QueryRow(ctx, `
+	now := db.clock()
+	rec, err := scanRecord(db.write.QueryRow(ctx, `
 		UPDATE journal SET outcome = 'pending', next_attempt_at = ?, updated_at = ?
 		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
 		RETURNING `+columns,
-		s.t(now.Add(lease)), s.t(now), id, s.t(now)), true)
+		db.t(now.Add(lease)), db.t(now), id, db.t(now)), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Not taken: say why. The record may change meanwhile; the answer
 		// is still one that was true.
 		var one int
-		err = s.write.QueryRow(ctx, `SELECT 1 FROM journal WHERE id = ?`, id).Scan(&one)
+		err = db.write.QueryRow(ctx, `SELECT 1 FROM journal WHERE id = ?`, id).Scan(&one)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			err = ErrNotFound
@@ -406,11 +385,9 @@ func (s *sqlStore) Retake(ctx context.Context, id int64, lease time.Duration) (R
 	return rec, nil
 }
 
-func (s *sqlStore) Get(ctx context.Context, id int64) (Record, error) {
-	if err := s.settle(ctx); err != nil {
-		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
-	}
-	rec, err := scanRecord(s.read.QueryRow(ctx, `SELECT `+columns+` FROM journal WHERE id = ?`, id), true)
+// Get returns one record, or ErrNotFound.
+func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
+	rec, err := scanRecord(db.read.QueryRow(ctx, `SELECT `+columns+` FROM journal WHERE id = ?`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}
@@ -420,10 +397,9 @@ func (s *sqlStore) Get(ctx context.Context, id int64) (Record, error) {
 	return rec, nil
 }
 
-func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
-	if err := s.settle(ctx); err != nil {
-		return nil, fmt.Errorf("journal: list: %w", err)
-	}
+// List returns the records that match f, newest first, without their bodies
+// (Get has them).
+func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -443,7 +419,7 @@ func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
 		add("provider = ?", f.Provider)
 	}
 	if !f.Since.IsZero() {
-		add("received_at >= ?", s.t(f.Since))
+		add("received_at >= ?", db.t(f.Since))
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -456,7 +432,7 @@ func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	query += ` ORDER BY received_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.read.Query(ctx, query, args...)
+	rows, err := db.read.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("journal: list: %w", err)
 	}
@@ -471,15 +447,17 @@ func (s *sqlStore) List(ctx context.Context, f Filter) ([]Record, error) {
 // SQLite's one writer for long while webhooks wait.
 const pruneBatch = 5000
 
-func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
+// Prune deletes the records received before before, except those pending
+// under a live lease, and says how many it deleted.
+func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.write.Exec(ctx, `
+		res, err := db.write.Exec(ctx, `
 			DELETE FROM journal WHERE id IN (
 				SELECT id FROM journal
 				WHERE received_at < ? AND NOT (outcome = 'pending' AND next_attempt_at > ?)
 				LIMIT ?)`,
-			s.t(before), s.t(s.clock()), pruneBatch)
+			db.t(before), db.t(db.clock()), pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("journal: prune: %w", err)
 		}
@@ -494,27 +472,30 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time) (int64, error) {
 	}
 }
 
-func (s *sqlStore) Status(ctx context.Context) (Status, error) {
-	st := Status{Kind: s.d.kind, Where: s.where, Latest: len(migrations[s.d.kind])}
+// Status reports the journal's kind, place and migrations; an error means
+// the database is unreachable.
+func (db *DB) Status(ctx context.Context) (Status, error) {
+	st := Status{Kind: db.d.kind, Where: db.where, Latest: len(migrations[db.d.kind])}
 	var v sql.NullInt64
-	if err := s.read.QueryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := db.read.QueryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return st, fmt.Errorf("journal: status: %w", err)
 	}
 	st.Version = int(v.Int64)
 	return st, nil
 }
 
-func (s *sqlStore) Close() error {
+// Close closes the journal's connections.
+func (db *DB) Close() error {
 	var err error
-	if s.batch != nil {
-		s.batch.close()
+	if db.batch != nil {
+		db.batch.close()
 	}
-	if s.ckpt != nil {
-		err = s.ckpt.close()
+	if db.ckpt != nil {
+		err = db.ckpt.close()
 	}
-	err = errors.Join(err, s.write.Close())
-	if s.read != s.write {
-		err = errors.Join(err, s.read.Close())
+	err = errors.Join(err, db.write.Close())
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
 	}
 	return err
 }
