@@ -57,8 +57,8 @@ type DB struct {
 // columns are a Record's, in the order scan reads them. listColumns leave the
 // body out: a page of results must not carry megabytes of payloads.
 const (
-	columns     = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, body`
-	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at`
+	columns     = listColumns + `, body`
+	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, uid, payment_key`
 )
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -67,7 +67,7 @@ func scanRecord(row rowScanner, withBody bool) (Record, error) {
 	var r Record
 	dest := []any{&r.ID, &r.Provider, &r.DeliveryID, &r.EventType,
 		timeScanner{&r.ReceivedAt}, timeScanner{&r.UpdatedAt}, &r.Outcome, &r.Reason,
-		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt}}
+		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt}, &r.UID, &r.PaymentKey}
 	if withBody {
 		dest = append(dest, &r.Body)
 	}
@@ -122,8 +122,8 @@ func (db *DB) t(t time.Time) any {
 const (
 	beginInsert = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
-			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+			outcome, reason, referral_id, email, email_key, body, next_attempt_at, uid, payment_key)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING
 		RETURNING id`
 	beginRetake = `
@@ -142,6 +142,8 @@ const (
 		email = COALESCE(NULLIF(?, ''), email),
 		email_key = COALESCE(NULLIF(?, ''), email_key),
 		event_type = COALESCE(NULLIF(?, ''), event_type),
+		uid = COALESCE(NULLIF(?, ''), uid),
+		payment_key = COALESCE(NULLIF(?, ''), payment_key),
 		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
 	WHERE id = ?`
 	finishFenced = finishQuery + ` AND outcome = 'pending' AND next_attempt_at = ?`
@@ -228,7 +230,7 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 	var id int64
 	err := q.QueryRow(ctx, beginInsert,
 		r.Provider, r.DeliveryID, r.EventType, db.t(r.ReceivedAt), db.t(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, db.t(now.Add(lease))).Scan(&id)
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, db.t(now.Add(lease)), r.UID, r.PaymentKey).Scan(&id)
 	if err == nil {
 		// The record is what was just written: reading it back (the body
 		// copied, three times parsed) cost about a fifth of the insert and
@@ -237,6 +239,7 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 			ID: id, Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
 			ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
 			ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, NextAttemptAt: utc(now.Add(lease)),
+			UID: r.UID, PaymentKey: r.PaymentKey,
 		}, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -276,7 +279,7 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 		}
 	}
 	query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-		f.EventType, f.Attempts, next, db.t(now), id}
+		f.EventType, f.UID, f.PaymentKey, f.Attempts, next, db.t(now), id}
 	if !f.Lease.IsZero() {
 		query, args = finishFenced, append(args, db.t(f.Lease))
 	}
@@ -383,6 +386,44 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 		return Record{}, fmt.Errorf("journal: retake %d: %w", id, err)
 	}
 	return rec, nil
+}
+
+// Ahead returns the earliest record before r (received earlier: a smaller
+// id) that is still queued or pending, and is about r's customer (the same
+// UID, or Email in any case) or r's payment (the same PaymentKey); found is
+// false when there is none. Empty values match nothing. A payment, refund or
+// churn waits behind it, so that Reditus gets a customer's events in the
+// order they happened: a refund never before its payment, a payment never
+// before the conversion that makes the customer known.
+func (db *DB) Ahead(ctx context.Context, r Record) (rec Record, found bool, err error) {
+	rec, err = scanRecord(db.read.QueryRow(ctx, `
+		SELECT `+listColumns+` FROM journal
+		WHERE outcome IN ('queued', 'pending') AND id < ?
+			AND ((uid = ? AND uid <> '') OR (email_key = ? AND email_key <> '') OR (payment_key = ? AND payment_key <> ''))
+		ORDER BY id LIMIT 1`,
+		r.ID, r.UID, emailKey(r.Email), r.PaymentKey), false)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Record{}, false, nil
+	case err != nil:
+		return Record{}, false, fmt.Errorf("journal: ahead of %d: %w", r.ID, err)
+	}
+	return rec, true, nil
+}
+
+// Waiting counts the records that wait to reach Reditus: queued (due now or
+// later) and pending (being delivered, or left by a holder that crashed,
+// until its lease ends). check prints them; a dry run leaves them for a
+// live start.
+func (db *DB) Waiting(ctx context.Context) (queued, pending int, err error) {
+	err = db.read.QueryRow(ctx, `
+		SELECT COALESCE(SUM(CASE WHEN outcome = 'queued' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END), 0)
+		FROM journal WHERE outcome IN ('queued', 'pending')`).Scan(&queued, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("journal: waiting: %w", err)
+	}
+	return queued, pending, nil
 }
 
 // Get returns one record, or ErrNotFound.
