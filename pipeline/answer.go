@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -83,6 +84,12 @@ var table = map[outcome.Code]row{
 	outcome.Queued: {http.StatusAccepted, outcome.WordQueued, slog.LevelWarn, outcome.WordQueued},
 	// The provider has no secret, so nothing it sends can be verified.
 	outcome.Disabled: {http.StatusNotFound, outcome.WordDisabled, slog.LevelWarn, ""},
+	// A payment, refund or churn whose customer (or payment) has an earlier
+	// event still queued or pending: sent now, it would reach Reditus before
+	// that one (a refund before its payment, a payment before the customer
+	// is known), so the journal holds it behind, and the worker sends it
+	// after. Nothing is wrong, and the sender may stop.
+	outcome.Held: {http.StatusAccepted, outcome.WordQueued, slog.LevelInfo, outcome.WordQueued},
 }
 
 // entry is how an event came into the pipeline, which decides what its
@@ -163,6 +170,10 @@ type Result struct {
 	// Journaled is the state the journal was given for the event (stateOf);
 	// empty when it was not journaled.
 	Journaled outcome.Word `json:"-"`
+	// customer is whom the event is about, and due when a held one is worth
+	// trying again (its blocker's due time), for the journal (finishOf).
+	customer customer
+	due      time.Time
 	// ReditusStatus is the HTTP status of Reditus's answer when Reditus
 	// refused or failed the event, 0 otherwise: alerts tell a refused key
 	// (401, 403) from the other misconfigurations by it.

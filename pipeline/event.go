@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -37,22 +38,26 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 	return ev.WithRelated(related...), nil
 }
 
-// send forwards ev, unless it is to be skipped.
-func (p *Pipeline) send(ctx context.Context, ev mapping.Event) Result {
-	if ev.Skip != "" {
-		return result(outcome.Skipped, ev.Skip)
+// send forwards ev, journaled as rec (nil: not journaled), unless it is to
+// be skipped.
+func (p *Pipeline) send(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
+	res := result(outcome.Skipped, ev.Skip)
+	if ev.Skip == "" {
+		// The sender hanging up must not abandon a conversion half-sent:
+		// finishing it costs at most the Reditus client's budget, and the
+		// sender's re-send then finds it done instead of racing it.
+		res = p.forward(context.WithoutCancel(ctx), rec, ev)
 	}
-	// The sender hanging up must not abandon a conversion half-sent:
-	// finishing it costs at most the Reditus client's budget, and the
-	// sender's re-send then finds it done instead of racing it.
-	return p.forward(context.WithoutCancel(ctx), ev)
+	res.customer = customerOf(ev)
+	return res
 }
 
 // forward sends what the event reports: its conversion, then its payment,
 // refund or churn. The money call is made only once the conversion is in
 // Reditus (or there is none), so that Reditus knows the customer when the
-// payment arrives. In dry run it says what would have been sent.
-func (p *Pipeline) forward(ctx context.Context, ev mapping.Event) Result {
+// payment arrives, and none of the customer's earlier events is still held
+// by the journal (held). In dry run it says what would have been sent.
+func (p *Pipeline) forward(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
 	conv := ev.Conversion
 	if p.dryRun {
 		res := result(outcome.DryRun, "dry run: nothing was sent (REDITUS_API_KEY is not set, or DRY_RUN=true)")
@@ -72,6 +77,10 @@ func (p *Pipeline) forward(ctx context.Context, ev mapping.Event) Result {
 		if code := res.Code; code != outcome.Forwarded && code != outcome.Duplicate {
 			return res
 		}
+	}
+	if held, ok := p.held(ctx, rec, ev); ok {
+		held.ReferralID, held.Sent = res.ReferralID, res.Sent
+		return held
 	}
 	var err error
 	switch {

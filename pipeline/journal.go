@@ -13,6 +13,7 @@ import (
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
+	"github.com/getreditus/reditus-bridge/reditus"
 )
 
 // Claimer hands the pipeline the records it works on: a delivery's own,
@@ -27,11 +28,9 @@ type Finisher interface {
 	Finish(ctx context.Context, id int64, f journal.Finish) error
 }
 
-// Reader reads the records the pipeline waits on: a twin's outcome (Get), a
-// customer's earlier events (List).
+// Reader reads the record of a twin delivery, for its outcome.
 type Reader interface {
 	Get(ctx context.Context, id int64) (journal.Record, error)
-	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
 }
 
 // Journal is what the pipeline needs of the journal (docs/design.md, "The
@@ -40,6 +39,7 @@ type Journal interface {
 	Claimer
 	Finisher
 	Reader
+	Orderer
 }
 
 // Journal timing. A delivery holds its record for lease: longer than the
@@ -101,7 +101,7 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) 
 // arrival already claimed (the worker's, an operator's retry) is sent.
 func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result {
 	if a.rec != nil {
-		return p.settle(ctx, a, *a.rec, p.behindQueued(ctx, *a.rec, p.send(ctx, ev)))
+		return p.settle(ctx, a, *a.rec, p.send(ctx, a.rec, ev))
 	}
 	if p.journal == nil {
 		return p.remembered(ctx, a, ev)
@@ -115,7 +115,7 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 	if !claimed {
 		return p.recorded(ctx, rec)
 	}
-	return p.settle(ctx, a, rec, p.behindQueued(ctx, rec, p.send(ctx, ev)))
+	return p.settle(ctx, a, rec, p.send(ctx, &rec, ev))
 }
 
 // unreadable is the answer to an event whose verified body did not map:
@@ -143,9 +143,9 @@ func (p *Pipeline) unreadable(ctx context.Context, a arrival, ev mapping.Event, 
 // process remembers. A skip calls no one, so it is not remembered.
 func (p *Pipeline) remembered(ctx context.Context, a arrival, ev mapping.Event) Result {
 	if ev.Skip != "" {
-		return p.send(ctx, ev)
+		return p.send(ctx, nil, ev)
 	}
-	return p.deliveries.do(a.provider+"\x00"+ev.ID, func() Result { return p.send(ctx, ev) })
+	return p.deliveries.do(a.provider+"\x00"+ev.ID, func() Result { return p.send(ctx, nil, ev) })
 }
 
 // claim records ev's delivery as pending, leased to this caller, and says
@@ -163,9 +163,10 @@ func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mappe
 		claimed bool
 	}
 	c, err := bounded(ctx, func(ctx context.Context) (claim, error) {
+		c := customerOf(ev)
 		rec, claimed, err := p.journal.Begin(ctx, journal.Record{
-			Provider: a.provider, DeliveryID: journalID(ev.ID, a.body),
-			EventType: journalText(ev.Type), Email: journalText(ev.Email()), Body: a.body,
+			Provider: a.provider, DeliveryID: journalID(ev.ID, a.body), EventType: journalText(ev.Type),
+			Email: c.email, UID: c.uid, PaymentKey: c.paymentKey, Body: a.body,
 		}, lease)
 		if err != nil || claimed || !mapped || !p.stale(rec, ev) {
 			return claim{rec, claimed}, err
@@ -195,32 +196,6 @@ func (p *Pipeline) stale(rec journal.Record, ev mapping.Event) bool {
 		return true
 	}
 	return false
-}
-
-// behindQueued keeps a payment, refund or churn in order behind its
-// customer's conversion: when Reditus does not know the customer yet and an
-// earlier event of the same email is still queued (its conversion, say, held
-// by an outage), the answer is no final "not referred" but an outage of its
-// own, so that the event is queued after it and delivered once it is in.
-func (p *Pipeline) behindQueued(ctx context.Context, rec journal.Record, res Result) Result {
-	if res.Code != outcome.NotReferred || rec.Email == "" {
-		return res
-	}
-	for _, state := range []outcome.Word{journal.Queued, journal.Pending} {
-		earlier, err := p.journal.List(ctx, journal.Filter{Email: rec.Email, Outcome: state, Limit: 10})
-		if err != nil {
-			p.journalFailed(ctx, "list", err)
-			return res
-		}
-		for _, e := range earlier {
-			if e.ID < rec.ID {
-				held := result(outcome.Unavailable, fmt.Sprintf("Reditus does not know the customer yet, and their earlier event %s (%s) is still %s: this one follows it", e.DeliveryID, e.EventType, state))
-				held.ReferralID, held.Sent = res.ReferralID, res.Sent
-				return held
-			}
-		}
-	}
-	return res
 }
 
 // Bounds on what a signed sender may make the journal keep in its searchable
@@ -276,8 +251,8 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 	}
 	f := finishOf(res)
 	f.Lease = rec.NextAttemptAt // the work's lease: a newer holder's outcome stands
-	if f.Outcome == journal.Queued {
-		f.NextAttemptAt = journal.NextAttempt(0, time.Now())
+	if next := journal.NextAttempt(0, time.Now()); f.Outcome == journal.Queued && next.After(f.NextAttemptAt) {
+		f.NextAttemptAt = next
 	}
 	_, err := bounded(context.WithoutCancel(ctx), func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, p.journal.Finish(ctx, rec.ID, f)
@@ -292,7 +267,7 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 		p.journalFailed(ctx, "finish", err)
 		return res
 	}
-	if f.Outcome != journal.Queued {
+	if f.Outcome != journal.Queued || res.Code == outcome.Held {
 		return res
 	}
 	queued := result(outcome.Queued, "Reditus could not take it now ("+res.Reason+"); the bridge retries it until RETRY_FOR")
@@ -304,9 +279,13 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 // deliveries made, one per pass through the pipeline; the Reditus client's
 // own in-request retries are in the metrics.
 func finishOf(res Result) journal.Finish {
-	f := journal.Finish{Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email}
-	switch res.Code {
-	case outcome.Skipped, outcome.DryRun, outcome.InvalidPayload: // those call no one
+	f := journal.Finish{
+		Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email,
+		UID: res.customer.uid, PaymentKey: res.customer.paymentKey, NextAttemptAt: res.due,
+	}
+	switch {
+	case res.Code == outcome.Skipped, res.Code == outcome.DryRun, res.Code == outcome.InvalidPayload: // those call no one
+	case res.Code == outcome.Held && res.Sent == (reditus.Conversion{}): // nor does a held event without a conversion
 	default:
 		f.Attempts = 1
 	}
