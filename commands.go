@@ -138,12 +138,31 @@ func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) err
 		return fmt.Errorf("the journal could not be read: %w", err)
 	}
 	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
+	queued, pending, err := store.Waiting(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "queue:     unreadable: %v\n", err)
+		return fmt.Errorf("the journal could not be read: %w", err)
+	}
+	fmt.Fprintf(stdout, "queue:     %s\n", queueState(cfg, queued, pending))
 	admin := "off (set ADMIN_TOKEN to turn it on)"
 	if cfg.AdminToken != "" {
 		admin = "on, at /admin (user admin, password ADMIN_TOKEN)"
 	}
 	fmt.Fprintf(stdout, "admin:     %s\n", admin)
 	return nil
+}
+
+// queueState says how many events wait to reach Reditus, and who delivers
+// them: the worker, or, in dry run, which runs none, a live start.
+func queueState(cfg config.Config, queued, pending int) string {
+	if queued+pending == 0 {
+		return "no event waits"
+	}
+	state := fmt.Sprintf("%d events wait (%d queued, %d pending): ", queued+pending, queued, pending)
+	if cfg.DryRun() {
+		return state + "in dry run nothing delivers them; they wait for a live start"
+	}
+	return state + "the worker delivers them"
 }
 
 // alertTest answers `alert test`: one test alert to every destination.

@@ -152,6 +152,11 @@ func TestADryRunRestartLeavesTheQueueForALiveStart(t *testing.T) {
 	if got := dry.events(t, "limit=1000"); len(got) != len(ds) || countOutcome(got, "queued") != len(ds) {
 		t.Errorf("after the dry run's first polls the journal holds %v, want %d queued", got, len(ds))
 	}
+	// check says how many wait, and that a dry run delivers none of them.
+	if stdout, stderr, code := runCommand(t, dry.env, "check"); code != 0 ||
+		!strings.Contains(stdout, "queue:     10 events wait (10 queued, 0 pending): in dry run nothing delivers them; they wait for a live start") {
+		t.Errorf("check: exit %d, want it to say 10 events wait for a live start:\n%s%s", code, stdout, stderr)
+	}
 	dry.stop(t)
 	if n := red.Requests() - calls; n != 0 {
 		t.Errorf("Reditus got %d requests during the dry run, want 0", n)

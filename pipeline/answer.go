@@ -84,11 +84,13 @@ var table = map[outcome.Code]row{
 	outcome.Queued: {http.StatusAccepted, outcome.WordQueued, slog.LevelWarn, outcome.WordQueued},
 	// The provider has no secret, so nothing it sends can be verified.
 	outcome.Disabled: {http.StatusNotFound, outcome.WordDisabled, slog.LevelWarn, ""},
-	// A payment, refund or churn whose customer (or payment) has an earlier
-	// event still queued or pending: sent now, it would reach Reditus before
-	// that one (a refund before its payment, a payment before the customer
-	// is known), so the journal holds it behind, and the worker sends it
-	// after. Nothing is wrong, and the sender may stop.
+	// The journal holds it for the worker without trying Reditus now: a
+	// payment, refund or churn whose customer (or payment) has an earlier
+	// event still queued or pending, which sent now would reach Reditus
+	// before that one (a refund before its payment, a payment before the
+	// customer is known); or, in dry run, an event a live bridge began,
+	// which waits for a live start. Nothing is wrong, and the sender may
+	// stop.
 	outcome.Held: {http.StatusAccepted, outcome.WordQueued, slog.LevelInfo, outcome.WordQueued},
 }
 

@@ -106,16 +106,22 @@ func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result
 	if p.journal == nil {
 		return p.remembered(ctx, a, ev)
 	}
-	rec, claimed, err := p.claim(ctx, a, ev, true)
+	c, err := p.claim(ctx, a, ev, true)
 	if err != nil {
 		p.journalFailed(ctx, "begin", err)
 		return p.remembered(ctx, a, ev)
 	}
 	p.journalAnswered("begin", nil)
-	if !claimed {
-		return p.recorded(ctx, rec)
+	switch {
+	case !c.mine:
+		return p.recorded(ctx, c.rec)
+	case p.dryRun && c.resumed:
+		// A live bridge began it (and crashed), or gave up on it: a dry
+		// run, which sends nothing, must not end it dry_run and so take it
+		// out of the queue while its sender stops re-sending.
+		return p.settle(ctx, a, c.rec, result(outcome.Held, "dry run: nothing is sent; a live bridge began this event, and it waits in the queue for a live start"))
 	}
-	return p.settle(ctx, a, rec, p.send(ctx, &rec, ev))
+	return p.settle(ctx, a, c.rec, p.send(ctx, &c.rec, ev))
 }
 
 // unreadable is the answer to an event whose verified body did not map:
@@ -127,16 +133,16 @@ func (p *Pipeline) unreadable(ctx context.Context, a arrival, ev mapping.Event, 
 	if res.Code != outcome.InvalidPayload || p.journal == nil {
 		return res
 	}
-	rec, claimed, err := p.claim(ctx, a, ev, false)
+	c, err := p.claim(ctx, a, ev, false)
 	if err != nil {
 		p.journalFailed(ctx, "begin", err)
 		return res
 	}
 	p.journalAnswered("begin", nil)
-	if !claimed {
-		return p.recorded(ctx, rec)
+	if !c.mine {
+		return p.recorded(ctx, c.rec)
 	}
-	return p.settle(ctx, a, rec, res)
+	return p.settle(ctx, a, c.rec, res)
 }
 
 // remembered sends ev once per delivery id among the deliveries this
@@ -148,36 +154,43 @@ func (p *Pipeline) remembered(ctx context.Context, a arrival, ev mapping.Event) 
 	return p.deliveries.do(a.provider+"\x00"+ev.ID, func() Result { return p.send(ctx, nil, ev) })
 }
 
+// claim is what Pipeline.claim made of a delivery's record.
+type claim struct {
+	rec journal.Record
+	// mine: the caller may work on rec; else rec answers the delivery.
+	mine bool
+	// resumed: rec is work a holder began and did not finish (failed, or
+	// pending past its lease), which Begin hands out again; not a new
+	// record, nor one of nothing sent taken again (stale).
+	resumed bool
+}
+
 // claim records ev's delivery as pending, leased to this caller, and says
-// whether the caller may work on it; else rec is the record that answers it.
-// mapped says ev is the body's event, not what was known of a body that
-// did not map.
+// whether the caller may work on it; else the record answers it. mapped says
+// ev is the body's event, not what was known of a body that did not map.
 //
 // It is bounded: a claim that lands after the webhook went on without it
 // leaves a pending record, which the worker takes when its lease ends, and
 // Reditus answers that second delivery as one it has (409, the payment's
 // idempotency key): the event is in Reditus once.
-func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mapped bool) (journal.Record, bool, error) {
-	type claim struct {
-		rec     journal.Record
-		claimed bool
-	}
-	c, err := bounded(ctx, func(ctx context.Context) (claim, error) {
+func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mapped bool) (claim, error) {
+	return bounded(ctx, func(ctx context.Context) (claim, error) {
 		c := customerOf(ev)
-		rec, claimed, err := p.journal.Begin(ctx, journal.Record{
+		rec, mine, err := p.journal.Begin(ctx, journal.Record{
 			Provider: a.provider, DeliveryID: journalID(ev.ID, a.body), EventType: journalText(ev.Type),
 			Email: c.email, UID: c.uid, PaymentKey: c.paymentKey, Body: a.body,
 		}, lease)
-		if err != nil || claimed || !mapped || !p.stale(rec, ev) {
-			return claim{rec, claimed}, err
+		if err != nil || mine || !mapped || !p.stale(rec, ev) {
+			// Begin stamps a record it makes received and updated in one
+			// instant, and one it hands out again updated now.
+			return claim{rec: rec, mine: mine, resumed: mine && !rec.UpdatedAt.Equal(rec.ReceivedAt)}, err
 		}
 		// Retake lets one instance have it.
 		if taken, err := p.journal.Retake(ctx, rec.ID, lease); err == nil {
-			return claim{taken, true}, nil
+			return claim{rec: taken, mine: true}, nil
 		}
-		return claim{rec, false}, nil
+		return claim{rec: rec}, nil
 	})
-	return c.rec, c.claimed, err
 }
 
 // stale reports whether rec, a record of nothing sent, must not answer its
