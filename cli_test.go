@@ -55,7 +55,7 @@ func TestAnUnknownCommandFailsAndPointsToHelp(t *testing.T) {
 		{[]string{"serve-now"}, `unknown command "serve-now": run ` + "`reditus-bridge help`"},
 		{[]string{"--port", "80"}, `unknown command "--port": run ` + "`reditus-bridge help`"},
 		{[]string{"help", "deploy"}, `no command "deploy": run ` + "`reditus-bridge help`"},
-		{[]string{"simulate", "paypal"}, "help simulate"},
+		{[]string{"simulate", "braintree"}, "help simulate"},
 		{[]string{"check", "now"}, "help check"},
 	}
 	for _, tt := range tests {

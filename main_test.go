@@ -62,7 +62,8 @@ func cleanEnv(t *testing.T) {
 	t.Helper()
 	vars := configVars
 	for _, p := range providers.All() {
-		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+		vars = append(vars, p.TestEventsVar())
+		vars = append(vars, p.Variables()...)
 	}
 	for _, v := range vars {
 		t.Setenv(v, "") // restores the old value when the test ends

@@ -1,4 +1,4 @@
-// Package admin shows the journal to the operator (DESIGN.md sections 3 and
+// Package admin shows the journal to the operator (docs/operating.md, "/admin";
 // 7): GET /admin, a page a person can use without reading docs; GET
 // /admin/api/events, the same as JSON; POST /admin/api/events/{id}/retry,
 // which runs a journaled event through the pipeline again; and the events
@@ -66,7 +66,7 @@ type Options struct {
 // lease ran out.
 const retryBudget = 30 * time.Second
 
-// adminUser is the basic-auth user name (DESIGN.md section 3).
+// adminUser is the basic-auth user name (docs/operating.md, "/admin").
 const adminUser = "admin"
 
 // realm is named in the 401's WWW-Authenticate, which makes a browser ask for

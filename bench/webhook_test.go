@@ -1,10 +1,17 @@
 package bench
 
 import (
+	"crypto"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"hash/crc32"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,8 +78,12 @@ func floorOf(scheme verify.Scheme, secret string, body []byte, at time.Time) fun
 		}
 	case verify.BodyHMAC: // Lemon Squeezy: hex(HMAC(secret, body))
 		return func() []byte { return hmacSHA256([]byte(secret), body) }
+	case *verify.PayPalScheme: // RSA over id|time|webhook id|crc32(body), the certificate cached
+		return payPalFloor(s, secret, body, at)
 	}
 	switch scheme {
+	case verify.Mollie: // next-gen: hex(HMAC(secret, body))
+		return func() []byte { return hmacSHA256([]byte(secret), body) }
 	case verify.Stripe: // HMAC(whole secret, t + "." + body)
 		return func() []byte {
 			return hmacSHA256([]byte(secret), []byte(strconv.FormatInt(at.Unix(), 10)+"."), body)
@@ -98,6 +109,36 @@ func floorOf(scheme verify.Scheme, secret string, body []byte, at time.Time) fun
 		}
 	}
 	return nil
+}
+
+// payPalFloor is what no verifier of PayPal's signature can skip once it
+// holds the certificate: the body's CRC, the digest of the signed string,
+// and the RSA verification, with the development certificate's key (what
+// the scheme signs samples with).
+func payPalFloor(s *verify.PayPalScheme, webhookID string, body []byte, at time.Time) func() []byte {
+	h, err := s.Sign(webhookID, deliveryID, body, at)
+	if err != nil {
+		return nil
+	}
+	sig, _ := base64.StdEncoding.DecodeString(h.Get(verify.PayPalTransmissionSig))
+	pemBytes, err := os.ReadFile("../verify/paypaldev/certificate.pem")
+	if err != nil {
+		return nil
+	}
+	block, _ := pem.Decode(pemBytes)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	key := cert.PublicKey.(*rsa.PublicKey)
+	return func() []byte {
+		crc := strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10)
+		digest := sha256.Sum256([]byte(deliveryID + "|" + at.UTC().Format(time.RFC3339) + "|" + webhookID + "|" + crc))
+		if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig) != nil {
+			return nil
+		}
+		return digest[:]
+	}
 }
 
 // signs says whether scheme's floor is a MAC over the body, rather than the

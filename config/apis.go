@@ -102,8 +102,9 @@ func (a APIs) validateAPIs() error {
 	return nil
 }
 
-// apiWarnings lists the API bases that would carry a key in clear text.
-func (a APIs) apiWarnings() []string {
+// connectWarnings lists the connect API bases that would carry a key in
+// clear text.
+func (a APIs) connectWarnings() []string {
 	var w []string
 	for _, base := range a.bases() {
 		if u, err := url.Parse(base.url); base.keySet && err == nil && u.Scheme != "https" {

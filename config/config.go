@@ -1,5 +1,5 @@
 // Package config reads the bridge's configuration from the environment. It is
-// the only package that does (DESIGN.md section 4).
+// the only package that does (docs/configuration.md).
 package config
 
 import (
@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/getreditus/reditus-bridge/providers"
+	"github.com/getreditus/reditus-bridge/verify"
 	"github.com/kelseyhightower/envconfig"
 )
 
@@ -22,9 +23,9 @@ import (
 // default (no REDITUS_API_KEY and no provider secret), so that `go run .` and
 // `go run . simulate stripe` work with no configuration. It is public (it is
 // in the README), which is why it is accepted nowhere else, in any spelling.
-// It is a valid Stripe and Svix secret: "whsec_" followed by base64 of
-// "reditus-bridge-development-secret".
-const DevelopmentSecret Secret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"
+// It is verify.DevelopmentSecret, which the schemes that must recognise it
+// (PayPal's development certificate) read.
+const DevelopmentSecret Secret = verify.DevelopmentSecret
 
 // Config is the bridge's whole configuration. Field tags name the variables;
 // README.md documents each one.
@@ -86,8 +87,14 @@ type Config struct {
 
 // Webhook is one provider's settings.
 type Webhook struct {
-	Secrets          Secrets // {NAME}_WEBHOOK_SECRET
+	Secrets          Secrets // {NAME}_WEBHOOK_SECRET, or the provider's SecretVariable
 	AcceptTestEvents bool    // {NAME}_ACCEPT_TEST_EVENTS, for providers with test-mode events
+	// For a provider with an API (providers.API): its credentials (Mollie's
+	// MOLLIE_API_KEY), and its base, {NAME}_API_URL ("": the provider's).
+	APIKey Secret
+	APIURL string
+
+	apiKeyEmpty bool // the API variable is set to ""
 }
 
 // webhook returns the settings of a registered provider: none set when
@@ -157,12 +164,16 @@ func (c Config) LocalDefault() bool {
 	return c.ReditusAPIKey == "" && len(c.secretVarsSet()) == 0
 }
 
-// secretVarsSet names the *_WEBHOOK_SECRET variables that are set.
+// secretVarsSet names the providers' secret variables that are set
+// (*_WEBHOOK_SECRET, PAYPAL_WEBHOOK_ID), and their API keys (MOLLIE_API_KEY).
 func (c Config) secretVarsSet() []string {
 	var set []string
 	for _, p := range providers.All() {
 		if len(c.webhook(p).Secrets) > 0 {
 			set = append(set, p.SecretVar())
+		}
+		if w := c.webhook(p); w.APIKey != "" || w.apiKeyEmpty {
+			set = append(set, p.API.Variable)
 		}
 	}
 	return set
@@ -177,6 +188,7 @@ func (c *Config) loadWebhooks() error {
 		if value, ok := os.LookupEnv(p.SecretVar()); ok {
 			_ = w.Secrets.Decode(value) // never fails
 		}
+		loadAPI(p, &w)
 		if value, ok := os.LookupEnv(p.TestEventsVar()); ok && p.TestEvents {
 			accept, err := strconv.ParseBool(value)
 			if err != nil {
@@ -234,6 +246,9 @@ func (c Config) validate() error {
 	for _, p := range providers.All() {
 		if err := checkSecrets(p, c.webhook(p).Secrets); err != nil {
 			return fmt.Errorf("%s: %w", p.SecretVar(), err)
+		}
+		if err := c.checkAPI(p); err != nil {
+			return err
 		}
 	}
 	// A deployment that forgot its key would otherwise acknowledge every

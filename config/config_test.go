@@ -23,7 +23,8 @@ func setenv(t *testing.T, env map[string]string) {
 		"CHARGEBEE_SITE", "CHARGEBEE_API_KEY", "CHARGEBEE_API_URL",
 		"ALERT_URLS", "ALERT_EMAIL", "SMTP_URL", "ALERT_INTERVAL", "ALERT_UNAVAILABLE_AFTER"}
 	for _, p := range providers.All() {
-		vars = append(vars, p.SecretVar(), p.TestEventsVar())
+		vars = append(vars, p.TestEventsVar())
+		vars = append(vars, p.Variables()...)
 	}
 	for _, k := range vars {
 		t.Setenv(k, "") // restores the variable after the test
@@ -92,7 +93,7 @@ func TestLoadLive(t *testing.T) {
 	}
 }
 
-// DESIGN.md section 4: the development secret only in the local default; a
+// docs/configuration.md, "The local default and dry run": the development secret only in the local default; a
 // provider secret without REDITUS_API_KEY only with DRY_RUN=true; DRY_RUN
 // forces dry run even with a key.
 func TestDryRunRule(t *testing.T) {

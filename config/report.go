@@ -10,12 +10,12 @@ import (
 	"github.com/getreditus/reditus-bridge/verify"
 )
 
-// On lists the providers whose webhooks are accepted: those with secrets,
-// or every one in the local default.
+// On lists the providers whose webhooks are accepted: those turned on by
+// their variables (Enabled), or every one in the local default.
 func (c Config) On() []string {
 	var on []string
 	for _, p := range providers.All() {
-		if len(c.WebhookSecrets(p)) > 0 {
+		if c.Enabled(p) {
 			on = append(on, p.Name)
 		}
 	}
@@ -44,8 +44,15 @@ func (c Config) Warnings() []string {
 			}
 		}
 	}
+	w = append(w, c.apiWarnings()...)
 	if len(c.On()) == 0 {
-		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET, or every webhook answers 404")
+		var vars []string
+		for _, p := range providers.All() {
+			if p.OnVar() != strings.ToUpper(p.Name)+"_WEBHOOK_SECRET" {
+				vars = append(vars, p.OnVar())
+			}
+		}
+		w = append(w, "no provider is on: set at least one *_WEBHOOK_SECRET (or "+strings.Join(vars, ", ")+"), or every webhook answers 404")
 	}
 	w = append(w, c.alertWarnings()...)
 	if c.DryRun() {
@@ -62,7 +69,7 @@ func (c Config) Warnings() []string {
 	if u, err := url.Parse(c.StripeAPIURL); err == nil && u.Scheme != "https" && c.StripeAPIKey != "" {
 		w = append(w, "STRIPE_API_URL is not https: STRIPE_API_KEY would travel in clear text")
 	}
-	w = append(w, c.apiWarnings()...)
+	w = append(w, c.APIs.connectWarnings()...)
 	if k := c.StripeAPIKey.Reveal(); k != "" && !strings.HasPrefix(k, "rk_") && !strings.HasPrefix(k, "sk_") {
 		w = append(w, "STRIPE_API_KEY does not start with rk_ or sk_, as Stripe API keys do (a restricted key with read access to customers, subscriptions, Checkout Sessions and events is enough)")
 	}
@@ -88,15 +95,7 @@ func (c Config) Report(w io.Writer) {
 	fmt.Fprintf(w, "stripe api: %s\n", lookups)
 	fmt.Fprintf(w, "alerts:    %s\n", c.alertReport())
 	for _, p := range providers.All() {
-		secrets := c.WebhookSecrets(p)
-		switch {
-		case len(secrets) == 0:
-			fmt.Fprintf(w, "%-10s off (set %s)\n", p.Name+":", p.SecretVar())
-		case len(c.webhook(p).Secrets) == 0:
-			fmt.Fprintf(w, "%-10s on, development secret\n", p.Name+":")
-		default:
-			fmt.Fprintf(w, "%-10s on, %d secret(s) in %s\n", p.Name+":", len(secrets), p.SecretVar())
-		}
+		fmt.Fprintf(w, "%-10s %s\n", p.Name+":", c.providerLine(p))
 	}
 	warnings := c.Warnings()
 	if len(warnings) == 0 {
@@ -107,4 +106,25 @@ func (c Config) Report(w io.Writer) {
 	for _, warning := range warnings {
 		fmt.Fprintf(w, "  - %s\n", warning)
 	}
+}
+
+// providerLine is what `check` says of provider p: off and what turns it
+// on, or on and with what.
+func (c Config) providerLine(p providers.Provider) string {
+	secrets := c.WebhookSecrets(p)
+	var line string
+	switch {
+	case !c.Enabled(p):
+		return "off (set " + p.OnVar() + ")"
+	case len(c.webhook(p).Secrets) == 0 && len(secrets) > 0:
+		line = "on, development secret"
+	case len(secrets) > 0:
+		line = fmt.Sprintf("on, %d secret(s) in %s", len(secrets), p.SecretVar())
+	default:
+		line = "on, no " + p.SecretVar()
+	}
+	if key, base := c.API(p); key != "" {
+		line += ", " + p.API.Variable + " (API at " + base + ")"
+	}
+	return line
 }

@@ -17,6 +17,8 @@ var dashboards = map[string]func(w io.Writer, p providers.Provider, url string){
 	"stytch":   stytchSteps,
 	"supabase": supabaseSteps,
 	"generic":  genericSteps,
+	"mollie":   mollieSteps,
+	"paypal":   payPalSteps,
 }
 
 // printSteps prints p's dashboard steps, or says that connect cannot set p
@@ -114,4 +116,48 @@ and set the same secret on the bridge (a restart of the machine applies it):
 or, outside Fly.io, in the bridge's environment:
   %s=%s
 `, url, secret, p.SecretVar(), secret, p.SecretVar(), secret)
+}
+
+// Mollie's Webhooks API takes an organization access token or OAuth with
+// webhooks.write, not the profile's API key that the bridge holds
+// (https://docs.mollie.com/reference/create-webhook); classic webhooks are
+// set per payment by the site's own code.
+//
+// Mollie declares no Events: a classic webhook has no event type (the
+// bridge names it after the payment's state), and the next-gen types are
+// another vocabulary, so the page lists those.
+func mollieSteps(w io.Writer, _ providers.Provider, url string) {
+	fmt.Fprintf(w, `Mollie's Webhooks API needs an organization access token, not MOLLIE_API_KEY: set it up in your code or the Mollie Dashboard.
+
+  Classic webhooks (recommended, docs/providers/mollie.md): pass
+       webhookUrl: "%s"
+     when your code creates each payment and each subscription. MOLLIE_API_KEY
+     (Developers, API keys: the live key) is all the bridge needs:
+       fly secrets set MOLLIE_API_KEY=live_...
+  Or next-gen webhooks:
+  1. https://my.mollie.com: Developers, Webhooks, Create webhook.
+  2. URL: %s
+  3. Events: the ones docs/providers/mollie.md lists; the full payload.
+  4. Copy the secret it shows once, and set it with the API key:
+       fly secrets set MOLLIE_WEBHOOK_SECRET=... MOLLIE_API_KEY=live_...
+     or, outside Fly.io, both in the bridge's environment.
+`, url, url)
+}
+
+// PayPal's REST API can make webhooks (POST /v1/notifications/webhooks), but
+// with the app's client credentials, which the bridge need not hold; the
+// dashboard takes a minute (https://developer.paypal.com/api/rest/webhooks/).
+func payPalSteps(w io.Writer, p providers.Provider, url string) {
+	fmt.Fprintf(w, `Set PayPal up in its developer dashboard (a minute).
+
+  1. https://developer.paypal.com: Apps & Credentials, your app (Live), Add Webhook.
+  2. Webhook URL: %s
+  3. Event types: %s.
+  4. Save, and copy the webhook's Webhook ID. Set it on the bridge:
+       fly secrets set %s=...
+     or, outside Fly.io, %s=... in the bridge's environment.
+  5. Optional, for refunds: PAYPAL_API_CREDENTIALS=CLIENT_ID:SECRET (the app's).
+
+Then store the referral in custom_id (docs/providers/paypal.md).
+`, url, strings.Join(p.Events, ", "), p.SecretVar(), p.SecretVar())
 }

@@ -24,7 +24,7 @@ func TestConnectRefuses(t *testing.T) {
 		want string
 	}{
 		{"no provider", nil, nil, "connect needs a provider, one of chargebee, clerk"},
-		{"unknown provider", nil, []string{"paypal", "--url", bridgeURL}, `no provider "paypal" (providers: chargebee, clerk,`},
+		{"unknown provider", nil, []string{"braintree", "--url", bridgeURL}, `no provider "braintree" (providers: chargebee, clerk,`},
 		{"two providers", nil, []string{"stripe", "polar"}, `unexpected argument "polar"`},
 		{"no URL", nil, []string{"stripe"}, "no URL to register: pass --url https://YOUR-BRIDGE, or set PUBLIC_URL"},
 		{"http", nil, []string{"stripe", "--url", "http://bridge.example.com"}, `--url: "http://bridge.example.com" is not https`},

@@ -208,7 +208,7 @@ func TestConnectRefusesBadInputAndFailingAPIs(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"connect", "paypal"}, `no provider "paypal" (providers: chargebee, clerk,`},
+		{[]string{"connect", "braintree"}, `no provider "braintree" (providers: chargebee, clerk,`},
 		{[]string{"connect", "stripe", "--url", "http://bridge.example.com"}, `--url: "http://bridge.example.com" is not https`},
 		{[]string{"connect"}, "connect needs a provider"},
 	} {

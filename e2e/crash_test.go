@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -398,7 +399,7 @@ func TestSIGTERMFinishesEveryWebhookInFlightAndRefusesNewConnections(t *testing.
 	for probe := inFlight; probe < inFlight+500 && !refused; probe++ {
 		resp, err := send(probe)
 		switch {
-		case errors.Is(err, syscall.ECONNREFUSED):
+		case errors.Is(err, syscall.ECONNREFUSED) || resetWhileDialing(err):
 			refused = true
 		case err != nil:
 			t.Errorf("a connection after SIGTERM failed half-way: %v", err)
@@ -487,4 +488,13 @@ func TestSIGTERMCutsOffATrickledBodyWithRetry(t *testing.T) {
 	case <-time.After(grace + 5*time.Second):
 		t.Fatal("the bridge did not exit")
 	}
+}
+
+// resetWhileDialing reports whether err is a connection reset before any
+// byte of the request was written: the kernel had completed the handshake
+// into the listener's backlog when the listener closed. Like a refusal, the
+// sender learns at once that nothing was received, and retries.
+func resetWhileDialing(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNRESET)
 }

@@ -377,10 +377,7 @@ func TestReadmeDocumentsEveryVariableAndCommand(t *testing.T) {
 
 	vars := envconfigVars(t, reflect.TypeFor[config.Config]())
 	for _, p := range providers.All() {
-		vars = append(vars, p.SecretVar())
-		if p.TestEvents {
-			vars = append(vars, p.TestEventsVar())
-		}
+		vars = append(vars, p.Variables()...)
 	}
 	for _, v := range vars {
 		t.Run("variable "+v, func(t *testing.T) {

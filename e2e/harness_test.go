@@ -37,8 +37,13 @@ import (
 	"github.com/getreditus/reditus-bridge/providers"
 )
 
-// binary is the bridge built once for the whole run, by TestMain.
-var binary string
+// binary is the bridge built once for the whole run, by TestMain, with
+// -tags e2e: the one thing the tag adds (verify/paypal_e2e.go) is that
+// PayPal trusts the bridge's development certificate for every webhook id,
+// so that `simulate paypal` and these tests can sign PayPal's webhooks,
+// which only PayPal can otherwise. productionBinary, built without it as the
+// Dockerfile builds, is for the tests that prove no such trust ships.
+var binary, productionBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "reditus-bridge-e2e")
@@ -47,12 +52,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "reditus-bridge")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	productionBinary = filepath.Join(dir, "reditus-bridge-production")
+	for _, b := range []struct{ out, tags string }{{binary, "e2e"}, {productionBinary, ""}} {
+		build := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, ".")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -90,6 +98,7 @@ func liveEnv(red *fakeReditus, extra ...string) []string {
 // bridge is a running bridge.
 type bridge struct {
 	cmd    *exec.Cmd
+	path   string // the binary
 	env    []string
 	base   string           // http://127.0.0.1:port
 	errOut *webhooktest.Log // stderr, written until the process is gone
@@ -105,8 +114,14 @@ type bridge struct {
 // is the test's own (a DATA_DIR in env wins), so that no run sees another's.
 func start(t *testing.T, env ...string) *bridge {
 	t.Helper()
+	return startBinary(t, binary, env...)
+}
+
+// startBinary is start for the binary at path.
+func startBinary(t *testing.T, path string, env ...string) *bridge {
+	t.Helper()
 	env = append([]string{"PORT=0", "HOST=127.0.0.1", "DATA_DIR=" + t.TempDir()}, env...)
-	p := &bridge{cmd: exec.Command(binary), env: env, errOut: new(webhooktest.Log), done: make(chan error, 1)}
+	p := &bridge{cmd: exec.Command(path), path: path, env: env, errOut: new(webhooktest.Log), done: make(chan error, 1)}
 	p.cmd.Env = env
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -171,7 +186,7 @@ func (p *bridge) readLog(t *testing.T, stdout io.Reader, addr chan<- string) {
 // included; p must have exited.
 func (p *bridge) restart(t *testing.T) *bridge {
 	t.Helper()
-	return start(t, p.env...)
+	return startBinary(t, p.path, p.env...)
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -302,9 +317,15 @@ func (p *bridge) metric(t *testing.T, name string) int {
 // 20 seconds, and the test fails.
 func runCommand(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBinary(t, binary, env, args...)
+}
+
+// runBinary is runCommand for the binary at path.
+func runBinary(t *testing.T, path string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append([]string{"PORT=0", "HOST=127.0.0.1", "DATA_DIR=" + t.TempDir()}, env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -201,11 +201,12 @@ func checkProvider(t *testing.T, p providers.Provider) {
 	})
 	t.Run("off without a secret", func(t *testing.T) {
 		b := newBridge(t, func(c *config.Config) {
-			webhooktest.SetWebhook(c, p.Name, func(w *config.Webhook) { w.Secrets = nil })
+			webhooktest.SetWebhook(c, p.Name, func(w *config.Webhook) { w.Secrets, w.APIKey = nil, "" })
 		})
 		r := send(t, b, config.DevelopmentSecret.Reveal(), "msg_off", sampleBody(t, p, email), time.Now())
 		r.Is(t, http.StatusNotFound, "disabled")
-		webhooktest.MustContain(t, r.Reason, p.SecretVar())
+		// The variable that turns it on: its secret's, or its API key's.
+		webhooktest.MustContain(t, r.Reason, p.OnVar())
 	})
 }
 

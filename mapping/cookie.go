@@ -18,7 +18,7 @@ var ErrNotCookie = errors.New("not a Reditus _gr_id cookie or click id")
 // client_reference_id, which allows only letters, digits, '-' and '_'.
 const ClientReferencePrefix = "gr_"
 
-// The fields of a _gr_id cookie that the bridge reads (DESIGN.md section 2).
+// The fields of a _gr_id cookie that the bridge reads (docs/referral.md, "The cookie").
 const (
 	cookieFields         = 11
 	fieldClickID         = 1

@@ -119,7 +119,7 @@ func (ev Event) WithMoney(p *reditus.Payment, r *reditus.Refund, c *reditus.Chur
 func (ev Event) MissingReferral() bool { return ev.missingReferral }
 
 // The metadata keys the bridge reads, each with its aliases, canonical name
-// first (DESIGN.md section 2). Keys match ASCII case-insensitively; lookup
+// first (docs/referral.md, "The metadata keys"). Keys match ASCII case-insensitively; lookup
 // says which spelling wins.
 var (
 	KeysGrID          = []string{"gr_id", "_gr_id", "reditus_gr_id"}

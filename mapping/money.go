@@ -8,7 +8,7 @@ import (
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
-// The money providers' vocabulary (DESIGN.md section 1): the payment, refund
+// The money providers' vocabulary (docs/money.md): the payment, refund
 // or churn an event reports, on top of Convert.
 
 // NotHandled skips an event of a type the bridge has no use for, naming the
@@ -153,7 +153,7 @@ func withoutMoney(ev Event, why string) Event {
 // Subscription returns what sets a payment's subscription fields: id, and
 // the billing interval when it is month or year, which is all Reditus takes.
 // Any other interval (day, week) or none leaves every subscription field
-// out: the payment still counts, as a one-off (DESIGN.md section 1). A count
+// out: the payment still counts, as a one-off (docs/money.md, "How the bridge decides"). A count
 // under 1 is Reditus's default, 1.
 func Subscription(id, interval string, count int) func(*reditus.Payment) {
 	unit := strings.ToLower(strings.TrimSpace(interval))

@@ -14,7 +14,7 @@ import (
 // forgotten assignment is never mistaken for one of them.
 type Code int
 
-// The codes, in the order of DESIGN.md section 5.
+// The codes, in the order of docs/design.md, "Answers".
 const (
 	InvalidSignature Code = iota + 1 // missing, malformed or wrong signature; stale timestamp
 	TooLarge                         // body over the limit

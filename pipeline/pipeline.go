@@ -89,7 +89,8 @@ type Pipeline struct {
 // route is one provider as the pipeline runs it.
 type route struct {
 	providers.Provider
-	check   verify.Func // nil: the provider is off (no secret)
+	check   verify.Func        // nil: the provider is off (no secret)
+	resolve providers.Resolver // nil: the verified body is the event
 	options mapping.Options
 }
 
@@ -129,10 +130,11 @@ func newRoute(cfg config.Config, p providers.Provider) (route, error) {
 		return route{}, err
 	}
 	r := route{Provider: p, options: mapping.Options{AcceptTestEvents: settings.AcceptTestEvents}}
-	if secrets := cfg.WebhookSecrets(p); len(secrets) > 0 {
-		if r.check, err = p.Scheme.Verifier(secrets.Reveal()); err != nil {
+	if cfg.Enabled(p) {
+		if r.check, err = p.Scheme.Verifier(cfg.WebhookSecrets(p).Reveal()); err != nil {
 			return route{}, fmt.Errorf("%s: %w", p.SecretVar(), err)
 		}
+		r.resolve = resolver(cfg, p)
 	}
 	return r, nil
 }
@@ -154,6 +156,9 @@ type Delivery struct {
 func (p *Pipeline) Webhook(ctx context.Context, d Delivery) Result {
 	start := time.Now()
 	a, err := p.verified(d)
+	if err == nil {
+		a.body, err = p.resolved(ctx, a.provider, d.Header, a.body)
+	}
 	if err != nil {
 		res := ErrorResult(err)
 		p.logLine(ctx, d.Provider, res, start)
@@ -171,7 +176,7 @@ func (p *Pipeline) verified(d Delivery) (arrival, error) {
 	case !ok:
 		return arrival{}, outcome.New(outcome.Disabled, "no provider %q", d.Provider)
 	case r.check == nil:
-		return arrival{}, outcome.New(outcome.Disabled, "%s webhooks are off: set %s", r.Name, r.SecretVar())
+		return arrival{}, outcome.New(outcome.Disabled, "%s webhooks are off: set %s", r.Name, r.OnVar())
 	}
 	body, release, err := d.Read()
 	if err != nil {

@@ -1,13 +1,8 @@
 package providers_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"testing"
-	"time"
 
 	"github.com/getreditus/reditus-bridge/reditus"
 )
@@ -16,11 +11,7 @@ const lemonSqueezySecret = "lsq-signing-secret-6f1e2d-live" // chosen by the sto
 
 // lemonSqueezyHeader signs as Lemon Squeezy does, computed here rather than
 // by the scheme: hex HMAC-SHA256 of the body, keyed with the secret string.
-func lemonSqueezyHeader(_ *testing.T, secret, _ string, body []byte, _ time.Time) http.Header {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return http.Header{"X-Signature": {hex.EncodeToString(mac.Sum(nil))}}
-}
+var lemonSqueezyHeader = hexBodyMAC("X-Signature")
 
 // What the Lemon Squeezy testdata says: customer 3120457, $9.99 + $2.00 tax.
 var (

@@ -2,13 +2,15 @@
 // each, and the registry that configuration, the routes, check, simulate,
 // metrics and the tests read. A provider's file is all there is to it: its
 // name (so its route /webhooks/{name} and its variables {NAME}_WEBHOOK_SECRET
-// and {NAME}_ACCEPT_TEST_EVENTS), its signature scheme, its mapping from
-// payload to event, how its sender retries, and its simulate samples.
+// and {NAME}_ACCEPT_TEST_EVENTS), its signature scheme, its API when a
+// delivery must be completed from it (api.go), its mapping from payload to
+// event, how its sender retries, and its simulate samples.
 // Adding a provider is that file, its testdata and samples, and its README
 // section (README.md, "Adding a provider").
 package providers
 
 import (
+	"cmp"
 	"embed"
 	"fmt"
 	"net/http"
@@ -31,6 +33,14 @@ type Provider struct {
 	Title string
 	// Scheme verifies deliveries, signs samples and judges secrets.
 	Scheme verify.Scheme
+	// SecretVariable names the variable that holds what Scheme verifies
+	// with, when that is not {NAME}_WEBHOOK_SECRET: PayPal's webhook id,
+	// PAYPAL_WEBHOOK_ID.
+	SecretVariable string
+	// API is the provider's own API, for a provider whose deliveries the
+	// bridge completes from it after verification (Mollie, PayPal); nil for
+	// the rest.
+	API *API
 	// DeliveryID reads the sender's delivery id from verified headers, for
 	// providers that put it there (Svix); nil when the event carries its own.
 	DeliveryID func(http.Header) string
@@ -60,8 +70,43 @@ type Sample struct {
 	Template string
 }
 
-// SecretVar names the variable that holds the provider's webhook secrets.
-func (p Provider) SecretVar() string { return strings.ToUpper(p.Name) + "_WEBHOOK_SECRET" }
+// SecretVar names the variable that holds the provider's webhook secrets:
+// {NAME}_WEBHOOK_SECRET, or the provider's SecretVariable.
+func (p Provider) SecretVar() string {
+	return cmp.Or(p.SecretVariable, strings.ToUpper(p.Name)+"_WEBHOOK_SECRET")
+}
+
+// OnVar names the variable that turns the provider on: its secret
+// variable, or its API's when the API key alone turns it on (Mollie, whose
+// classic webhooks are unsigned).
+func (p Provider) OnVar() string {
+	if p.API != nil && p.API.TurnsOn {
+		return p.API.Variable
+	}
+	return p.SecretVar()
+}
+
+// APIURLVar names the variable that overrides the provider's API base,
+// {NAME}_API_URL; "" for a provider without an API.
+func (p Provider) APIURLVar() string {
+	if p.API == nil {
+		return ""
+	}
+	return strings.ToUpper(p.Name) + "_API_URL"
+}
+
+// Variables lists every variable the provider reads: its secret, its
+// test-events switch when it marks test events, and its API's key and base.
+func (p Provider) Variables() []string {
+	vars := []string{p.SecretVar()}
+	if p.TestEvents {
+		vars = append(vars, p.TestEventsVar())
+	}
+	if p.API != nil {
+		vars = append(vars, p.API.Variable, p.APIURLVar())
+	}
+	return vars
+}
 
 // TestEventsVar names the variable that lets the provider's test-mode
 // events through.
@@ -74,6 +119,7 @@ var (
 	mu        sync.RWMutex
 	registry  []Provider // sorted by Name
 	validName = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	validVar  = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 )
 
 // Register adds p to the registry, from its file's init, or from a test, which
@@ -85,6 +131,10 @@ func Register(p Provider) (unregister func()) {
 		panic(fmt.Sprintf("providers: name %q is not lower-case letters and digits", p.Name))
 	case p.Scheme == nil || p.Map == nil || len(p.Samples) == 0:
 		panic(fmt.Sprintf("providers: %s needs a Scheme, a Map and a Sample", p.Name))
+	case p.SecretVariable != "" && !validVar.MatchString(p.SecretVariable):
+		panic(fmt.Sprintf("providers: %s's SecretVariable %q is not a variable name", p.Name, p.SecretVariable))
+	case p.API != nil && (!validVar.MatchString(p.API.Variable) || p.API.URL == "" || p.API.Resolve == nil):
+		panic(fmt.Sprintf("providers: %s's API needs a Variable, a URL and a Resolve", p.Name))
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -32,12 +32,14 @@ const sampleGrID = "9b2f6c1e-7d4a-4e8b-a3c5-0f1e2d3c4b5a"
 // "Adding a provider"):
 //
 //   - it has its page, docs/providers/<name>.md, whose "# " heading starts
-//     with its Title and which names its {NAME}_WEBHOOK_SECRET (and
-//     {NAME}_ACCEPT_TEST_EVENTS, when it marks test events), in backquotes;
+//     with its Title and which names every variable it reads (Variables: its
+//     {NAME}_WEBHOOK_SECRET or its own secret variable, its
+//     {NAME}_ACCEPT_TEST_EVENTS when it marks test events, its API's key and
+//     base when it has an API), in backquotes;
 //   - README.md links that page;
-//   - its {NAME}_WEBHOOK_SECRET (and {NAME}_ACCEPT_TEST_EVENTS, when it marks
-//     test events) is in docs/configuration.md's Variables section, in
-//     backquotes;
+//   - those variables are in docs/configuration.md's Variables section, in
+//     backquotes ({NAME}_ACCEPT_TEST_EVENTS may stand for the test-events
+//     one);
 //   - it has testdata: a directory providers/testdata/<name>/ holding at
 //     least one .json payload;
 //   - every Sample renders with simulate.Render, is signed by its Scheme with
@@ -71,6 +73,11 @@ func TestEveryProviderIsWhole(t *testing.T) {
 				!strings.Contains(configuration, "`{NAME}_ACCEPT_TEST_EVENTS`") {
 				t.Errorf("got neither `%s` nor `{NAME}_ACCEPT_TEST_EVENTS` in docs/configuration.md's Variables section, want one", p.TestEventsVar())
 			}
+			for _, v := range p.Variables() {
+				if v != p.TestEventsVar() && !strings.Contains(configuration, "`"+v+"`") {
+					t.Errorf("got no `%s` in docs/configuration.md's Variables section, want it documented", v)
+				}
+			}
 		})
 		t.Run(p.Name+"/page", func(t *testing.T) {
 			if p.Title == "" {
@@ -84,11 +91,7 @@ func TestEveryProviderIsWhole(t *testing.T) {
 			if hs := headings(string(raw), "# "); len(hs) == 0 || !strings.HasPrefix(hs[0], p.Title) {
 				t.Errorf("got %s headings %q, want the first \"# %s...\"", page, hs, p.Title)
 			}
-			vars := []string{p.SecretVar()}
-			if p.TestEvents {
-				vars = append(vars, p.TestEventsVar())
-			}
-			for _, v := range vars {
+			for _, v := range p.Variables() {
 				if !strings.Contains(string(raw), "`"+v+"`") {
 					t.Errorf("got no `%s` in %s, want the page to name it", v, page)
 				}
@@ -230,7 +233,7 @@ func headings(doc, marker string) []string {
 // never a zero provider that silently does nothing: before the registry,
 // config answered "off" for a name it did not know.
 func TestUnknownProviderIsAnError(t *testing.T) {
-	for _, name := range []string{"paypal", "", "Stripe", "stripe ", "webhooks/stripe"} {
+	for _, name := range []string{"braintree", "", "Stripe", "stripe ", "webhooks/stripe"} {
 		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
 			if p, err := providers.Lookup(name); err == nil || p.Name != "" {
 				t.Errorf("providers.Lookup: got %+v, %v; want an error and no provider", p, err)
@@ -252,7 +255,7 @@ func TestUnknownProviderIsAnError(t *testing.T) {
 		})
 	}
 	t.Run("the error lists the providers", func(t *testing.T) {
-		_, err := providers.Lookup("paypal")
+		_, err := providers.Lookup("braintree")
 		for _, name := range providers.Names() {
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("got %v, want it to name %s", err, name)

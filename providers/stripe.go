@@ -106,7 +106,7 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// mapStripe maps a Stripe event (DESIGN.md section 3): it reads the event,
+// mapStripe maps a Stripe event (docs/providers/stripe.md, "Events and where the referral is read"): it reads the event,
 // skips what does not convert, and hands the object to the function for its
 // kind. The uid is the metadata's user_id when the site set one, else the
 // Stripe customer id, because Reditus's Stripe connector matches later

@@ -193,7 +193,7 @@ func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool
 	return nil, e
 }
 
-// classify maps a non-2xx status of call to a Kind (DESIGN.md section 1).
+// classify maps a non-2xx status of call to a Kind (docs/design.md, "Reditus").
 func classify(call Call, status int, body []byte) Kind {
 	switch {
 	case status == http.StatusConflict:

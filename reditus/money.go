@@ -89,7 +89,7 @@ func (c *Client) Churn(ctx context.Context, ch Churn) error {
 // check says what makes p a payment Reditus could not take, or "". These are
 // refused before sending because a payment without its key could be counted
 // twice, and because a mapping that let through a weekly interval must show
-// up as rejected (DESIGN.md section 1 sends those without the subscription
+// up as rejected (docs/money.md sends those without the subscription
 // fields), not as a payment recorded as something it is not.
 func (p Payment) check() string {
 	switch {

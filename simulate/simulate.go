@@ -77,8 +77,11 @@ func Run(ctx context.Context, cfg config.Config, args []string, stdout io.Writer
 		return fmt.Errorf("%s has no sample for %q; try one of %s", name, *eventName, strings.Join(events(p), ", "))
 	}
 	secrets := cfg.WebhookSecrets(p)
-	if len(secrets) == 0 {
-		return fmt.Errorf("%s webhooks are off: set %s, which simulate signs with", name, p.SecretVar())
+	switch {
+	case !cfg.Enabled(p):
+		return fmt.Errorf("%s webhooks are off: set %s", name, p.OnVar())
+	case len(secrets) == 0:
+		return fmt.Errorf("%s is not set, and simulate signs %s's webhooks with it", p.SecretVar(), name)
 	}
 
 	now := time.Now()

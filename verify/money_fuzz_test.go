@@ -154,3 +154,40 @@ func FuzzBasic(f *testing.F) {
 		twoWay(t, check(http.Header{"Authorization": {auth}}, nil), carries)
 	})
 }
+
+// FuzzMollie: a next-gen header (bare hex or "sha256=", any case) is
+// accepted exactly when it carries the MAC of the body with a configured
+// secret; without the header, exactly the classic form id=tr_... is let
+// through (for the API step to read), and nothing else.
+func FuzzMollie(f *testing.F) {
+	body := []byte(`{"resource":"event","type":"payment.paid"}`)
+	f.Add(hex.EncodeToString(hmacSHA256([]byte(fuzzSecrets[0]), body)), body)
+	f.Add("sha256="+hex.EncodeToString(hmacSHA256([]byte(fuzzSecrets[1]), body)), body)
+	f.Add("", []byte("id=tr_WDqYK6vllg"))
+	f.Add("", []byte("id=tr_a&id=tr_b"))
+	f.Add("sha256=", []byte{0xff})
+	check, err := Mollie.Verifier(fuzzSecrets)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		h := http.Header{}
+		if header != "" {
+			h.Set(MollieSignature, header)
+		}
+		hexMAC := strings.TrimPrefix(strings.TrimSpace(h.Get(MollieSignature)), "sha256=")
+		var want bool
+		for _, s := range fuzzSecrets {
+			want = want || strings.EqualFold(hexMAC, hex.EncodeToString(hmacSHA256([]byte(s), body)))
+		}
+		if h.Get(MollieSignature) == "" {
+			_, want = ClassicMollieID(body)
+			if id, ok := ClassicMollieID(body); ok && (!strings.HasPrefix(id, "tr_") || strings.ContainsAny(id, "/%?#&=")) {
+				t.Fatalf("classic id %q let through", id)
+			}
+		}
+		twoWay(t, check(h, body), want)
+		signed, _ := Mollie.Sign(fuzzSecrets[1], "", body, time.Time{})
+		twoWay(t, check(signed, body), true)
+	})
+}

@@ -21,8 +21,20 @@ var ErrSignature = outcome.New(outcome.InvalidSignature, "invalid signature")
 // cannot be trusted. Five minutes is Stripe's and Svix's own default.
 const Tolerance = 5 * time.Minute
 
+// DevelopmentSecret is the secret every provider accepts in the local
+// default, and only there (config refuses it anywhere else, in any
+// spelling). It is public. It is a valid Stripe and Svix secret: "whsec_"
+// followed by base64 of "reditus-bridge-development-secret". PayPal, which
+// signs with a certificate rather than a secret, takes it as the
+// development webhook id, the one id its development certificate is trusted
+// for (PayPal).
+const DevelopmentSecret = "whsec_cmVkaXR1cy1icmlkZ2UtZGV2ZWxvcG1lbnQtc2VjcmV0"
+
 // Func verifies one delivery from its headers and its raw body. Its error
-// wraps ErrSignature and says what was wrong, never with a secret.
+// wraps ErrSignature and says what was wrong, never with a secret; but a
+// scheme that fetches what it verifies with (PayPal's certificate) fails
+// with an outcome.Unavailable error when the fetch fails in a way that the
+// sender's retry may cure, so that an outage is not taken for a forgery.
 type Func func(header http.Header, body []byte) error
 
 // errNoSecret is what a Func built from no secrets answers: a provider

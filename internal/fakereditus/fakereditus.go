@@ -341,7 +341,7 @@ func (rc *received) add(r *Request) {
 	}
 }
 
-// Reditus answers r as Reditus does (DESIGN.md section 1, and Reditus's API
+// Reditus answers r as Reditus does (docs/design.md, "Reditus", and Reditus's API
 // reference for payments, refunds and churn), and keeps what it accepted.
 // It is every endpoint's Responder until Respond replaces it, and the one a
 // test's Responder calls for the answers it does not script.

@@ -1,6 +1,6 @@
 // Package redact masks email addresses in text that reaches a log line or an
 // error: enough stays for the address's owner to recognise it
-// ("j***@example.com"), never the address itself (DESIGN.md section 4).
+// ("j***@example.com"), never the address itself (docs/decisions.md, "The journal keeps whole emails; the logs never do").
 package redact
 
 import (

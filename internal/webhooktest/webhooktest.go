@@ -58,11 +58,17 @@ func Secrets(p providers.Provider) config.Secrets {
 
 // Config is a real-looking configuration: an API key, so no dry run and no
 // development secret, Reditus at reditusURL, and every registered provider
-// on.
+// on. A provider that its API key turns on (Mollie) gets a key, and an API
+// base where nothing answers: these tests' deliveries carry all they are
+// judged by, and one that made the bridge call the API would fail.
 func Config(reditusURL string) config.Config {
 	c := config.Config{ReditusAPIKey: APIKey, ReditusAPIURL: reditusURL + "/api", Webhooks: map[string]config.Webhook{}}
 	for _, p := range providers.All() {
-		c.Webhooks[p.Name] = config.Webhook{Secrets: Secrets(p)}
+		w := config.Webhook{Secrets: Secrets(p)}
+		if p.API != nil && p.API.TurnsOn {
+			w.APIKey, w.APIURL = "test_webhooktest_api_key", "http://127.0.0.1:1"
+		}
+		c.Webhooks[p.Name] = w
 	}
 	return c
 }
