@@ -5,29 +5,11 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
-	"github.com/getreditus/reditus-bridge/providers"
 )
-
-// signedAs signs body as provider name does, with its test secret, as
-// delivery id.
-func signedAs(t *testing.T, name, id string, body []byte) webhook {
-	t.Helper()
-	p, err := providers.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secrets := webhooktest.Secrets(p)
-	header, err := p.Scheme.Sign(secrets[len(secrets)-1].Reveal(), id, body, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return providerWebhook(name, header, body)
-}
 
 // A signed money event the bridge cannot read (an amount as a float, as a
 // string, over int64) is journaled with its reason, so that /admin shows

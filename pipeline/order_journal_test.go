@@ -11,7 +11,6 @@ import (
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
-	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -25,17 +24,7 @@ func TestPaymentWaitsForItsQueuedConversion(t *testing.T) {
 	red := fakereditus.New(t, fakereditus.WithKey(apiKey), fakereditus.NeedsReferral())
 	b := journaledBridge(t, red, store, nil)
 	h := b.pipeline
-	sign := func(name string, body []byte) webhook {
-		p, err := providers.Lookup(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		header, err := p.Scheme.Sign(webhooktest.Secrets(p)[len(webhooktest.Secrets(p))-1].Reveal(), "msg_"+name, body, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return providerWebhook(name, header, body)
-	}
+	sign := func(name string, body []byte) webhook { return signedAs(t, name, "msg_"+name, body) }
 
 	// The signup, while Reditus is down: queued.
 	red.Respond(reditus.CallTrack, fakereditus.Status(503, ""))
