@@ -181,6 +181,9 @@ func TestMoneyEventsReachReditusInTheOrderTheyHappened(t *testing.T) {
 	}
 
 	waitFor(t, 30*time.Second, "every refund in Reditus", func() bool { return len(red.Refunded()) == 3 })
+	waitFor(t, 10*time.Second, "every delivery recorded", func() bool {
+		return len(p.events(t, "outcome=pending"))+len(p.events(t, "outcome=queued")) == 0
+	})
 	evs := p.events(t, "limit=1000")
 	p.stop(t)
 	var paid []string
