@@ -60,9 +60,9 @@ var errStalled = errors.New("the journal did not answer in time")
 
 // bounded runs call, a journal call on a webhook's path, and waits for it
 // at most storeWait. The context alone cannot bound it: database/sql and
-// SQLite's driver return only when SQLite does, which behind another
-// process's write lock is its busy timeout (10 s), and on a frozen volume
-// never, while the sender gives up after a few seconds more. So call runs
+// SQLite's driver return only when SQLite does, and a write SQLite is inside
+// of (an fsync on a frozen volume) is not interrupted, while the sender
+// gives up after a few seconds more. So call runs
 // on a goroutine of its own, under a context that ends at the bound, and
 // past the bound the webhook goes on without its answer: as without a
 // journal, or answered 503, never 202 on a write that is not committed.
