@@ -117,7 +117,21 @@ func check(ctx context.Context, in invocation) error {
 	}
 	fmt.Fprintf(in.stdout, "reditus-bridge %s: the configuration is valid\n", version)
 	in.cfg.Report(in.stdout)
+	reportBreaker(in.cfg, in.stdout)
 	return reportJournal(ctx, in.cfg, in.stdout)
+}
+
+// reportBreaker prints, for check, how the bridge treats Reditus when it
+// fails. A process that has just started knows nothing of Reditus yet: the
+// state of a running bridge's breaker is on its /metrics.
+func reportBreaker(cfg config.Config, stdout io.Writer) {
+	if cfg.DryRun() {
+		fmt.Fprintln(stdout, "breaker:   off (dry run: Reditus is never called)")
+		return
+	}
+	o := reditus.NewBreaker(reditus.BreakerOptions{}).Options()
+	fmt.Fprintf(stdout, "breaker:   closed at start; opens after %d unavailable answers from Reditus in a row, or a Retry-After (at most %v), and then one call probes it every %v; its state is reditus_bridge_reditus_breaker on /metrics\n",
+		o.OpenAfter, o.MaxPause, o.ProbeEvery)
 }
 
 // reportJournal prints, for check, where the journal is and whether it is
@@ -199,13 +213,17 @@ func simulateEvent(ctx context.Context, in invocation) error {
 	return simulate.Run(ctx, in.cfg, in.args, in.stdout)
 }
 
-// events answers events from the journal the bridge serves with.
+// events answers events, and events forget, from the journal the bridge
+// serves with.
 func events(ctx context.Context, in invocation) error {
 	store, err := journal.Open(ctx, journal.Options{DataDir: in.cfg.DataDir, DatabaseURL: in.cfg.DatabaseURL.Reveal()})
 	if err != nil {
 		return fmt.Errorf("open the journal: %w", err)
 	}
 	defer store.Close()
+	if len(in.args) > 0 && in.args[0] == "forget" {
+		return admin.Forget(ctx, in.args[1:], store, in.stdout)
+	}
 	return admin.Events(ctx, in.args, store, in.stdout)
 }
 

@@ -41,11 +41,7 @@ func serve(ctx context.Context, in invocation) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	client := reditus.New(reditus.Options{
-		BaseURL:   cfg.ReditusAPIURL,
-		APIKey:    cfg.ReditusAPIKey.Reveal(),
-		OnAttempt: reditusAttempts(m, alerts),
-	})
+	client, breaker := reditusClient(cfg, logger, m, alerts)
 	deps := pipeline.Deps{Reditus: client, Stripe: stripeLookups(cfg), Log: logger, Metrics: m, Alerter: alerts}
 	hdeps := handlers.Deps{Log: logger, Metrics: m}
 	if store != nil { // a nil *journal.DB in an interface would not be nil
@@ -77,7 +73,7 @@ func serve(ctx context.Context, in invocation) error {
 	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
 	alerting := make(chan error, 1)
 	go func() { alerting <- alerts.Run(alertCtx) }()
-	workers := runJournal(ctx, cfg, store, bridge, logger, m, alerts)
+	workers := runJournal(ctx, cfg, store, bridge, breaker, logger, m, alerts)
 	err = runServers(ctx, servers, listeners, logger)
 	workers.Wait()
 	stopAlerts()
@@ -96,6 +92,38 @@ func newLogHandler(cfg config.Config, stdout io.Writer) slog.Handler {
 		return slog.NewTextHandler(stdout, opts)
 	}
 	return slog.NewJSONHandler(stdout, opts)
+}
+
+// reditusClient is the client of the bridge's Reditus, and the breaker it
+// shares with the journal's worker.
+func reditusClient(cfg config.Config, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) (*reditus.Client, *reditus.Breaker) {
+	breaker := reditus.NewBreaker(reditus.BreakerOptions{OnChange: watchBreaker(logger, m)})
+	return reditus.New(reditus.Options{
+		BaseURL:   cfg.ReditusAPIURL,
+		APIKey:    cfg.ReditusAPIKey.Reveal(),
+		OnAttempt: reditusAttempts(m, alerts),
+		Breaker:   breaker,
+	}), breaker
+}
+
+// watchBreaker shows the breaker toward Reditus in the metrics, and logs
+// when it opens and when it closes again; the probes in between change its
+// state every few seconds during an outage, and are only counted.
+func watchBreaker(logger *slog.Logger, m *metrics.Metrics) func(from, to reditus.State, why string) {
+	var states []string
+	for _, s := range reditus.States() {
+		states = append(states, s.String())
+	}
+	m.BreakerState(reditus.Closed.String(), states)
+	return func(from, to reditus.State, why string) {
+		m.BreakerState(to.String(), states)
+		switch {
+		case from == reditus.Closed && to == reditus.Open:
+			logger.Warn("reditus: breaker open: webhooks are queued without calling Reditus, and one call probes it every few seconds", "why", why)
+		case to == reditus.Closed:
+			logger.Info("reditus: breaker closed: Reditus answers again, and the queue drains")
+		}
+	}
 }
 
 // stripeLookups is the Stripe API client of the webhook path, or nil (no
@@ -172,19 +200,20 @@ func workerState(cfg config.Config, store *journal.DB) string {
 	return "on"
 }
 
-// runJournal starts the queue's worker and retention; the returned group
-// ends when ctx does and they have finished. In dry run there is no worker:
-// it would send nothing, and so record every queued event dry_run, taking
-// it out of the queue for good while its sender, told 202, never re-sends
-// it. Queued and pending records wait for a live start instead.
-func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) *sync.WaitGroup {
+// runJournal starts the queue's worker, paced by the breaker toward
+// Reditus, and retention; the returned group ends when ctx does and they
+// have finished. In dry run there is no worker: it would send nothing, and
+// so record every queued event dry_run, taking it out of the queue for good
+// while its sender, told 202, never re-sends it. Queued and pending records
+// wait for a live start instead.
+func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, breaker *reditus.Breaker, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
 	}
 	if !cfg.DryRun() {
 		worker := &journal.Worker{
-			Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger,
+			Store: store, Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
 			OnFailed: func(r journal.Record) {
 				m.QueueFailed(r.Provider)
 				alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})

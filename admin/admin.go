@@ -1,7 +1,10 @@
-// Package admin shows the journal to the operator (docs/operating.md, "/admin";
-// 7): GET /admin, a page a person can use without reading docs; GET
-// /admin/api/events, the same as JSON; POST /admin/api/events/{id}/retry,
-// which runs a journaled event through the pipeline again; and the events
+// Package admin shows the journal to the operator (docs/operating.md,
+// "/admin"): GET /admin, a page a person can use without reading docs, with
+// an overview of the last 30 days above the events; GET /admin/events/{id},
+// everything about one event, every attempt at Reditus included; GET
+// /admin/api/..., the same as JSON; POST /admin/api/events/{id}/retry, which
+// runs a journaled event through the pipeline again; DELETE
+// /admin/api/events?email=, which erases a customer's events; and the events
 // command, the journal in a terminal. It answers "why was this signup not
 // tracked?".
 package admin
@@ -29,11 +32,26 @@ type Lister interface {
 	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
 }
 
-// Journal is what the admin pages read. *journal.DB is one.
+// Journal is what the admin pages read and erase. *journal.DB is one.
 type Journal interface {
 	Lister
-	// Get returns one record, or an error matching journal.ErrNotFound.
+	// Get returns one record, with its detail, or an error matching
+	// journal.ErrNotFound.
 	Get(ctx context.Context, id int64) (journal.Record, error)
+	Summarizer
+	Forgetter
+}
+
+// Summarizer counts the journal since each of sinces, in one pass: the
+// overview, and GET /admin/api/summary.
+type Summarizer interface {
+	Overviews(ctx context.Context, sinces ...time.Time) ([]journal.Overview, error)
+}
+
+// Forgetter erases a customer's events: every record whose email is email,
+// compared exactly but for case, and says how many it deleted.
+type Forgetter interface {
+	Forget(ctx context.Context, email string) (int64, error)
 }
 
 // Outcome is what a retry made of an event.
@@ -115,20 +133,38 @@ func New(o Options) http.Handler {
 		csp:      contentSecurityPolicy + styleHash,
 	}
 
+	return s.secure(s.authenticate(s.routes()))
+}
+
+// routes is every admin route, in one place. A path asked for with a method
+// it does not take is answered 405, with the methods it takes.
+func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
+	var paths []string
+	allowed := map[string][]string{}
 	route := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(method+" "+path, h)
-		mux.HandleFunc(path, methodNotAllowed(method))
+		if allowed[path] == nil {
+			paths = append(paths, path)
+		}
+		allowed[path] = append(allowed[path], method)
 	}
 	route(http.MethodGet, "/admin", s.page)
 	route(http.MethodGet, "/admin/{$}", s.page)
+	route(http.MethodGet, "/admin/events/{id}", s.eventPage)
 	route(http.MethodGet, "/admin/api/events", s.list)
+	route(http.MethodDelete, "/admin/api/events", s.sameOrigin(s.forgetAPI))
+	route(http.MethodGet, "/admin/api/events/{id}", s.eventAPI)
+	route(http.MethodGet, "/admin/api/summary", s.summaryAPI)
 	if s.retry != nil {
 		route(http.MethodPost, "/admin/api/events/{id}/retry", s.sameOrigin(s.retryAPI))
 		route(http.MethodPost, "/admin/events/{id}/retry", s.sameOrigin(s.retryForm))
 	}
+	for _, path := range paths {
+		mux.HandleFunc(path, methodNotAllowed(allowed[path]...))
+	}
 	mux.HandleFunc("/", noSuchRoute)
-	return s.secure(s.authenticate(mux))
+	return mux
 }
 
 // secure sets the headers every admin answer carries.
@@ -251,12 +287,16 @@ func noSuchRoute(w http.ResponseWriter, _ *http.Request) {
 	writeError(w, http.StatusNotFound, "no such route")
 }
 
-func methodNotAllowed(allow string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		if allow == http.MethodGet {
-			allow += ", HEAD"
+func methodNotAllowed(methods ...string) http.HandlerFunc {
+	var allow []string
+	for _, m := range methods {
+		allow = append(allow, m)
+		if m == http.MethodGet {
+			allow = append(allow, http.MethodHead)
 		}
-		w.Header().Set("Allow", allow)
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 	}
 }
@@ -343,7 +383,7 @@ func (s *server) retryAPI(w http.ResponseWriter, r *http.Request) {
 func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 	id, _, err := s.retryEvent(r)
 	back := url.Values{}
-	if q, qerr := parseQuery(r.URL.Query(), nil); qerr == nil {
+	if q, qerr := parseQuery(r.URL.Query(), []string{"back"}); qerr == nil {
 		back = q.values()
 	}
 	if id > 0 {
@@ -360,7 +400,16 @@ func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		back.Set("retry", "error")
 	}
-	http.Redirect(w, r, "/admin?"+back.Encode(), http.StatusSeeOther)
+	to := "/admin?"
+	if r.URL.Query().Get("back") == "event" && id > 0 && !errors.Is(err, journal.ErrNotFound) {
+		// The event's own page, which shows the attempt just made.
+		to = fmt.Sprintf("/admin/events/%d?", id)
+		back.Del("retried")
+		if err == nil {
+			back.Set("retried", strconv.FormatInt(id, 10))
+		}
+	}
+	http.Redirect(w, r, to+back.Encode(), http.StatusSeeOther)
 }
 
 // errNoEvents: the journal could not be opened, so no event can be retried.

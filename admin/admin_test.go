@@ -549,7 +549,9 @@ func TestMethodNotAllowed(t *testing.T) {
 	s := newSite(t, fixture...)
 	for _, tc := range []struct{ method, path, allow string }{
 		{http.MethodPost, "/admin", "GET, HEAD"},
-		{http.MethodDelete, "/admin/api/events", "GET, HEAD"},
+		{http.MethodPut, "/admin/api/events", "GET, HEAD, DELETE"},
+		{http.MethodDelete, "/admin/api/summary", "GET, HEAD"},
+		{http.MethodPost, "/admin/events/2", "GET, HEAD"},
 		{http.MethodGet, "/admin/api/events/2/retry", "POST"},
 	} {
 		resp, body := s.do(t, tc.method, tc.path, s.sameOrigin())

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -193,4 +194,33 @@ func (f frameable) WriteHeader(status int) {
 func (f frameable) Write(b []byte) (int, error) {
 	f.allow() // in case the handler wrote without WriteHeader
 	return f.ResponseWriter.Write(b)
+}
+
+// The overview and a failed event's page in a real browser: the chart is
+// drawn (the SVG and its bars are in the DOM, styled by the page's one
+// style element), every attempt is listed, and nothing runs. With
+// ADMIN_SHOTS set to a directory, each page's screenshot is saved there.
+func TestBrowserOverviewAndEventPage(t *testing.T) {
+	s := newSite(t, append(append(slices.Clone(fixture), failedEvent), attacker)...)
+	dom := browse(t, s, "/admin")
+	contains(t, "the overview", dom, `id="overview"`, `<svg xmlns="http://www.w3.org/2000/svg"`, `<rect class="bar ok"`, `<rect class="bar bad"`,
+		`<span class="n">6</span> events</a> in the last 24 hours`, `<td class="mono slug">john</td>`)
+	checkNotPwned(t, dom)
+
+	dom = browse(t, s, "/admin/events/7")
+	contains(t, "the event's page", dom, "What the bridge found", "red in customer metadata", "POST /v2/tracking/conversion",
+		"503 Service Unavailable", "401 Unauthorized", `"email": "fay@example.com"`, `action="/admin/events/7/retry?back=event"`)
+	if strings.Contains(dom, "<script") {
+		t.Errorf("the event's page holds a script element:\n%s", dom)
+	}
+	attacked := browse(t, s, "/admin/events/8")
+	contains(t, "the attacker's event", attacked, `&lt;script&gt;document.title='pwned'&lt;/script&gt;@example.com`, `<title>Event 8 · reditus-bridge</title>`)
+	if strings.Contains(attacked, "<script") {
+		t.Errorf("the attacker's event page holds a script element:\n%s", attacked)
+	}
+
+	if dir := os.Getenv("ADMIN_SHOTS"); dir != "" {
+		browse(t, s, "/admin", "--screenshot="+filepath.Join(dir, "overview.png"), "--window-size=1280,1500")
+		browse(t, s, "/admin/events/7", "--screenshot="+filepath.Join(dir, "failed-event.png"), "--window-size=1280,1400")
+	}
 }

@@ -18,8 +18,12 @@ import (
 )
 
 const eventsUsage = `usage: reditus-bridge events [flags]
+       reditus-bridge events forget --email E [--json]
 
 Prints what the bridge did with each journaled event, and why, newest first.
+With forget, erases every journaled event of the customer with the email E
+instead (their records, raw bodies and attempts; the email is compared
+exactly, in any case, and no character is a wildcard), and prints how many.
 
   --email E      the events of this email (exact, in any case)
   --event ID     the events with this delivery id (Stripe's evt_..., Svix's msg_...)
@@ -28,6 +32,8 @@ Prints what the bridge did with each journaled event, and why, newest first.
   --since D      received in the last D (90m, 24h, 7d), or since a date
                  (2025-03-01, midnight UTC) or a time (RFC 3339)
   --limit N      at most N events (default %d, at most %d)
+  --attention    only the events that need attention: failed, rejected,
+                 queued for over an hour, skipped for an invalid field
   --json         print JSON, as GET /admin/api/events answers
   -h, --help     print this help
 `
@@ -47,6 +53,7 @@ func Events(ctx context.Context, args []string, events Lister, stdout io.Writer)
 	fs.StringVar(&q.Provider, "provider", "", "")
 	fs.StringVar(&q.Since, "since", "", "")
 	fs.StringVar(&q.Limit, "limit", "", "")
+	attention := fs.Bool("attention", false, "")
 	asJSON := fs.Bool("json", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,6 +66,9 @@ func Events(ctx context.Context, args []string, events Lister, stdout io.Writer)
 		return fmt.Errorf("events: unexpected argument %q (reditus-bridge events --help lists the flags)", fs.Arg(0))
 	}
 	q.Email, q.EventID = strings.TrimSpace(q.Email), strings.TrimSpace(q.EventID)
+	if *attention {
+		q.Attention = "1"
+	}
 	f, err := q.filter(time.Now())
 	var pe *paramError
 	if errors.As(err, &pe) {

@@ -202,8 +202,8 @@ func TestEventsHelp(t *testing.T) {
 	// Every flag the usage names is one the command takes.
 	usage, _ := runEvents(t, &recorder{}, "--help")
 	flags := regexp.MustCompile(`(?m)^  --(\w+)`).FindAllStringSubmatch(usage, -1)
-	if len(flags) != 7 {
-		t.Errorf("the usage lists %d flags, want 7:\n%s", len(flags), usage)
+	if len(flags) != 8 {
+		t.Errorf("the usage lists %d flags, want 8:\n%s", len(flags), usage)
 	}
 	values := map[string]string{"email": "a@b.c", "event": "evt_1", "outcome": "queued", "provider": "stripe", "since": "24h", "limit": "5"}
 	for _, m := range flags {

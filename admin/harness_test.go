@@ -1,8 +1,7 @@
 package admin_test
 
 import (
-	"github.com/getreditus/reditus-bridge/outcome"
-
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/outcome"
 )
 
 // now is the tests' clock: the journal's and the page's.
@@ -31,6 +31,10 @@ type event struct {
 	attempts                               int
 	// pending leaves it as Begin made it: being delivered, under a lease.
 	pending bool
+	// detail, when set, is what the pipeline found, sent and tried, as it
+	// hands them to the journal with the outcome; body replaces {}.
+	detail *journal.Finish
+	body   string
 }
 
 // fixture is a journal of events of different emails, providers and
@@ -77,7 +81,7 @@ func openJournal(t *testing.T, evs ...event) *journal.DB {
 	for _, ev := range evs {
 		rec, claimed, err := store.Begin(ctx, journal.Record{
 			Provider: ev.provider, DeliveryID: ev.deliveryID, EventType: ev.eventType,
-			Email: ev.email, ReceivedAt: now.Add(-ev.ago), Body: []byte(`{}`),
+			Email: ev.email, ReceivedAt: now.Add(-ev.ago), Body: []byte(cmp.Or(ev.body, `{}`)),
 		}, time.Hour)
 		if err != nil || !claimed {
 			t.Fatalf("Begin %s: claimed %v, %v", ev.deliveryID, claimed, err)
@@ -85,9 +89,11 @@ func openJournal(t *testing.T, evs ...event) *journal.DB {
 		if ev.pending {
 			continue
 		}
-		if err := store.Finish(ctx, rec.ID, journal.Finish{
-			Outcome: ev.outcome, Reason: ev.reason, ReferralID: ev.referralID, Attempts: ev.attempts,
-		}); err != nil {
+		f := journal.Finish{Outcome: ev.outcome, Reason: ev.reason, ReferralID: ev.referralID, Attempts: ev.attempts}
+		if d := ev.detail; d != nil {
+			f.AffiliateSlug, f.AdvocateSlug, f.Found, f.Sent, f.AttemptLog = d.AffiliateSlug, d.AdvocateSlug, d.Found, d.Sent, d.AttemptLog
+		}
+		if err := store.Finish(ctx, rec.ID, f); err != nil {
 			t.Fatalf("Finish %s: %v", ev.deliveryID, err)
 		}
 	}
@@ -193,6 +199,10 @@ type failing struct{}
 
 func (failing) List(context.Context, journal.Filter) ([]journal.Record, error) { return nil, errBoom }
 func (failing) Get(context.Context, int64) (journal.Record, error)             { return journal.Record{}, errBoom }
+func (failing) Overviews(context.Context, ...time.Time) ([]journal.Overview, error) {
+	return nil, errBoom
+}
+func (failing) Forget(context.Context, string) (int64, error) { return 0, errBoom }
 
 func contains(t *testing.T, what, s string, wants ...string) {
 	t.Helper()

@@ -2,11 +2,14 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/getreditus/reditus-bridge/journal"
 )
 
 // Values a signed sender or Reditus chose, as long as the 1 MiB body allows:
@@ -97,5 +100,50 @@ func TestHostileSearchNotText(t *testing.T) {
 	}
 	if _, err := runEvents(t, s.store, "--email", "jane\x00@example.com"); err == nil || !strings.Contains(err.Error(), "--email: not text") {
 		t.Errorf("events --email with NUL: %v, want an error naming --email", err)
+	}
+}
+
+// An event's page shows what a sender chose (its body, the slugs and keys
+// the bridge found in it, the event type) and what Reditus answered as
+// text: indented, its invisible characters shown, never markup. A body of a
+// megabyte is shown in part, and the JSON has it whole.
+func TestHostileEventPageShowsEverythingAsText(t *testing.T) {
+	const script = `<script>document.title='pwned'</script>`
+	body := `{"email":"` + script + `@example.com","note":"</pre><img src=x onerror=alert(1)>` + "\u202e" + `gnp.exe","red":"` + script + `"}`
+	notJSON := "id=tr_1&x=</pre><script>alert(1)</script>\x00\xff\x1b[31m"
+	huge := `{"pad":"` + strings.Repeat("<", 1<<20) + `"}`
+	detail := &journal.Finish{
+		AffiliateSlug: script,
+		Found:         []journal.Field{{Name: "affiliate_slug", Value: script, From: "red in <b>the body</b>"}},
+		Sent:          []journal.Sent{{Call: "track", Body: []byte(`{"affiliate_slug":"` + strings.ReplaceAll(script, "'", `\u0027`) + `"}`)}},
+		AttemptLog:    []journal.Attempt{{At: now, Call: "track", Status: 400, Outcome: "rejected", Reason: "Affiliate <b>" + script + "</b> not found", Latency: time.Millisecond}},
+	}
+	s := newSite(t,
+		event{provider: "generic", deliveryID: "msg_1", eventType: script, email: script + "@example.com", ago: time.Minute,
+			outcome: "rejected", reason: script, body: body, detail: detail},
+		event{provider: "mollie", deliveryID: "tr_1", email: "m@example.com", ago: time.Minute, outcome: "skipped", body: notJSON},
+		event{provider: "generic", deliveryID: "msg_huge", email: "h@example.com", ago: time.Minute, outcome: "skipped", body: huge},
+	)
+	for _, id := range []string{"1", "2", "3"} {
+		resp, page := s.get(t, "/admin/events/"+id)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("event %s: %d", id, resp.StatusCode)
+		}
+		lacks(t, "event "+id, page, "<script", "<img", "<b>", "</pre><")
+		if len(page) > 512<<10 {
+			t.Errorf("event %s: the page is %d KiB", id, len(page)>>10)
+		}
+	}
+	_, page := s.get(t, "/admin/events/1")
+	contains(t, "event 1", page, `&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;`, `red in &lt;b&gt;the body&lt;/b&gt;`,
+		`[U&#43;202E]gnp.exe`, `Affiliate &lt;b&gt;`)
+	_, page = s.get(t, "/admin/events/2")
+	contains(t, "event 2", page, `id=tr_1&amp;x=&lt;/pre&gt;&lt;script&gt;`, `[U&#43;0000]`, `[U&#43;001B][31m`)
+	_, page = s.get(t, "/admin/events/3")
+	contains(t, "event 3", page, fmt.Sprintf("The first 64 KiB of %d bytes; GET /admin/api/events/3 answers it whole.", len(huge)))
+	_, raw := s.get(t, "/admin/api/events/3")
+	var got struct{ Event struct{ Body string } }
+	if err := json.Unmarshal([]byte(raw), &got); err != nil || got.Event.Body != huge {
+		t.Errorf("the JSON's body: %d bytes, %v; want the whole %d", len(got.Event.Body), err, len(huge))
 	}
 }

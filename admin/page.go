@@ -26,10 +26,14 @@ var (
 	pageHTML string
 	//go:embed page.css
 	pageCSS string
+	//go:embed event.html
+	eventHTML string
 
 	// pageTemplate escapes every value by where it lands (text, attribute,
 	// URL): an email or reason is data from the internet.
 	pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+	// eventTemplate is parsed beside the page, whose "flash" it shows.
+	eventTemplate = template.Must(template.Must(pageTemplate.Clone()).New("event").Parse(eventHTML))
 
 	// styleHash lets the Content-Security-Policy allow the page's one style
 	// element, and no other style.
@@ -54,6 +58,7 @@ type pageData struct {
 	SinceOptions    []option
 	LimitOptions    []option
 	Legend          []legendRow
+	Overview        *overview // nil on a search: the events are what was asked for
 }
 
 type option struct {
@@ -88,6 +93,8 @@ type eventRow struct {
 	Reason      string
 	Attempts    int
 	ReferralID  string
+	Slug        string // the affiliate's, or the advocate's marked so
+	DetailLink  string
 	RetryAction string // empty: no Retry button
 }
 
@@ -120,6 +127,12 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 		}
 		data.Truncated = len(recs) == cmp.Or(f.Limit, journal.DefaultLimit)
 		data.Flash = s.flash(r, r.URL.Query())
+		if !q.filtered() {
+			// Without it the page still answers what it is asked.
+			if data.Overview, err = s.overview(r.Context(), now); err != nil {
+				s.log.Error("admin: summarize the journal", "err", err)
+			}
+		}
 	}
 	data.Query, data.Filtered = q, q.filtered()
 	for _, rec := range recs {
@@ -195,6 +208,8 @@ func (s *server) row(rec journal.Record, q query, now time.Time) eventRow {
 		Reason:      shown(rec.Reason, showReason),
 		Attempts:    rec.Attempts,
 		ReferralID:  shown(rec.ReferralID, showText),
+		Slug:        slugOf(rec),
+		DetailLink:  fmt.Sprintf("/admin/events/%d", rec.ID),
 	}
 	// A value too long to search for gets no search link: the link would
 	// repeat all of it, only to be refused.

@@ -23,10 +23,13 @@ type query struct {
 	Provider string
 	Since    string
 	Limit    string
+	// Attention, "1", selects the events that need a person (the "needs
+	// attention" view).
+	Attention string
 }
 
 // queryKeys are the parameters of a search, in the order links spell them.
-var queryKeys = []string{"email", "event_id", "outcome", "provider", "since", "limit"}
+var queryKeys = []string{"email", "event_id", "outcome", "provider", "since", "limit", "attention"}
 
 // parseQuery reads a search from URL parameters. A parameter it does not know
 // is an error rather than ignored: a misspelt filter would otherwise show
@@ -41,15 +44,26 @@ func parseQuery(v url.Values, extra []string) (query, error) {
 	get := func(k string) string { return strings.TrimSpace(v.Get(k)) }
 	return query{
 		Email: get("email"), EventID: get("event_id"), Outcome: get("outcome"),
-		Provider: get("provider"), Since: get("since"), Limit: get("limit"),
+		Provider: get("provider"), Since: get("since"), Limit: get("limit"), Attention: get("attention"),
 	}, nil
+}
+
+// onlyParam refuses parameters other than name, as parseQuery refuses
+// those it does not know.
+func onlyParam(v url.Values, name string) error {
+	for k := range v {
+		if k != name {
+			return fmt.Errorf("unknown parameter %q; the one parameter is %s", k, name)
+		}
+	}
+	return nil
 }
 
 // values is q as URL parameters, empty ones left out, so that a search is a
 // short link.
 func (q query) values() url.Values {
 	v := url.Values{}
-	for i, s := range []string{q.Email, q.EventID, q.Outcome, q.Provider, q.Since, q.Limit} {
+	for i, s := range []string{q.Email, q.EventID, q.Outcome, q.Provider, q.Since, q.Limit, q.Attention} {
 		if s != "" {
 			v.Set(queryKeys[i], s)
 		}
@@ -59,7 +73,7 @@ func (q query) values() url.Values {
 
 // filtered reports whether q narrows the journal at all (the limit does not).
 func (q query) filtered() bool {
-	return q.Email != "" || q.EventID != "" || q.Outcome != "" || q.Provider != "" || q.Since != ""
+	return q.Email != "" || q.EventID != "" || q.Outcome != "" || q.Provider != "" || q.Since != "" || q.Attention != ""
 }
 
 // name is the shape of an outcome or a provider: a typo in one is worth an
@@ -102,7 +116,10 @@ func (q query) filter(now time.Time) (journal.Filter, error) {
 		return bad("outcome", "%q is not an outcome: want one of %s", q.Outcome, strings.Join(outcomeNames(), ", "))
 	case q.Provider != "" && !name.MatchString(q.Provider):
 		return bad("provider", "%q is not a provider's name, such as stripe", q.Provider)
+	case q.Attention != "" && q.Attention != "1":
+		return bad("attention", "%q: want 1, for the events that need attention, or leave it out", q.Attention)
 	}
+	f.NeedsAttention = q.Attention == "1"
 	var err error
 	if q.Since != "" {
 		if f.Since, err = parseSince(q.Since, now); err != nil {

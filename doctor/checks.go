@@ -104,6 +104,23 @@ func reditusChecks(ctx context.Context, r *Report, d Deps) {
 	default:
 		r.add("reditus", Fail, "unavailable (%s answered %d); events are queued meanwhile", probe, status)
 	}
+	if !cfg.DryRun() {
+		breakerCheck(r, err != nil || status == http.StatusTooManyRequests || status >= 500)
+	}
+}
+
+// breakerCheck says what a running bridge's breaker makes of Reditus as
+// doctor's request found it. Doctor is a process of its own, with a breaker
+// that has seen nothing: the running bridge's state is on its /metrics.
+func breakerCheck(r *Report, unavailable bool) {
+	o := reditus.NewBreaker(reditus.BreakerOptions{}).Options()
+	if unavailable {
+		r.add("reditus", Warn, "breaker: a running bridge's opens once Reditus has failed %d times in a row: webhooks are queued at once without calling it, one call probes it every %v, and the queue drains when it answers (reditus_bridge_reditus_breaker on /metrics)",
+			o.OpenAfter, o.ProbeEvery)
+		return
+	}
+	r.add("reditus", OK, "breaker: closed while Reditus answers; after %d unavailable answers in a row, a running bridge queues webhooks without calling it and probes it every %v (reditus_bridge_reditus_breaker on /metrics)",
+		o.OpenAfter, o.ProbeEvery)
 }
 
 // outcomes is a provider's last 24 hours from the journal, as one line.

@@ -106,6 +106,7 @@ func TestDoctorPassesAWorkingChain(t *testing.T) {
 		{"journal", "sqlite at /data/bridge.db, writable"},
 		{"journal", "nothing queued"},
 		{"reditus", "REDITUS_API_KEY accepted (GET " + w.red.BaseURL + "/v1/partners?per_page=1&page=1 answered 200)"},
+		{"reditus", "breaker: closed while Reditus answers"},
 		{"stripe", "endpoint we_"},
 		{"stripe", "last 24 h: 2 forwarded, 1 skipped"},
 		{"polar", "subscribed to every event the bridge handles"},
@@ -168,6 +169,19 @@ func TestDoctorFailsNamingTheCause(t *testing.T) {
 				t.Errorf("want a fail %s line saying %q:\n%s", tt.area, want, text.String())
 			}
 		})
+	}
+}
+
+// With Reditus down, doctor says what a running bridge's breaker does about
+// it, beside the fail line for Reditus itself.
+func TestDoctorSaysTheBreakerHoldsReditusOff(t *testing.T) {
+	w := newWorld(t)
+	w.red.ProbeAnswers(503)
+	r := Run(context.Background(), w.deps)
+	if !find(r, "reditus", Warn, "breaker: a running bridge's opens once Reditus has failed 10 times in a row: webhooks are queued at once") {
+		var text bytes.Buffer
+		r.WriteText(&text)
+		t.Errorf("want a warn reditus line about the breaker:\n%s", text.String())
 	}
 }
 

@@ -3,12 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -564,4 +569,265 @@ func TestAdminRetriesOnlyWhatARetryCanChange(t *testing.T) {
 		t.Errorf("retry of the skipped event: %d %s, want 200, skipped again", status, body)
 	}
 	p.stop(t)
+}
+
+// /admin's overview, one event's page and erasure, against the running
+// binary on both journals: every attempt at Reditus is kept with its answer,
+// the summary counts what happened, and a customer's events are erased
+// whole, by their exact email, from the bridge's own origin only.
+
+// eachJournal runs test against a bridge on SQLite, then on Postgres; env
+// selects the journal, and names the same one for a command run beside it.
+func eachJournal(t *testing.T, test func(t *testing.T, env []string)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, []string{"DATA_DIR=" + t.TempDir()}) })
+	t.Run("postgres", func(t *testing.T) { test(t, []string{"DATABASE_URL=" + testenv.Postgres(t)}) })
+}
+
+// adminDetail is one event as GET /admin/api/events/{id} answers it.
+type adminDetail struct {
+	ID      int64  `json:"id"`
+	Outcome string `json:"outcome"`
+	Email   string `json:"email"`
+	Slug    string `json:"affiliate_slug"`
+	Body    string `json:"body"`
+	Found   []struct{ Field, Value, From string }
+	Sent    []struct {
+		Call, Path string
+		Body       map[string]string
+	}
+	Attempts []struct {
+		At        time.Time `json:"at"`
+		Call      string    `json:"call"`
+		Status    int       `json:"status"`
+		Outcome   string    `json:"outcome"`
+		Reason    string    `json:"reason"`
+		LatencyMS int64     `json:"latency_ms"`
+	}
+}
+
+// detail reads GET /admin/api/events/{id} as the operator.
+func (p *bridge) detail(t *testing.T, id int64) adminDetail {
+	t.Helper()
+	status, _, body := p.send(t, http.MethodGet, fmt.Sprintf("/admin/api/events/%d", id), asAdmin(adminToken), nil)
+	var d struct{ Event adminDetail }
+	if err := json.Unmarshal(body, &d); status != http.StatusOK || err != nil {
+		t.Fatalf("GET /admin/api/events/%d: %d %s (%v)", id, status, body, err)
+	}
+	return d.Event
+}
+
+// An event queued through an outage, then delivered by the worker: its page
+// shows every attempt, the 503s and the 201, what was sent, what the bridge
+// found and where, and the raw body. A rejected one shows Reditus's words,
+// the customer's address in them masked.
+func TestAdminEventPageShowsEveryAttempt(t *testing.T) {
+	eachJournal(t, func(t *testing.T, env []string) {
+		red := newReditus(t)
+		red.set(down)
+		p := start(t, liveEnv(red, env...)...)
+		d := signup("attempts")
+		if a := p.deliver(t, d); a.String() != "202 queued" {
+			t.Fatalf("during the outage: %s, want 202 queued", a)
+		}
+		red.set(up)
+		waitFor(t, 30*time.Second, "the worker's delivery", func() bool { return p.event(t, "msg_attempts").Outcome == "forwarded" })
+		ev := p.detail(t, p.event(t, "msg_attempts").ID)
+		n := len(ev.Attempts)
+		if n < 2 || ev.Attempts[0].Status != http.StatusServiceUnavailable || ev.Attempts[0].Outcome != "retry" ||
+			ev.Attempts[n-1].Status != http.StatusCreated || ev.Attempts[n-1].Outcome != "forwarded" {
+			t.Fatalf("attempts %+v, want the 503s, then the 201", ev.Attempts)
+		}
+		for i, a := range ev.Attempts {
+			if a.Call != "track" || a.At.IsZero() || (i > 0 && a.At.Before(ev.Attempts[i-1].At)) {
+				t.Errorf("attempt %d: %+v", i, a)
+			}
+		}
+		if !strings.Contains(ev.Attempts[n-1].Reason, `"id":"ref_`) {
+			t.Errorf("the 201's answer %q, want Reditus's body", ev.Attempts[n-1].Reason)
+		}
+		if len(ev.Sent) != 1 || ev.Sent[0].Path != "/v2/tracking/conversion" || ev.Sent[0].Body["email"] != d.email || ev.Sent[0].Body["affiliate_slug"] != "john" {
+			t.Errorf("sent %+v", ev.Sent)
+		}
+		if ev.Body != string(d.body) || ev.Slug != "john" || len(ev.Found) == 0 || ev.Found[0].From != "affiliate_slug in the body" {
+			t.Errorf("body %q, slug %q, found %+v", ev.Body, ev.Slug, ev.Found)
+		}
+		status, _, page := p.send(t, http.MethodGet, fmt.Sprintf("/admin/events/%d", ev.ID), asAdmin(adminToken), nil)
+		if status != http.StatusOK {
+			t.Fatalf("the event's page: %d", status)
+		}
+		for _, want := range []string{"503 Service Unavailable", "201 Created", "affiliate_slug in the body", "POST /v2/tracking/conversion", "What was received", `&#34;uid&#34;: &#34;usr_attempts&#34;`} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("the event's page lacks %q", want)
+			}
+		}
+
+		red.set(rejecting)
+		if a := p.deliver(t, signup("refused")); a.String() != "200 rejected" {
+			t.Fatalf("rejected: %s", a)
+		}
+		rej := p.detail(t, p.event(t, "msg_refused").ID)
+		if len(rej.Attempts) != 1 || rej.Attempts[0].Status != http.StatusBadRequest || rej.Attempts[0].Reason != "Affiliate john not found (referral r***@example.com)" {
+			t.Errorf("rejected attempts %+v", rej.Attempts)
+		}
+	})
+}
+
+// The summary API counts what happened by outcome, provider and day; /admin
+// shows it above the events, with a chart drawn on the server.
+func TestAdminOverviewAndSummary(t *testing.T) {
+	eachJournal(t, func(t *testing.T, env []string) {
+		red := newReditus(t)
+		p := start(t, liveEnv(red, env...)...)
+		expect(t, p, signup("one"), "200 forwarded")
+		expect(t, p, stripeSignup("two"), "200 forwarded")
+		unreferred := delivery{"generic", "msg_plain", "plain@example.com", []byte(`{"email":"plain@example.com","uid":"usr_plain"}`)}
+		expect(t, p, unreferred, "200 skipped")
+		red.set(rejecting)
+		expect(t, p, signup("three"), "200 rejected")
+
+		status, _, body := p.send(t, http.MethodGet, "/admin/api/summary?since=24h", asAdmin(adminToken), nil)
+		var sum struct {
+			Since     time.Time
+			Counts    map[string]int
+			Providers map[string]map[string]int
+			Days      []struct {
+				Date   string
+				Counts map[string]int
+			}
+			NeedsAttention int `json:"needs_attention"`
+		}
+		if err := json.Unmarshal(body, &sum); status != http.StatusOK || err != nil {
+			t.Fatalf("GET /admin/api/summary: %d %s (%v)", status, body, err)
+		}
+		if sum.Counts["forwarded"] != 2 || sum.Counts["skipped"] != 1 || sum.Counts["rejected"] != 1 || len(sum.Counts) != 3 {
+			t.Errorf("counts %v", sum.Counts)
+		}
+		if sum.Providers["stripe"]["forwarded"] != 1 || sum.Providers["generic"]["forwarded"] != 1 || sum.Providers["generic"]["rejected"] != 1 {
+			t.Errorf("providers %v", sum.Providers)
+		}
+		today := time.Now().UTC().Format(time.DateOnly)
+		if last := sum.Days[len(sum.Days)-1]; last.Date != today || last.Counts["forwarded"] != 2 {
+			t.Errorf("days %+v, want today %s last", sum.Days, today)
+		}
+		if sum.NeedsAttention != 1 || time.Since(sum.Since) < 23*time.Hour {
+			t.Errorf("needs attention %d, since %v", sum.NeedsAttention, sum.Since)
+		}
+		status, _, page := p.send(t, http.MethodGet, "/admin", asAdmin(adminToken), nil)
+		for _, want := range []string{`id="overview"`, `<svg`, `<span class="n">4</span> events</a> in the last 24 hours`, `1 need attention`} {
+			if status != http.StatusOK || !strings.Contains(string(page), want) {
+				t.Errorf("/admin: %d, lacks %q", status, want)
+			}
+		}
+	})
+}
+
+// Erasure deletes every record of one customer, raw bodies and attempts
+// included, by their exact email in any case; a pattern erases nothing, and
+// another site cannot make the operator's browser erase anything. The
+// events command erases as the API does.
+func TestAdminErasesACustomer(t *testing.T) {
+	eachJournal(t, func(t *testing.T, env []string) {
+		red := newReditus(t)
+		p := start(t, liveEnv(red, env...)...)
+		erased := []delivery{signup("erase.me"), stripeSignup("erase.me")}
+		kept := []delivery{signup("erase_me"), signup("keep")}
+		for _, d := range append(append([]delivery{}, erased...), kept...) {
+			expect(t, p, d, "200 forwarded")
+		}
+		erase := func(email string, header http.Header) (int, string) {
+			status, _, body := p.send(t, http.MethodDelete, "/admin/api/events?"+url.Values{"email": {email}}.Encode(), header, nil)
+			return status, string(body)
+		}
+		for name, h := range map[string]http.Header{
+			"another site":     asAdmin(adminToken, "Origin", "https://evil.example"),
+			"a cross-site tab": asAdmin(adminToken, "Origin", p.base, "Sec-Fetch-Site", "cross-site"),
+			"no origin":        asAdmin(adminToken),
+		} {
+			if status, body := erase("erase.me@example.com", h); status != http.StatusForbidden {
+				t.Errorf("%s: %d %s, want 403", name, status, body)
+			}
+		}
+		for _, pattern := range []string{"%@example.com", "erase_me@example.com%", "*@example.com", "erase.me@example.%"} {
+			if status, body := erase(pattern, asAdmin(adminToken, "Origin", p.base)); status != http.StatusOK || body != `{"deleted":0}` {
+				t.Errorf("erase %q: %d %s, want nothing deleted", pattern, status, body)
+			}
+		}
+		if got := len(p.events(t, "")); got != 4 {
+			t.Fatalf("%d events before the erasure, want 4", got)
+		}
+		if status, body := erase("ERASE.ME@Example.com", asAdmin(adminToken, "Origin", p.base)); status != http.StatusOK || body != `{"deleted":2}` {
+			t.Errorf("erase: %d %s, want {\"deleted\":2}", status, body)
+		}
+		if evs := p.events(t, "email=erase.me@example.com"); len(evs) != 0 {
+			t.Errorf("after the erasure: %+v", evs)
+		}
+		if got := len(p.events(t, "")); got != 2 {
+			t.Errorf("%d events after the erasure, want the 2 of others", got)
+		}
+		if n := journalRows(t, env, "erase.me@"); n != 0 {
+			t.Errorf("%d rows of the journal still hold the address", n)
+		}
+		if files := sqliteFiles(t, env); bytes.Contains(files, []byte("erase.me@")) {
+			t.Error("the SQLite files still hold the address: the deleted rows' bytes were not overwritten")
+		}
+		if !p.logged("admin: erased a customer's events") || p.logHolds("erase.me@example.com", "ERASE.ME") != "" {
+			t.Error("the erasure is not logged, or the log holds the address")
+		}
+
+		stdout, stderr, code := runCommand(t, env, "events", "forget", "--email", "keep@EXAMPLE.com")
+		if code != 0 || stdout != "deleted 1 event of keep@EXAMPLE.com\n" {
+			t.Errorf("events forget: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if evs := p.events(t, ""); len(evs) != 1 || evs[0].Email != "erase_me@example.com" {
+			t.Errorf("after events forget: %+v", evs)
+		}
+	})
+}
+
+// journalRows counts the rows of the journal's tables (events and attempts)
+// whose text holds s: what an erasure must leave none of.
+func journalRows(t *testing.T, env []string, s string) int {
+	t.Helper()
+	var db *sql.DB
+	var query string
+	for _, kv := range env {
+		if dir, ok := strings.CutPrefix(kv, "DATA_DIR="); ok {
+			db = journalDB(t, dir)
+			query = `SELECT (SELECT COUNT(*) FROM journal WHERE instr(CAST(body AS TEXT), ?) > 0 OR instr(email, ?) > 0)
+				+ (SELECT COUNT(*) FROM journal_attempts WHERE instr(reason, ?) > 0)`
+		}
+		if u, ok := strings.CutPrefix(kv, "DATABASE_URL="); ok {
+			var err error
+			if db, err = sql.Open("pgx", u); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			query = `SELECT (SELECT COUNT(*) FROM journal WHERE position($1::bytea in body) > 0 OR position($2 in email) > 0)
+				+ (SELECT COUNT(*) FROM journal_attempts WHERE position($3 in reason) > 0)`
+		}
+	}
+	var n int
+	if err := db.QueryRow(query, s, s, s).Scan(&n); err != nil {
+		t.Fatalf("count the rows: %v", err)
+	}
+	return n
+}
+
+// sqliteFiles are the bytes of the SQLite journal env names, and of its WAL;
+// nothing on Postgres.
+func sqliteFiles(t *testing.T, env []string) []byte {
+	t.Helper()
+	var all []byte
+	for _, kv := range env {
+		if dir, ok := strings.CutPrefix(kv, "DATA_DIR="); ok {
+			for _, name := range []string{"bridge.db", "bridge.db-wal"} {
+				b, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					t.Fatal(err)
+				}
+				all = append(all, b...)
+			}
+		}
+	}
+	return all
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/admin"
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/webhooktest"
@@ -56,8 +57,8 @@ func journaledBridge(t *testing.T, red *fakereditus.Server, store webhooktest.St
 		t.Fatalf("pipeline.New: %v", err)
 	}
 	hdeps := Deps{Pipeline: p, Log: logger, Metrics: b.metrics}
-	if store != nil {
-		hdeps.Events = store
+	if events, ok := store.(admin.Journal); ok { // the journal itself, not a fake
+		hdeps.Events = events
 	}
 	b.handler = New(cfg, hdeps)
 	return b

@@ -34,6 +34,16 @@ type dialect struct {
 	// syncOn and syncOff surround a write that must be on disk when it
 	// returns, where commits are not all synced (SQLite, see sqliteParams).
 	syncOn, syncOff string
+	// day is the UTC date of received_at as text, 2006-01-02 (Summary).
+	day string
+	// bodyHolds is true when the body holds its argument's text, in any
+	// ASCII case; bodyText turns a lower-case needle into that argument
+	// (Forget).
+	bodyHolds string
+	bodyText  func(needle string) any
+	// scrubOn and scrubOff surround Forget's deletes, and scrubWAL follows
+	// them, where deleted bytes would otherwise stay in the file (SQLite).
+	scrubOn, scrubOff, scrubWAL string
 }
 
 // DB is the journal, on SQLite or on Postgres, over database/sql. Every
@@ -58,7 +68,7 @@ type DB struct {
 // body out: a page of results must not carry megabytes of payloads.
 const (
 	columns     = listColumns + `, body`
-	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, uid, payment_key`
+	listColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, affiliate_slug, advocate_slug, uid, payment_key`
 )
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -67,7 +77,8 @@ func scanRecord(row rowScanner, withBody bool) (Record, error) {
 	var r Record
 	dest := []any{&r.ID, &r.Provider, &r.DeliveryID, &r.EventType,
 		timeScanner{&r.ReceivedAt}, timeScanner{&r.UpdatedAt}, &r.Outcome, &r.Reason,
-		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt}, &r.UID, &r.PaymentKey}
+		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt},
+		&r.AffiliateSlug, &r.AdvocateSlug, &r.UID, &r.PaymentKey}
 	if withBody {
 		dest = append(dest, &r.Body)
 	}
@@ -135,8 +146,10 @@ const (
 )
 
 // Finish's statements: finishFenced writes only under the lease it names.
+// Both return the record's count of deliveries, which says whether its
+// attempts may need trimming (addAttempts).
 const (
-	finishQuery = `
+	finishSet = `
 	UPDATE journal SET outcome = ?, reason = ?,
 		referral_id = COALESCE(NULLIF(?, ''), referral_id),
 		email = COALESCE(NULLIF(?, ''), email),
@@ -144,14 +157,18 @@ const (
 		event_type = COALESCE(NULLIF(?, ''), event_type),
 		uid = COALESCE(NULLIF(?, ''), uid),
 		payment_key = COALESCE(NULLIF(?, ''), payment_key),
-		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
-	WHERE id = ?`
-	finishFenced = finishQuery + ` AND outcome = 'pending' AND next_attempt_at = ?`
+		attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
+		found = CASE WHEN ? = '' THEN found ELSE ? END,
+		sent = CASE WHEN ? = '' THEN sent ELSE ? END,
+		affiliate_slug = CASE WHEN ? = '' THEN affiliate_slug ELSE ? END,
+		advocate_slug = CASE WHEN ? = '' THEN advocate_slug ELSE ? END`
+	finishQuery  = finishSet + ` WHERE id = ? RETURNING attempts`
+	finishFenced = finishSet + ` WHERE id = ? AND outcome = 'pending' AND next_attempt_at = ? RETURNING attempts`
 )
 
 // batchedQueries are the statements of the writes every webhook makes;
 // SQLite commits them in shared transactions (batcher).
-var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery, finishFenced}
+var batchedQueries = []string{beginInsert, beginRetake, beginSelect, finishQuery, finishFenced, attemptInsert, attemptTrim}
 
 // writing runs one of the writes every webhook makes: on SQLite in the next
 // shared transaction (batcher), on Postgres on its own. durable asks for the
@@ -278,26 +295,31 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 			next = db.t(now)
 		}
 	}
+	found, sent, detailed := detailText(f)
 	query, args := finishQuery, []any{f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-		f.EventType, f.UID, f.PaymentKey, f.Attempts, next, db.t(now), id}
+		f.EventType, f.UID, f.PaymentKey, f.Attempts, next, db.t(now), detailed, found, detailed, sent,
+		detailed, f.AffiliateSlug, detailed, f.AdvocateSlug, id}
 	if !f.Lease.IsZero() {
 		query, args = finishFenced, append(args, db.t(f.Lease))
 	}
-	var changed int64
+	changed := false
 	// The sender is told 202 queued once this returns, and stops retrying:
 	// a queued record must survive a power cut, not only a crash.
 	err := db.writing(ctx, f.Outcome == Queued, func(ctx context.Context, q querier) error {
-		res, err := q.Exec(ctx, query, args...)
-		if err != nil {
+		var deliveries int
+		switch err := q.QueryRow(ctx, query, args...).Scan(&deliveries); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil:
 			return err
 		}
-		changed, err = res.RowsAffected()
-		return err
+		changed = true
+		return db.addAttempts(ctx, q, id, f.AttemptLog, deliveries)
 	})
 	if err == nil {
 		err = db.inPlace()
 	}
-	if err == nil && changed == 0 {
+	if err == nil && !changed {
 		err = ErrNotFound
 		if !f.Lease.IsZero() {
 			err = ErrLeaseLost // or no such record: either way, nothing of the caller's to write
@@ -426,11 +448,17 @@ func (db *DB) Waiting(ctx context.Context) (queued, pending int, err error) {
 	return queued, pending, nil
 }
 
-// Get returns one record, or ErrNotFound.
+// Get returns one record with its detail (what was found and sent, and its
+// attempts), or ErrNotFound.
 func (db *DB) Get(ctx context.Context, id int64) (Record, error) {
-	rec, err := scanRecord(db.read.QueryRow(ctx, `SELECT `+columns+` FROM journal WHERE id = ?`, id), true)
+	var found, sent string
+	rec, err := scanRecord(detailScanner{db.read.QueryRow(ctx, `SELECT `+columns+`, found, sent FROM journal WHERE id = ?`, id), &found, &sent}, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
+	}
+	if err == nil {
+		rec.Found, rec.Sent = parseDetail(found, sent)
+		rec.AttemptLog, err = db.attempts(ctx, id)
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("journal: get %d: %w", id, err)
@@ -461,6 +489,9 @@ func (db *DB) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	if !f.Since.IsZero() {
 		add("received_at >= ?", db.t(f.Since))
+	}
+	if f.NeedsAttention {
+		add(attentionCond, db.t(db.clock().Add(-attentionAfter)))
 	}
 	limit := f.Limit
 	if limit <= 0 {

@@ -63,6 +63,15 @@ type Record struct {
 	// NextAttemptAt is when the Worker takes the record: when it is due if
 	// queued, when its lease ends if pending; zero otherwise.
 	NextAttemptAt time.Time
+	// AffiliateSlug and AdvocateSlug are the referral's, as found in the
+	// event; List has them.
+	AffiliateSlug, AdvocateSlug string
+	// Found, Sent and AttemptLog are the event's detail, which only Get
+	// reads: what the bridge found in it, what it sent, and every attempt
+	// at Reditus, oldest first (the latest MaxAttemptLog).
+	Found      []Field
+	Sent       []Sent
+	AttemptLog []Attempt
 }
 
 // Finish is the outcome of work on a claimed record.
@@ -81,6 +90,13 @@ type Finish struct {
 	Attempts int
 	// NextAttemptAt is when a queued record is due; zero means now.
 	NextAttemptAt time.Time
+	// AffiliateSlug, AdvocateSlug, Found and Sent replace the record's when
+	// Found or Sent is not empty: what this work found and sent. AttemptLog
+	// is added to the record's.
+	AffiliateSlug, AdvocateSlug string
+	Found                       []Field
+	Sent                        []Sent
+	AttemptLog                  []Attempt
 	// Lease, when set, is the end of the lease the work held (its record's
 	// NextAttemptAt, from Begin, Due or Retake): the outcome is written only
 	// while the record is still pending under it, else Finish fails with
@@ -97,6 +113,9 @@ type Filter struct {
 	Provider   string
 	Since      time.Time // received at or after
 	Limit      int       // DefaultLimit when 0, at most MaxLimit
+	// NeedsAttention selects the records a person should look at: failed,
+	// rejected, queued for over an hour, or skipped for an invalid field.
+	NeedsAttention bool
 }
 
 // Bounds on Filter.Limit.

@@ -90,7 +90,7 @@ func TestWorkerDeliversACustomersRecordsInOrder(t *testing.T) {
 		return Finish{Outcome: "forwarded", Attempts: 1}
 	}}
 	w.defaults()
-	if n, err := w.poll(context.Background()); n != 3 || err != nil {
+	if n, err := w.poll(context.Background(), w.Batch); n != 3 || err != nil {
 		t.Fatalf("poll = %d, %v; want 3", n, err)
 	}
 	if i, j := slices.Index(order, "pay"), slices.Index(order, "refund"); i < 0 || j < i {
@@ -113,7 +113,7 @@ func TestWorkerPutsBackAChainsRestPastHalfItsLease(t *testing.T) {
 		return Finish{Outcome: "forwarded", Attempts: 1}
 	}}
 	w.defaults()
-	if n, err := w.poll(context.Background()); n != 3 || err != nil {
+	if n, err := w.poll(context.Background(), w.Batch); n != 3 || err != nil {
 		t.Fatalf("poll = %d, %v; want 3 taken", n, err)
 	}
 	if !slices.Equal(delivered, []int64{first.ID}) {
@@ -143,7 +143,7 @@ func TestWorkerRecoversAPanicAsAFailedAttempt(t *testing.T) {
 		return Finish{Outcome: "forwarded", Attempts: 1}
 	}}
 	w.defaults()
-	if n, err := w.poll(context.Background()); n != 2 || err != nil {
+	if n, err := w.poll(context.Background(), w.Batch); n != 2 || err != nil {
 		t.Fatalf("poll = %d, %v; want 2", n, err)
 	}
 	got := mustGet(t, s, bad.ID)

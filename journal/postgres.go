@@ -29,6 +29,27 @@ var postgresDialect = dialect{
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`,
+	day: `to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+	// bytea has no lower(): its escape text does, where every byte but NUL,
+	// the backslash and those of non-ASCII characters stands for itself.
+	bodyHolds: `strpos(lower(encode(body, 'escape')), ?) > 0`,
+	bodyText:  func(needle string) any { return byteaEscape(needle) },
+}
+
+// byteaEscape is s as encode(bytes, 'escape') writes its bytes.
+func byteaEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == 0 || c >= 0x80:
+			fmt.Fprintf(&b, `\%03o`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // postgresConnectTimeout is the default for DATABASE_URL's connect_timeout.

@@ -32,6 +32,13 @@ var sqliteDialect = dialect{
 	prepare: true,
 	syncOn:  "PRAGMA synchronous = FULL",
 	syncOff: "PRAGMA synchronous = NORMAL",
+	day:     `substr(received_at, 1, 10)`,
+	// SQLite's lower() folds ASCII letters only, as Forget's needle is.
+	bodyHolds: `instr(lower(CAST(body AS TEXT)), ?) > 0`,
+	bodyText:  func(needle string) any { return needle },
+	scrubOn:   "PRAGMA secure_delete = ON",
+	scrubOff:  "PRAGMA secure_delete = OFF",
+	scrubWAL:  "PRAGMA wal_checkpoint(TRUNCATE)",
 }
 
 // sqliteParams apply to every connection. WAL lets the reader run beside the

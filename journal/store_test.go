@@ -643,6 +643,8 @@ func testStore(t *testing.T, b backend) {
 			}
 		}
 	})
+
+	testDetail(t, b)
 }
 
 // race runs n calls of begin at once and returns what each got.

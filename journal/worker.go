@@ -53,6 +53,14 @@ type Queue interface {
 	Finish(ctx context.Context, id int64, f Finish) error
 }
 
+// Pacer paces deliveries as a whole, by the health of where they go: the
+// Reditus client's breaker (*reditus.Breaker) is one.
+type Pacer interface {
+	// Ready says how many of max records may be delivered now; with none,
+	// wait is how long until asking again is worth it.
+	Ready(max int) (n int, wait time.Duration)
+}
+
 // Worker delivers the queued records when they fall due. Several workers, in
 // one process or in several on one Postgres, share a queue: each record goes
 // to one of them.
@@ -67,12 +75,20 @@ type Worker struct {
 	Log      *slog.Logger
 	// OnFailed, if set, is told of every record given up on (a metric).
 	OnFailed func(Record)
+	// Pace, if set, says how many records the worker may take: with the
+	// Reditus client's breaker, none while Reditus is down, one to probe
+	// it, a batch once it is back. A record queued again with a time from
+	// the pipeline (when Reditus may be called again: its Retry-After, or
+	// the breaker's next probe) is then due at that time, without its own
+	// backoff on top: the pace holds the calls back, and after an outage
+	// every record is due at once, for the drain.
+	Pace Pacer
 
 	// Optional: DefaultInterval, DefaultLease, DefaultBatch and time.Now
 	// when zero.
 	Interval time.Duration    // between polls while nothing is due
 	Lease    time.Duration    // how long a taken record is held; bounds Deliver
-	Batch    int              // records taken and delivered together
+	Batch    int              // records taken and delivered together: the most deliveries at a time
 	Now      func() time.Time // the clock, for tests
 }
 
@@ -99,7 +115,15 @@ func (w *Worker) run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		}
-		n, err := w.poll(ctx)
+		limit, wait := w.ready()
+		if limit == 0 {
+			if wait <= 0 || wait > w.Interval {
+				wait = w.Interval
+			}
+			timer.Reset(wait)
+			continue
+		}
+		n, err := w.poll(ctx, limit)
 		switch {
 		case err != nil && ctx.Err() == nil && !storeDown:
 			// Once per outage: the store being down is logged and counted
@@ -112,11 +136,21 @@ func (w *Worker) run(ctx context.Context) error {
 			storeDown = false
 		}
 		next := w.Interval
-		if n == w.Batch {
+		if n == limit {
 			next = 0
 		}
 		timer.Reset(next)
 	}
+}
+
+// ready says how many records the worker may take now, up to a batch, and
+// with none, how long to wait.
+func (w *Worker) ready() (int, time.Duration) {
+	if w.Pace == nil {
+		return w.Batch, 0
+	}
+	n, wait := w.Pace.Ready(w.Batch)
+	return min(n, w.Batch), wait
 }
 
 func (w *Worker) defaults() {
@@ -140,14 +174,14 @@ func (w *Worker) defaults() {
 	}
 }
 
-// poll takes one batch of due records, delivers them, and returns once each
+// poll takes up to limit due records, delivers them, and returns once each
 // is finished. The records of one customer or one payment (chains) are
 // delivered in order, oldest first, each finished before the next begins:
 // the pipeline holds a refund behind its payment while that one is pending,
 // so delivered together the refund would wait a whole backoff; in order it
 // finds the payment done and goes at once. Chains go concurrently.
-func (w *Worker) poll(ctx context.Context) (int, error) {
-	recs, err := w.Store.Due(ctx, w.Now(), w.Lease, w.Batch)
+func (w *Worker) poll(ctx context.Context, limit int) (int, error) {
+	recs, err := w.Store.Due(ctx, w.Now(), w.Lease, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -238,7 +272,10 @@ func (w *Worker) deliver(ctx context.Context, r Record) {
 		deadline := r.ReceivedAt.Add(w.RetryFor)
 		if now.Before(deadline) {
 			next := NextAttempt(r.Retries, now)
-			if f.NextAttemptAt.After(next) { // the pipeline knows better, e.g. the event it waits behind
+			switch {
+			case w.Pace != nil && !f.NextAttemptAt.IsZero():
+				next = f.NextAttemptAt // when the pace lets calls through
+			case f.NextAttemptAt.After(next): // the pipeline knows better, e.g. Retry-After, or the event it waits behind
 				next = f.NextAttemptAt
 			}
 			// The last attempt is made at the deadline, not up to a

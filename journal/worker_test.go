@@ -129,11 +129,11 @@ func TestWorkerDeliversAQueuedRecordOnceItIsDue(t *testing.T) {
 	}}
 	w.defaults()
 
-	if n, err := w.poll(context.Background()); n != 0 || err != nil {
+	if n, err := w.poll(context.Background(), w.Batch); n != 0 || err != nil {
 		t.Fatalf("poll before the backoff = %d, %v; want nothing delivered", n, err)
 	}
 	clk.Set(w0.Add(FirstRetry))
-	if n, err := w.poll(context.Background()); n != 1 || err != nil {
+	if n, err := w.poll(context.Background(), w.Batch); n != 1 || err != nil {
 		t.Fatalf("poll after the backoff = %d, %v; want 1 delivered", n, err)
 	}
 	if len(got) != 1 || got[0].ID != rec.ID || string(got[0].Body) != `{"id":"sb_1"}` {
@@ -144,7 +144,7 @@ func TestWorkerDeliversAQueuedRecordOnceItIsDue(t *testing.T) {
 		t.Errorf("after delivery: outcome %s, referral %s, attempts %d, next %v; want forwarded, ref_9, 5, none",
 			after.Outcome, after.ReferralID, after.Attempts, after.NextAttemptAt)
 	}
-	if n, _ := w.poll(context.Background()); n != 0 {
+	if n, _ := w.poll(context.Background(), w.Batch); n != 0 {
 		t.Errorf("a delivered record was taken again")
 	}
 }
@@ -190,7 +190,7 @@ func TestWorkerRecordsWhatDeliverSays(t *testing.T) {
 			rec := queueOne(t, s, "sb_1", w0)
 			w := &Worker{Store: s, Now: clk.Now, Deliver: func(context.Context, Record) Finish { return tt.f }}
 			w.defaults()
-			if n, err := w.poll(context.Background()); n != 1 || err != nil {
+			if n, err := w.poll(context.Background(), w.Batch); n != 1 || err != nil {
 				t.Fatalf("poll = %d, %v; want 1", n, err)
 			}
 			got := mustGet(t, s, rec.ID)
@@ -232,7 +232,7 @@ func TestWorkerGivesUpAfterRetryFor(t *testing.T) {
 		}
 		delays = append(delays, r.NextAttemptAt.Sub(clk.Now()))
 		clk.Set(r.NextAttemptAt)
-		if n, err := w.poll(context.Background()); n != 1 || err != nil {
+		if n, err := w.poll(context.Background(), w.Batch); n != 1 || err != nil {
 			t.Fatalf("round %d: poll = %d, %v; want 1", round, n, err)
 		}
 	}
@@ -263,7 +263,7 @@ func TestWorkerGivesUpAfterRetryFor(t *testing.T) {
 	}
 	// Given up on, it is no longer the worker's.
 	clk.Set(deadline.Add(24 * time.Hour))
-	if n, _ := w.poll(context.Background()); n != 0 {
+	if n, _ := w.poll(context.Background(), w.Batch); n != 0 {
 		t.Errorf("a failed record was taken again")
 	}
 }
@@ -455,5 +455,116 @@ func TestRetentionPrunesAtStartAndThenEveryPeriod(t *testing.T) {
 				t.Errorf("log lacks the failure or the count:\n%s", out)
 			}
 		})
+	}
+}
+
+// pace is a Pacer whose answer the test sets, and which counts its calls.
+// With probe set it allows one record, once, as a breaker lets one probe
+// through, and then none.
+type pace struct {
+	mu    sync.Mutex
+	n     int
+	probe bool
+	wait  time.Duration
+	asked int
+}
+
+func (p *pace) set(n int, probe bool) { p.mu.Lock(); p.n, p.probe = n, probe; p.mu.Unlock() }
+
+func (p *pace) Ready(max int) (int, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked++
+	if p.probe {
+		p.probe = false
+		return 1, 0
+	}
+	return min(p.n, max), p.wait
+}
+
+// With a Pace (the Reditus breaker), the worker takes nothing while it
+// allows none, one record when it allows a probe, and a batch at a time
+// once it allows them all: an outage costs Reditus no call per queued
+// record, and the drain after it is bounded by the batch.
+func TestWorkerTakesWhatItsPaceAllows(t *testing.T) {
+	clk := &testClock{now: w0}
+	s := openTestStore(t, t.TempDir(), clk)
+	for _, id := range []string{"sb_1", "sb_2", "sb_3", "sb_4", "sb_5", "sb_6", "sb_7"} {
+		queueOne(t, s, id, w0)
+	}
+	var mu sync.Mutex
+	inFlight, most, delivered := 0, 0, 0
+	p := &pace{wait: 5 * time.Millisecond}
+	w := &Worker{Store: s, Now: clk.Now, Interval: time.Hour, Batch: 3, Pace: p, Deliver: func(context.Context, Record) Finish {
+		mu.Lock()
+		inFlight++
+		most, delivered = max(most, inFlight), delivered+1
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return Finish{Outcome: "forwarded", Attempts: 1}
+	}}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return delivered }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// Nothing allowed: asked again after the pace's wait, not Interval.
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != 0 {
+		t.Fatalf("%d records delivered while the pace allowed none", n)
+	}
+	p.mu.Lock()
+	asked := p.asked
+	p.mu.Unlock()
+	if asked < 3 {
+		t.Errorf("the pace was asked %d times in 100 ms with a 5 ms wait, want it asked again after each wait", asked)
+	}
+	// A probe: one record, then nothing until the pace allows more.
+	p.set(0, true)
+	waitUntil(t, func() bool { return count() >= 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n := count(); n != 1 {
+		t.Errorf("%d records delivered for one probe, want 1", n)
+	}
+	// Back: the rest, a batch at a time.
+	p.set(100, false)
+	waitUntil(t, func() bool { return count() == 7 })
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 3 {
+		t.Errorf("%d deliveries at a time, want at most the batch, 3", most)
+	}
+}
+
+// With a Pace, a record queued again with a time from the pipeline (the
+// breaker's next probe) is due then, without its own backoff on top, so
+// that it is delivered as soon as Reditus is back.
+func TestWorkerWithAPaceTakesThePipelinesTime(t *testing.T) {
+	clk := &testClock{now: w0}
+	s := openTestStore(t, t.TempDir(), clk)
+	rec := queueOne(t, s, "sb_1", w0)
+	probe := w0.Add(2 * time.Second)
+	w := &Worker{Store: s, Now: clk.Now, Pace: &pace{n: 8}, Deliver: func(context.Context, Record) Finish {
+		return Finish{Outcome: Queued, Reason: "reditus: not called", NextAttemptAt: probe}
+	}}
+	w.defaults()
+	if n, err := w.poll(context.Background(), w.Batch); n != 1 || err != nil {
+		t.Fatalf("poll = %d, %v; want 1", n, err)
+	}
+	if got := mustGet(t, s, rec.ID); got.Outcome != Queued || !got.NextAttemptAt.Equal(probe) {
+		t.Errorf("record %s due at %v, want queued, due at the probe %v (the backoff would be 8 to 10 s)", got.Outcome, got.NextAttemptAt, probe)
+	}
+}
+
+func waitUntil(t *testing.T, done func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !done(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 5 s")
+		}
 	}
 }

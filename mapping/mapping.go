@@ -251,6 +251,8 @@ type found struct {
 	ref                         Referral
 	affiliateFrom, advocateFrom string
 	cookieFrom                  string   // the place's name
+	cookieKey                   string   // the key it was under, and the place
+	explicit                    bool     // the slugs are explicit, not the cookie's
 	problems                    []string // cookies that could not be read
 }
 
@@ -277,17 +279,17 @@ func findReferral(places []Place) found {
 		if f.cookieFrom != "" {
 			continue
 		}
-		if raw := p.Meta.Get(KeysGrID); raw != "" {
+		if raw, key := p.Meta.lookup(KeysGrID); raw != "" {
 			c, err := ParseCookie(raw)
 			if err != nil {
 				f.problems = append(f.problems, fmt.Sprintf("gr_id in %s: %v", p.Name, err))
 				continue
 			}
-			cookie, f.cookieFrom = c, p.Name
+			cookie, f.cookieFrom, f.cookieKey = c, p.Name, key+" in "+p.Name
 		}
 	}
-	f.ref = explicit
-	if !explicit.hasSlug() {
+	f.ref, f.explicit = explicit, explicit.hasSlug()
+	if !f.explicit {
 		f.ref = cookie
 		f.affiliateFrom, f.advocateFrom = "the gr_id cookie in "+f.cookieFrom, "the gr_id cookie in "+f.cookieFrom
 	}
@@ -307,6 +309,42 @@ func (f found) from(field string, who Who) string {
 	default: // email, uid
 		return "looked at " + who.Looked
 	}
+}
+
+// Field is one piece of referral data found in an event, and where it was:
+// what /admin's event page shows beside what was sent.
+type Field struct {
+	Name  string // affiliate_slug, advocate_slug, gr_id, email or uid
+	Value string // as found, trimmed; it may be one that was refused
+	// From says where: the key and the map ("red in customer metadata"),
+	// or, for email and uid, where the mapping looks for them.
+	From string
+}
+
+// Found is the referral data the mapping found in ev, each field with where
+// it was, in the order of a conversion's fields: what decided the
+// conversion, or the skip. Only fields with a value are listed.
+func (ev Event) Found() []Field {
+	f := findReferral(ev.places)
+	who := ev.who
+	affiliateFrom, advocateFrom := f.affiliateFrom, f.advocateFrom
+	if !f.explicit {
+		affiliateFrom = "the gr_id cookie (" + f.cookieKey + ")"
+		advocateFrom = affiliateFrom
+	}
+	var out []Field
+	for _, fl := range []Field{
+		{"affiliate_slug", f.ref.AffiliateSlug, affiliateFrom},
+		{"advocate_slug", f.ref.AdvocateSlug, advocateFrom},
+		{"gr_id", f.ref.GrID, f.cookieKey},
+		{"email", who.Email, "one of " + who.Looked},
+		{"uid", who.UID, "one of " + who.Looked},
+	} {
+		if fl.Value != "" {
+			out = append(out, fl)
+		}
+	}
+	return out
 }
 
 // names lists the places' names for a skip reason: "a, b and c".

@@ -43,3 +43,47 @@ func TestMetadataPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// Found says what the mapping found and where, for /admin's event page:
+// the key and the map of each slug, the cookie's key, and where the email
+// and uid are looked for. An explicit slug wins over the cookie's, as in
+// the conversion.
+func TestFoundSaysWhere(t *testing.T) {
+	cookie := "1732492800:" + clickAffiliate + "::pk:::john:::s:affiliate"
+	who := Who{Email: "ann@example.com", UID: "u_1", Looked: "data.email and data.id"}
+	tests := []struct {
+		name   string
+		places []Place
+		want   []Field
+	}{
+		{"the cookie alone", []Place{{"data.metadata", Metadata{"_GR_ID": cookie}}}, []Field{
+			{"affiliate_slug", "john", "the gr_id cookie (_GR_ID in data.metadata)"},
+			{"gr_id", clickAffiliate, "_GR_ID in data.metadata"},
+			{"email", "ann@example.com", "one of data.email and data.id"},
+			{"uid", "u_1", "one of data.email and data.id"},
+		}},
+		{"an explicit slug in a later place wins", []Place{{"customer metadata", Metadata{"gr_id": cookie}}, {"subscription metadata", Metadata{"refby": "jwe512"}}}, []Field{
+			{"advocate_slug", "jwe512", "refby in subscription metadata"},
+			{"gr_id", clickAffiliate, "gr_id in customer metadata"},
+			{"email", "ann@example.com", "one of data.email and data.id"},
+			{"uid", "u_1", "one of data.email and data.id"},
+		}},
+		{"nothing but who", []Place{{"data.metadata", Metadata{}}}, []Field{
+			{"email", "ann@example.com", "one of data.email and data.id"},
+			{"uid", "u_1", "one of data.email and data.id"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Convert(Event{}, who, tt.places...).Found()
+			if len(got) != len(tt.want) {
+				t.Fatalf("Found() = %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("field %d = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}

@@ -29,6 +29,7 @@ type Metrics struct {
 	journalErrors   *prometheus.CounterVec
 	queueFailed     *prometheus.CounterVec
 	alerts          *prometheus.CounterVec
+	breaker         *prometheus.GaugeVec
 }
 
 // New returns Metrics registered, with the Go runtime's and the process's own
@@ -83,10 +84,11 @@ func New() *Metrics {
 			Name: "reditus_bridge_alerts_total",
 			Help: "Alerts by kind and what became of each, per destination: sent, failed (after its retries), or dropped (the destination's queue was full).",
 		}, []string{"kind", "result"}),
+		breaker: breakerGauge(),
 	}
 	m.registry.MustRegister(
 		m.webhooks, m.webhookDuration, m.inFlight, m.reditusCalls, m.reditusDuration, m.reditusRetries,
-		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed, m.alerts,
+		m.unverifiedBytes, m.shed, m.journalErrors, m.queueFailed, m.alerts, m.breaker,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -171,4 +173,28 @@ func (m *Metrics) Alert(kind, result string) {
 		return
 	}
 	m.alerts.WithLabelValues(kind, result).Inc()
+}
+
+// breakerGauge is reditus_bridge_reditus_breaker, whose help says what
+// each state means to an operator.
+func breakerGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reditus_bridge_reditus_breaker",
+		Help: "The breaker toward Reditus: 1 for its state now, 0 for the others. closed: calls go to Reditus; open: it failed several times in a row or asked for a pause, so webhooks are queued without calling it; half_open: one call is probing whether it is back.",
+	}, []string{"state"})
+}
+
+// BreakerState records the state of the breaker toward Reditus: 1 for
+// state, 0 for every other of states, so that each has a sample.
+func (m *Metrics) BreakerState(state string, states []string) {
+	if m == nil {
+		return
+	}
+	for _, s := range states {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.breaker.WithLabelValues(s).Set(v)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
+	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
@@ -167,19 +168,29 @@ type Result struct {
 	// Sent is what was sent to Reditus or, in dry run, what would have
 	// been; zero when nothing was. It is logged masked, never answered.
 	Sent reditus.Conversion `json:"-"`
+	// Found is the referral data the mapping found, and where; Attempts
+	// are the HTTP attempts made at Reditus for the event, in order. The
+	// journal keeps both for /admin's event page.
+	Found    []mapping.Field   `json:"-"`
+	Attempts []reditus.Attempt `json:"-"`
 	// Repeat marks the answer given to an earlier copy of the same delivery.
 	Repeat bool `json:"-"`
 	// Journaled is the state the journal was given for the event (stateOf);
 	// empty when it was not journaled.
 	Journaled outcome.Word `json:"-"`
-	// customer is whom the event is about, and due when a held one is worth
-	// trying again (its blocker's due time), for the journal (finishOf).
+	// customer is whom the event is about, for the journal (finishOf).
 	customer customer
-	due      time.Time
 	// ReditusStatus is the HTTP status of Reditus's answer when Reditus
 	// refused or failed the event, 0 otherwise: alerts tell a refused key
 	// (401, 403) from the other misconfigurations by it.
 	ReditusStatus int `json:"-"`
+	// RetryAt, for an event Reditus could not take, is when it may be
+	// called again (its Retry-After, or the breaker's next probe); zero when
+	// it did not say.
+	RetryAt time.Time `json:"-"`
+	// uncalled: the breaker refused the event's only call, so nothing was
+	// sent (and no attempt is counted).
+	uncalled bool
 }
 
 // result is the Result for code, with a reason a person can act on.
@@ -212,8 +223,8 @@ func ErrorResult(err error) Result {
 		reason = re.Message // Reditus's own words, e.g. which slug is unknown
 	}
 	res := result(code, redact.Emails(reason))
-	if re != nil || errors.As(err, &re) {
-		res.ReditusStatus = re.Status
+	if errors.As(err, &re) {
+		res.ReditusStatus, res.RetryAt, res.uncalled = re.Status, re.RetryAt, reditus.NotCalled(re)
 	}
 	return res
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
@@ -39,17 +40,52 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 }
 
 // send forwards ev, journaled as rec (nil: not journaled), unless it is to
-// be skipped.
+// be skipped. The Result says whom the event is about, what the mapping
+// found, and every attempt made at Reditus, for the journal.
 func (p *Pipeline) send(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
-	res := result(outcome.Skipped, ev.Skip)
-	if ev.Skip == "" {
-		// The sender hanging up must not abandon a conversion half-sent:
-		// finishing it costs at most the Reditus client's budget, and the
-		// sender's re-send then finds it done instead of racing it.
-		res = p.forward(context.WithoutCancel(ctx), rec, ev)
-	}
+	res := p.sent(ctx, rec, ev)
 	res.customer = customerOf(ev)
 	return res
+}
+
+// sent is send's Result, without whom the event is about.
+func (p *Pipeline) sent(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
+	// The sender hanging up must not abandon a conversion half-sent:
+	// finishing it costs at most the Reditus client's budget, and the
+	// sender's re-send then finds it done instead of racing it.
+	ctx = context.WithoutCancel(ctx)
+	switch {
+	case ev.Skip != "":
+		res := result(outcome.Skipped, ev.Skip)
+		if p.journal != nil {
+			res.Found = ev.Found()
+		}
+		return res
+	case p.journal == nil: // nothing keeps the detail
+		return p.forward(ctx, rec, ev)
+	}
+	var tried attempts
+	res := p.forward(reditus.WithAttempts(ctx, tried.add), rec, ev)
+	res.Found, res.Attempts = ev.Found(), tried.all()
+	return res
+}
+
+// attempts collects the attempts at Reditus of one event.
+type attempts struct {
+	mu   sync.Mutex
+	list []reditus.Attempt
+}
+
+func (a *attempts) add(at reditus.Attempt) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.list = append(a.list, at)
+}
+
+func (a *attempts) all() []reditus.Attempt {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.list
 }
 
 // forward sends what the event reports: its conversion, then its payment,
@@ -100,5 +136,7 @@ func (p *Pipeline) forward(ctx context.Context, rec *journal.Record, ev mapping.
 		money = ErrorResult(err)
 	}
 	money.ReferralID, money.Sent = res.ReferralID, res.Sent
+	// A conversion sent before a refused money call was an attempt.
+	money.uncalled = money.uncalled && conv == (reditus.Conversion{})
 	return money
 }

@@ -58,15 +58,19 @@ func journaledBridge(t *testing.T, red *fakereditus.Server, store webhooktest.St
 	return b
 }
 
-// start makes b's pipeline with deps, b's Reditus, log and metrics, and
-// the live configuration as configure changes it.
+// start makes b's pipeline with deps, b's Reditus (through deps's client
+// when it has one), log and metrics, and the live configuration as
+// configure changes it.
 func (b *bridge) start(t *testing.T, configure func(*config.Config), deps Deps) {
 	t.Helper()
 	cfg := webhooktest.Config(b.reditus.URL)
 	if configure != nil {
 		configure(&cfg)
 	}
-	deps.Reditus, deps.Log, deps.Metrics = webhooktest.Reditus(cfg, b.metrics), b.log.Logger(), b.metrics
+	if deps.Reditus == nil {
+		deps.Reditus = webhooktest.Reditus(cfg, b.metrics)
+	}
+	deps.Log, deps.Metrics = b.log.Logger(), b.metrics
 	p, err := New(cfg, deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)

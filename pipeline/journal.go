@@ -242,15 +242,22 @@ func digest(b []byte) string {
 // journalText makes a searchable value storable: valid UTF-8 without NUL, cut
 // to maxJournalText bytes on a character boundary.
 func journalText(s string) string {
+	text, _ := storableText(s, maxJournalText)
+	return text
+}
+
+// storableText is s as either store keeps text (Postgres refuses NUL and
+// invalid UTF-8), cut to at most n bytes on a character boundary; cut says
+// whether it was.
+func storableText(s string, n int) (text string, cut bool) {
 	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) <= maxJournalText {
-		return s
+	if len(s) <= n {
+		return s, false
 	}
-	cut := maxJournalText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut]
+	return s[:n], true
 }
 
 // settle gives res its journal state (stateOf) and commits it on record rec
@@ -290,19 +297,24 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 
 // finishOf is the journal's record of a settled Result. Attempts counts
 // deliveries made, one per pass through the pipeline; the Reditus client's
-// own in-request retries are in the metrics.
+// own in-request retries are in the metrics, and each HTTP attempt is in
+// the AttemptLog, for /admin's event page (detail.go). A queued event is due
+// no sooner than Reditus (or the breaker) said.
 func finishOf(res Result) journal.Finish {
 	f := journal.Finish{
 		Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email,
-		UID: res.customer.uid, PaymentKey: res.customer.paymentKey, NextAttemptAt: res.due,
+		UID: res.customer.uid, PaymentKey: res.customer.paymentKey,
 	}
 	switch {
-	case res.Code == outcome.Skipped, res.Code == outcome.DryRun, res.Code == outcome.InvalidPayload: // those call no one
+	case res.Code == outcome.Skipped, res.Code == outcome.DryRun, res.Code == outcome.InvalidPayload, res.uncalled: // those call no one
 	case res.Code == outcome.Held && res.Sent == (reditus.Conversion{}): // nor does a held event without a conversion
 	default:
 		f.Attempts = 1
 	}
-	return f
+	if f.Outcome == journal.Queued {
+		f.NextAttemptAt = res.RetryAt
+	}
+	return withDetail(f, res)
 }
 
 // recorded answers a delivery from its journal record: the answer its first

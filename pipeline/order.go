@@ -66,7 +66,7 @@ func (p *Pipeline) held(ctx context.Context, rec *journal.Record, ev mapping.Eve
 	e := earlier.rec
 	res := result(outcome.Held, fmt.Sprintf("waits behind the earlier event %s (%s %s) of the same customer or payment, still %s: sent once that one is done, so that Reditus gets them in order", e.DeliveryID, e.Provider, e.EventType, e.Outcome))
 	if e.Outcome == journal.Queued {
-		res.due = e.NextAttemptAt
+		res.RetryAt = e.NextAttemptAt
 	}
 	return res, true
 }

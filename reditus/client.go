@@ -51,6 +51,13 @@ type Options struct {
 	// status (0 when no answer arrived), its duration, and whether it retried
 	// a failed one. The bridge's metrics come from it.
 	OnAttempt func(status int, d time.Duration, retry bool)
+
+	// Breaker, if set, is told of every answer and may refuse a call
+	// without sending it (an *Error for which NotCalled is true): Reditus
+	// being down then costs it one call per probe, not one or more per
+	// webhook. With it, a call also stops retrying once other calls have
+	// failed too. Without it, every call is sent.
+	Breaker *Breaker
 }
 
 // Client sends conversions, payments, refunds and churn to Reditus. It is
@@ -126,10 +133,28 @@ func (c *Client) post(ctx context.Context, call Call, v any) ([]byte, error) {
 	defer cancel()
 
 	wait := c.opts.Backoff
+	var sent *Error // the last failure of an attempt that was sent
 	for attempt := 1; ; attempt++ {
-		raw, err := c.attempt(ctx, call, body, attempt > 1)
+		raw, err := c.admitted(ctx, call, body, attempt > 1)
 		var e *Error
-		if err == nil || !errors.As(err, &e) || e.Kind != Retryable || attempt == c.opts.MaxAttempts {
+		if !errors.As(err, &e) || e.Kind != Retryable {
+			return raw, err
+		}
+		if e.notCalled {
+			// A retry the breaker refused: what the call learnt is the
+			// answer to the attempt it did send.
+			if sent == nil {
+				return nil, e
+			}
+			if e.RetryAt.After(sent.RetryAt) {
+				sent.RetryAt = e.RetryAt
+			}
+			return nil, sent
+		}
+		sent = e
+		// Reditus failing other calls too is an outage, not a blip: the
+		// call ends now, and its sender or the journal tries again.
+		if attempt == c.opts.MaxAttempts || c.opts.Breaker.othersFailed(attempt) {
 			return raw, err
 		}
 		if d, ok := e.retryAfter.delay(time.Now()); ok {
@@ -150,11 +175,29 @@ func (c *Client) post(ctx context.Context, call Call, v any) ([]byte, error) {
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool) ([]byte, error) {
+// admitted makes one attempt if the breaker lets it, and tells the breaker
+// how it went.
+func (c *Client) admitted(ctx context.Context, call Call, body []byte, retry bool) ([]byte, error) {
+	probe, refused := c.opts.Breaker.admit(call)
+	if refused != nil {
+		return nil, refused
+	}
+	raw, err := c.attempt(ctx, call, body, retry)
+	c.opts.Breaker.record(probe, err)
+	return raw, err
+}
+
+func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool) (answer []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	start, status := time.Now(), 0
-	defer func() { c.opts.OnAttempt(status, time.Since(start), retry) }()
+	defer func() {
+		d := time.Since(start)
+		c.opts.OnAttempt(status, d, retry)
+		if report, ok := ctx.Value(attemptsKey{}).(func(Attempt)); ok {
+			report(newAttempt(call, body, start, d, status, answer, err))
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+call.Path(), bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Call: call, Kind: Misconfigured, Message: "build request", Err: err}
@@ -189,6 +232,9 @@ func (c *Client) attempt(ctx context.Context, call Call, body []byte, retry bool
 	}
 	if e.Kind == Retryable {
 		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
+		if d, ok := e.retryAfter.delay(start); ok && d > 0 {
+			e.RetryAt = start.Add(d)
+		}
 	}
 	return nil, e
 }

@@ -7,6 +7,8 @@ package reditus
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/redact"
 	"github.com/getreditus/reditus-bridge/outcome"
@@ -64,8 +66,12 @@ type Error struct {
 	Status  int // the HTTP status, or 0 when no answer arrived
 	Message string
 	Err     error // the transport error, if any
+	// RetryAt, when set, is when Reditus may be called again: the time its
+	// Retry-After named, or when the breaker lets calls through.
+	RetryAt time.Time
 
 	retryAfter retryAfter
+	notCalled  bool // the breaker refused the call: nothing was sent
 }
 
 func (e *Error) Error() string {
@@ -91,8 +97,32 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// brief says what Reditus answered, for the breaker's reasons: the status
+// and the message, masked and cut short.
+func (e *Error) brief() string {
+	msg := e.Message
+	if e.Err != nil {
+		msg = fmt.Sprintf("%s: %v", msg, e.Err)
+	}
+	msg = redact.Emails(msg)
+	if len(msg) > 200 {
+		msg = strings.ToValidUTF8(msg[:200], "") + "..."
+	}
+	if e.Status != 0 {
+		return fmt.Sprintf("HTTP %d: %s", e.Status, msg)
+	}
+	return msg
+}
+
 // OutcomeCode implements outcome.Coder.
 func (e *Error) OutcomeCode() outcome.Code { return e.Kind }
+
+// NotCalled reports whether err is a call that the Breaker refused: nothing
+// was sent to Reditus.
+func NotCalled(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.notCalled
+}
 
 // KindOf returns the Kind of an error from a Client call, or 0 when err is
 // not one.

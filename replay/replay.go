@@ -225,9 +225,8 @@ func (r *run) visit(ctx context.Context, proc Processor) stripeapi.Visit {
 	return func(kind string, body []byte) error {
 		res := proc.Process(ctx, "stripe", body)
 		r.read[kind]++
-		label := string(res.Outcome)
-		if !res.Acknowledged() {
-			label = notDelivered
+		label := labelOf(res)
+		if label == notDelivered {
 			r.failed++
 		} else {
 			r.outcomes[label]++
@@ -247,6 +246,29 @@ func (r *run) visit(ctx context.Context, proc Processor) stripeapi.Visit {
 		}
 		return nil
 	}
+}
+
+// alreadyDelivered is the label of the events this run did not send because
+// the journal holds them as delivered: by an earlier run, or by the live
+// webhook.
+const alreadyDelivered = "already delivered"
+
+// labelOf is what a run counts res as: what this run did. An answer the
+// journal gave from an earlier delivery (Repeat) made no call, so it is
+// counted as what it is now, "already delivered" (or "already rejected",
+// ...), never as the outcome the earlier run had. A skip is a skip either
+// way: this run mapped the event and found nothing to send again (were
+// there something, the journal would have let it through).
+func labelOf(res pipeline.Result) string {
+	switch {
+	case !res.Acknowledged():
+		return notDelivered
+	case !res.Repeat || res.Outcome == outcome.WordSkipped:
+		return string(res.Outcome)
+	case res.Outcome == outcome.WordForwarded || res.Outcome == outcome.WordDuplicate:
+		return alreadyDelivered
+	}
+	return "already " + string(res.Outcome)
 }
 
 // finish prints the summary and says whether everything was delivered.
@@ -291,7 +313,7 @@ func (r *run) tally() []count {
 	} else {
 		always["forwarded"] = true
 	}
-	order := []string{"forwarded", "duplicate", "dry_run", "rejected", "skipped"}
+	order := []string{"forwarded", "duplicate", alreadyDelivered, "dry_run", "rejected", "already rejected", "skipped"}
 	for _, outcome := range slices.Sorted(maps.Keys(r.outcomes)) {
 		if !slices.Contains(order, outcome) {
 			order = append(order, outcome)

@@ -17,6 +17,7 @@ import (
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/fakestripe"
+	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/pipeline"
 	"github.com/getreditus/reditus-bridge/reditus"
 	"github.com/getreditus/reditus-bridge/stripeapi"
@@ -31,6 +32,9 @@ type world struct {
 	reditus *fakereditus.Server
 	lister  *stripeapi.Client
 	open    Open
+	// journal, when set, is the journal a live run keeps, as the backfill
+	// command's.
+	journal pipeline.Journal
 }
 
 // created returns the conversion Reditus created for email, if any.
@@ -61,7 +65,11 @@ func newWorld(t *testing.T) *world {
 			cfg.ReditusAPIKey = ""
 		}
 		tracker := reditus.New(reditus.Options{BaseURL: cfg.ReditusAPIURL, APIKey: cfg.ReditusAPIKey.Reveal(), Budget: time.Second, Backoff: time.Millisecond})
-		return pipeline.New(cfg, pipeline.Deps{Reditus: tracker, Stripe: w.lister})
+		deps := pipeline.Deps{Reditus: tracker, Stripe: w.lister}
+		if w.journal != nil && !dryRun {
+			deps.Journal = w.journal
+		}
+		return pipeline.New(cfg, deps)
 	}
 	// Created inside the window: a referred customer, a customer whose
 	// referral is on its subscription, one not referred, and a Checkout
@@ -108,6 +116,58 @@ func TestBackfill(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "duplicate: 3") || !strings.Contains(out.String(), "forwarded: 0") {
 		t.Errorf("second run:\n%s", out.String())
+	}
+}
+
+// A second run over the same window, with the journal a live run keeps,
+// sends nothing: the journal answers each event. Its summary says so
+// (already delivered), rather than repeat the first run's "forwarded".
+func TestBackfillRerunSaysAlreadyDelivered(t *testing.T) {
+	w := newWorld(t)
+	store, err := journal.Open(context.Background(), journal.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	w.journal = store
+	// One more customer, whose affiliate Reditus does not know.
+	w.stripe.Customers["cus_n"] = fakestripe.Customer("cus_n", "n@example.com", time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC).Unix(), map[string]string{"red": "nobody"})
+	w.reditus.Respond(reditus.CallTrack, func(rw http.ResponseWriter, r *fakereditus.Request) {
+		if r.Conversion.AffiliateSlug == "nobody" {
+			fakereditus.Status(http.StatusBadRequest, `{"errors":[{"detail":"affiliate not found"}]}`)(rw, r)
+			return
+		}
+		w.reditus.Reditus(rw, r)
+	})
+	args := []string{"stripe", "--since", "2026-01-01", "--until", "2026-12-31"}
+	var first, second bytes.Buffer
+	if err := Backfill(context.Background(), args, w.lister, w.open, &first); err != nil {
+		t.Fatalf("Backfill: %v\n%s", err, first.String())
+	}
+	calls := w.reditus.Requests()
+	if err := Backfill(context.Background(), args, w.lister, w.open, &second); err != nil {
+		t.Fatalf("second Backfill: %v\n%s", err, second.String())
+	}
+	if !strings.Contains(first.String(), "forwarded: 3") {
+		t.Errorf("first run:\n%s", first.String())
+	}
+	if !strings.Contains(first.String(), "rejected:  1\n") {
+		t.Errorf("first run:\n%s", first.String())
+	}
+	want := "forwarded: 0\nalready delivered: 3\nalready rejected: 1\n       1  affiliate not found\nskipped:   2\n"
+	if !strings.Contains(second.String(), want) {
+		t.Errorf("second run lacks\n%s\nin\n%s", want, second.String())
+	}
+	for _, want := range []string{"forwarded: 0\n", "already delivered: 3\n", "skipped:   2\n"} {
+		if !strings.Contains(second.String(), want) {
+			t.Errorf("second run lacks %q:\n%s", want, second.String())
+		}
+	}
+	if strings.Contains(second.String(), "duplicate:") {
+		t.Errorf("second run counts duplicates, but it called no one:\n%s", second.String())
+	}
+	if n := w.reditus.Requests(); n != calls {
+		t.Errorf("the second run made %d Reditus calls, want none", n-calls)
 	}
 }
 

@@ -28,11 +28,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // to count what the bridge journaled
 
+	"github.com/getreditus/reditus-bridge/bench/process"
 	"github.com/getreditus/reditus-bridge/providers"
 )
 
@@ -177,7 +177,7 @@ type measurement struct {
 type instance struct {
 	s       setting
 	label   string // before each of its lines when settings take turns
-	b       *bridge
+	b       *process.Bridge
 	dataDir string
 	gen     *generator
 	m       measurement
@@ -206,7 +206,7 @@ func (d *driver) measure(settings []setting) ([]measurement, error) {
 	var all []*instance
 	defer func() {
 		for _, in := range all {
-			in.b.stop()
+			in.b.Stop()
 		}
 	}()
 	for _, s := range settings {
@@ -218,7 +218,7 @@ func (d *driver) measure(settings []setting) ([]measurement, error) {
 	}
 	time.Sleep(time.Second)
 	for _, in := range all {
-		fmt.Fprintf(d.out, "%sidle RSS:          %.1f MiB\n", in.label, mib(in.b.status("VmRSS")))
+		fmt.Fprintf(d.out, "%sidle RSS:          %.1f MiB\n", in.label, mib(in.b.Status("VmRSS")))
 	}
 	for _, ph := range phases {
 		for _, in := range all {
@@ -261,14 +261,14 @@ func (d *driver) start(tmp string, s setting, labelled bool) (*instance, error) 
 	if err != nil {
 		return nil, err
 	}
-	if got := b.journal == "off"; got != (s.journal == "off") {
-		b.stop()
-		return nil, fmt.Errorf("the bridge started with journal %q, want %s", b.journal, s.journal)
+	if got := b.Journal == "off"; got != (s.journal == "off") {
+		b.Stop()
+		return nil, fmt.Errorf("the bridge started with journal %q, want %s", b.Journal, s.journal)
 	}
 	in.b = b
-	fmt.Fprintf(d.out, "%sjournal:           %s\n", in.label, b.journal)
-	fmt.Fprintf(d.out, "%sstart-to-ready:    %.1f ms (exec to the first 200 from /healthz)\n", in.label, ms(b.ready))
-	in.gen = &generator{base: b.base, sources: d.sources}
+	fmt.Fprintf(d.out, "%sjournal:           %s\n", in.label, b.Journal)
+	fmt.Fprintf(d.out, "%sstart-to-ready:    %.1f ms (exec to the first 200 from /healthz)\n", in.label, ms(b.Ready))
+	in.gen = &generator{base: b.Base, sources: d.sources}
 	return in, nil
 }
 
@@ -281,7 +281,7 @@ func (d *driver) runPhase(in *instance, ph phase) error {
 		return fmt.Errorf("phase %s, journal %s: %w", ph.name, in.s.journal, err)
 	}
 	forwarded := d.reditus.received.Load() - before
-	hwm := in.b.status("VmHWM")
+	hwm := in.b.Status("VmHWM")
 	fmt.Fprintf(d.out, "%-6s %srequests %6d  2xx %6.2f%%  forwarded %6d (%.0f/s)  p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms  peak RSS so far %.1f MiB\n",
 		ph.name, in.label, rep.Requests, 100*rep.Success, forwarded, float64(forwarded)/rep.Duration.Seconds(),
 		ms(rep.Latencies.P50), ms(rep.Latencies.P99), ms(rep.Latencies.Max), mib(hwm))
@@ -304,15 +304,15 @@ func (d *driver) runPhase(in *instance, ph phase) error {
 // numbers: none of its operations may have failed, and every webhook answered
 // forwarded must be in it.
 func (in *instance) checkJournal(w io.Writer) error {
-	failed, err := in.b.metric("reditus_bridge_journal_errors_total")
+	failed, err := in.b.Metric("reditus_bridge_journal_errors_total")
 	if err != nil {
 		return err
 	}
-	answered, err := in.b.metric(`reditus_bridge_webhooks_total{outcome="forwarded"`)
+	answered, err := in.b.Metric(`reditus_bridge_webhooks_total{outcome="forwarded"`)
 	if err != nil {
 		return err
 	}
-	in.b.stop()
+	in.b.Stop()
 	journaled, err := countForwarded(filepath.Join(in.dataDir, "bridge.db"))
 	if err != nil {
 		return err
@@ -392,115 +392,14 @@ func list(v []float64, format string) string {
 	return "(" + strings.Join(parts, "; ") + ")"
 }
 
-// bridge is the running bridge process.
-type bridge struct {
-	cmd     *exec.Cmd
-	base    string
-	journal string // as the bridge's startup line names it: "off", or the store
-	ready   time.Duration
-	stopped bool
-}
-
 // startBridge starts the bridge at path with the secrets of sources, and
 // waits until it is ready.
-func startBridge(path, reditusURL, dataDir string, sources []source) (*bridge, error) {
-	cmd := exec.Command(path)
-	cmd.Env = []string{
-		"PORT=0", "HOST=127.0.0.1", "REDITUS_API_KEY=rk_load_test", "REDITUS_API_URL=" + reditusURL,
-		"DATA_DIR=" + dataDir,
-	}
+func startBridge(path, reditusURL, dataDir string, sources []source) (*process.Bridge, error) {
+	env := []string{"REDITUS_API_KEY=rk_load_test", "REDITUS_API_URL=" + reditusURL, "DATA_DIR=" + dataDir}
 	for _, s := range sources {
-		cmd.Env = append(cmd.Env, s.p.SecretVar()+"="+s.secret)
+		env = append(env, s.p.SecretVar()+"="+s.secret)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	b := &bridge{cmd: cmd}
-	// The listening line gives the port and the journal; every later line
-	// (one per webhook, at info level as in production) is read and dropped.
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		var line struct{ Msg, Addr, Journal string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-			b.base = "http://127.0.0.1:" + line.Addr[strings.LastIndex(line.Addr, ":")+1:]
-			b.journal = line.Journal
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	if b.base == "" {
-		b.stop()
-		return nil, errors.New("the bridge did not log its address")
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
-		if resp, err := http.Get(b.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				b.ready = time.Since(start)
-				return b, nil
-			}
-		}
-	}
-	b.stop()
-	return nil, errors.New("the bridge was not ready within 5 s")
-}
-
-// status reads a size field of /proc/PID/status, in bytes.
-func (b *bridge) status(field string) int64 {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(b.cmd.Process.Pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// metric sums the samples of /metrics whose name and labels start with
-// prefix (a sample's labels are sorted by name; provider comes after outcome).
-func (b *bridge) metric(prefix string) (int64, error) {
-	resp, err := http.Get(b.base + "/metrics")
-	if err != nil {
-		return 0, fmt.Errorf("read the metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	var n int64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if ok && strings.HasPrefix(name, prefix) {
-			v, _ := strconv.ParseFloat(value, 64)
-			n += int64(v)
-		}
-	}
-	return n, sc.Err()
-}
-
-// stop ends the bridge as Fly does (SIGTERM), and kills it if it has not
-// stopped within 15 s; it waits for it either way.
-func (b *bridge) stop() {
-	if b.stopped {
-		return
-	}
-	b.stopped = true
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
-	}
+	return process.Start(path, env...)
 }
 
 // mix is what the load sends, in turn: a Stripe customer.created, whose
