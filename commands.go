@@ -148,6 +148,7 @@ func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) err
 		// A new volume, or a new database: the bridge makes the journal
 		// when it starts.
 		fmt.Fprintf(stdout, "journal:   %v yet: the bridge makes it when it starts; retention %v, queued events retried for %v\n", err, cfg.JournalRetention, cfg.RetryFor)
+		fmt.Fprintf(stdout, "queue:     %s\n", queueState(cfg, 0, 0))
 	case err != nil:
 		fmt.Fprintf(stdout, "journal:   unreachable: %v\n", err)
 		return fmt.Errorf("the journal could not be opened: %w", err)
@@ -163,6 +164,19 @@ func reportJournal(ctx context.Context, cfg config.Config, stdout io.Writer) err
 	}
 	fmt.Fprintf(stdout, "admin:     %s\n", admin)
 	return nil
+}
+
+// queueState says how many events wait to reach Reditus, and who delivers
+// them: the worker, or, in dry run, which runs none, a live start.
+func queueState(cfg config.Config, queued, pending int) string {
+	if queued+pending == 0 {
+		return "no event waits"
+	}
+	state := fmt.Sprintf("%d events wait (%d queued, %d pending): ", queued+pending, queued, pending)
+	if cfg.DryRun() {
+		return state + "in dry run nothing delivers them; they wait for a live start"
+	}
+	return state + "the worker delivers them"
 }
 
 // alertTest answers `alert test`: one test alert to every destination.
@@ -207,6 +221,12 @@ func reportStore(ctx context.Context, cfg config.Config, store *journal.DB, stdo
 		return fmt.Errorf("the journal could not be read: %w", err)
 	}
 	fmt.Fprintf(stdout, "journal:   %s at %s, migrations %d of %d applied; retention %v, queued events retried for %v\n", st.Kind, st.Where, st.Version, st.Latest, cfg.JournalRetention, cfg.RetryFor)
+	queued, pending, err := store.Waiting(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "queue:     unreadable: %v\n", err)
+		return fmt.Errorf("the journal could not be read: %w", err)
+	}
+	fmt.Fprintf(stdout, "queue:     %s\n", queueState(cfg, queued, pending))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkBudget)
 	defer cancel()
 	if err := store.Check(ctx); err != nil {

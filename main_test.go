@@ -81,7 +81,7 @@ func TestCheckReportsTheConfigurationWithoutSecrets(t *testing.T) {
 		ok   bool
 		want []string
 	}{
-		{"dry run", nil, true, []string{"the configuration is valid", "mode:      dry run", "stripe:    on, development secret", "warnings:", "dry run:"}},
+		{"dry run", nil, true, []string{"the configuration is valid", "mode:      dry run", "stripe:    on, development secret", "warnings:", "dry run:", "queue:     no event waits"}},
 		{"live", []string{"REDITUS_API_KEY=rk_live_must_not_print", "STRIPE_WEBHOOK_SECRET=sk_live_must_not_print", "STRIPE_ACCEPT_TEST_EVENTS=true"}, true, []string{
 			"mode:      live", "stripe:    on, 1 secret(s) in STRIPE_WEBHOOK_SECRET", "clerk:     off (set CLERK_WEBHOOK_SECRET)",
 			"does not start with whsec_", "STRIPE_ACCEPT_TEST_EVENTS=true while live",

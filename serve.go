@@ -57,7 +57,7 @@ func serve(ctx context.Context, in invocation) error {
 	if err != nil {
 		return err
 	}
-	attrs := []any{"version", version, "addr", listeners[0].Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On(), "journal", journalKind(ctx, store)}
+	attrs := []any{"version", version, "addr", listeners[0].Addr().String(), "dry_run", cfg.DryRun(), "providers", cfg.On(), "journal", journalKind(ctx, store), "worker", workerState(cfg, store)}
 	if len(listeners) > 1 {
 		attrs = append(attrs, "metrics_addr", listeners[1].Addr().String())
 	}
@@ -189,23 +189,39 @@ func journalKind(ctx context.Context, store *journal.DB) string {
 	return st.Kind + ": " + st.Where
 }
 
+// workerState says, in the startup line, whether the queue is delivered.
+func workerState(cfg config.Config, store *journal.DB) string {
+	switch {
+	case store == nil:
+		return "off (no journal)"
+	case cfg.DryRun():
+		return "off (dry run: queued events wait for a live start)"
+	}
+	return "on"
+}
+
 // runJournal starts the queue's worker, paced by the breaker toward
 // Reditus, and retention; the returned group ends when ctx does and they
-// have finished.
+// have finished. In dry run there is no worker: it would send nothing, and
+// so record every queued event dry_run, taking it out of the queue for good
+// while its sender, told 202, never re-sends it. Queued and pending records
+// wait for a live start instead.
 func runJournal(ctx context.Context, cfg config.Config, store *journal.DB, bridge *pipeline.Pipeline, breaker *reditus.Breaker, logger *slog.Logger, m *metrics.Metrics, alerts *alert.Alerter) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	if store == nil {
 		return &wg
 	}
-	worker := &journal.Worker{
-		Store: store.ForWorker(), Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
-		OnFailed: func(r journal.Record) {
-			m.QueueFailed(r.Provider)
-			alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})
-		},
+	if !cfg.DryRun() {
+		worker := &journal.Worker{
+			Store: store.ForWorker(), Deliver: bridge.Redeliver, RetryFor: cfg.RetryFor, Log: logger, Pace: breaker,
+			OnFailed: func(r journal.Record) {
+				m.QueueFailed(r.Provider)
+				alerts.Alert(alert.Report{Kind: alert.EventFailed, Provider: r.Provider, EventID: r.DeliveryID, EventType: r.EventType, Reason: r.Reason})
+			},
+		}
+		wg.Go(func() { _ = worker.Run(ctx) })
 	}
 	retention := &journal.Retention{Store: store, Keep: cfg.JournalRetention, Full: store.DiskFull(), Log: logger}
-	wg.Go(func() { _ = worker.Run(ctx) })
 	wg.Go(func() { _ = retention.Run(ctx) })
 	return &wg
 }

@@ -173,6 +173,9 @@ func (s *server) secure(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", s.csp)
 		h.Set("X-Content-Type-Options", "nosniff")
+		// frame-ancestors says the same to current browsers; older ones
+		// (and some embedded views) read only this.
+		h.Set("X-Frame-Options", "DENY")
 		// same-origin, not no-referrer: under no-referrer a browser sends
 		// "Origin: null" with the page's own retry form, which sameOrigin
 		// would have to refuse. Cross-origin, nothing is sent, so the
@@ -299,11 +302,13 @@ func methodNotAllowed(methods ...string) http.HandlerFunc {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	// Marshal escapes <, > and &, so no JSON answer can be read as markup.
+	// Marshal escapes <, > and &, so no JSON answer can be read as markup;
+	// escapeC1, what a terminal would act on (curl, jq).
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
 	}
+	b = escapeC1(b)
 	// gin's c.JSON writes the same header, and no newline after the body:
 	// a disabled /admin answers byte for byte like a route that is not there.
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -343,9 +348,17 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, eventsJSON(recs))
 }
 
-// retryAPI is POST /admin/api/events/{id}/retry, for scripts.
+// retryAPI is POST /admin/api/events/{id}/retry, for scripts. It takes the
+// parameters of a search, as the page's button does, and ignores them; any
+// other is refused rather than ignored, as a search's are: a script that
+// sends ?force=1 must learn that there is no such thing.
 func (s *server) retryAPI(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r.URL.Query(), nil); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	id, out, err := s.retryEvent(r)
+	var refused *notRetryable
 	switch {
 	case errors.Is(err, journal.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such event")
@@ -353,6 +366,10 @@ func (s *server) retryAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "the event is being delivered right now; look again in a moment")
 	case errors.Is(err, journal.ErrNoBody):
 		writeError(w, http.StatusConflict, "the bridge kept no body for this event, of a type it does not handle: there is nothing to retry")
+	case errors.As(err, &refused):
+		writeError(w, http.StatusConflict, refused.Error())
+	case errors.Is(err, errNoEvents):
+		writeError(w, http.StatusServiceUnavailable, errNoJournal)
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, "the retry failed; the bridge's log says why")
 	default:
@@ -363,6 +380,8 @@ func (s *server) retryAPI(w http.ResponseWriter, r *http.Request) {
 // retryForm is the page's Retry button: it retries, then sends the browser
 // back to the page it came from (its query), which shows the event's new
 // outcome. A reload of that page shows it again rather than retrying again.
+// A search it cannot read is dropped, not refused: the answer only says
+// where the browser goes back to, and a 400 would strand the operator.
 func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 	id, _, err := s.retryEvent(r)
 	back := url.Values{}
@@ -372,6 +391,7 @@ func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 	if id > 0 {
 		back.Set("retried", strconv.FormatInt(id, 10))
 	}
+	var refused *notRetryable
 	switch {
 	case errors.Is(err, journal.ErrNotFound):
 		back.Set("retry", "gone")
@@ -379,6 +399,8 @@ func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 		back.Set("retry", "busy")
 	case errors.Is(err, journal.ErrNoBody):
 		back.Set("retry", "nobody")
+	case errors.As(err, &refused):
+		back.Set("retry", "refused")
 	case err != nil:
 		back.Set("retry", "error")
 	}
@@ -394,18 +416,50 @@ func (s *server) retryForm(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to+back.Encode(), http.StatusSeeOther)
 }
 
-// retryEvent retries the event the path names. An id that is not a number
-// names no event.
+// errNoEvents: the journal could not be opened, so no event can be retried.
+var errNoEvents = errors.New(errNoJournal)
+
+// notRetryable is a retry refused because of the event's outcome: the same
+// rule (outcomes.go's Retry) that decides whether the page offers a Retry
+// button decides what a script may retry. A forwarded payment retried would
+// be sent again, and a refund or churn too.
+type notRetryable struct {
+	id      int64
+	outcome outcome.Word
+}
+
+func (e *notRetryable) Error() string {
+	return fmt.Sprintf("event %d is %s, which a retry cannot change: %s Only %s events are retried",
+		e.id, e.outcome, outcomeOf(e.outcome).Meaning, strings.Join(retryableNames(), ", "))
+}
+
+// retryEvent retries the event the path names, if its outcome is one a
+// retry can change. An id that is not a number names no event.
 func (s *server) retryEvent(r *http.Request) (int64, Outcome, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, Outcome{}, journal.ErrNotFound
 	}
+	if s.events == nil {
+		return id, Outcome{}, errNoEvents
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), retryBudget)
 	defer cancel()
-	out, err := s.retry(ctx, id)
+	rec, err := s.events.Get(ctx, id)
 	switch {
-	case errors.Is(err, journal.ErrNotFound), errors.Is(err, journal.ErrBusy), errors.Is(err, journal.ErrNoBody):
+	case err != nil:
+	case rec.Outcome == journal.Pending:
+		err = journal.ErrBusy // its holder, or the worker once its lease ends, finishes it
+	case !outcomeOf(rec.Outcome).Retry:
+		err = &notRetryable{id: id, outcome: rec.Outcome}
+	}
+	var out Outcome
+	if err == nil {
+		out, err = s.retry(ctx, id)
+	}
+	var refused *notRetryable
+	switch {
+	case errors.Is(err, journal.ErrNotFound), errors.Is(err, journal.ErrBusy), errors.Is(err, journal.ErrNoBody), errors.As(err, &refused):
 	case err != nil:
 		s.log.Error("admin: retry", "id", id, "err", err)
 	default:

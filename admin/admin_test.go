@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +79,7 @@ func basic(user, pass string) http.Header {
 
 func TestAuthentication(t *testing.T) {
 	s := newSite(t, fixture...)
+	s.retrier.result = admin.Outcome{Outcome: "skipped"} // event 2 stays one a retry is for
 	routes := []struct{ method, path string }{
 		{http.MethodGet, "/admin"},
 		{http.MethodGet, "/admin/api/events"},
@@ -160,6 +162,7 @@ func TestSecurityHeaders(t *testing.T) {
 			}
 			for k, want := range map[string]string{
 				"X-Content-Type-Options": "nosniff",
+				"X-Frame-Options":        "DENY", // for browsers that ignore frame-ancestors
 				"Referrer-Policy":        "same-origin",
 				"Cache-Control":          "no-store",
 			} {
@@ -372,8 +375,73 @@ func TestRetryErrors(t *testing.T) {
 	}
 }
 
+// A retry, from the page or a script, runs only for an event whose outcome
+// a retry can change: the page's button and the API follow one rule. A
+// forwarded payment retried would be paid again under a key that ever
+// differed; a refund or a churn would be sent again.
+func TestRetryOnlyWhatARetryCanChange(t *testing.T) {
+	evs := append(fixture,
+		event{provider: "lemonsqueezy", deliveryID: "ls_dry", eventType: "order_created", email: "dry@example.com", outcome: "dry_run"},
+		event{provider: "polar", deliveryID: "polar_bad", eventType: "order.paid", outcome: "invalid_payload", reason: "amount is a string"},
+	)
+	s := newSite(t, evs...)
+	s.retrier.result = admin.Outcome{Outcome: "queued"} // each stays as retryable as it was
+	_, page := s.get(t, "/admin")
+	for i, ev := range evs {
+		id := int64(i + 1)
+		want := map[string]bool{"queued": true, "skipped": true, "rejected": true, "failed": true}[string(ev.outcome)]
+		t.Run(string(ev.outcome), func(t *testing.T) {
+			before := len(s.retrier.called())
+			resp, body := s.do(t, http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry", id), s.sameOrigin())
+			ran := len(s.retrier.called()) > before
+			button := strings.Contains(page, fmt.Sprintf(`action="/admin/events/%d/retry"`, id))
+			if ran != want || button != want {
+				t.Errorf("retried %v, Retry button %v; want %v for both", ran, button, want)
+			}
+			if want {
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("status %d, want 200: %s", resp.StatusCode, body)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusConflict {
+				t.Errorf("status %d, want 409: %s", resp.StatusCode, body)
+			}
+			var e struct{ Error string }
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatalf("body %s, want a JSON error", body)
+			}
+			contains(t, "the refusal", e.Error, fmt.Sprintf("event %d is %s", id, ev.outcome), "Only queued, skipped, rejected, failed events are retried")
+			// The page's own form is refused alike, and says so.
+			resp, _ = s.do(t, http.MethodPost, fmt.Sprintf("/admin/events/%d/retry", id), s.sameOrigin())
+			if loc := resp.Header.Get("Location"); !strings.Contains(loc, "retry=refused") || len(s.retrier.called()) > before {
+				t.Errorf("the form: Location %q, retried %v; want retry=refused and no retry", loc, s.retrier.called())
+			}
+			_, flash := s.get(t, resp.Header.Get("Location"))
+			contains(t, "the page after a refused retry", flash, fmt.Sprintf("Event %d was not retried", id))
+		})
+	}
+}
+
+// The retry API takes no parameter it does not know: a script that sends
+// ?force=1 learns that there is no such thing, and nothing is retried.
+func TestRetryRefusesUnknownParameters(t *testing.T) {
+	s := newSite(t, fixture...)
+	for _, path := range []string{"/admin/api/events/3/retry?force=1", "/admin/api/events/3/retry?email=jane%40example.com&dry_run=true"} {
+		resp, body := s.do(t, http.MethodPost, path, s.sameOrigin())
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400: %s", path, resp.StatusCode, body)
+		}
+		contains(t, path, body, "unknown parameter")
+	}
+	if calls := s.retrier.called(); len(calls) != 0 {
+		t.Errorf("Retry called for %v, want never", calls)
+	}
+}
+
 func TestRetrySameOrigin(t *testing.T) {
 	s := newSite(t, fixture...)
+	s.retrier.result = admin.Outcome{Outcome: "skipped"} // event 2 stays one a retry is for
 	host := strings.TrimPrefix(s.URL, "http://")
 	for _, tc := range []struct {
 		name   string

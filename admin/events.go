@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -85,9 +86,12 @@ func Events(ctx context.Context, args []string, events Lister, stdout io.Writer)
 		return fmt.Errorf("events: read the journal: %w", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(eventsJSON(recs))
+		b, err := json.MarshalIndent(eventsJSON(recs), "", "  ")
+		if err != nil {
+			return fmt.Errorf("events: %w", err)
+		}
+		_, err = stdout.Write(append(escapeC1(b), '\n'))
+		return err
 	}
 	printTable(stdout, recs, len(recs) == cmp.Or(f.Limit, journal.DefaultLimit))
 	return nil
@@ -183,3 +187,27 @@ func wrap(s string, width int) []string {
 	}
 	return lines
 }
+
+// escapeC1 writes the C1 control characters (U+0080 to U+009F) of JSON text b
+// as \u escapes, as encoding/json does the C0 ones: a terminal acts on them
+// (U+009B opens an escape sequence as ESC [ does), and a value from the
+// internet must not drive the operator's terminal. They can only be inside
+// strings, where the escape means the same character.
+func escapeC1(b []byte) []byte {
+	if !bytes.ContainsFunc(b, isC1) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if isC1(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }

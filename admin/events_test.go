@@ -246,6 +246,34 @@ func TestEventsTerminalEscapes(t *testing.T) {
 		"slug [U+001B][31mred[U+001B][0m[U+000D][U+000A]FAKE LINE [U+202E]evil")
 }
 
+// --json escapes the C1 control characters as it does the C0 ones: U+009B
+// is a terminal's CSI, as ESC [ is. The JSON still reads back as the value.
+func TestEventsJSONEscapesControlCharacters(t *testing.T) {
+	reason := "slug \u009b31mred\u009b0m \u0085next \x1b[2J \u0080\u009f é"
+	store := openJournal(t, event{provider: "stripe", deliveryID: "evt_\u009d0;owned\u009c", email: "a\u009bb@example.com",
+		outcome: "rejected", reason: reason})
+	out, err := runEvents(t, store, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r >= 0x7f && r <= 0x9f }) {
+		t.Errorf("raw control characters in the output:\n%q", out)
+	}
+	contains(t, "the output", out, `\u009b31mred`, `\u0085next`, `\u001b[2J`, `\u0080\u009f é`)
+	var got struct {
+		Events []struct {
+			Reason, Email string
+			DeliveryID    string `json:"delivery_id"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Events) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if e := got.Events[0]; e.Reason != reason || e.Email != "a\u009bb@example.com" || e.DeliveryID != "evt_\u009d0;owned\u009c" {
+		t.Errorf("read back %+v, want the values journaled", e)
+	}
+}
+
 func TestEventsJournalError(t *testing.T) {
 	_, err := runEvents(t, failing{})
 	if !errors.Is(err, errBoom) {

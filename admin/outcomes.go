@@ -7,8 +7,10 @@ type legendRow struct {
 	Name    outcome.Word
 	Badge   string // the CSS class that colours it: ok, info, warn, bad, muted
 	Meaning string // what happened, and what to do about it
-	// Retry: whether the page offers a retry. Only where a retry can change
-	// the answer: after a configuration fix, or to try Reditus again now.
+	// Retry: whether the event may be retried, by the page's button or the
+	// retry API. Only where a retry can change the answer: after a
+	// configuration fix, or to try Reditus again now. Never where it would
+	// send again what Reditus has (a payment, a refund, a churn).
 	Retry bool
 }
 
@@ -35,6 +37,18 @@ func outcomeOf(name outcome.Word) legendRow {
 		}
 	}
 	return legendRow{Name: name, Badge: "muted", Retry: true}
+}
+
+// retryableNames are the outcomes a retry is for, as the retry API's refusal
+// lists them.
+func retryableNames() []string {
+	var names []string
+	for _, o := range legend {
+		if o.Retry {
+			names = append(names, string(o.Name))
+		}
+	}
+	return names
 }
 
 func outcomeNames() []string {

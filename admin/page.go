@@ -175,6 +175,8 @@ func (s *server) flash(r *http.Request, v url.Values) *flash {
 		return &flash{Box: "info", Text: event + " is of a type the bridge does not handle, and it kept no body for it: there is nothing to retry."}
 	case "error":
 		return &flash{Box: "bad", Text: "The retry of " + strings.ToLower(event[:1]) + event[1:] + " failed; the bridge's log says why."}
+	case "refused":
+		return &flash{Box: "warn", Text: event + " was not retried: its outcome is one a retry cannot change (the legend says which are retried)."}
 	}
 	if id <= 0 {
 		return nil

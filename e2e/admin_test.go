@@ -20,6 +20,7 @@ import (
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/testenv"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -387,7 +388,8 @@ func TestAdminRetryRefusesCrossSiteRequests(t *testing.T) {
 	if a := p.deliver(t, signup("csrf")); a.String() != "200 rejected" {
 		t.Fatalf("setup: %s, want 200 rejected", a)
 	}
-	red.set(up)
+	// Reditus keeps rejecting it, so that it stays an event a retry is for,
+	// retry after retry.
 	calls := red.Calls(reditus.CallTrack)
 	host := strings.TrimPrefix(p.base, "http://")
 
@@ -454,11 +456,11 @@ func TestAdminRetryRefusesCrossSiteRequests(t *testing.T) {
 			t.Errorf("%s: redirected to %q, want the page", tc.name, loc)
 		}
 	}
-	if e := p.event(t, "msg_csrf"); e.Outcome != "duplicate" && e.Outcome != "forwarded" {
-		t.Errorf("after the retries the event is %s, want forwarded or duplicate", e.Outcome)
+	if e := p.event(t, "msg_csrf"); e.Outcome != "rejected" || e.Attempts != 4 {
+		t.Errorf("after the retries the event is %s with %d attempts, want rejected with 4", e.Outcome, e.Attempts)
 	}
-	if got := red.created("csrf@example.com"); got != 3 {
-		t.Errorf("Reditus created %d conversions, want 3: one per accepted retry", got)
+	if got := red.Calls(reditus.CallTrack) - calls; got != 3 {
+		t.Errorf("Reditus got %d calls, want 3: one per accepted retry", got)
 	}
 }
 
@@ -526,6 +528,47 @@ func TestAdminSearchOnPostgresForTextItCannotHoldIsA400(t *testing.T) {
 	if p.logged("admin: list the journal") {
 		t.Error("a search logged an error")
 	}
+}
+
+// The retry API runs again only what a retry can change, as the page's
+// button does: a forwarded payment is not sent again (a second commission,
+// were its key ever to differ), nor a refund or churn; it is answered 409
+// saying why, and Reditus hears nothing. A parameter the API does not know
+// is a 400. A skipped event, once its cause is fixed, is retried.
+func TestAdminRetriesOnlyWhatARetryCanChange(t *testing.T) {
+	red := newReditus(t)
+	const secret = "e2e-lemonsqueezy-signing-secret"
+	p := start(t, liveEnv(red, "LEMONSQUEEZY_WEBHOOK_SECRET="+secret)...)
+	if a := p.post(t, "lemonsqueezy", secret, "", webhooktest.Fixture(t, "lemonsqueezy/order_created.json")); a.String() != "200 forwarded" {
+		t.Fatalf("the order: %s, want 200 forwarded", a)
+	}
+	if a := p.post(t, "lemonsqueezy", secret, "", webhooktest.Fixture(t, "lemonsqueezy/order_refunded.json")); a.String() != "200 forwarded" {
+		t.Fatalf("its refund: %s, want 200 forwarded", a)
+	}
+	if a := p.deliver(t, delivery{"generic", "msg_noslug", "noslug@example.com", []byte(`{"email":"noslug@example.com"}`)}); a.String() != "200 skipped" {
+		t.Fatalf("a signup without referral data: %s, want 200 skipped", a)
+	}
+	origin := asAdmin(adminToken, "Origin", p.base)
+	calls := red.Requests()
+	for _, e := range p.events(t, "outcome=forwarded") {
+		status, _, body := p.send(t, http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry", e.ID), origin, nil)
+		if status != http.StatusConflict || !strings.Contains(string(body), "is forwarded, which a retry cannot change") {
+			t.Errorf("retry of the forwarded %s: %d %s, want 409 saying why", e.EventType, status, body)
+		}
+	}
+	if n := red.Requests() - calls; n != 0 || len(red.Payments()) != 1 || len(red.Refunds()) != 1 {
+		t.Errorf("the refused retries made %d Reditus requests (%d payments, %d refunds in all), want none (1 and 1)", n, len(red.Payments()), len(red.Refunds()))
+	}
+	skipped := p.event(t, "msg_noslug")
+	for _, q := range []string{"?force=1", "?outcome=skipped&dry_run=false"} {
+		if status, _, body := p.send(t, http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry%s", skipped.ID, q), origin, nil); status != http.StatusBadRequest || !strings.Contains(string(body), "unknown parameter") {
+			t.Errorf("retry%s: %d %s, want 400 naming the unknown parameter", q, status, body)
+		}
+	}
+	if status, _, body := p.send(t, http.MethodPost, fmt.Sprintf("/admin/api/events/%d/retry", skipped.ID), origin, nil); status != http.StatusOK || !strings.Contains(string(body), `"outcome":"skipped"`) {
+		t.Errorf("retry of the skipped event: %d %s, want 200, skipped again", status, body)
+	}
+	p.stop(t)
 }
 
 // /admin's overview, one event's page and erasure, against the running

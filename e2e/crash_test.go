@@ -129,6 +129,66 @@ func TestADeliveryCutByAKillIsDeliveredOnceAfterARestart(t *testing.T) {
 	}
 }
 
+// A restart in dry run leaves the queue alone: 10 signups answered 202
+// queued while Reditus is down wait, still queued, through a DRY_RUN=true
+// run that lasts past its first poll (their senders were told 202 and will
+// not re-send them), and a re-sent one is answered from its record. Back
+// live, each reaches Reditus once.
+func TestADryRunRestartLeavesTheQueueForALiveStart(t *testing.T) {
+	red := newReditus(t, fakereditus.Conflicts())
+	red.set(down)
+	dir := t.TempDir()
+	ds := signups("dry", 10)
+	live := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	deliverAll(t, ds, func(int) *bridge { return live }, "202 queued")
+	live.stop(t)
+	calls := red.Requests()
+
+	red.set(up)
+	dry := start(t, liveEnv(red, "DATA_DIR="+dir, "DRY_RUN=true")...)
+	// Past the first retry (journal.FirstRetry) and a poll (2 s) after it:
+	// a worker would have taken every one by now.
+	time.Sleep(journal.FirstRetry + 3*time.Second)
+	expect(t, dry, ds[0], "202 queued") // a re-send, answered from its record
+	if got := dry.events(t, "limit=1000"); len(got) != len(ds) || countOutcome(got, "queued") != len(ds) {
+		t.Errorf("after the dry run's first polls the journal holds %v, want %d queued", got, len(ds))
+	}
+	// check says how many wait, and that a dry run delivers none of them.
+	if stdout, stderr, code := runCommand(t, dry.env, "check"); code != 0 ||
+		!strings.Contains(stdout, "queue:     10 events wait (10 queued, 0 pending): in dry run nothing delivers them; they wait for a live start") {
+		t.Errorf("check: exit %d, want it to say 10 events wait for a live start:\n%s%s", code, stdout, stderr)
+	}
+	dry.stop(t)
+	if n := red.Requests() - calls; n != 0 {
+		t.Errorf("Reditus got %d requests during the dry run, want 0", n)
+	}
+	var worker any
+	for _, line := range dry.lines() {
+		if line["msg"] == "listening" {
+			worker = line["worker"]
+		}
+	}
+	if w, _ := worker.(string); !strings.Contains(w, "off") || !strings.Contains(w, "dry run") {
+		t.Errorf("the dry run's listening line says worker %v, want it off for the dry run", worker)
+	}
+
+	again := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	waitFor(t, 30*time.Second, "the queue delivered after the live start", func() bool { return len(red.Created()) >= len(ds) })
+	again.stop(t)
+	red.createdOnce(t, ds)
+}
+
+// countOutcome counts the events of evs that ended o.
+func countOutcome(evs []adminEvent, o string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
 // signups are n referred signups to the generic endpoint, prefix0 on.
 func signups(prefix string, n int) []delivery {
 	var ds []delivery

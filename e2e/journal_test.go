@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,6 +461,79 @@ func TestADeletedJournalFileAnswersRetryNotQueued(t *testing.T) {
 		t.Errorf("Reditus created usr_q %d times, want 1", n)
 	}
 	p.stop(t)
+}
+
+// Another process holds bridge.db's write lock (a second instance on the
+// volume, a backup tool): every webhook is answered within the journal's
+// bound (2 s) and a second, not after SQLite's busy timeout (10 s), by
+// which time senders give up. Forwarded as without a journal while Reditus
+// is up, 503 while it is down, and never 202: nothing was committed. Once
+// the lock is gone, the claims that landed late are pending records, which
+// the worker delivers when their lease ends: each conversion is in Reditus
+// once.
+func TestAWriteLockHeldElsewhereHoldsNoWebhookPastTheBound(t *testing.T) {
+	red := newReditus(t, fakereditus.Conflicts())
+	dir := t.TempDir()
+	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
+	expect(t, p, signup("before"), "200 forwarded")
+	db := journalDB(t, dir)
+	lock, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	whileUp, whileDown := signups("lockup", 5), signups("lockdown", 5)
+	var mu sync.Mutex
+	var slowest time.Duration
+	answer := func(ds []delivery, want string) {
+		var wg sync.WaitGroup
+		for _, d := range ds {
+			wg.Go(func() {
+				start := time.Now()
+				got := p.deliver(t, d)
+				took := time.Since(start)
+				if got.String() != want || took > 3500*time.Millisecond {
+					t.Errorf("%s: %s after %v, want %s within about 3 s", d.id, got, took.Round(time.Millisecond), want)
+				}
+				mu.Lock()
+				slowest = max(slowest, took)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	answer(whileUp, "200 forwarded")
+	red.set(down)
+	answer(whileDown, "503 retry")
+	t.Logf("behind another process's write lock, the slowest of %d webhooks was answered in %v", len(whileUp)+len(whileDown), slowest.Round(time.Millisecond))
+	red.set(up)
+	if _, err := lock.ExecContext(t.Context(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	lock.Close()
+
+	// The claims that landed after their webhook went on without them: the
+	// lease of each ends now rather than in a minute. The senders told 503
+	// send again, and are answered 2xx.
+	time.Sleep(time.Second)
+	if _, err := db.Exec(`UPDATE journal SET next_attempt_at = ? WHERE outcome = 'pending'`, time.Now().Add(-time.Second).UTC().Format(sqliteTime)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range whileDown {
+		if got := p.deliver(t, d); got.Status/100 != 2 {
+			t.Errorf("%s sent again: %s, want 2xx", d.id, got)
+		}
+	}
+	all := append(whileUp, whileDown...)
+	waitFor(t, 20*time.Second, "every conversion in Reditus", func() bool { return len(red.Created()) >= len(all)+1 })
+	waitFor(t, 20*time.Second, "no record left pending", func() bool {
+		var n int
+		return db.QueryRow(`SELECT COUNT(*) FROM journal WHERE outcome IN ('pending', 'queued')`).Scan(&n) == nil && n == 0
+	})
+	p.stop(t)
+	red.createdOnce(t, append(all, signup("before")))
 }
 
 // The journal's file overwritten with garbage while the bridge runs: no

@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -79,5 +83,123 @@ func TestMoneyEventsReachReditusAfterTheirConversion(t *testing.T) {
 	}
 	if n := red.Calls(reditus.CallTrack); n != 7 {
 		t.Errorf("%d tracking calls, want 7 (one with each event that converts: 2 Lemon Squeezy, 1 Polar, 2 Paddle, 2 Chargebee)", n)
+	}
+}
+
+// Money events the bridge refuses as invalid_payload (an amount as a float,
+// as a string, negative, over int64) are journaled with the reason, so that
+// /admin shows them, not only the log; a re-send gets the same answer, and
+// Reditus hears nothing of them.
+func TestRefusedMoneyEventsAreJournaledWithTheirReason(t *testing.T) {
+	red := newReditus(t)
+	const secret = "e2e-lemonsqueezy-signing-secret"
+	p := start(t, liveEnv(red, "LEMONSQUEEZY_WEBHOOK_SECRET="+secret)...)
+	order := webhooktest.Fixture(t, "lemonsqueezy/order_created.json")
+	for i, total := range []string{`11.99`, `"1199"`, `-1199`, `9223372036854775808`} {
+		body := bytes.Replace(order, []byte(`"total": 1199`), []byte(`"total": `+total), 1)
+		body = bytes.Replace(body, []byte(`"webhook_id": "7f4c2a9e-3b1d-4e8f-9a6c-5d2e1f0b8c47"`), []byte(fmt.Sprintf(`"webhook_id": "bad-total-%d"`, i)), 1)
+		first := p.post(t, "lemonsqueezy", secret, "", body)
+		again := p.post(t, "lemonsqueezy", secret, "", body)
+		if first.String() != "400 invalid_payload" || again != first {
+			t.Errorf("total %s: answered %s (%q), then %s (%q); want 400 invalid_payload twice, alike", total, first, first.Reason, again, again.Reason)
+		}
+	}
+	evs := p.events(t, "outcome=invalid_payload")
+	if len(evs) != 4 {
+		t.Fatalf("/admin lists %d invalid_payload events, want 4: %+v", len(evs), evs)
+	}
+	for _, e := range evs {
+		if e.Provider != "lemonsqueezy" || !strings.Contains(e.Reason, "invalid payload: ") || e.Attempts != 0 {
+			t.Errorf("%+v: want a lemonsqueezy event with the refusal's reason, and no attempt", e)
+		}
+	}
+	p.stop(t)
+	if n := red.Requests(); n != 0 {
+		t.Errorf("Reditus got %d requests, want none", n)
+	}
+}
+
+// A customer's money events reach Reditus in the order they happened, when
+// an outage queued the first of them. A full refund that arrives once
+// Reditus is back, while its payment is still queued, waits behind it
+// (202, not "200 skipped" on Reditus's 404 with the payment delivered a
+// moment later, keeping its commission); so does a payment whose customer
+// Reditus knows only by uid (Polar's external_id) while that uid's
+// conversion is queued. After recovery Reditus gets each payment, then its
+// refund, each once. Every event's record carries the customer's email.
+func TestMoneyEventsReachReditusInTheOrderTheyHappened(t *testing.T) {
+	red := newReditus(t, fakereditus.Conflicts(), fakereditus.NeedsReferral())
+	secrets := map[string]string{
+		"lemonsqueezy": "e2e-lemonsqueezy-signing-secret",
+		"polar":        "whsec_ZTJlLXBvbGFyLWtleS1vZi0zMi1ieXRlcy0wMDA=",
+		"chargebee":    "chargebee:e2e-chargebee-password",
+	}
+	env := []string{}
+	for name, secret := range secrets {
+		env = append(env, strings.ToUpper(name)+"_WEBHOOK_SECRET="+secret)
+	}
+	p := start(t, liveEnv(red, env...)...)
+	post := func(provider, id string, body []byte, want string) {
+		t.Helper()
+		secret, ok := secrets[provider]
+		if !ok {
+			secret = liveSecrets[provider]
+		}
+		if got := p.post(t, provider, secret, id, body); got.String() != want {
+			t.Errorf("%s %s: %s (%s), want %s", provider, id, got, got.Reason, want)
+		}
+	}
+	fixture := func(name string, replace ...string) []byte {
+		b := webhooktest.Fixture(t, name)
+		for i := 0; i+1 < len(replace); i += 2 {
+			if !bytes.Contains(b, []byte(replace[i])) {
+				t.Fatalf("%s holds no %s", name, replace[i])
+			}
+			b = bytes.Replace(b, []byte(replace[i]), []byte(replace[i+1]), 1)
+		}
+		return b
+	}
+	const polarOrder = `"id": "0c2e4a6b-8d1f-4b3c-a5e7-9f1b3d5a7c28"`
+
+	red.set(down)
+	post("lemonsqueezy", "", fixture("lemonsqueezy/order_created.json"), "202 queued")
+	post("chargebee", "", fixture("chargebee/customer_created.json"), "202 queued")
+	post("chargebee", "", fixture("chargebee/payment_succeeded.json"), "202 queued")
+	post("generic", "msg_polar_signup", []byte(`{"uid":"usr_polar","affiliate_slug":"john"}`), "202 queued")
+	red.set(up)
+	post("lemonsqueezy", "", fixture("lemonsqueezy/order_refunded.json"), "202 queued")
+	post("chargebee", "", fixture("chargebee/payment_refunded.json"), "202 queued")
+	// Polar's customer shares nothing with the others but the uid the
+	// signup sent.
+	const polarEmail = `"email": "polar.payer@example.com"`
+	post("polar", "msg_polar_paid", fixture("polar/order_paid_no_referral.json",
+		`"external_id": null`, `"external_id": "usr_polar"`, `"email": "john.doe@example.com"`, polarEmail), "202 queued")
+	post("polar", "msg_polar_refunded", fixture("polar/order_refunded.json", `"id": "b3f7d1a9-5c2e-4a8b-9e6d-0f2c4a6e8b15"`, polarOrder,
+		`"external_id": "usr_1337"`, `"external_id": "usr_polar"`, `"email": "john.doe@example.com"`, polarEmail), "202 queued")
+	if n := len(red.Refunds()) + len(red.Payments()); n != 0 {
+		t.Fatalf("Reditus got %d payments and refunds before the events ahead of them, want none", n)
+	}
+
+	waitFor(t, 30*time.Second, "every refund in Reditus", func() bool { return len(red.Refunded()) == 3 })
+	waitFor(t, 10*time.Second, "every delivery recorded", func() bool {
+		return len(p.events(t, "outcome=pending"))+len(p.events(t, "outcome=queued")) == 0
+	})
+	evs := p.events(t, "limit=1000")
+	p.stop(t)
+	var paid []string
+	for _, pay := range red.Paid() {
+		paid = append(paid, pay.IdempotencyKey)
+	}
+	slices.Sort(paid)
+	want := []string{"chargebee:transaction:txn_AzZTZhUtcR93j9Rv", "lemonsqueezy:order:2384851", "polar:order:0c2e4a6b-8d1f-4b3c-a5e7-9f1b3d5a7c28"}
+	if !slices.Equal(paid, want) || len(red.Refunds()) != 3 {
+		t.Errorf("Reditus holds the payments %v and got %d refunds; want %v, and each refund once, after its payment", paid, len(red.Refunds()), want)
+	}
+	for _, e := range evs {
+		// Lemon Squeezy's customer and Chargebee's have one email: the
+		// second conversion of it is Reditus's 409.
+		if (e.Outcome != "forwarded" && e.Outcome != "duplicate") || (e.Email == "" && e.Provider != "generic") {
+			t.Errorf("%s %s %s: %s, email %q; want forwarded, with the customer's email", e.Provider, e.EventType, e.DeliveryID, e.Outcome, e.Email)
+		}
 	}
 }

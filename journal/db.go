@@ -96,7 +96,7 @@ var errReadOnly = errors.New("the journal was opened read-only")
 // body out, and say only whether there is one: a page of results must not
 // carry megabytes of payloads.
 const (
-	baseColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, affiliate_slug, advocate_slug`
+	baseColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, affiliate_slug, advocate_slug, uid, payment_key`
 	columns     = baseColumns + `, body`
 	listColumns = baseColumns + `, length(body) > 0`
 )
@@ -108,7 +108,7 @@ func scanRecord(row rowScanner, withBody bool) (Record, error) {
 	dest := []any{&r.ID, &r.Provider, &r.DeliveryID, &r.EventType,
 		timeScanner{&r.ReceivedAt}, timeScanner{&r.UpdatedAt}, &r.Outcome, &r.Reason,
 		&r.Attempts, &r.Retries, &r.ReferralID, &r.Email, timeScanner{&r.NextAttemptAt},
-		&r.AffiliateSlug, &r.AdvocateSlug}
+		&r.AffiliateSlug, &r.AdvocateSlug, &r.UID, &r.PaymentKey}
 	if withBody {
 		dest = append(dest, &r.Body)
 	} else {
@@ -173,8 +173,8 @@ func (db *DB) t(t time.Time) any {
 const (
 	beginInsert = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
-			outcome, reason, referral_id, email, email_key, body, next_attempt_at)
-		SELECT ?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, {blob}, {?}
+			outcome, reason, referral_id, email, email_key, body, next_attempt_at, uid, payment_key)
+		SELECT ?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, {blob}, {?}, ?, ?
 		WHERE NOT EXISTS (SELECT 1 FROM journal_tombstone WHERE delivery_id = ? AND provider = ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING
 		RETURNING id, received_at, updated_at, next_attempt_at`
@@ -197,6 +197,8 @@ const (
 		email = COALESCE(NULLIF(?, ''), email),
 		email_key = COALESCE(NULLIF(?, ''), email_key),
 		event_type = COALESCE(NULLIF(?, ''), event_type),
+		uid = COALESCE(NULLIF(?, ''), uid),
+		payment_key = COALESCE(NULLIF(?, ''), payment_key),
 		attempts = attempts + ?, next_attempt_at = {?}, updated_at = {?},
 		found = CASE WHEN ? = '' THEN found ELSE ? END,
 		sent = CASE WHEN ? = '' THEN sent ELSE ? END,
@@ -319,6 +321,7 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 		Provider: r.Provider, DeliveryID: r.DeliveryID, EventType: r.EventType,
 		ReceivedAt: utc(r.ReceivedAt), UpdatedAt: now, Outcome: Pending, Reason: r.Reason,
 		ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, HasBody: len(r.Body) > 0, NextAttemptAt: utc(now.Add(lease)),
+		UID: r.UID, PaymentKey: r.PaymentKey,
 	}
 	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
 	if !db.ownClock {
@@ -326,7 +329,7 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 	}
 	err := q.QueryRow(ctx, beginInsert, db.args(
 		r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)), r.UID, r.PaymentKey,
 		r.DeliveryID, r.Provider)...).Scan(dest...)
 	if err == nil {
 		return rec, true, nil
@@ -387,7 +390,7 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 	}
 	found, sent, detailed := detailText(f)
 	query, args := finishQuery, db.args(f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
-		f.EventType, f.Attempts, at(next), at(now), detailed, found, detailed, sent,
+		f.EventType, f.UID, f.PaymentKey, f.Attempts, at(next), at(now), detailed, found, detailed, sent,
 		detailed, f.AffiliateSlug, detailed, f.AdvocateSlug, id)
 	if !f.Lease.IsZero() {
 		query, args = finishFenced, append(args, db.t(f.Lease))
@@ -504,6 +507,44 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 		return Record{}, fmt.Errorf("journal: retake %d: %w", id, db.checked(err))
 	}
 	return rec, nil
+}
+
+// Ahead returns the earliest record before r (received earlier: a smaller
+// id) that is still queued or pending, and is about r's customer (the same
+// UID, or Email in any case) or r's payment (the same PaymentKey); found is
+// false when there is none. Empty values match nothing. A payment, refund or
+// churn waits behind it, so that Reditus gets a customer's events in the
+// order they happened: a refund never before its payment, a payment never
+// before the conversion that makes the customer known.
+func (db *DB) Ahead(ctx context.Context, r Record) (rec Record, found bool, err error) {
+	rec, err = scanRecord(db.read.QueryRow(ctx, `
+		SELECT `+listColumns+` FROM journal
+		WHERE outcome IN ('queued', 'pending') AND id < ?
+			AND ((uid = ? AND uid <> '') OR (email_key = ? AND email_key <> '') OR (payment_key = ? AND payment_key <> ''))
+		ORDER BY id LIMIT 1`,
+		r.ID, r.UID, emailKey(r.Email), r.PaymentKey), false)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Record{}, false, nil
+	case err != nil:
+		return Record{}, false, fmt.Errorf("journal: ahead of %d: %w", r.ID, err)
+	}
+	return rec, true, nil
+}
+
+// Waiting counts the records that wait to reach Reditus: queued (due now or
+// later) and pending (being delivered, or left by a holder that crashed,
+// until its lease ends). check prints them; a dry run leaves them for a
+// live start.
+func (db *DB) Waiting(ctx context.Context) (queued, pending int, err error) {
+	err = db.read.QueryRow(ctx, `
+		SELECT COALESCE(SUM(CASE WHEN outcome = 'queued' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END), 0)
+		FROM journal WHERE outcome IN ('queued', 'pending')`).Scan(&queued, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("journal: waiting: %w", err)
+	}
+	return queued, pending, nil
 }
 
 // Get returns one record with its detail (what was found and sent, and its

@@ -65,6 +65,11 @@ type Record struct {
 	Retries    int    // times Due has handed it out; the Worker's attempt for NextAttempt
 	ReferralID string // what Reditus answered, when it created the conversion
 	Email      string // full, for search; never logged
+	// UID is the customer's id as the event names it, and PaymentKey the
+	// idempotency key of the payment it pays or refunds; "" where it has
+	// none. Ahead reads them.
+	UID        string
+	PaymentKey string
 	Body       []byte // the raw verified body, for retry and replay
 	// HasBody says a body was kept: List leaves Body out. An event the
 	// bridge can never need to retry (a type it does not handle) is
@@ -88,10 +93,13 @@ type Record struct {
 type Finish struct {
 	Outcome outcome.Word
 	Reason  string
-	// ReferralID, Email and EventType replace the record's when not empty.
+	// ReferralID, Email, EventType, UID and PaymentKey replace the record's
+	// when not empty.
 	ReferralID string
 	Email      string
 	EventType  string
+	UID        string
+	PaymentKey string
 	// Attempts is how many calls to Reditus this work made; it is added to
 	// the record's.
 	Attempts int

@@ -137,6 +137,7 @@ func ids(recs []journal.Record) []string {
 func testStore(t *testing.T, b backend) {
 	ctx := context.Background()
 	testSummary(t, b) // doctor's reads: summary_test.go
+	testOrder(t, b)   // a customer's events in order: order_test.go
 
 	t.Run("Begin records a new delivery as pending, claimed by its caller", func(t *testing.T) {
 		clk := newClock()

@@ -3,10 +3,15 @@ package journal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/redact"
 )
 
 // The retry schedule: the first retry within seconds, since most Reditus
@@ -169,8 +174,12 @@ func (w *Worker) defaults() {
 	}
 }
 
-// poll takes up to limit due records, delivers them concurrently, and
-// returns once each is finished.
+// poll takes up to limit due records, delivers them, and returns once each
+// is finished. The records of one customer or one payment (chains) are
+// delivered in order, oldest first, each finished before the next begins:
+// the pipeline holds a refund behind its payment while that one is pending,
+// so delivered together the refund would wait a whole backoff; in order it
+// finds the payment done and goes at once. Chains go concurrently.
 func (w *Worker) poll(ctx context.Context, limit int) (int, error) {
 	recs, err := w.Store.Due(ctx, w.Now(), w.Lease, limit)
 	if err != nil {
@@ -179,19 +188,81 @@ func (w *Worker) poll(ctx context.Context, limit int) (int, error) {
 	// Shutdown must not cut a delivery short: one that reached Reditus but
 	// was not recorded would be sent again after a restart.
 	work := context.WithoutCancel(ctx)
+	started := time.Now()
 	var wg sync.WaitGroup
-	for _, r := range recs {
-		wg.Go(func() { w.deliver(work, r) })
+	for _, chain := range chains(recs) {
+		wg.Go(func() {
+			for i, r := range chain {
+				// A record whose lease is half gone before its turn is put
+				// back, due at once, for the next poll to take with a lease
+				// of its own: delivered late, its lease could end mid-way,
+				// and another instance take it too. The first always goes.
+				if i > 0 && time.Since(started) > w.Lease/2 {
+					w.putBack(work, r)
+					continue
+				}
+				w.deliver(work, r)
+			}
+		})
 	}
 	wg.Wait()
 	return len(recs), nil
 }
 
+// chains splits recs, oldest first, into the records that must go in order:
+// those that share a customer (a uid or an email) or a payment, directly or
+// through another record of the batch. Each chain keeps recs' order.
+func chains(recs []Record) [][]Record {
+	root := make([]int, len(recs)) // union-find over recs' indexes
+	for i := range root {
+		root[i] = i
+	}
+	find := func(i int) int {
+		for root[i] != i {
+			root[i], i = root[root[i]], root[root[i]]
+		}
+		return i
+	}
+	first := map[string]int{} // a key's first record
+	for i, r := range recs {
+		for _, k := range []string{"uid " + r.UID, "email " + emailKey(r.Email), "payment " + r.PaymentKey} {
+			if strings.HasSuffix(k, " ") {
+				continue // no value: shared with nobody
+			}
+			if j, ok := first[k]; ok {
+				root[find(i)] = find(j)
+			} else {
+				first[k] = i
+			}
+		}
+	}
+	var out [][]Record
+	at := map[int]int{} // a chain's root: its index in out
+	for i, r := range recs {
+		c, ok := at[find(i)]
+		if !ok {
+			c = len(out)
+			at[find(i)] = c
+			out = append(out, nil)
+		}
+		out[c] = append(out[c], r)
+	}
+	return out
+}
+
+// putBack gives r back untouched, due at once, under the lease Due gave it.
+func (w *Worker) putBack(ctx context.Context, r Record) {
+	fctx, cancel := context.WithTimeout(ctx, w.Lease)
+	defer cancel()
+	if err := w.Store.Finish(fctx, r.ID, Finish{Outcome: Queued, Reason: r.Reason, Lease: r.NextAttemptAt}); err != nil {
+		// Its lease runs out, and Due hands it out again.
+		w.Log.Error("journal: cannot put an event back in the queue", "journal_id", r.ID, "err", err)
+	}
+}
+
 func (w *Worker) deliver(ctx context.Context, r Record) {
-	dctx, cancel := context.WithTimeout(ctx, w.Lease)
-	f := w.Deliver(dctx, r)
-	cancel()
 	log := w.Log.With("journal_id", r.ID, "provider", r.Provider, "event_id", r.DeliveryID, "event_type", r.EventType)
+	f := w.attempt(ctx, r, log)
 	if f.Outcome == "" || f.Outcome == Pending {
 		log.Error("journal: delivery ended without an outcome; queued again", "outcome", f.Outcome)
 		f = Finish{Outcome: Queued, Reason: "the delivery ended without an outcome", Attempts: f.Attempts}
@@ -204,7 +275,7 @@ func (w *Worker) deliver(ctx context.Context, r Record) {
 			switch {
 			case w.Pace != nil && !f.NextAttemptAt.IsZero():
 				next = f.NextAttemptAt // when the pace lets calls through
-			case f.NextAttemptAt.After(next): // the pipeline knows better, e.g. Retry-After
+			case f.NextAttemptAt.After(next): // the pipeline knows better, e.g. Retry-After, or the event it waits behind
 				next = f.NextAttemptAt
 			}
 			// The last attempt is made at the deadline, not up to a
@@ -227,6 +298,24 @@ func (w *Worker) deliver(ctx context.Context, r Record) {
 		// answers a repeated conversion with 409, which counts as success.
 		log.Error("journal: cannot record a delivery's outcome", "outcome", f.Outcome, "err", err)
 	}
+}
+
+// attempt runs Deliver on r within its lease. A panic in it (a mapping's
+// bug on one body, say) is a failed attempt of r: r is queued again with its
+// backoff, and RETRY_FOR still ends it. Unrecovered, it would kill the
+// process, and the restart's first poll would take the same record and die
+// again. What the panic says may quote the body, so its emails are masked.
+func (w *Worker) attempt(ctx context.Context, r Record, log *slog.Logger) (f Finish) {
+	dctx, cancel := context.WithTimeout(ctx, w.Lease)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			what := redact.Emails(fmt.Sprint(v))
+			log.Error("journal: a delivery panicked; queued again", "panic", what, "stack", string(debug.Stack()))
+			f = Finish{Outcome: Queued, Reason: "the delivery failed: the bridge panicked (" + what + "); its log has the stack", Attempts: 1}
+		}
+	}()
+	return w.Deliver(dctx, r)
 }
 
 func minTime(a, b time.Time) time.Time {

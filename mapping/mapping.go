@@ -76,6 +76,35 @@ func (ev Event) Email() string {
 	return ev.who.Email
 }
 
+// UID is the customer's uid wherever the event has it, like Email: for the
+// journal, which keeps a customer's money events in order.
+func (ev Event) UID() string {
+	switch {
+	case ev.Conversion.UID != "":
+		return ev.Conversion.UID
+	case ev.Payment != nil:
+		return ev.Payment.ReferralUID
+	case ev.Churn != nil:
+		return ev.Churn.ReferralUID
+	}
+	return ev.who.UID
+}
+
+// PaymentKey is the idempotency key of the payment the event pays or
+// refunds, "" for none: a refund must not reach Reditus before its payment.
+func (ev Event) PaymentKey() string {
+	switch {
+	case ev.Payment != nil:
+		return ev.Payment.IdempotencyKey
+	case ev.Refund != nil:
+		return ev.Refund.PaymentID
+	}
+	return ""
+}
+
+// Money reports whether the event sends a payment, refund or churn.
+func (ev Event) Money() bool { return ev.Payment != nil || ev.Refund != nil || ev.Churn != nil }
+
 // WithMoney adds a payment, refund or churn (set exactly one) to the event.
 // An event that was skipped for want of referral data still reports it:
 // the customer may have been referred by an earlier conversion (a signup),

@@ -166,8 +166,12 @@ func Subscription(id, interval string, count int) func(*reditus.Payment) {
 	}
 }
 
-// Refund makes ev report the refund of the payment that paymentKey named.
-func Refund(ev Event, paymentKey string) Event {
+// Refund makes ev report the refund of the payment that paymentKey named,
+// to who: Reditus needs only the key, but the journal keeps the customer, so
+// that an operator finds the refund by email, and the bridge holds it behind
+// the customer's payment while that one waits to reach Reditus.
+func Refund(ev Event, who Who, paymentKey string) Event {
+	ev.who.UID, ev.who.Email = referral(who)
 	return ev.WithMoney(nil, &reditus.Refund{PaymentID: paymentKey}, nil)
 }
 

@@ -155,9 +155,13 @@ func TestChurnAndRefund(t *testing.T) {
 	if ev.Churn != nil || ev.Skip != "no email or customer id to churn: looked at the subscription's customer" {
 		t.Errorf("churn of nobody: %+v", ev)
 	}
-	ev = Refund(Event{Type: "refunded"}, "p:order:1")
+	ev = Refund(Event{Type: "refunded"}, Who{Email: " ada@example.com ", UID: "cus_1"}, "p:order:1")
 	if ev.Refund == nil || ev.Refund.PaymentID != "p:order:1" || ev.Payment != nil || ev.Churn != nil {
 		t.Errorf("refund %+v", ev)
+	}
+	// Reditus needs only the key; the journal keeps whom it refunds.
+	if ev.Email() != "ada@example.com" || ev.UID() != "cus_1" || ev.PaymentKey() != "p:order:1" {
+		t.Errorf("refund of %q %q, key %q; want ada@example.com, cus_1, p:order:1", ev.Email(), ev.UID(), ev.PaymentKey())
 	}
 	ev = PartialRefund(Event{Type: "refunded"}, 100, 1199, "refunded_amount of total")
 	if ev.Refund != nil || !strings.Contains(ev.Skip, "partial refund (100 of 1199, refunded_amount of total)") {

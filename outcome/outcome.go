@@ -31,6 +31,7 @@ const (
 	Unavailable                      // Reditus or Stripe is down, slow or rate limiting
 	Queued                           // the journal holds it for the worker to deliver
 	Disabled                         // the provider has no secret
+	Held                             // the journal holds it for the worker, Reditus not tried: behind an earlier event of its customer, or for a live start
 )
 
 var names = map[Code]string{
@@ -49,6 +50,7 @@ var names = map[Code]string{
 	Unavailable:      "retryable",
 	Queued:           "queued",
 	Disabled:         "disabled",
+	Held:             "held",
 }
 
 // String names the code in error messages: "reditus: rejected (HTTP 400)".

@@ -47,9 +47,9 @@ var table = map[outcome.Code]row{
 	// its retry comes back later or reaches another machine.
 	outcome.Busy: {http.StatusServiceUnavailable, outcome.WordRetry, slog.LevelWarn, ""},
 	// Signed, so really from the provider, but unreadable: the same bytes
-	// would fail again, and a 4xx gets a person to look. A webhook's is not
-	// journaled (it has no id to keep it by); a journaled body that no
-	// longer maps, on a retry, is recorded so.
+	// would fail again, and a 4xx gets a person to look. It is journaled
+	// with its reason (under its body's digest when it has no delivery id),
+	// so that /admin shows it, and a re-send gets the same answer.
 	outcome.InvalidPayload: {http.StatusBadRequest, outcome.WordInvalidPayload, slog.LevelWarn, outcome.WordInvalidPayload},
 	// Not a conversion (another event type, test mode, no referral data):
 	// a retry would be skipped again.
@@ -85,6 +85,14 @@ var table = map[outcome.Code]row{
 	outcome.Queued: {http.StatusAccepted, outcome.WordQueued, slog.LevelWarn, outcome.WordQueued},
 	// The provider has no secret, so nothing it sends can be verified.
 	outcome.Disabled: {http.StatusNotFound, outcome.WordDisabled, slog.LevelWarn, ""},
+	// The journal holds it for the worker without trying Reditus now: a
+	// payment, refund or churn whose customer (or payment) has an earlier
+	// event still queued or pending, which sent now would reach Reditus
+	// before that one (a refund before its payment, a payment before the
+	// customer is known); or, in dry run, an event a live bridge began,
+	// which waits for a live start. Nothing is wrong, and the sender may
+	// stop.
+	outcome.Held: {http.StatusAccepted, outcome.WordQueued, slog.LevelInfo, outcome.WordQueued},
 }
 
 // entry is how an event came into the pipeline, which decides what its
@@ -170,6 +178,8 @@ type Result struct {
 	// Journaled is the state the journal was given for the event (stateOf);
 	// empty when it was not journaled.
 	Journaled outcome.Word `json:"-"`
+	// customer is whom the event is about, for the journal (finishOf).
+	customer customer
 	// ReditusStatus is the HTTP status of Reditus's answer when Reditus
 	// refused or failed the event, 0 otherwise: alerts tell a refused key
 	// (401, 403) from the other misconfigurations by it.

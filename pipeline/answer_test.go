@@ -27,6 +27,7 @@ func TestJournalStateOfEachWayIn(t *testing.T) {
 		{outcome.InvalidPayload, "invalid_payload", "invalid_payload", "invalid_payload", "invalid_payload"},
 		{outcome.Misconfigured, failed, queued, failed, failed},
 		{outcome.Unavailable, queued, queued, queued, failed},
+		{outcome.Held, queued, queued, queued, failed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.code.String(), func(t *testing.T) {

@@ -107,3 +107,45 @@ func TestSkipRecordDoesNotAnswerAnEventThatNowConverts(t *testing.T) {
 		t.Errorf("Reditus got %d conversions, want 1", n)
 	}
 }
+
+// A dry run leaves the queue alone on a re-send too: a delivery a live
+// bridge began and crashed in (pending, its lease over) or gave up on
+// (failed) is not ended dry_run, which would take it out of the queue while
+// its sender, answered, stops re-sending: it waits, queued, for a live
+// start, and the sender is told so (202).
+func TestDryRunLeavesWhatALiveBridgeBeganQueued(t *testing.T) {
+	ctx := context.Background()
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	dry := journaledBridge(t, red, store, func(c *config.Config) { c.DryRunRequested = true })
+	for _, tc := range []struct {
+		name, id string
+		left     func(id int64) // what the live bridge left of it
+	}{
+		{"crashed mid-delivery", "evt_crashed", func(int64) {}},
+		{"given up on", "evt_failed", func(id int64) {
+			if err := store.Finish(ctx, id, journal.Finish{Outcome: journal.Failed, Reason: "RETRY_FOR passed"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := customerCreated(tc.id, tc.id+"@example.com")
+			rec, _, err := store.Begin(ctx, journal.Record{Provider: "stripe", DeliveryID: tc.id, Body: body}, time.Nanosecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.left(rec.ID)
+			time.Sleep(time.Millisecond) // the lease is over
+			dry.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusAccepted, "queued")
+			if got := webhooktest.RecordOf(t, store, tc.id); got.Outcome != journal.Queued || got.Attempts != 0 {
+				t.Errorf("the record is %s after %d attempts, want queued for a live start", got.Outcome, got.Attempts)
+			}
+		})
+	}
+	// A delivery no live bridge began is a dry run's as ever.
+	dry.do(t, stripeWebhook(customerCreated("evt_new", "new@example.com"), stripeSecret, time.Now())).Is(t, http.StatusOK, "dry_run")
+	if n := red.Requests(); n != 0 {
+		t.Errorf("the dry run sent %d requests", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/reditus"
@@ -20,11 +21,11 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 		return mapping.Event{}, outcome.New(outcome.Rejected, "no provider %q in this bridge", a.provider)
 	}
 	ev, err := r.Map(a.body, r.options)
-	if err != nil {
-		return ev, err
-	}
 	if a.id != "" {
 		ev.ID = a.id
+	}
+	if err != nil {
+		return ev, err
 	}
 	if p.stripe == nil || !ev.NeedsLookups() {
 		return ev, nil
@@ -38,9 +39,17 @@ func (p *Pipeline) event(ctx context.Context, a arrival) (mapping.Event, error) 
 	return ev.WithRelated(related...), nil
 }
 
-// send forwards ev, unless it is to be skipped. The Result says what the
-// mapping found, and every attempt made at Reditus, for the journal.
-func (p *Pipeline) send(ctx context.Context, ev mapping.Event) Result {
+// send forwards ev, journaled as rec (nil: not journaled), unless it is to
+// be skipped. The Result says whom the event is about, what the mapping
+// found, and every attempt made at Reditus, for the journal.
+func (p *Pipeline) send(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
+	res := p.sent(ctx, rec, ev)
+	res.customer = customerOf(ev)
+	return res
+}
+
+// sent is send's Result, without whom the event is about.
+func (p *Pipeline) sent(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
 	// The sender hanging up must not abandon a conversion half-sent:
 	// finishing it costs at most the Reditus client's budget, and the
 	// sender's re-send then finds it done instead of racing it.
@@ -53,10 +62,10 @@ func (p *Pipeline) send(ctx context.Context, ev mapping.Event) Result {
 		}
 		return res
 	case p.journal == nil: // nothing keeps the detail
-		return p.forward(ctx, ev)
+		return p.forward(ctx, rec, ev)
 	}
 	var tried attempts
-	res := p.forward(reditus.WithAttempts(ctx, tried.add), ev)
+	res := p.forward(reditus.WithAttempts(ctx, tried.add), rec, ev)
 	res.Found, res.Attempts = ev.Found(), tried.all()
 	return res
 }
@@ -82,8 +91,9 @@ func (a *attempts) all() []reditus.Attempt {
 // forward sends what the event reports: its conversion, then its payment,
 // refund or churn. The money call is made only once the conversion is in
 // Reditus (or there is none), so that Reditus knows the customer when the
-// payment arrives. In dry run it says what would have been sent.
-func (p *Pipeline) forward(ctx context.Context, ev mapping.Event) Result {
+// payment arrives, and none of the customer's earlier events is still held
+// by the journal (held). In dry run it says what would have been sent.
+func (p *Pipeline) forward(ctx context.Context, rec *journal.Record, ev mapping.Event) Result {
 	conv := ev.Conversion
 	if p.dryRun {
 		res := result(outcome.DryRun, "dry run: nothing was sent (REDITUS_API_KEY is not set, or DRY_RUN=true)")
@@ -103,6 +113,10 @@ func (p *Pipeline) forward(ctx context.Context, ev mapping.Event) Result {
 		if code := res.Code; code != outcome.Forwarded && code != outcome.Duplicate {
 			return res
 		}
+	}
+	if held, ok := p.held(ctx, rec, ev); ok {
+		held.ReferralID, held.Sent = res.ReferralID, res.Sent
+		return held
 	}
 	var err error
 	switch {

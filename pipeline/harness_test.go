@@ -12,6 +12,7 @@ import (
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/providers"
 )
 
 const (
@@ -91,6 +92,22 @@ func stripeWebhook(body []byte, secret string, at time.Time) webhook {
 
 func providerWebhook(name string, header http.Header, body []byte) webhook {
 	return webhook{name, header, body}
+}
+
+// signedAs signs body as provider name does, with its test secret, as
+// delivery id.
+func signedAs(t *testing.T, name, id string, body []byte) webhook {
+	t.Helper()
+	p, err := providers.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := webhooktest.Secrets(p)
+	header, err := p.Scheme.Sign(secrets[len(secrets)-1].Reveal(), id, body, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return providerWebhook(name, header, body)
 }
 
 // do runs w through b's pipeline as handlers do, and returns the answer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/mapping"
 	"github.com/getreditus/reditus-bridge/outcome"
+	"github.com/getreditus/reditus-bridge/reditus"
 )
 
 // Claimer hands the pipeline the records it works on: a delivery's own,
@@ -26,11 +28,9 @@ type Finisher interface {
 	Finish(ctx context.Context, id int64, f journal.Finish) error
 }
 
-// Reader reads the records the pipeline waits on: a twin's outcome (Get), a
-// customer's earlier events (List).
+// Reader reads the record of a twin delivery, for its outcome.
 type Reader interface {
 	Get(ctx context.Context, id int64) (journal.Record, error)
-	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
 }
 
 // Journal is what the pipeline needs of the journal (docs/design.md, "The
@@ -39,6 +39,7 @@ type Journal interface {
 	Claimer
 	Finisher
 	Reader
+	Orderer
 }
 
 // Journal timing. A delivery holds its record for lease: longer than the
@@ -49,9 +50,49 @@ const (
 	lease       = journal.DefaultLease
 	waitForTwin = 10 * time.Second
 	pollTwin    = 50 * time.Millisecond
-	// storeWait bounds one journal write on a webhook's path.
+	// storeWait bounds each journal call on a webhook's path (the claim,
+	// the finish), whole: see bounded.
 	storeWait = 2 * time.Second
 )
+
+// errStalled: the journal did not answer within storeWait.
+var errStalled = errors.New("the journal did not answer in time")
+
+// bounded runs call, a journal call on a webhook's path, and waits for it
+// at most storeWait. The context alone cannot bound it: database/sql and
+// SQLite's driver return only when SQLite does, and a write SQLite is inside
+// of (an fsync on a frozen volume) is not interrupted, while the sender
+// gives up after a few seconds more. So call runs
+// on a goroutine of its own, under a context that ends at the bound, and
+// past the bound the webhook goes on without its answer: as without a
+// journal, or answered 503, never 202 on a write that is not committed.
+// What such a call does when it ends later is harmless, each caller says
+// why; a call still waiting for a connection returns at the bound.
+func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeWait)
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		v, err := call(ctx)
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-ctx.Done():
+	}
+	select { // it may have answered as the bound passed
+	case a := <-done:
+		return a.v, a.err
+	default:
+	}
+	var zero T
+	return zero, fmt.Errorf("%w (within %v)", errStalled, storeWait)
+}
 
 // once sends ev at most once per delivery id: the journal's record answers
 // a re-sent delivery, on any instance, without calling Reditus. Without a
@@ -60,58 +101,96 @@ const (
 // arrival already claimed (the worker's, an operator's retry) is sent.
 func (p *Pipeline) once(ctx context.Context, a arrival, ev mapping.Event) Result {
 	if a.rec != nil {
-		return p.settle(ctx, a, *a.rec, p.behindQueued(ctx, *a.rec, p.send(ctx, ev)))
+		return p.settle(ctx, a, *a.rec, p.send(ctx, a.rec, ev))
 	}
 	if p.journal == nil {
 		return p.remembered(ctx, a, ev)
 	}
-	rec, claimed, err := p.claim(ctx, a, ev)
+	c, err := p.claim(ctx, a, ev, true)
 	if err != nil {
 		p.journalFailed(ctx, "begin", err)
 		return p.remembered(ctx, a, ev)
 	}
 	p.journalAnswered("begin", nil)
-	if !claimed {
-		return p.recorded(ctx, rec)
+	switch {
+	case !c.mine:
+		return p.recorded(ctx, c.rec)
+	case p.dryRun && c.resumed:
+		// A live bridge began it (and crashed), or gave up on it: a dry
+		// run, which sends nothing, must not end it dry_run and so take it
+		// out of the queue while its sender stops re-sending.
+		return p.settle(ctx, a, c.rec, result(outcome.Held, "dry run: nothing is sent; a live bridge began this event, and it waits in the queue for a live start"))
 	}
-	return p.settle(ctx, a, rec, p.behindQueued(ctx, rec, p.send(ctx, ev)))
+	return p.settle(ctx, a, c.rec, p.send(ctx, &c.rec, ev))
+}
+
+// unreadable is the answer to an event whose verified body did not map:
+// an invalid payload is journaled too, with its reason, under the id its
+// sender gave it or its body's digest, so that /admin shows why it was
+// refused, and a re-send is answered from its record, the same.
+func (p *Pipeline) unreadable(ctx context.Context, a arrival, ev mapping.Event, err error) Result {
+	res := ErrorResult(err)
+	if res.Code != outcome.InvalidPayload || p.journal == nil {
+		return res
+	}
+	c, err := p.claim(ctx, a, ev, false)
+	if err != nil {
+		p.journalFailed(ctx, "begin", err)
+		return res
+	}
+	p.journalAnswered("begin", nil)
+	if !c.mine {
+		return p.recorded(ctx, c.rec)
+	}
+	return p.settle(ctx, a, c.rec, res)
 }
 
 // remembered sends ev once per delivery id among the deliveries this
 // process remembers. A skip calls no one, so it is not remembered.
 func (p *Pipeline) remembered(ctx context.Context, a arrival, ev mapping.Event) Result {
 	if ev.Skip != "" {
-		return p.send(ctx, ev)
+		return p.send(ctx, nil, ev)
 	}
-	return p.deliveries.do(a.provider+"\x00"+ev.ID, func() Result { return p.send(ctx, ev) })
+	return p.deliveries.do(a.provider+"\x00"+ev.ID, func() Result { return p.send(ctx, nil, ev) })
+}
+
+// claim is what Pipeline.claim made of a delivery's record.
+type claim struct {
+	rec journal.Record
+	// mine: the caller may work on rec; else rec answers the delivery.
+	mine bool
+	// resumed: rec is work a holder began and did not finish (failed, or
+	// pending past its lease), which Begin hands out again; not a new
+	// record, nor one of nothing sent taken again (stale).
+	resumed bool
 }
 
 // claim records ev's delivery as pending, leased to this caller, and says
-// whether the caller may work on it; else rec is the record that answers it.
-func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event) (rec journal.Record, claimed bool, err error) {
-	// A journal that cannot keep up must not hold webhooks (and their
-	// memory) without end: past storeWait the delivery goes on without it.
-	bctx, cancel := context.WithTimeout(ctx, storeWait)
-	defer cancel()
-	rec, claimed, err = p.journal.Begin(bctx, journal.Record{
-		Provider: a.provider, DeliveryID: journalID(ev.ID, a.body),
-		EventType: journalText(ev.Type), Email: journalText(ev.Email()), Body: kept(ev, a.body),
-	}, lease)
-	if err != nil || claimed {
-		return rec, claimed, err
-	}
-	// A record of nothing sent answers no delivery that would now send
-	// something: a dry run's once live (DRY_RUN=false, or `backfill
-	// --dry-run` then `backfill`), a skip's once the configuration lets the
-	// event through (re-sent after STRIPE_ACCEPT_TEST_EVENTS=true, say).
-	// Retake lets one instance have it.
-	stale := (rec.Outcome == outcome.WordDryRun && !p.dryRun) || (rec.Outcome == outcome.WordSkipped && ev.Skip == "")
-	if stale {
-		if taken, err := p.journal.Retake(ctx, rec.ID, lease); err == nil {
-			return taken, true, nil
+// whether the caller may work on it; else the record answers it. mapped says
+// ev is the body's event, not what was known of a body that did not map.
+//
+// It is bounded: a claim that lands after the webhook went on without it
+// leaves a pending record, which the worker takes when its lease ends, and
+// Reditus answers that second delivery as one it has (409, the payment's
+// idempotency key): the event is in Reditus once.
+func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mapped bool) (claim, error) {
+	return bounded(ctx, func(ctx context.Context) (claim, error) {
+		c := customerOf(ev)
+		rec, mine, err := p.journal.Begin(ctx, journal.Record{
+			Provider: a.provider, DeliveryID: journalID(ev.ID, a.body), EventType: journalText(ev.Type),
+			Email: c.email, UID: c.uid, PaymentKey: c.paymentKey, Body: kept(ev, a.body),
+		}, lease)
+		if err != nil || mine || !mapped || !p.stale(rec, ev) {
+			// Begin stamps a record it makes received and updated in one
+			// instant, and one it hands out again updated now.
+			return claim{rec: rec, mine: mine, resumed: mine && !rec.UpdatedAt.Equal(rec.ReceivedAt)}, err
 		}
-	}
-	return rec, false, nil
+		// Retake lets one instance have it.
+		if taken, err := p.journal.Retake(ctx, rec.ID, lease); err == nil {
+			return claim{rec: taken, mine: true}, nil
+		}
+		return claim{rec: rec}, nil
+	})
 }
 
 // kept is the body the journal keeps of ev: none for an event of a type the
@@ -127,30 +206,22 @@ func kept(ev mapping.Event, body []byte) []byte {
 	return body
 }
 
-// behindQueued keeps a payment, refund or churn in order behind its
-// customer's conversion: when Reditus does not know the customer yet and an
-// earlier event of the same email is still queued (its conversion, say, held
-// by an outage), the answer is no final "not referred" but an outage of its
-// own, so that the event is queued after it and delivered once it is in.
-func (p *Pipeline) behindQueued(ctx context.Context, rec journal.Record, res Result) Result {
-	if res.Code != outcome.NotReferred || rec.Email == "" {
-		return res
+// stale reports whether rec, a record of nothing sent, must not answer its
+// delivery now that it maps to ev, which would send something: a dry run's
+// once live (DRY_RUN=false, or `backfill --dry-run` then `backfill`), a
+// skip's once the configuration lets the event through (re-sent after
+// STRIPE_ACCEPT_TEST_EVENTS=true, say), an invalid payload's once the
+// bridge reads it.
+func (p *Pipeline) stale(rec journal.Record, ev mapping.Event) bool {
+	switch rec.Outcome {
+	case outcome.WordDryRun:
+		return !p.dryRun
+	case outcome.WordSkipped:
+		return ev.Skip == ""
+	case outcome.WordInvalidPayload:
+		return true
 	}
-	for _, state := range []outcome.Word{journal.Queued, journal.Pending} {
-		earlier, err := p.journal.List(ctx, journal.Filter{Email: rec.Email, Outcome: state, Limit: 10})
-		if err != nil {
-			p.journalFailed(ctx, "list", err)
-			return res
-		}
-		for _, e := range earlier {
-			if e.ID < rec.ID {
-				held := result(outcome.Unavailable, fmt.Sprintf("Reditus does not know the customer yet, and their earlier event %s (%s) is still %s: this one follows it", e.DeliveryID, e.EventType, state))
-				held.ReferralID, held.Sent, held.Found, held.Attempts = res.ReferralID, res.Sent, res.Found, res.Attempts
-				return held
-			}
-		}
-	}
-	return res
+	return false
 }
 
 // Bounds on what a signed sender may make the journal keep in its searchable
@@ -216,16 +287,20 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 	if next := journal.NextAttempt(0, time.Now()); f.Outcome == journal.Queued && next.After(f.NextAttemptAt) {
 		f.NextAttemptAt = next
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWait)
-	defer cancel()
-	if err := p.journal.Finish(fctx, rec.ID, f); err != nil {
+	_, err := bounded(context.WithoutCancel(ctx), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, p.journal.Finish(ctx, rec.ID, f)
+	})
+	if err != nil {
 		// Delivered or not, the record stays pending until its lease ends;
 		// the worker then takes it again, and Reditus's 409 and idempotency
-		// keys make that second delivery harmless.
+		// keys make that second delivery harmless. A queued outcome is
+		// answered 503, as without a journal: the sender's retry finds the
+		// record queued if the write landed after all, and is answered so.
+		// A write that lands late is the outcome, under the lease it names.
 		p.journalFailed(ctx, "finish", err)
 		return res
 	}
-	if f.Outcome != journal.Queued {
+	if f.Outcome != journal.Queued || res.Code == outcome.Held {
 		return res
 	}
 	queued := result(outcome.Queued, "Reditus could not take it now ("+res.Reason+"); the bridge retries it until RETRY_FOR")
@@ -239,8 +314,14 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 // the AttemptLog, for /admin's event page (detail.go). A queued event is due
 // no sooner than Reditus (or the breaker) said.
 func finishOf(res Result) journal.Finish {
-	f := journal.Finish{Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email}
-	if res.Code != outcome.Skipped && res.Code != outcome.DryRun && !res.uncalled { // those call no one
+	f := journal.Finish{
+		Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID, Email: res.Sent.Email,
+		UID: res.customer.uid, PaymentKey: res.customer.paymentKey,
+	}
+	switch {
+	case res.Code == outcome.Skipped, res.Code == outcome.DryRun, res.Code == outcome.InvalidPayload, res.uncalled: // those call no one
+	case res.Code == outcome.Held && res.Sent == (reditus.Conversion{}): // nor does a held event without a conversion
+	default:
 		f.Attempts = 1
 	}
 	if f.Outcome == journal.Queued {
@@ -263,7 +344,7 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 		case <-time.After(pollTwin):
 		}
 		var err error
-		if rec, err = p.journal.Get(ctx, rec.ID); err != nil {
+		if rec, err = bounded(ctx, func(ctx context.Context) (journal.Record, error) { return p.journal.Get(ctx, rec.ID) }); err != nil {
 			p.journalFailed(ctx, "get", err)
 			return result(outcome.Unavailable, "the journal could not be read; retry later")
 		}

@@ -301,6 +301,9 @@ func (brokenStore) Get(context.Context, int64) (journal.Record, error) {
 func (brokenStore) List(context.Context, journal.Filter) ([]journal.Record, error) {
 	return nil, errStoreDown
 }
+func (brokenStore) Ahead(context.Context, journal.Record) (journal.Record, bool, error) {
+	return journal.Record{}, false, errStoreDown
+}
 func (brokenStore) Close() error { return nil }
 
 // finishFails is a journal that takes deliveries but cannot record their

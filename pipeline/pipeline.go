@@ -275,7 +275,7 @@ func (p *Pipeline) run(ctx context.Context, a arrival, start time.Time) Result {
 		// stay pending until its lease ran out.
 		res = p.settle(ctx, a, *a.rec, ErrorResult(err))
 	default:
-		res = ErrorResult(err)
+		res = p.unreadable(ctx, a, ev, err)
 	}
 	res.EventID, res.EventType = ev.ID, ev.Type
 	p.logLine(ctx, a.provider, res, start)

@@ -129,7 +129,7 @@ func mapChargebee(body []byte, _ mapping.Options) (mapping.Event, error) {
 		return mapping.Pay(ev, who, "chargebee:transaction:"+tx.ID, chargebeePaid(c), sub)
 
 	case "payment_refunded":
-		return chargebeeRefund(ev, c)
+		return chargebeeRefund(ev, who, c)
 
 	default: // subscription_cancelled
 		return mapping.Churn(ev, who), nil
@@ -178,7 +178,7 @@ func chargebeeDecimals(currency string) (decimals int, ok bool) {
 
 // chargebeeRefund maps payment_refunded: the refund of the payment it names,
 // when it took back the whole of it.
-func chargebeeRefund(ev mapping.Event, c chargebeeContent) (mapping.Event, error) {
+func chargebeeRefund(ev mapping.Event, who mapping.Who, c chargebeeContent) (mapping.Event, error) {
 	tx := c.Transaction
 	if tx == nil || tx.ID == "" {
 		return mapping.Event{}, mapping.Invalid("payment_refunded event has no content.transaction")
@@ -195,7 +195,7 @@ func chargebeeRefund(ev mapping.Event, c chargebeeContent) (mapping.Event, error
 	if refunded < paid {
 		return mapping.PartialRefund(ev, refunded, paid, "refunds on the invoice of the payment's txn_amount"), nil
 	}
-	return mapping.Refund(ev, "chargebee:transaction:"+payment), nil
+	return mapping.Refund(ev, who, "chargebee:transaction:"+payment), nil
 }
 
 // chargebeeRefunded returns what the refunded payment paid and how much of

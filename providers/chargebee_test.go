@@ -68,13 +68,13 @@ func TestMapChargebee(t *testing.T) {
 		{fixture: paid, label: "no referral", patch: map[string]any{"content.customer.meta_data": deleted},
 			id: "ev_AzZTZhUtcR94kASw", typ: "payment_succeeded", payment: &chargebeePaid,
 			note: "no conversion: no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in customer meta_data, customer cf_ fields, subscription meta_data and subscription cf_ fields"},
-		{fixture: refunded, id: "ev_AzZTZhUtcRA7nDVz", typ: "payment_refunded", refund: &reditus.Refund{PaymentID: "chargebee:transaction:" + chargebeePayment}},
+		{fixture: refunded, id: "ev_AzZTZhUtcRA7nDVz", typ: "payment_refunded", refund: &reditus.Refund{PaymentID: "chargebee:transaction:" + chargebeePayment}, customer: [2]string{"john.doe@example.com", "AzZTZhUtcR8wa2Kn"}},
 		{fixture: refunded, label: "partial", patch: map[string]any{"content.transaction.amount": 300, "content.invoice.issued_credit_notes": []any{map[string]any{"cn_total": 300, "cn_status": "refunded"}}},
 			id: "ev_AzZTZhUtcRA7nDVz", typ: "payment_refunded", skip: "partial refund (300 of 1200"},
 		// The refund that completes earlier partial ones is a full refund.
 		{fixture: refunded, label: "completing", patch: map[string]any{"content.transaction.amount": 900, "content.invoice.issued_credit_notes": []any{
 			map[string]any{"cn_total": 300, "cn_status": "refunded"}, map[string]any{"cn_total": 900, "cn_status": "refunded"}}},
-			id: "ev_AzZTZhUtcRA7nDVz", typ: "payment_refunded", refund: &reditus.Refund{PaymentID: "chargebee:transaction:" + chargebeePayment}},
+			id: "ev_AzZTZhUtcRA7nDVz", typ: "payment_refunded", refund: &reditus.Refund{PaymentID: "chargebee:transaction:" + chargebeePayment}, customer: [2]string{"john.doe@example.com", "AzZTZhUtcR8wa2Kn"}},
 		{fixture: refunded, label: "no refunded payment named", patch: map[string]any{"content.transaction.refunded_txn_id": deleted},
 			id: "ev_AzZTZhUtcRA7nDVz", typ: "payment_refunded", skip: "the refund names no refunded payment"},
 		{fixture: "chargebee/subscription_cancelled.json", id: "ev_AzZTZhUtcRB8oEW0", typ: "subscription_cancelled", churn: &chargebeeChurn},

@@ -151,7 +151,7 @@ func lemonSqueezyCalls(ev mapping.Event, a lemonSqueezyAttributes, id string, cu
 		if a.Status != "refunded" && !a.Refunded && a.RefundedAmount < a.Total {
 			return mapping.PartialRefund(ev, a.RefundedAmount, a.Total, "data.attributes.refunded_amount of total"), nil
 		}
-		return mapping.Refund(ev, key), nil
+		return mapping.Refund(ev, who, key), nil
 
 	default: // subscription_expired: the subscription ended, after a cancellation or failed payments
 		return mapping.Churn(ev, who), nil

@@ -58,15 +58,15 @@ func TestMapLemonSqueezy(t *testing.T) {
 		{fixture: "lemonsqueezy/subscription_payment_success_initial.json", id: "9d3a6e1f-4b7c-4d2a-a5e8-3f1c7b9d2e60", typ: "subscription_payment_success",
 			skip: "billing_reason initial) is paid from its order_created event"},
 		{fixture: "lemonsqueezy/order_refunded.json", id: "5a8e2c7f-1d4b-4e9a-b3c6-0f7d2a9e5c18", typ: "order_refunded",
-			refund: &reditus.Refund{PaymentID: "lemonsqueezy:order:2384851"}},
+			refund: &reditus.Refund{PaymentID: "lemonsqueezy:order:2384851"}, customer: [2]string{"john.doe@example.com", "3120457"}},
 		// Lemon Squeezy's partial refund leaves the order paid (the Issue a
 		// Refund page's sample: refunded_amount 100 of 1199).
 		{fixture: "lemonsqueezy/order_refunded.json", label: "partial", patch: map[string]any{"data.attributes.status": "paid", "data.attributes.refunded": false, "data.attributes.refunded_amount": 100},
 			id: "5a8e2c7f-1d4b-4e9a-b3c6-0f7d2a9e5c18", typ: "order_refunded", skip: "partial refund (100 of 1199"},
 		{fixture: renewal, label: "as subscription_payment_refunded", patch: map[string]any{"meta.event_name": "subscription_payment_refunded", "data.attributes.status": "refunded", "data.attributes.refunded": true, "data.attributes.refunded_amount": 1199},
-			id: "2b6f9d3a-7e1c-4a5b-8d2f-6c0e4a9b1d57", typ: "subscription_payment_refunded", refund: &reditus.Refund{PaymentID: "lemonsqueezy:invoice:4571203"}},
+			id: "2b6f9d3a-7e1c-4a5b-8d2f-6c0e4a9b1d57", typ: "subscription_payment_refunded", refund: &reditus.Refund{PaymentID: "lemonsqueezy:invoice:4571203"}, customer: [2]string{"john.doe@example.com", "3120457"}},
 		{fixture: "lemonsqueezy/subscription_payment_refunded.json", id: "6c1e9a4d-3f7b-4e2a-b8d5-1a9c7e3f5b20", typ: "subscription_payment_refunded",
-			refund: &reditus.Refund{PaymentID: "lemonsqueezy:invoice:4571203"}},
+			refund: &reditus.Refund{PaymentID: "lemonsqueezy:invoice:4571203"}, customer: [2]string{"john.doe@example.com", "3120457"}},
 		{fixture: "lemonsqueezy/subscription_payment_success_initial.json", label: "as subscription_payment_refunded", patch: map[string]any{"meta.event_name": "subscription_payment_refunded", "data.attributes.refunded": true},
 			id: "9d3a6e1f-4b7c-4d2a-a5e8-3f1c7b9d2e60", typ: "subscription_payment_refunded", skip: "the order's refund (order_refunded) takes it back"},
 		{fixture: "lemonsqueezy/subscription_expired.json", id: "4e0b8d2f-6a3c-4b9e-91d7-5c2a8f4e0b36", typ: "subscription_expired", churn: &lsChurn},

@@ -265,7 +265,7 @@ func mollieCalls(ev mapping.Event, p molliePayment, m mollieMoneyState) (mapping
 	who, places := mollieReferral(p)
 	switch ev.Type {
 	case "payment.refunded":
-		return mapping.Refund(ev, key), nil
+		return mapping.Refund(ev, who, key), nil
 	case "subscription.canceled", "subscription.suspended":
 		return mapping.Churn(ev, who), nil
 	}

@@ -67,8 +67,8 @@ func TestMapMollie(t *testing.T) {
 		// Neither an email nor a customer nor a referral: nothing to send.
 		{fixture: "mollie/payment_oneoff_paid_no_referral.json", id: "tr_Ahn4Xk2Qpa:paid", typ: "payment.paid",
 			skip: "no Reditus referral data: looked for gr_id/affiliate_slug/advocate_slug in payment metadata; no payment: no email or customer id"},
-		{fixture: "mollie/payment_first_refunded.json", id: "tr_WDqYK6vllg:refunded", typ: "payment.refunded", refund: &reditus.Refund{PaymentID: "mollie:payment:tr_WDqYK6vllg"}},
-		{fixture: "mollie/payment_recurring_charged_back.json", id: "tr_7UhSN1zuXS:refunded", typ: "payment.refunded", refund: &reditus.Refund{PaymentID: "mollie:payment:tr_7UhSN1zuXS"}},
+		{fixture: "mollie/payment_first_refunded.json", id: "tr_WDqYK6vllg:refunded", typ: "payment.refunded", refund: &reditus.Refund{PaymentID: "mollie:payment:tr_WDqYK6vllg"}, customer: [2]string{"john.doe@example.com", "cst_8wmqcHMN4U"}},
+		{fixture: "mollie/payment_recurring_charged_back.json", id: "tr_7UhSN1zuXS:refunded", typ: "payment.refunded", refund: &reditus.Refund{PaymentID: "mollie:payment:tr_7UhSN1zuXS"}, customer: [2]string{"john.doe@example.com", "cst_8wmqcHMN4U"}},
 		{fixture: "mollie/payment_recurring_failed_subscription_canceled.json", id: "sub_rVKGtNd6s3:canceled", typ: "subscription.canceled", churn: &mollieChurn},
 		// Mollie's own fixture as it is: a test-mode payment, still open.
 		{fixture: "mollie/payment_open_sdk.json", id: "tr_7UhSN1zuXS:open", typ: "payment.open", skip: "set MOLLIE_ACCEPT_TEST_EVENTS=true"},
@@ -115,7 +115,7 @@ func mollieVariantCases(first, recurring, oneOff string) []mapCase {
 		{fixture: first, label: "partly refunded", patch: map[string]any{"amountRefunded": map[string]any{"currency": "EUR", "value": "10.00"}},
 			id: "tr_WDqYK6vllg:refunded:1000", typ: "payment.refunded", skip: "partial refund (1000 of 2500"},
 		{fixture: first, label: "refunded and charged back to empty", patch: map[string]any{"amountRefunded": map[string]any{"currency": "EUR", "value": "15.00"}, "amountChargedBack": map[string]any{"currency": "EUR", "value": "10.00"}},
-			id: "tr_WDqYK6vllg:refunded", typ: "payment.refunded", refund: &reditus.Refund{PaymentID: "mollie:payment:tr_WDqYK6vllg"}},
+			id: "tr_WDqYK6vllg:refunded", typ: "payment.refunded", refund: &reditus.Refund{PaymentID: "mollie:payment:tr_WDqYK6vllg"}, customer: [2]string{"john.doe@example.com", "cst_8wmqcHMN4U"}},
 		{fixture: "mollie/payment_recurring_failed_subscription_canceled.json", label: "the subscription still active", patch: map[string]any{"_embedded.subscription.status": "active"},
 			id: "tr_Fq1nG8pS3d:failed", typ: "payment.failed", skip: "payment status failed"},
 		{fixture: first, label: "expired", patch: map[string]any{"status": "expired"}, id: "tr_WDqYK6vllg:expired", typ: "payment.expired", skip: "payment status expired"},

@@ -72,6 +72,9 @@ type mapCase struct {
 	refund     *reditus.Refund
 	churn      *reditus.Churn
 	invalid    bool // mapping fails with ErrInvalidPayload
+	// customer is whom a refund refunds (its Email and UID), which Reditus
+	// does not need and the journal keeps: /admin?email= finds the refund.
+	customer [2]string
 }
 
 func (c mapCase) name() string {
@@ -156,6 +159,9 @@ func runMapCases(t *testing.T, name string, cases []mapCase) {
 			samePtr(t, "payment", ev.Payment, c.payment)
 			samePtr(t, "refund", ev.Refund, c.refund)
 			samePtr(t, "churn", ev.Churn, c.churn)
+			if got := [2]string{ev.Email(), ev.UID()}; c.refund != nil && got != c.customer {
+				t.Errorf("the refund is of %q, want %q", got, c.customer)
+			}
 		})
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", name, "*.json"))

@@ -183,22 +183,29 @@ func payPalPayment(ev mapping.Event, r payPalResource) (mapping.Event, error) {
 	if err != nil {
 		return mapping.Event{}, err
 	}
+	who, place := payPalPayer(ev.Type, r)
+	ev = mapping.Convert(ev, who, place)
+	// No interval is in a sale (it is on the plan): the payment goes
+	// without subscription fields, as Reditus allows.
+	return mapping.Pay(ev, who, "paypal:"+payPalObject(ev.Type)+":"+r.ID, money, nil)
+}
+
+// payPalPayer is who paid sale or capture r (an event's of eventType), and
+// where its referral may be.
+func payPalPayer(eventType string, r payPalResource) (mapping.Who, mapping.Place) {
+	if payPalObject(eventType) == "sale" {
+		// A sale's referral is its subscription's, whose id was the uid of
+		// the conversion; custom, when PayPal copies the subscription's
+		// custom_id there, may carry the referral again (Reditus answers 409).
+		return mapping.Who{UID: r.BillingAgreementID, Looked: "billing_agreement_id (PayPal's sales carry no email)"},
+			mapping.Place{Name: "custom", Meta: payPalCustom(r.Custom)}
+	}
 	place := mapping.Place{Name: "custom_id", Meta: payPalCustom(r.CustomID)}
 	who := mapping.Who{UID: place.Meta.Get(mapping.KeysUserID), Looked: "user_id in custom_id and the order id (PayPal's captures carry no email)"}
 	if who.UID == "" && r.SupplementaryData != nil {
 		who.UID = r.SupplementaryData.RelatedIDs.OrderID
 	}
-	if ev.Type == "PAYMENT.SALE.COMPLETED" {
-		// A sale's referral is its subscription's, whose id was the uid of
-		// the conversion; custom, when PayPal copies the subscription's
-		// custom_id there, may carry the referral again (Reditus answers 409).
-		place = mapping.Place{Name: "custom", Meta: payPalCustom(r.Custom)}
-		who = mapping.Who{UID: r.BillingAgreementID, Looked: "billing_agreement_id (PayPal's sales carry no email)"}
-	}
-	ev = mapping.Convert(ev, who, place)
-	// No interval is in a sale (it is on the plan): the payment goes
-	// without subscription fields, as Reditus allows.
-	return mapping.Pay(ev, who, "paypal:"+payPalObject(ev.Type)+":"+r.ID, money, nil)
+	return who, place
 }
 
 // payPalObject names what an event's payment is: "sale" or "capture".
@@ -264,7 +271,9 @@ func payPalRefund(ev mapping.Event, r payPalResource, refunded *payPalResource) 
 	}
 	switch whole := strings.ToLower(refunded.Status + refunded.State); whole {
 	case "refunded":
-		return mapping.Refund(ev, "paypal:"+object+":"+id), nil
+		// The customer is the refunded payment's, as its payment named it.
+		who, _ := payPalPayer(ev.Type, *refunded)
+		return mapping.Refund(ev, who, "paypal:"+object+":"+id), nil
 	case "partially_refunded":
 		ev.Skip = fmt.Sprintf("partial refund (%s %s is partially_refunded): Reditus takes back a whole payment's commission, so only a full refund is sent; adjust this one in Reditus by hand if it should count", object, id)
 	default:

@@ -91,6 +91,8 @@ func payPalVariantCases(activated, capture, sale string) []mapCase {
 		return c
 	}
 	withEvent := func(c mapCase, id, typ, skip string) mapCase { c.id, c.typ, c.skip = id, typ, skip; return c }
+	// A refund names its customer as the refunded payment did: PayPal's carry no email.
+	withCustomer := func(c mapCase, uid string) mapCase { c.customer = [2]string{"", uid}; return c }
 	const capRefund, saleRefund = "paypal/PAYMENT.CAPTURE.REFUNDED.json", "paypal/PAYMENT.SALE.REFUNDED.json"
 	const capID, saleID = "WH-1GE84257G0350133W-6RW800890C634293G", "WH-6F207351SC284371F-0KX52201050121307"
 	return []mapCase{
@@ -105,9 +107,9 @@ func payPalVariantCases(activated, capture, sale string) []mapCase {
 		{fixture: sale, label: "custom carries the subscription's custom_id", patch: map[string]any{"resource.custom": "gr_id=0f8fad5b-d9cb-469f-a165-70867728950e&red=john"},
 			id: "WH-9UG43882HX7271132-6E0871324L7949614", typ: "PAYMENT.SALE.COMPLETED",
 			conversion: reditus.Conversion{AffiliateSlug: "john", GrID: clickID, UID: "I-BW452GLLEP1G"}, payment: &payPalSale},
-		withRefund(refunded(capRefund, "the capture refunded", map[string]any{"id": "42311647XV020574X", "status": "REFUNDED"}), capID, "PAYMENT.CAPTURE.REFUNDED", "paypal:capture:42311647XV020574X"),
+		withCustomer(withRefund(refunded(capRefund, "the capture refunded", map[string]any{"id": "42311647XV020574X", "status": "REFUNDED", "custom_id": "user_id=usr_42"}), capID, "PAYMENT.CAPTURE.REFUNDED", "paypal:capture:42311647XV020574X"), "usr_42"),
 		withEvent(refunded(capRefund, "the capture partly refunded", map[string]any{"id": "42311647XV020574X", "status": "PARTIALLY_REFUNDED"}), capID, "PAYMENT.CAPTURE.REFUNDED", "partial refund"),
-		withRefund(refunded(saleRefund, "the sale refunded", map[string]any{"id": "80F85758S3080410K", "state": "refunded"}), saleID, "PAYMENT.SALE.REFUNDED", "paypal:sale:80F85758S3080410K"),
+		withCustomer(withRefund(refunded(saleRefund, "the sale refunded", map[string]any{"id": "80F85758S3080410K", "state": "refunded", "billing_agreement_id": "I-BW452GLLEP1G"}), saleID, "PAYMENT.SALE.REFUNDED", "paypal:sale:80F85758S3080410K"), "I-BW452GLLEP1G"),
 		withEvent(refunded(saleRefund, "the sale partly refunded", map[string]any{"id": "80F85758S3080410K", "state": "partially_refunded"}), saleID, "PAYMENT.SALE.REFUNDED", "partial refund"),
 		{fixture: capRefund, label: "the refund pending", patch: map[string]any{"resource.status": "PENDING"}, id: capID, typ: "PAYMENT.CAPTURE.REFUNDED", skip: "the refund is pending"},
 		{fixture: capRefund, label: "no capture named", patch: map[string]any{"resource.links": []any{}}, invalid: true},

@@ -126,16 +126,16 @@ func polarOrderCalls(ev mapping.Event, o polarOrder) (mapping.Event, error) {
 		sub = &polarSubscription{}
 	}
 	key := "polar:order:" + o.ID
+	who := polarWho(o.Customer, o.CustomerID, o.Metadata, sub.Metadata)
 	if ev.Type == "order.refunded" {
 		net := cmp.Or(polarCents(o.NetAmount), polarCents(o.Amount))
 		if o.Status != "refunded" && o.RefundedAmount < net {
 			return mapping.PartialRefund(ev, o.RefundedAmount, net, "data.refunded_amount of net_amount"), nil
 		}
-		return mapping.Refund(ev, key), nil
+		return mapping.Refund(ev, who, key), nil
 	}
 
 	// order.paid: every paid order, the first and each renewal.
-	who := polarWho(o.Customer, o.CustomerID, o.Metadata, sub.Metadata)
 	ev = mapping.Convert(ev, who,
 		mapping.Place{Name: "order metadata", Meta: o.Metadata},
 		mapping.Place{Name: "subscription metadata", Meta: sub.Metadata},

@@ -93,7 +93,7 @@ func TestMapPolar(t *testing.T) {
 			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: &polarPaid},
 		{fixture: paid, label: "an older API version's amount", patch: map[string]any{"data.net_amount": deleted, "data.amount": 1500},
 			id: "order.paid:" + polarOrder, typ: "order.paid", conversion: polarConversion, payment: func() *reditus.Payment { p := polarPaid; p.Amount = 1500; return &p }()},
-		{fixture: "polar/order_refunded.json", id: "order.refunded:" + polarOrder, typ: "order.refunded", refund: &reditus.Refund{PaymentID: "polar:order:" + polarOrder}},
+		{fixture: "polar/order_refunded.json", id: "order.refunded:" + polarOrder, typ: "order.refunded", refund: &reditus.Refund{PaymentID: "polar:order:" + polarOrder}, customer: [2]string{"john.doe@example.com", "usr_1337"}},
 		{fixture: "polar/order_refunded.json", label: "partial", patch: map[string]any{"data.status": "partially_refunded", "data.refunded_amount": 500},
 			id: "order.refunded:" + polarOrder, typ: "order.refunded", skip: "partial refund (500 of 2000"},
 		{fixture: "polar/subscription_revoked.json", id: "subscription.revoked:" + polarSubscription, typ: "subscription.revoked", churn: &polarChurn},

@@ -173,6 +173,7 @@ type Store interface {
 	Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]journal.Record, error)
 	Get(ctx context.Context, id int64) (journal.Record, error)
 	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
+	Ahead(ctx context.Context, r journal.Record) (journal.Record, bool, error)
 	Close() error
 }
 

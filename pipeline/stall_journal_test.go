@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getreditus/reditus-bridge/internal/fakereditus"
+	"github.com/getreditus/reditus-bridge/internal/webhooktest"
+	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/reditus"
+)
+
+// A journal that stalls holds no webhook past the pipeline's bound on a
+// journal call (storeWait): the webhook goes on as without a journal, and
+// what the stalled write does when it lands later is harmless.
+
+// stalling is a journal whose Begin or Finish does not return until the
+// test releases it, or SQLite's busy timeout (10 s) passes, and then
+// writes: SQLite behind another process's write lock. Like SQLite's driver
+// there, it ignores its context.
+type stalling struct {
+	webhooktest.Store
+	begin, finish *gate // nil: not stalled
+}
+
+type gate struct {
+	once sync.Once
+	open chan struct{}
+}
+
+func newGate() *gate {
+	g := &gate{open: make(chan struct{})}
+	time.AfterFunc(10*time.Second, g.release)
+	return g
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+func (g *gate) pass(ctx context.Context) context.Context {
+	if g != nil {
+		<-g.open
+	}
+	return context.WithoutCancel(ctx)
+}
+
+func (s *stalling) Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error) {
+	return s.Store.Begin(s.begin.pass(ctx), r, lease)
+}
+
+func (s *stalling) Finish(ctx context.Context, id int64, f journal.Finish) error {
+	return s.Store.Finish(s.finish.pass(ctx), id, f)
+}
+
+// answeredWithin runs w through b and fails t unless it is answered want
+// within the bound and a second.
+func answeredWithin(t *testing.T, b *bridge, w webhook, status int, want string) {
+	t.Helper()
+	start := time.Now()
+	b.do(t, w).Is(t, status, want)
+	if took := time.Since(start); took > storeWait+time.Second {
+		t.Errorf("answered after %v, want within %v", took.Round(time.Millisecond), storeWait+time.Second)
+	}
+}
+
+// A claim that cannot be written in time: the webhook is forwarded as
+// without a journal (or answered 503 when Reditus fails, never 202), within
+// the bound. The claim lands later as a pending record, which the worker
+// takes when its lease ends: Reditus answers it 409, and holds the
+// conversion once.
+func TestAStalledClaimHoldsNoWebhookPastTheBound(t *testing.T) {
+	ctx := context.Background()
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+	stalled := &stalling{Store: store, begin: newGate()}
+	defer stalled.begin.release()
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey), fakereditus.Conflicts())
+	b := journaledBridge(t, red, stalled, nil)
+
+	answeredWithin(t, b, stripeWebhook(customerCreated("evt_stall_up", "up@example.com"), stripeSecret, time.Now()), http.StatusOK, "forwarded")
+	red.Respond(reditus.CallTrack, fakereditus.Status(http.StatusServiceUnavailable, ``))
+	answeredWithin(t, b, stripeWebhook(customerCreated("evt_stall_down", "down@example.com"), stripeSecret, time.Now()), http.StatusServiceUnavailable, "retry")
+	red.Respond(reditus.CallTrack, nil)
+
+	stalled.begin.release()
+	var recs []journal.Record
+	for deadline := time.Now().Add(5 * time.Second); len(recs) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled claims never landed: %+v", recs)
+		}
+		recs, _ = store.List(ctx, journal.Filter{Outcome: journal.Pending})
+	}
+	due, err := store.Due(ctx, time.Now().Add(lease+time.Second), time.Minute, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("Due after the lease: %d records, %v; want the 2 late claims", len(due), err)
+	}
+	for _, rec := range due {
+		f := b.pipeline.Redeliver(ctx, rec)
+		if f.Outcome != "duplicate" && f.Outcome != "forwarded" {
+			t.Errorf("%s redelivered: %+v, want duplicate or forwarded", rec.DeliveryID, f)
+		}
+	}
+	for _, email := range []string{"up@example.com", "down@example.com"} {
+		n := 0
+		for _, c := range red.Created() {
+			if c.Email == email {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: Reditus holds %d conversions, want 1", email, n)
+		}
+	}
+}
+
+// An outcome that cannot be written in time is never answered 202 queued:
+// queued promises a record that is committed. The sender is answered 503
+// within the bound; the write lands later, and the sender's retry is then
+// answered from the record, queued, without a call to Reditus.
+func TestAStalledFinishNeverAnswersQueued(t *testing.T) {
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+	stalled := &stalling{Store: store, finish: newGate()}
+	defer stalled.finish.release()
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	red.Respond(reditus.CallTrack, fakereditus.Status(http.StatusServiceUnavailable, ``))
+	b := journaledBridge(t, red, stalled, nil)
+	body := customerCreated("evt_stall_finish", "finish@example.com")
+
+	answeredWithin(t, b, stripeWebhook(body, stripeSecret, time.Now()), http.StatusServiceUnavailable, "retry")
+	stalled.finish.release()
+	for deadline := time.Now().Add(5 * time.Second); webhooktest.RecordOf(t, store, "evt_stall_finish").Outcome != journal.Queued; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled outcome never landed")
+		}
+	}
+	calls := red.Calls(reditus.CallTrack)
+	b.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusAccepted, "queued")
+	if n := red.Calls(reditus.CallTrack) - calls; n != 0 {
+		t.Errorf("the retry made %d Reditus calls, want 0: the worker owns the record", n)
+	}
+}
