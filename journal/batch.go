@@ -41,23 +41,25 @@ type batcher struct {
 	stopped chan struct{}
 	once    sync.Once
 	// committed is told of each transaction committed (the checkpointer
-	// counts them).
-	committed func()
+	// counts them), and its error is every write's in it: the file it
+	// committed to is no longer the journal's (DB.inPlace). It is asked
+	// once a transaction, not once a write.
+	committed func() error
 }
 
 // batchOp is one caller's write.
 type batchOp struct {
 	ctx     context.Context
 	durable bool
-	// run does the write with q; it may run twice (see commit), so it sets
-	// its results afresh each time. Its error is a failed statement, which
+	// run does the write with q, under no context (see transaction); it
+	// may run twice (see commit), so it sets its results afresh each time. Its error is a failed statement, which
 	// undoes the transaction; a write that finds nothing to change reports
 	// that through its results, not as an error.
 	run  func(ctx context.Context, q querier) error
 	done chan error // buffered: the batcher never waits for its caller
 }
 
-func newBatcher(h *handle, d dialect, committed func()) *batcher {
+func newBatcher(h *handle, d dialect, committed func() error) *batcher {
 	b := &batcher{
 		db: h.db, h: h, syncOn: d.syncOn, syncOff: d.syncOff, committed: committed,
 		ops: make(chan *batchOp), quit: make(chan struct{}), stopped: make(chan struct{}),
@@ -67,11 +69,14 @@ func newBatcher(h *handle, d dialect, committed func()) *batcher {
 }
 
 // do runs one write in the next transaction and returns once that has
-// committed or failed. A caller whose ctx ends before its write is taken gets
-// ctx's error, and its write is not made. Once taken, the write is waited
-// for; its transaction ends early only when every caller in it has gone
-// (batchContext): a write that waits for another process's write lock waits
-// no longer than the callers who want it.
+// committed or failed, or ctx has ended: every call returns by its
+// context's end, whatever SQLite is inside of (an fsync on a frozen volume
+// is not interrupted). A caller whose ctx ends before its write is taken gets
+// ctx's error, and its write is not made. One whose ctx ends after gets it
+// too, and its write may still be made: Begin's and Finish's callers say why
+// that is harmless. The transaction ends early only when every caller in it
+// has gone (batchContext): a write that waits for another process's write
+// lock waits no longer than the callers who want it.
 func (b *batcher) do(ctx context.Context, durable bool, run func(context.Context, querier) error) error {
 	op := &batchOp{ctx: ctx, durable: durable, run: run, done: make(chan error, 1)}
 	select {
@@ -81,7 +86,17 @@ func (b *batcher) do(ctx context.Context, durable bool, run func(context.Context
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-op.done
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+	}
+	select { // it may have committed as ctx ended
+	case err := <-op.done:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 func (b *batcher) loop() {
@@ -159,21 +174,25 @@ func (b *batcher) transaction(ops []*batchOp) (failed int, err error) {
 		// the callers'.
 		defer conn.ExecContext(context.Background(), b.syncOff) //nolint:errcheck
 	}
+	// Only BEGIN waits, for a write lock another process holds, and ctx
+	// ends that wait. The statements after it run under no context: none
+	// of them waits for anything, and a cancellable one costs each
+	// statement a goroutine in database/sql and one in the driver (a fifth
+	// of the writer's time under load).
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return -1, err
 	}
 	q := txQuerier{h: b.h, tx: tx}
 	for i, op := range ops {
-		if err := op.run(ctx, q); err != nil {
+		if err := op.run(context.Background(), q); err != nil {
 			return i, errors.Join(err, tx.Rollback())
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return -1, err
 	}
-	b.committed()
-	return -1, nil
+	return -1, b.committed()
 }
 
 // durable says whether ops carry a write that must be on disk when it

@@ -36,6 +36,9 @@ type dialect struct {
 	migrationsTable string
 	// prepare: keep each query prepared (see handle).
 	prepare bool
+	// lastInsertID: the driver returns an inserted row's id (SQLite), so
+	// that an insert needs no RETURNING, whose rows cost more to read.
+	lastInsertID bool
 	// syncOn and syncOff surround a write that must be on disk when it
 	// returns, where commits are not all synced (SQLite, see sqliteParams).
 	syncOn, syncOff string
@@ -170,13 +173,17 @@ func (db *DB) t(t time.Time) any {
 }
 
 // Begin's statements, in the order it tries them.
+// beginInsert returns what Postgres's clock set (see at); on SQLite, whose
+// times are this process's, beginInsertRow returns nothing, and the driver
+// the new row's id (dialect.lastInsertID).
 const (
-	beginInsert = `
+	beginInsertRow = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
 			outcome, reason, referral_id, email, email_key, body, next_attempt_at, uid, payment_key)
 		SELECT ?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, {blob}, {?}, ?, ?
 		WHERE NOT EXISTS (SELECT 1 FROM journal_tombstone WHERE delivery_id = ? AND provider = ?)
-		ON CONFLICT (provider, delivery_id) DO NOTHING
+		ON CONFLICT (provider, delivery_id) DO NOTHING`
+	beginInsert = beginInsertRow + `
 		RETURNING id, received_at, updated_at, next_attempt_at`
 	beginRetake = `
 		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
@@ -187,15 +194,14 @@ const (
 	beginTombstone = `SELECT received_at FROM journal_tombstone WHERE delivery_id = ? AND provider = ?`
 )
 
-// Finish's statements: finishFenced writes only under the lease it names.
-// Both return the record's count of deliveries, which says whether its
-// attempts may need trimming (addAttempts).
+// Finish's statement: finishSet, then finishEmail when it names an email,
+// finishWhere, and finishLease when it writes only under the lease it names.
+// An UPDATE that names email_key rewrites its index entry, changed or not,
+// so only a new email is written.
 const (
 	finishSet = `
 	UPDATE journal SET outcome = ?, reason = ?,
 		referral_id = COALESCE(NULLIF(?, ''), referral_id),
-		email = COALESCE(NULLIF(?, ''), email),
-		email_key = COALESCE(NULLIF(?, ''), email_key),
 		event_type = COALESCE(NULLIF(?, ''), event_type),
 		uid = COALESCE(NULLIF(?, ''), uid),
 		payment_key = COALESCE(NULLIF(?, ''), payment_key),
@@ -204,13 +210,16 @@ const (
 		sent = CASE WHEN ? = '' THEN sent ELSE ? END,
 		affiliate_slug = CASE WHEN ? = '' THEN affiliate_slug ELSE ? END,
 		advocate_slug = CASE WHEN ? = '' THEN advocate_slug ELSE ? END`
-	finishQuery  = finishSet + ` WHERE id = ? RETURNING attempts`
-	finishFenced = finishSet + ` WHERE id = ? AND outcome = 'pending' AND next_attempt_at = ? RETURNING attempts`
+	finishEmail = `, email = ?, email_key = ?`
+	finishWhere = ` WHERE id = ?`
+	finishLease = ` AND outcome = 'pending' AND next_attempt_at = ?`
 )
 
 // batchedQueries are the statements of the writes every webhook makes;
 // SQLite commits them in shared transactions (batcher).
-var batchedQueries = []string{beginInsert, beginRetake, beginSelect, beginTombstone, finishQuery, finishFenced, attemptInsert, attemptTrim}
+var batchedQueries = []string{beginInsertRow, beginRetake, beginSelect, beginTombstone, attemptInsert, attemptTrim,
+	finishSet + finishWhere, finishSet + finishWhere + finishLease,
+	finishSet + finishEmail + finishWhere, finishSet + finishEmail + finishWhere + finishLease}
 
 // writing runs one of the writes every webhook makes: on SQLite in the next
 // shared transaction (batcher), on Postgres on its own. durable asks for the
@@ -235,24 +244,14 @@ func (db *DB) writable() error {
 	return db.intact()
 }
 
-// written is the error of a write to SQLite's file that returned err: the
-// file must still be the journal's (inPlace), and a corrupt one takes the
-// journal out of service (checked).
-func (db *DB) written(err error) error {
-	if err == nil {
-		err = db.inPlace()
-	}
-	return db.checked(err)
-}
-
 // inPlace fails once SQLite's file is no longer the one at its path: deleted
 // or replaced while the bridge runs (a cleanup of DATA_DIR, a volume
 // remounted). SQLite would go on writing to the deleted file, and a restart
 // would find none of it: a record there keeps no event, and its dedupe lasts
 // only as long as this process. The journal then fails as a store that is
 // down does, and the sender is told 503 rather than 202 queued. One stat,
-// after each of Begin's and Finish's writes: a write made to a deleted file
-// returns its error all the same.
+// after each commit of Begin's and Finish's writes (batcher.committed): a
+// write made to a deleted file returns its error all the same.
 //
 // A file overwritten in place (cp over it) is the same file to a stat; one
 // whose first bytes are no longer SQLite's is corrupt (checked). A copy of
@@ -296,7 +295,7 @@ func (db *DB) Begin(ctx context.Context, r Record, lease time.Duration) (Record,
 		rec, claimed, err = db.begin(ctx, q, r, lease)
 		return err
 	})
-	if err = db.written(err); err != nil {
+	if err = db.checked(err); err != nil {
 		return Record{}, false, fmt.Errorf("journal: begin: %w", err)
 	}
 	return rec, claimed, nil
@@ -323,21 +322,13 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 		ReferralID: r.ReferralID, Email: r.Email, Body: r.Body, HasBody: len(r.Body) > 0, NextAttemptAt: utc(now.Add(lease)),
 		UID: r.UID, PaymentKey: r.PaymentKey,
 	}
-	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
-	if !db.ownClock {
-		dest = []any{&rec.ID, timeScanner{&rec.ReceivedAt}, timeScanner{&rec.UpdatedAt}, timeScanner{&rec.NextAttemptAt}}
-	}
-	err := q.QueryRow(ctx, beginInsert, db.args(
-		r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)), r.UID, r.PaymentKey,
-		r.DeliveryID, r.Provider)...).Scan(dest...)
-	if err == nil {
+	switch inserted, err := db.insert(ctx, q, &rec, r, now, lease); {
+	case err != nil:
+		return Record{}, false, err
+	case inserted:
 		return rec, true, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return Record{}, false, err
-	}
-	rec, err = scanRecord(q.QueryRow(ctx, beginRetake,
+	rec, err := scanRecord(q.QueryRow(ctx, beginRetake,
 		db.args(at(now.Add(lease)), at(now), r.Provider, r.DeliveryID, at(now))...), true)
 	if err == nil {
 		return rec, true, nil
@@ -353,6 +344,37 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 		return Record{}, false, err
 	}
 	return rec, false, nil
+}
+
+// insert records r as a new pending record, sets rec's ID (and on
+// Postgres the times its clock set), and says whether it did: not when the
+// delivery is recorded already, or its id kept after retention deleted it.
+func (db *DB) insert(ctx context.Context, q querier, rec *Record, r Record, now time.Time, lease time.Duration) (bool, error) {
+	args := db.args(r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)), r.UID, r.PaymentKey,
+		r.DeliveryID, r.Provider)
+	if db.d.lastInsertID {
+		res, err := q.Exec(ctx, beginInsertRow, args...)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); n == 0 || err != nil {
+			return false, err
+		}
+		rec.ID, err = res.LastInsertId()
+		return err == nil, err
+	}
+	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
+	if !db.ownClock {
+		dest = []any{&rec.ID, timeScanner{&rec.ReceivedAt}, timeScanner{&rec.UpdatedAt}, timeScanner{&rec.NextAttemptAt}}
+	}
+	switch err := q.QueryRow(ctx, beginInsert, args...).Scan(dest...); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // tombstone answers a delivery whose record retention deleted, and whose id
@@ -389,27 +411,31 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 		}
 	}
 	found, sent, detailed := detailText(f)
-	query, args := finishQuery, db.args(f.Outcome, f.Reason, f.ReferralID, f.Email, emailKey(f.Email),
+	query, args := finishSet, db.args(f.Outcome, f.Reason, f.ReferralID,
 		f.EventType, f.UID, f.PaymentKey, f.Attempts, at(next), at(now), detailed, found, detailed, sent,
-		detailed, f.AffiliateSlug, detailed, f.AdvocateSlug, id)
+		detailed, f.AffiliateSlug, detailed, f.AdvocateSlug)
+	if f.Email != "" {
+		query, args = query+finishEmail, append(args, f.Email, emailKey(f.Email))
+	}
+	query, args = query+finishWhere, append(args, id)
 	if !f.Lease.IsZero() {
-		query, args = finishFenced, append(args, db.t(f.Lease))
+		query, args = query+finishLease, append(args, db.t(f.Lease))
 	}
 	changed := false
 	// The sender is told 202 queued once this returns, and stops retrying:
 	// a queued record must survive a power cut, not only a crash.
 	err := db.writing(ctx, f.Outcome == Queued, func(ctx context.Context, q querier) error {
-		var deliveries int
-		switch err := q.QueryRow(ctx, query, args...).Scan(&deliveries); {
-		case errors.Is(err, sql.ErrNoRows):
-			return nil
-		case err != nil:
+		res, err := q.Exec(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); n == 0 || err != nil {
 			return err
 		}
 		changed = true
-		return db.addAttempts(ctx, q, id, f.AttemptLog, deliveries)
+		return db.addAttempts(ctx, q, id, f.AttemptLog)
 	})
-	err = db.written(err)
+	err = db.checked(err)
 	if err == nil && !changed {
 		err = ErrNotFound
 		if !f.Lease.IsZero() {

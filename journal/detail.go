@@ -104,22 +104,15 @@ const (
 			SELECT id FROM journal_attempts WHERE event_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
 )
 
-// trimAfter is how many deliveries an event has before its attempts are
-// trimmed: each makes a few HTTP attempts (the Reditus client's in-request
-// retries, 4 at most by default), so that under it an event holds fewer than
-// MaxAttemptLog, and a webhook's one delivery costs no trimming.
-const trimAfter = 6
-
-// addAttempts records event id's attempts after those it has and, once the
-// event has had more than trimAfter deliveries, drops the oldest past
-// MaxAttemptLog.
-func (db *DB) addAttempts(ctx context.Context, q querier, id int64, log []Attempt, deliveries int) error {
+// addAttempts records event id's attempts after those it has, and drops the
+// oldest past MaxAttemptLog.
+func (db *DB) addAttempts(ctx context.Context, q querier, id int64, log []Attempt) error {
 	for _, a := range log {
 		if _, err := q.Exec(ctx, attemptInsert, id, db.t(a.At), a.Call, a.Status, a.Outcome, a.Reason, a.Latency.Microseconds()); err != nil {
 			return fmt.Errorf("record an attempt: %w", err)
 		}
 	}
-	if len(log) == 0 || deliveries <= trimAfter {
+	if len(log) == 0 {
 		return nil
 	}
 	if _, err := q.Exec(ctx, attemptTrim, id, id, MaxAttemptLog); err != nil {

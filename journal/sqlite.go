@@ -30,10 +30,11 @@ var sqliteDialect = dialect{
 		name       TEXT NOT NULL,
 		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 	) STRICT`,
-	prepare: true,
-	syncOn:  "PRAGMA synchronous = FULL",
-	syncOff: "PRAGMA synchronous = NORMAL",
-	day:     `substr(received_at, 1, 10)`,
+	prepare:      true,
+	lastInsertID: true,
+	syncOn:       "PRAGMA synchronous = FULL",
+	syncOff:      "PRAGMA synchronous = NORMAL",
+	day:          `substr(received_at, 1, 10)`,
 	// SQLite's lower() folds ASCII letters only, as Forget's needle is.
 	bodyHolds: `instr(lower(CAST(body AS TEXT)), ?) > 0`,
 	bodyText:  func(needle string) any { return needle },
@@ -265,7 +266,10 @@ func (db *DB) startWriting(ctx context.Context, dsn string) error {
 	}
 	ckpt.SetMaxOpenConns(1)
 	db.ckpt = newCheckpointer(ckpt)
-	db.batch = newBatcher(db.write, sqliteDialect, db.ckpt.committed)
+	db.batch = newBatcher(db.write, sqliteDialect, func() error {
+		db.ckpt.committed()
+		return db.inPlace()
+	})
 	return nil
 }
 

@@ -231,6 +231,53 @@ func TestAWriteLockHeldElsewhereBoundsAWriteByItsContext(t *testing.T) {
 	}
 }
 
+// A write SQLite is inside of and cannot be interrupted in (an fsync on a
+// frozen volume) holds its caller, and the callers behind it, no longer than
+// their contexts; a write whose caller left before it was taken is not
+// made, and the writer goes on once SQLite returns. (The stuck write itself
+// may still be made, or be given up with its transaction once every caller
+// in it has gone: either way whole or not at all.)
+func TestAWriteStuckInSQLiteHoldsNoCallerPastItsContext(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLiteForTest(t, t.TempDir())
+	stuck := make(chan struct{})
+	taken := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		first <- s.batch.do(wctx, false, func(ctx context.Context, q querier) error {
+			close(taken)
+			<-stuck // inside the transaction, deaf to every context
+			_, _, err := s.begin(ctx, q, Record{Provider: "stripe", DeliveryID: "evt_stuck", Body: []byte{}}, time.Minute)
+			return err
+		})
+	}()
+	<-taken
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, _, err := s.Begin(wctx, Record{Provider: "stripe", DeliveryID: "evt_behind", Body: []byte{}}, time.Minute)
+	cancel()
+	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > 2*time.Second {
+		t.Errorf("a Begin behind the stuck write: %v after %v, want its context's deadline within 300ms", err, took.Round(time.Millisecond))
+	}
+	select {
+	case err := <-first:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the stuck write returned %v, want its context's deadline", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the stuck write held its caller past its context")
+	}
+	close(stuck)
+	if _, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: "evt_after", Body: []byte{}}, time.Minute); err != nil {
+		t.Errorf("a Begin once SQLite returned: %v", err)
+	}
+	if recs, err := s.List(ctx, Filter{DeliveryID: "evt_behind"}); err != nil || len(recs) != 0 {
+		t.Errorf("the write whose caller left before it was taken: %d records, %v; want none", len(recs), err)
+	}
+}
+
 func TestAWriteWhoseCallerHasGoneIsNotMade(t *testing.T) {
 	s := openSQLiteForTest(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())

@@ -58,40 +58,22 @@ const (
 // errStalled: the journal did not answer within storeWait.
 var errStalled = errors.New("the journal did not answer in time")
 
-// bounded runs call, a journal call on a webhook's path, and waits for it
-// at most storeWait. The context alone cannot bound it: database/sql and
-// SQLite's driver return only when SQLite does, and a write SQLite is inside
-// of (an fsync on a frozen volume) is not interrupted, while the sender
-// gives up after a few seconds more. So call runs
-// on a goroutine of its own, under a context that ends at the bound, and
-// past the bound the webhook goes on without its answer: as without a
-// journal, or answered 503, never 202 on a write that is not committed.
-// What such a call does when it ends later is harmless, each caller says
-// why; a call still waiting for a connection returns at the bound.
+// bounded runs call, a journal call on a webhook's path, under a context
+// that ends at storeWait: the journal returns by its context's end, also
+// when SQLite is inside a write it cannot interrupt (an fsync on a frozen
+// volume; journal.DB's writer gives its caller up, and the write may land
+// later), while the sender gives up after a few seconds more. Past the
+// bound the webhook goes on without the answer: as without a journal, or
+// answered 503, never 202 on a write that is not committed. What such a
+// write does when it lands later is harmless, each caller says why.
 func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeWait)
-	type answer struct {
-		v   T
-		err error
+	defer cancel()
+	v, err := call(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return v, fmt.Errorf("%w (within %v): %w", errStalled, storeWait, err)
 	}
-	done := make(chan answer, 1)
-	go func() {
-		defer cancel()
-		v, err := call(ctx)
-		done <- answer{v, err}
-	}()
-	select {
-	case a := <-done:
-		return a.v, a.err
-	case <-ctx.Done():
-	}
-	select { // it may have answered as the bound passed
-	case a := <-done:
-		return a.v, a.err
-	default:
-	}
-	var zero T
-	return zero, fmt.Errorf("%w (within %v)", errStalled, storeWait)
+	return v, err
 }
 
 // once sends ev at most once per delivery id: the journal's record answers
@@ -284,6 +266,9 @@ func (p *Pipeline) settle(ctx context.Context, a arrival, rec journal.Record, re
 	}
 	f := finishOf(res)
 	f.Lease = rec.NextAttemptAt // the work's lease: a newer holder's outcome stands
+	if f.Email == rec.Email {
+		f.Email = "" // the claim wrote it; writing it again costs its index a page
+	}
 	if next := journal.NextAttempt(0, time.Now()); f.Outcome == journal.Queued && next.After(f.NextAttemptAt) {
 		f.NextAttemptAt = next
 	}

@@ -17,10 +17,13 @@ import (
 // journal call (storeWait): the webhook goes on as without a journal, and
 // what the stalled write does when it lands later is harmless.
 
-// stalling is a journal whose Begin or Finish does not return until the
-// test releases it, or SQLite's busy timeout (10 s) passes, and then
-// writes: SQLite behind another process's write lock. Like SQLite's driver
-// there, it ignores its context.
+// stalling is a journal whose Begin or Finish is not written until the
+// test releases it, or SQLite's busy timeout (10 s) passes: SQLite behind
+// another process's write lock, or inside an fsync on a frozen volume. Like
+// journal.DB's writer there, the call returns at its context's end; the
+// write it began lands once released, the harder case (journal.DB's writer
+// gives it up when every caller in its transaction has gone, unless it has
+// committed).
 type stalling struct {
 	webhooktest.Store
 	begin, finish *gate // nil: not stalled
@@ -38,19 +41,49 @@ func newGate() *gate {
 }
 
 func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
-func (g *gate) pass(ctx context.Context) context.Context {
-	if g != nil {
-		<-g.open
+
+// stall makes write once g is released, and returns its answer, or ctx's
+// error if ctx ends first.
+func stall[T any](ctx context.Context, g *gate, write func(context.Context) (T, error)) (T, error) {
+	if g == nil {
+		return write(ctx)
 	}
-	return context.WithoutCancel(ctx)
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		<-g.open
+		v, err := write(context.WithoutCancel(ctx))
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func (s *stalling) Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error) {
-	return s.Store.Begin(s.begin.pass(ctx), r, lease)
+	type claim struct {
+		rec  journal.Record
+		mine bool
+	}
+	c, err := stall(ctx, s.begin, func(ctx context.Context) (claim, error) {
+		rec, mine, err := s.Store.Begin(ctx, r, lease)
+		return claim{rec, mine}, err
+	})
+	return c.rec, c.mine, err
 }
 
 func (s *stalling) Finish(ctx context.Context, id int64, f journal.Finish) error {
-	return s.Store.Finish(s.finish.pass(ctx), id, f)
+	_, err := stall(ctx, s.finish, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.Store.Finish(ctx, id, f)
+	})
+	return err
 }
 
 // answeredWithin runs w through b and fails t unless it is answered want
