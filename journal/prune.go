@@ -57,6 +57,16 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("journal: prune: %w", db.checked(err))
 	}
+	if db.ckpt != nil && n > 0 {
+		// The deletes are in the WAL, and free the file's pages only once
+		// they are copied into it; until then the WAL cannot start over,
+		// and every write after them needs room the volume may not have:
+		// on a full one, the writer would never commit again, so the
+		// checkpointer, which counts the writer's commits, would never
+		// copy them. They are copied now, before the reserve takes its
+		// room back.
+		_ = db.ckpt.checkpoint() // failed: the checkpointer's next round
+	}
 	if db.room != nil {
 		_ = db.room.make() // no room yet: the next prune tries again
 	}
