@@ -94,7 +94,7 @@ func (a lemonSqueezyAPI) Create(ctx context.Context, s Spec) (Endpoint, error) {
 		"attributes":    map[string]any{"url": s.URL, "events": s.Events, "secret": s.Secret},
 		"relationships": map[string]any{"store": map[string]any{"data": map[string]any{"type": "stores", "id": a.store}}},
 	}})
-	return a.write(ctx, "create the webhook", http.MethodPost, "/v1/webhooks", body)
+	return written[inData[lemonSqueezyWebhook]](ctx, a.rest, "create the webhook", http.MethodPost, "/v1/webhooks", body)
 }
 
 // Update sends the events alone, so the secret stays as it is.
@@ -102,16 +102,7 @@ func (a lemonSqueezyAPI) Update(ctx context.Context, id string, s Spec) (Endpoin
 	body, _ := json.Marshal(map[string]any{"data": map[string]any{
 		"type": "webhooks", "id": id, "attributes": map[string]any{"events": s.Events},
 	}})
-	return a.write(ctx, "update webhook "+id, http.MethodPatch, "/v1/webhooks/"+url.PathEscape(id), body)
+	return written[inData[lemonSqueezyWebhook]](ctx, a.rest, "update webhook "+id, http.MethodPatch, "/v1/webhooks/"+url.PathEscape(id), body)
 }
 
 // write sends a create or an update and reads the webhook answered in data.
-func (a lemonSqueezyAPI) write(ctx context.Context, op, method, path string, body []byte) (Endpoint, error) {
-	var answer struct {
-		Data lemonSqueezyWebhook `json:"data"`
-	}
-	if err := a.call(ctx, op, method, path, body, &answer); err != nil {
-		return Endpoint{}, err
-	}
-	return answer.Data.endpoint(), nil
-}

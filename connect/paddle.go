@@ -88,23 +88,14 @@ func (a paddleAPI) Create(ctx context.Context, s Spec) (Endpoint, error) {
 		"description": "reditus-bridge: conversions to Reditus", "type": "url", "destination": s.URL,
 		"subscribed_events": s.Events, "include_sensitive_fields": false,
 	})
-	return a.write(ctx, "create the notification setting", http.MethodPost, "/notification-settings", body)
+	return written[inData[paddleSetting]](ctx, a.rest, "create the notification setting", http.MethodPost, "/notification-settings", body)
 }
 
 // Update sends the whole list: Paddle drops the events a PATCH leaves out.
 func (a paddleAPI) Update(ctx context.Context, id string, s Spec) (Endpoint, error) {
 	body, _ := json.Marshal(map[string]any{"subscribed_events": s.Events, "active": true})
-	return a.write(ctx, "update notification setting "+id, http.MethodPatch, "/notification-settings/"+url.PathEscape(id), body)
+	return written[inData[paddleSetting]](ctx, a.rest, "update notification setting "+id, http.MethodPatch, "/notification-settings/"+url.PathEscape(id), body)
 }
 
 // write sends a create or an update and reads the setting Paddle answers,
 // wrapped in data.
-func (a paddleAPI) write(ctx context.Context, op, method, path string, body []byte) (Endpoint, error) {
-	var answer struct {
-		Data paddleSetting `json:"data"`
-	}
-	if err := a.call(ctx, op, method, path, body, &answer); err != nil {
-		return Endpoint{}, err
-	}
-	return answer.Data.endpoint(), nil
-}

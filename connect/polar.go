@@ -69,18 +69,10 @@ func (a polarAPI) Find(ctx context.Context, target string) (Endpoint, bool, erro
 
 func (a polarAPI) Create(ctx context.Context, s Spec) (Endpoint, error) {
 	body, _ := json.Marshal(map[string]any{"url": s.URL, "format": "raw", "events": s.Events, "name": "reditus-bridge"})
-	var e polarEndpoint
-	if err := a.call(ctx, "create the webhook endpoint", http.MethodPost, "/v1/webhooks/endpoints", body, &e); err != nil {
-		return Endpoint{}, err
-	}
-	return e.endpoint(), nil
+	return written[polarEndpoint](ctx, a.rest, "create the webhook endpoint", http.MethodPost, "/v1/webhooks/endpoints", body)
 }
 
 func (a polarAPI) Update(ctx context.Context, id string, s Spec) (Endpoint, error) {
 	body, _ := json.Marshal(map[string]any{"events": s.Events, "enabled": true})
-	var e polarEndpoint
-	if err := a.call(ctx, "update webhook endpoint "+id, http.MethodPatch, "/v1/webhooks/endpoints/"+url.PathEscape(id), body, &e); err != nil {
-		return Endpoint{}, err
-	}
-	return e.endpoint(), nil
+	return written[polarEndpoint](ctx, a.rest, "update webhook endpoint "+id, http.MethodPatch, "/v1/webhooks/endpoints/"+url.PathEscape(id), body)
 }

@@ -91,6 +91,27 @@ func bearer(title, base, keyVar, baseVar string, key string, hc *http.Client) re
 	}
 }
 
+// endpointer is an endpoint as a provider's API answers it.
+type endpointer interface{ endpoint() Endpoint }
+
+// inData is an answer that wraps its object in "data" (Paddle, Lemon
+// Squeezy).
+type inData[T endpointer] struct {
+	Data T `json:"data"`
+}
+
+func (d inData[T]) endpoint() Endpoint { return d.Data.endpoint() }
+
+// written makes a call that creates or changes an endpoint, answered as
+// one T.
+func written[T endpointer](ctx context.Context, r rest, op, method, path string, body []byte) (Endpoint, error) {
+	var answer T
+	if err := r.call(ctx, op, method, path, body, &answer); err != nil {
+		return Endpoint{}, err
+	}
+	return answer.endpoint(), nil
+}
+
 // call sends method path (below base) with body, when not nil, and decodes
 // a 2xx answer into out, when not nil. op says what the call is for, in
 // errors.

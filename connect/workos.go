@@ -74,18 +74,10 @@ func (a workOSAPI) Find(ctx context.Context, target string) (Endpoint, bool, err
 
 func (a workOSAPI) Create(ctx context.Context, s Spec) (Endpoint, error) {
 	body, _ := json.Marshal(map[string]any{"endpoint_url": s.URL, "events": s.Events})
-	return a.write(ctx, "create the webhook endpoint", http.MethodPost, "/webhook_endpoints", body)
+	return written[workOSEndpoint](ctx, a.rest, "create the webhook endpoint", http.MethodPost, "/webhook_endpoints", body)
 }
 
 func (a workOSAPI) Update(ctx context.Context, id string, s Spec) (Endpoint, error) {
 	body, _ := json.Marshal(map[string]any{"events": s.Events, "status": "enabled"})
-	return a.write(ctx, "update webhook endpoint "+id, http.MethodPatch, "/webhook_endpoints/"+url.PathEscape(id), body)
-}
-
-func (a workOSAPI) write(ctx context.Context, op, method, path string, body []byte) (Endpoint, error) {
-	var e workOSEndpoint
-	if err := a.call(ctx, op, method, path, body, &e); err != nil {
-		return Endpoint{}, err
-	}
-	return e.endpoint(), nil
+	return written[workOSEndpoint](ctx, a.rest, "update webhook endpoint "+id, http.MethodPatch, "/webhook_endpoints/"+url.PathEscape(id), body)
 }
