@@ -68,10 +68,12 @@ type Options struct {
 	Token string
 	// Events is the journal; nil answers 503 (the journal could not be opened).
 	Events Journal
-	// Retry runs a journaled event through the pipeline again. Its error
+	// Retry runs a journaled event through the pipeline again, while its
+	// outcome is still was, the one the retry rule allowed. Its error
 	// matches journal.ErrNotFound for an unknown id and journal.ErrBusy for an
-	// event being delivered right now. Nil: no retry button, no retry routes.
-	Retry func(ctx context.Context, id int64) (Outcome, error)
+	// event being delivered right now, or whose outcome changed meanwhile.
+	// Nil: no retry button, no retry routes.
+	Retry func(ctx context.Context, id int64, was outcome.Word) (Outcome, error)
 	// Providers are offered in the page's provider filter (config.Providers);
 	// when nil, the providers of the events shown are.
 	Providers []string
@@ -99,7 +101,7 @@ const contentSecurityPolicy = "default-src 'none'; form-action 'self'; frame-anc
 
 type server struct {
 	events    Journal
-	retry     func(ctx context.Context, id int64) (Outcome, error)
+	retry     func(ctx context.Context, id int64, was outcome.Word) (Outcome, error)
 	providers []string
 	log       *slog.Logger
 	now       func() time.Time
@@ -455,7 +457,7 @@ func (s *server) retryEvent(r *http.Request) (int64, Outcome, error) {
 	}
 	var out Outcome
 	if err == nil {
-		out, err = s.retry(ctx, id)
+		out, err = s.retry(ctx, id, rec.Outcome) // not if it changed since
 	}
 	var refused *notRetryable
 	switch {

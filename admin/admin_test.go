@@ -17,6 +17,7 @@ import (
 	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/handlers"
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/pipeline"
 )
 
@@ -570,7 +571,7 @@ func TestRetryOutlivesItsRequest(t *testing.T) {
 	store := openJournal(t, fixture...)
 	started, release := make(chan struct{}), make(chan struct{})
 	finished := make(chan error, 1)
-	h := admin.New(admin.Options{Token: token, Events: store, Retry: func(ctx context.Context, id int64) (admin.Outcome, error) {
+	h := admin.New(admin.Options{Token: token, Events: store, Retry: func(ctx context.Context, id int64, was outcome.Word) (admin.Outcome, error) {
 		close(started)
 		<-release
 		finished <- ctx.Err()
@@ -601,11 +602,11 @@ func TestLogsNoSecretNoEmail(t *testing.T) {
 	store := openJournal(t, fixture...)
 	h := admin.New(admin.Options{
 		Token: token, Events: store, Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Retry: func(ctx context.Context, id int64) (admin.Outcome, error) {
+		Retry: func(ctx context.Context, id int64, was outcome.Word) (admin.Outcome, error) {
 			if id == 2 {
 				return admin.Outcome{}, errBoom
 			}
-			return (&retrier{store: store, result: admin.Outcome{Outcome: "forwarded"}}).retry(ctx, id)
+			return (&retrier{store: store, result: admin.Outcome{Outcome: "forwarded"}}).retry(ctx, id, was)
 		},
 	})
 	srv := httptest.NewServer(h)

@@ -110,11 +110,11 @@ type retrier struct {
 	calls []int64
 }
 
-func (r *retrier) retry(ctx context.Context, id int64) (admin.Outcome, error) {
+func (r *retrier) retry(ctx context.Context, id int64, was outcome.Word) (admin.Outcome, error) {
 	r.mu.Lock()
 	r.calls = append(r.calls, id)
 	r.mu.Unlock()
-	if _, err := r.store.Retake(ctx, id, time.Minute); err != nil {
+	if _, err := r.store.Retake(ctx, id, time.Minute, was); err != nil {
 		return admin.Outcome{}, err
 	}
 	err := r.store.Finish(ctx, id, journal.Finish{Outcome: r.result.Outcome, Reason: r.result.Reason, ReferralID: r.result.ReferralID, Attempts: 1})

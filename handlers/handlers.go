@@ -26,7 +26,7 @@ type Pipeline interface {
 	// Webhook runs one delivery and says what to answer.
 	Webhook(ctx context.Context, d pipeline.Delivery) pipeline.Result
 	// Retry runs a journaled event again for /admin.
-	Retry(ctx context.Context, id int64) (pipeline.Result, error)
+	Retry(ctx context.Context, id int64, was outcome.Word) (pipeline.Result, error)
 }
 
 var _ Pipeline = (*pipeline.Pipeline)(nil)
@@ -104,8 +104,8 @@ func serveBrowserHelper() gin.HandlerFunc {
 // journal in a browser, its JSON API and the retry button, which runs the
 // event through the pipeline again.
 func newAdmin(cfg config.Config, deps Deps) http.Handler {
-	retry := func(ctx context.Context, id int64) (admin.Outcome, error) {
-		res, err := deps.Pipeline.Retry(ctx, id)
+	retry := func(ctx context.Context, id int64, was outcome.Word) (admin.Outcome, error) {
+		res, err := deps.Pipeline.Retry(ctx, id, was)
 		return admin.Outcome{Outcome: res.Journaled, Reason: res.Reason, ReferralID: res.ReferralID}, err
 	}
 	return admin.New(admin.Options{

@@ -502,9 +502,11 @@ func collect(rows *sql.Rows, withBody bool) ([]Record, error) {
 	return recs, rows.Err()
 }
 
-// Retake claims one record by id for an operator's retry, whatever its
-// outcome, unless it is pending under a live lease (ErrBusy).
-func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record, error) {
+// Retake claims one record by id, for an operator's retry or to run a
+// stale record again, while its outcome is still was, the one its caller
+// saw and judged (a record delivered meanwhile is not sent again), and it
+// is not pending under a live lease; else ErrBusy.
+func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration, was outcome.Word) (Record, error) {
 	if lease <= 0 {
 		return Record{}, errors.New("journal: retake: the lease must be positive")
 	}
@@ -514,9 +516,9 @@ func (db *DB) Retake(ctx context.Context, id int64, lease time.Duration) (Record
 	now := db.clock()
 	rec, err := scanRecord(db.write.QueryRow(ctx, `
 		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
-		WHERE id = ? AND NOT (outcome = 'pending' AND next_attempt_at > {?})
+		WHERE id = ? AND outcome = ? AND NOT (outcome = 'pending' AND next_attempt_at > {?})
 		RETURNING `+columns,
-		db.args(at(now.Add(lease)), at(now), id, at(now))...), true)
+		db.args(at(now.Add(lease)), at(now), id, was, at(now))...), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Not taken: say why. The record may change meanwhile; the answer
 		// is still one that was true.

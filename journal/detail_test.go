@@ -58,7 +58,7 @@ func testDetail(t *testing.T, b backend) {
 		}
 		// The worker's delivery adds its attempt; a Finish without detail
 		// keeps what there was.
-		taken, err := s.Retake(ctx, rec.ID, lease)
+		taken, err := s.Retake(ctx, rec.ID, lease, journal.Queued)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func testDetail(t *testing.T, b backend) {
 			t.Errorf("List = %+v, want the slug, without the detail", list)
 		}
 		// A Finish that found something else replaces the detail, slugs too.
-		taken, _ = s.Retake(ctx, rec.ID, lease)
+		taken, _ = s.Retake(ctx, rec.ID, lease, "forwarded")
 		finish(t, s, taken.ID, journal.Finish{Outcome: "skipped", AdvocateSlug: "jwe512", Found: []journal.Field{{Name: "advocate_slug", Value: "jwe512"}}})
 		if got = get(t, s, rec.ID); got.AffiliateSlug != "" || got.AdvocateSlug != "jwe512" || len(got.Sent) != 0 || len(got.Found) != 1 {
 			t.Errorf("replaced: slugs %q %q, found %+v, sent %+v", got.AffiliateSlug, got.AdvocateSlug, got.Found, got.Sent)
@@ -91,7 +91,7 @@ func testDetail(t *testing.T, b backend) {
 			taken := rec
 			if pass > 0 {
 				var err error
-				if taken, err = s.Retake(ctx, rec.ID, lease); err != nil {
+				if taken, err = s.Retake(ctx, rec.ID, lease, journal.Queued); err != nil {
 					t.Fatal(err)
 				}
 			}

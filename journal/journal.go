@@ -33,7 +33,8 @@ var (
 	// ErrNotFound: no record has that id.
 	ErrNotFound = errors.New("journal: no such event")
 	// ErrBusy: the record is pending under a live lease, so someone is
-	// delivering it right now.
+	// delivering it right now, or (Retake) its outcome changed since its
+	// caller looked: someone just did.
 	ErrBusy = errors.New("journal: event is being delivered")
 	// ErrLeaseLost: Finish came after its lease (Finish.Lease) ended and
 	// another holder took the record.

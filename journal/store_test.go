@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"cmp"
 	"github.com/getreditus/reditus-bridge/outcome"
 
 	"bytes"
@@ -570,21 +571,26 @@ func testStore(t *testing.T, b backend) {
 		}
 	})
 
-	t.Run("Retake claims a record for an operator unless it is being delivered", func(t *testing.T) {
+	t.Run("Retake claims a record for an operator unless it is being delivered or changed", func(t *testing.T) {
 		clk := newClock()
 		s := open(t, b.fresh(t), clk)
 		tests := []struct {
 			name    string
 			outcome outcome.Word  // "" leaves it pending
 			lease   time.Duration // Begin's
+			saw     outcome.Word  // what the caller saw, when not outcome
 			wantErr error
 		}{
-			{"failed", journal.Failed, lease, nil},
-			{"skipped (the configuration was fixed)", "skipped", lease, nil},
-			{"queued", journal.Queued, lease, nil},
-			{"forwarded", "forwarded", lease, nil},
-			{"pending under a live lease", "", time.Hour, journal.ErrBusy},
-			{"pending, lease expired", "", time.Millisecond, nil},
+			{"failed", journal.Failed, lease, "", nil},
+			{"skipped (the configuration was fixed)", "skipped", lease, "", nil},
+			{"queued", journal.Queued, lease, "", nil},
+			{"forwarded", "forwarded", lease, "", nil},
+			{"pending under a live lease", "", time.Hour, "", journal.ErrBusy},
+			{"pending, lease expired", "", time.Millisecond, "", nil},
+			// Seen queued, then delivered by the worker: a retry would
+			// send it again.
+			{"forwarded since the caller saw it queued", "forwarded", lease, journal.Queued, journal.ErrBusy},
+			{"queued since the caller saw it skipped", journal.Queued, lease, "skipped", journal.ErrBusy},
 		}
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -597,11 +603,15 @@ func testStore(t *testing.T, b backend) {
 					finish(t, s, rec.ID, journal.Finish{Outcome: tt.outcome, NextAttemptAt: clk.Now()})
 				}
 				clk.Advance(time.Second)
-				got, err := s.Retake(ctx, rec.ID, lease)
+				was := cmp.Or(tt.saw, tt.outcome, journal.Pending)
+				got, err := s.Retake(ctx, rec.ID, lease, was)
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Retake = %v, want %v", err, tt.wantErr)
 				}
 				if err != nil {
+					if now := get(t, s, rec.ID); tt.saw != "" && now.Outcome != tt.outcome {
+						t.Errorf("a refused Retake changed the record to %s, want it %s", now.Outcome, tt.outcome)
+					}
 					return
 				}
 				if got.ID != rec.ID || got.Outcome != journal.Pending || !bytes.Equal(got.Body, r.Body) {
@@ -618,12 +628,12 @@ func testStore(t *testing.T, b backend) {
 						t.Errorf("Due took %s under the operator's lease", d.DeliveryID)
 					}
 				}
-				if _, err := s.Retake(ctx, rec.ID, lease); !errors.Is(err, journal.ErrBusy) {
+				if _, err := s.Retake(ctx, rec.ID, lease, journal.Pending); !errors.Is(err, journal.ErrBusy) {
 					t.Errorf("a second Retake = %v, want ErrBusy", err)
 				}
 			})
 		}
-		if _, err := s.Retake(ctx, 1<<40, lease); !errors.Is(err, journal.ErrNotFound) {
+		if _, err := s.Retake(ctx, 1<<40, lease, journal.Queued); !errors.Is(err, journal.ErrNotFound) {
 			t.Errorf("Retake(unknown id) = %v, want ErrNotFound", err)
 		}
 	})
@@ -711,7 +721,7 @@ func testStore(t *testing.T, b backend) {
 		if due, err := ahead.Due(ctx, time.Now().Add(skew), lease, 10); err != nil || len(due) != 0 {
 			t.Errorf("Due at the instance 90 s ahead: %v, %v; want nothing, the lease is live", ids(due), err)
 		}
-		if _, err := ahead.Retake(ctx, rec.ID, lease); !errors.Is(err, journal.ErrBusy) {
+		if _, err := ahead.Retake(ctx, rec.ID, lease, journal.Pending); !errors.Is(err, journal.ErrBusy) {
 			t.Errorf("Retake at the instance 90 s ahead: %v, want ErrBusy", err)
 		}
 		if err := one.Finish(ctx, rec.ID, journal.Finish{Outcome: "forwarded", Lease: rec.NextAttemptAt}); err != nil {

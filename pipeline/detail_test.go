@@ -27,7 +27,7 @@ func TestJournalKeepsEveryAttemptOfAnEvent(t *testing.T) {
 		const email = "detail@example.com"
 		b.do(t, stripeWebhook(customerCreated("evt_detail", email), stripeSecret, time.Now())).Is(t, http.StatusAccepted, "queued")
 		id := webhooktest.RecordOf(t, store, "evt_detail").ID
-		if res, err := b.pipeline.Retry(ctx, id); err != nil || res.Outcome != outcome.WordForwarded {
+		if res, err := b.pipeline.Retry(ctx, id, outcome.WordQueued); err != nil || res.Outcome != outcome.WordForwarded {
 			t.Fatalf("Retry: %v, %v", res.Outcome, err)
 		}
 		rec, err := store.Get(ctx, id)

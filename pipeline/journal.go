@@ -20,7 +20,7 @@ import (
 // recorded pending under a lease (Begin), or one by id, taken again (Retake).
 type Claimer interface {
 	Begin(ctx context.Context, r journal.Record, lease time.Duration) (rec journal.Record, claimed bool, err error)
-	Retake(ctx context.Context, id int64, lease time.Duration) (journal.Record, error)
+	Retake(ctx context.Context, id int64, lease time.Duration, was outcome.Word) (journal.Record, error)
 }
 
 // Finisher commits the outcome of the work on a claimed record.
@@ -167,8 +167,9 @@ func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mappe
 			// instant, and one it hands out again updated now.
 			return claim{rec: rec, mine: mine, resumed: mine && !rec.UpdatedAt.Equal(rec.ReceivedAt)}, err
 		}
-		// Retake lets one instance have it.
-		if taken, err := p.journal.Retake(ctx, rec.ID, lease); err == nil {
+		// Retake lets one instance have it, and only while it is stale:
+		// not once another has delivered it.
+		if taken, err := p.journal.Retake(ctx, rec.ID, lease, rec.Outcome); err == nil {
 			return claim{rec: taken, mine: true}, nil
 		}
 		return claim{rec: rec}, nil

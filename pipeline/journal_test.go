@@ -292,7 +292,7 @@ func (brokenStore) Finish(context.Context, int64, journal.Finish) error { return
 func (brokenStore) Due(context.Context, time.Time, time.Duration, int) ([]journal.Record, error) {
 	return nil, errStoreDown
 }
-func (brokenStore) Retake(context.Context, int64, time.Duration) (journal.Record, error) {
+func (brokenStore) Retake(context.Context, int64, time.Duration, outcome.Word) (journal.Record, error) {
 	return journal.Record{}, errStoreDown
 }
 func (brokenStore) Get(context.Context, int64) (journal.Record, error) {

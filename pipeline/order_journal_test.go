@@ -96,7 +96,7 @@ func TestARefundWaitsForItsQueuedPayment(t *testing.T) {
 	refund.Is(t, http.StatusAccepted, "queued")
 	webhooktest.MustContain(t, refund.Reason, "waits behind the earlier event 7f4c2a9e-3b1d-4e8f-9a6c-5d2e1f0b8c47 (lemonsqueezy order_created)")
 	rec := recordOf(t, store, "lemonsqueezy", "5a8e2c7f-1d4b-4e9a-b3c6-0f7d2a9e5c18")
-	if res, err := b.pipeline.Retry(ctx, rec.ID); err != nil || res.Journaled != journal.Queued {
+	if res, err := b.pipeline.Retry(ctx, rec.ID, rec.Outcome); err != nil || res.Journaled != journal.Queued {
 		t.Errorf("an operator's retry of the refund: %+v, %v; want it held, queued", res, err)
 	}
 	if n := len(red.Refunds()); n != 0 {

@@ -224,10 +224,12 @@ func (p *Pipeline) Redeliver(ctx context.Context, rec journal.Record) journal.Fi
 
 // Retry runs journaled event id through the pipeline again at an operator's
 // request (/admin), after a configuration fix: it takes the record, delivers
-// it and records the new outcome; the Result's Journaled says which. Its
-// error matches journal.ErrNotFound, journal.ErrBusy or journal.ErrNoBody (a
-// record kept without its body has nothing to run).
-func (p *Pipeline) Retry(ctx context.Context, id int64) (Result, error) {
+// it and records the new outcome; the Result's Journaled says which. It
+// runs only while the record's outcome is still was, the one the operator's
+// rule allowed: an event delivered meanwhile is not sent again. Its error
+// matches journal.ErrNotFound, journal.ErrBusy (being delivered, or changed)
+// or journal.ErrNoBody (a record kept without its body has nothing to run).
+func (p *Pipeline) Retry(ctx context.Context, id int64, was outcome.Word) (Result, error) {
 	if p.journal == nil {
 		return Result{}, errors.New("no journal")
 	}
@@ -236,7 +238,7 @@ func (p *Pipeline) Retry(ctx context.Context, id int64) (Result, error) {
 	} else if !rec.HasBody {
 		return Result{}, journal.ErrNoBody
 	}
-	rec, err := p.journal.Retake(ctx, id, lease)
+	rec, err := p.journal.Retake(ctx, id, lease, was)
 	if err != nil {
 		return Result{}, err
 	}

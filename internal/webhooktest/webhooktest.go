@@ -23,6 +23,7 @@ import (
 	"github.com/getreditus/reditus-bridge/internal/testenv"
 	"github.com/getreditus/reditus-bridge/journal"
 	"github.com/getreditus/reditus-bridge/metrics"
+	"github.com/getreditus/reditus-bridge/outcome"
 	"github.com/getreditus/reditus-bridge/providers"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
@@ -169,7 +170,7 @@ func MustContain(t testing.TB, s string, parts ...string) {
 type Store interface {
 	Begin(ctx context.Context, r journal.Record, lease time.Duration) (journal.Record, bool, error)
 	Finish(ctx context.Context, id int64, f journal.Finish) error
-	Retake(ctx context.Context, id int64, lease time.Duration) (journal.Record, error)
+	Retake(ctx context.Context, id int64, lease time.Duration, was outcome.Word) (journal.Record, error)
 	Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]journal.Record, error)
 	Get(ctx context.Context, id int64) (journal.Record, error)
 	List(ctx context.Context, f journal.Filter) ([]journal.Record, error)
