@@ -172,10 +172,10 @@ func (db *DB) t(t time.Time) any {
 	return db.d.timeArg(utc(t))
 }
 
-// Begin's statements, in the order it tries them.
-// beginInsert returns what Postgres's clock set (see at); on SQLite, whose
-// times are this process's, beginInsertRow returns nothing, and the driver
-// the new row's id (dialect.lastInsertID).
+// Begin's statements, in the order it tries them. beginInsert returns what
+// Postgres's clock set (see at); on SQLite, whose times are this process's,
+// beginInsertRow returns nothing, and the driver the new row's id
+// (dialect.lastInsertID).
 const (
 	beginInsertRow = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
