@@ -147,10 +147,12 @@ func FuzzBasic(f *testing.F) {
 	credentials := []string{"reditus:fuzz-password-0001", "user:pass:with:colons-fuzz", "reditus:password-alone-for-reditus"}
 	f.Fuzz(func(t *testing.T, auth string) {
 		scheme, token, _ := strings.Cut(auth, " ")
-		// Go's base64 decoder skips \r and \n, as RFC 2045 allows: a token
-		// broken by a newline still carries the credentials (and net/http
-		// never lets a header value hold one).
-		decoded, err := base64.StdEncoding.DecodeString(token)
+		// Decoded as the verifier does: strictly, so that a token whose
+		// padding bits are not zero (which no client sends) carries
+		// nothing; Go's decoder still skips \r and \n, as RFC 2045
+		// allows, so a token broken by a newline carries the credentials
+		// (and net/http never lets a header value hold one).
+		decoded, err := base64.StdEncoding.Strict().DecodeString(token)
 		var carries bool
 		for _, c := range credentials {
 			carries = carries || (strings.EqualFold(scheme, "Basic") && err == nil && string(decoded) == c)
