@@ -231,7 +231,8 @@ func batchContext(ops []*batchOp) (context.Context, context.CancelFunc) {
 }
 
 // close stops taking writes and returns once the batcher has stopped. The
-// writes it took are committed by then: each caller waits for its own.
+// writes it took are committed by then, or given up with their
+// transaction once every caller in it had gone.
 func (b *batcher) close() {
 	b.once.Do(func() { close(b.quit) })
 	<-b.stopped

@@ -425,6 +425,7 @@ func (db *DB) Finish(ctx context.Context, id int64, f Finish) error {
 	// The sender is told 202 queued once this returns, and stops retrying:
 	// a queued record must survive a power cut, not only a crash.
 	err := db.writing(ctx, f.Outcome == Queued, func(ctx context.Context, q querier) error {
+		changed = false // the batcher may run a write twice
 		res, err := q.Exec(ctx, query, args...)
 		if err != nil {
 			return err

@@ -57,15 +57,18 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("journal: prune: %w", db.checked(err))
 	}
-	if db.ckpt != nil && n > 0 {
+	if db.ckpt != nil {
 		// The deletes are in the WAL, and free the file's pages only once
 		// they are copied into it; until then the WAL cannot start over,
 		// and every write after them needs room the volume may not have:
 		// on a full one, the writer would never commit again, so the
 		// checkpointer, which counts the writer's commits, would never
 		// copy them. They are copied now, before the reserve takes its
-		// room back.
-		_ = db.ckpt.checkpoint() // failed: the checkpointer's next round
+		// room back, and at every prune, which a full volume asks for
+		// every 10 s (fullGap): a checkpoint that could not copy them all
+		// (a reader held the WAL, the volume had no room) is tried again
+		// then, though that prune deletes nothing.
+		_ = db.ckpt.checkpoint()
 	}
 	if db.room != nil {
 		_ = db.room.make() // no room yet: the next prune tries again
