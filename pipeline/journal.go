@@ -58,14 +58,15 @@ const (
 // errStalled: the journal did not answer within storeWait.
 var errStalled = errors.New("the journal did not answer in time")
 
-// bounded runs call, a journal call on a webhook's path, under a context
-// that ends at storeWait: the journal returns by its context's end, also
-// when SQLite is inside a write it cannot interrupt (an fsync on a frozen
-// volume; journal.DB's writer gives its caller up, and the write may land
-// later), while the sender gives up after a few seconds more. Past the
+// bounded runs call, a journal call on a webhook's path that the journal's
+// writer carries (Begin, Finish), under a context that ends at storeWait:
+// the writer returns by its context's end, also when SQLite is inside a
+// write it cannot interrupt (an fsync on a frozen volume; the write may
+// land later), while the sender gives up after a few seconds more. Past the
 // bound the webhook goes on without the answer: as without a journal, or
 // answered 503, never 202 on a write that is not committed. What such a
-// write does when it lands later is harmless, each caller says why.
+// write does when it lands later is harmless, each caller says why. The
+// other calls run detached.
 func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeWait)
 	defer cancel()
@@ -74,6 +75,38 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) 
 		return v, fmt.Errorf("%w (within %v): %w", errStalled, storeWait, err)
 	}
 	return v, err
+}
+
+// detached is bounded for a journal call the writer does not carry: a
+// stale record's Retake, a twin's Get, a money event's Ahead. SQLite's
+// driver interrupts those at their context's end, but not inside a system
+// call (a read from a frozen volume), so each runs on a goroutine of its
+// own, waited for until the bound. What it does after is harmless, its
+// caller says why.
+func detached[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		v, err := bounded(ctx, call)
+		done <- answer{v, err}
+	}()
+	timer := time.NewTimer(storeWait)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-timer.C:
+	}
+	select { // it may have answered as the bound passed
+	case a := <-done:
+		return a.v, a.err
+	default:
+	}
+	var zero T
+	return zero, fmt.Errorf("%w (within %v)", errStalled, storeWait)
 }
 
 // once sends ev at most once per delivery id: the journal's record answers
@@ -156,24 +189,35 @@ type claim struct {
 // Reditus answers that second delivery as one it has (409, the payment's
 // idempotency key): the event is in Reditus once.
 func (p *Pipeline) claim(ctx context.Context, a arrival, ev mapping.Event, mapped bool) (claim, error) {
-	return bounded(ctx, func(ctx context.Context) (claim, error) {
-		c := customerOf(ev)
+	c, err := bounded(ctx, func(ctx context.Context) (claim, error) {
+		cust := customerOf(ev)
 		rec, mine, err := p.journal.Begin(ctx, journal.Record{
 			Provider: a.provider, DeliveryID: journalID(ev.ID, a.body), EventType: journalText(ev.Type),
-			Email: c.email, UID: c.uid, PaymentKey: c.paymentKey, Body: kept(ev, a.body),
+			Email: cust.email, UID: cust.uid, PaymentKey: cust.paymentKey, Body: kept(ev, a.body),
 		}, lease)
-		if err != nil || mine || !mapped || !p.stale(rec, ev) {
-			// Begin stamps a record it makes received and updated in one
-			// instant, and one it hands out again updated now.
-			return claim{rec: rec, mine: mine, resumed: mine && !rec.UpdatedAt.Equal(rec.ReceivedAt)}, err
-		}
-		// Retake lets one instance have it, and only while it is stale:
-		// not once another has delivered it.
-		if taken, err := p.journal.Retake(ctx, rec.ID, lease, rec.Outcome); err == nil {
-			return claim{rec: taken, mine: true}, nil
-		}
-		return claim{rec: rec}, nil
+		// Begin stamps a record it makes received and updated in one
+		// instant, and one it hands out again updated now.
+		return claim{rec: rec, mine: mine, resumed: mine && !rec.UpdatedAt.Equal(rec.ReceivedAt)}, err
 	})
+	if err != nil || c.mine || !mapped || !p.stale(c.rec, ev) {
+		return c, err
+	}
+	// A stale record is taken again by one instance, and only while it is
+	// still stale. Taken by another meanwhile (ErrBusy), its outcome is
+	// waited for (recorded). Not taken because the journal failed, the
+	// webhook goes on as without a journal: answered from the stale record,
+	// its sender would take the dry run or skip as final.
+	taken, err := detached(ctx, func(ctx context.Context) (journal.Record, error) {
+		return p.journal.Retake(ctx, c.rec.ID, lease, c.rec.Outcome)
+	})
+	switch {
+	case err == nil:
+		return claim{rec: taken, mine: true}, nil
+	case errors.Is(err, journal.ErrBusy):
+		c.rec.Outcome = journal.Pending
+		return c, nil
+	}
+	return claim{}, err
 }
 
 // kept is the body the journal keeps of ev: none for an event of a type the
@@ -330,7 +374,7 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 		case <-time.After(pollTwin):
 		}
 		var err error
-		if rec, err = bounded(ctx, func(ctx context.Context) (journal.Record, error) { return p.journal.Get(ctx, rec.ID) }); err != nil {
+		if rec, err = detached(ctx, func(ctx context.Context) (journal.Record, error) { return p.journal.Get(ctx, rec.ID) }); err != nil {
 			p.journalFailed(ctx, "get", err)
 			return result(outcome.Unavailable, "the journal could not be read; retry later")
 		}

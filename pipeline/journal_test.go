@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/config"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
@@ -377,4 +378,30 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// retakeFails is a journal whose Retake fails as one that is down, or past
+// the bound, does: not ErrBusy, nobody else took the record.
+type retakeFails struct{ webhooktest.Store }
+
+func (retakeFails) Retake(context.Context, int64, time.Duration, outcome.Word) (journal.Record, error) {
+	return journal.Record{}, errors.New("journal: retake 1: context deadline exceeded")
+}
+
+// A live delivery of an event a dry run recorded, whose Retake fails, is
+// not answered from the stale dry-run record: its sender would stop
+// re-sending, and the conversion would never reach Reditus. It goes on as
+// without a journal.
+func TestAStaleRecordThatCannotBeTakenAgainIsNotTheAnswer(t *testing.T) {
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	body := stripeFixture(t, "customer.created.json")
+	dry := journaledBridge(t, red, store, func(c *config.Config) { c.DryRunRequested = true })
+	dry.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusOK, "dry_run")
+
+	live := journaledBridge(t, red, retakeFails{store}, nil)
+	live.do(t, stripeWebhook(body, stripeSecret, time.Now())).Is(t, http.StatusOK, "forwarded")
+	if n := len(red.Conversions()); n != 1 {
+		t.Errorf("Reditus holds %d conversions, want 1", n)
+	}
 }

@@ -52,7 +52,7 @@ func (p *Pipeline) held(ctx context.Context, rec *journal.Record, ev mapping.Eve
 		rec journal.Record
 		ok  bool
 	}
-	earlier, err := bounded(ctx, func(ctx context.Context) (found, error) {
+	earlier, err := detached(ctx, func(ctx context.Context) (found, error) {
 		rec, ok, err := p.journal.Ahead(ctx, me)
 		return found{rec, ok}, err
 	})

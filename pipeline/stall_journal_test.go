@@ -27,6 +27,16 @@ import (
 type stalling struct {
 	webhooktest.Store
 	begin, finish *gate // nil: not stalled
+	// ahead stalls the order check, a read the writer does not carry,
+	// deaf to its context: SQLite inside a read from a frozen volume.
+	ahead *gate
+}
+
+func (s *stalling) Ahead(ctx context.Context, r journal.Record) (journal.Record, bool, error) {
+	if s.ahead != nil {
+		<-s.ahead.open
+	}
+	return s.Store.Ahead(ctx, r)
 }
 
 type gate struct {
@@ -171,4 +181,16 @@ func TestAStalledFinishNeverAnswersQueued(t *testing.T) {
 	if n := red.Calls(reditus.CallTrack) - calls; n != 0 {
 		t.Errorf("the retry made %d Reditus calls, want 0: the worker owns the record", n)
 	}
+}
+
+// A read the journal's writer does not carry (a money event's order check)
+// that SQLite cannot be interrupted in holds no webhook past the bound: the
+// payment goes on as if nothing were ahead of it.
+func TestAStalledOrderCheckHoldsNoWebhookPastTheBound(t *testing.T) {
+	store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+	stalled := &stalling{Store: store, ahead: newGate()}
+	defer stalled.ahead.release()
+	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
+	b := journaledBridge(t, red, stalled, nil)
+	answeredWithin(t, b, signedAs(t, "lemonsqueezy", "", webhooktest.Fixture(t, "lemonsqueezy/order_created.json")), http.StatusOK, "forwarded")
 }
