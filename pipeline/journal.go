@@ -84,21 +84,21 @@ func bounded[T any](ctx context.Context, call func(context.Context) (T, error)) 
 // own, waited for until the bound. What it does after is harmless, its
 // caller says why.
 func detached[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeWait)
 	type answer struct {
 		v   T
 		err error
 	}
 	done := make(chan answer, 1)
 	go func() {
-		v, err := bounded(ctx, call)
+		defer cancel()
+		v, err := call(ctx)
 		done <- answer{v, err}
 	}()
-	timer := time.NewTimer(storeWait)
-	defer timer.Stop()
 	select {
 	case a := <-done:
 		return a.v, a.err
-	case <-timer.C:
+	case <-ctx.Done():
 	}
 	select { // it may have answered as the bound passed
 	case a := <-done:
