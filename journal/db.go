@@ -84,6 +84,9 @@ type DB struct {
 	// and full is told of a write that found the volume full (DiskFull).
 	room *reserve
 	full chan struct{}
+	// sawFull is set when a write found the volume full, and taken by the
+	// next prune that deletes something, which then frees the reserve.
+	sawFull atomic.Bool
 	// broken is set once SQLite's file is found corrupt (checked).
 	broken atomic.Pointer[corruptError]
 	// stopCheck stops a quick_check still running (verify); background

@@ -57,6 +57,15 @@ func (db *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("journal: prune: %w", db.checked(err))
 	}
+	if n > 0 && db.room != nil && db.sawFull.Swap(false) {
+		// A write found the volume full, and the deletes free pages only
+		// inside bridge.db: a delete that fitted without the reserve would
+		// leave the writes after it no room to grow the WAL into, and they
+		// would find the volume full until a prune that deletes nothing.
+		// The reserve has done its work; it is made again once there is
+		// room (below, or at a later prune).
+		db.room.release()
+	}
 	if db.ckpt != nil {
 		// The deletes are in the WAL, and free the file's pages only once
 		// they are copied into it; until then the WAL cannot start over,

@@ -87,8 +87,10 @@ func diskFull(err error) bool {
 // server keeps its own disk.
 func (db *DB) DiskFull() <-chan struct{} { return db.full }
 
-// tellFull tells DiskFull, once until it is read.
+// tellFull tells DiskFull, once until it is read, and the next prune
+// (sawFull).
 func (db *DB) tellFull() {
+	db.sawFull.Store(true)
 	select {
 	case db.full <- struct{}{}:
 	default:
