@@ -21,7 +21,8 @@ const reserveSize = 8 << 20
 
 // reserve is a file of reserveSize bytes beside the journal's
 // (bridge.db-reserve), written in full so that the volume holds its blocks.
-// Prune removes it when a delete finds the disk full, then deletes: the
+// Prune removes it when a delete finds the disk full, then deletes, or
+// after deleting something once a write found the disk full (sawFull): the
 // records it deletes leave free pages inside bridge.db, which the next
 // records take, so the file stops growing. It is made again when the
 // volume has room (make, after each prune), and until then the WAL keeps
