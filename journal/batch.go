@@ -121,7 +121,7 @@ func (b *batcher) loop() {
 // yet running, and yielding lets them reach their next write, which then
 // joins this transaction instead of waiting for one of its own. Without it,
 // bench/load's transactions carried 1.8 writes each, and the journal kept
-// 0.55x the bridge's throughput without it; with it, 3.1 and 0.65x
+// 0.55x the bridge's throughput without it; with it, 3.1 and 0.64x
 // (BENCHMARKS.md). A lone write at rest loses only the yield: nothing else
 // is runnable.
 func (b *batcher) gather(batch []*batchOp) []*batchOp {
