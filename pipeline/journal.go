@@ -106,6 +106,9 @@ func detached[T any](ctx context.Context, call func(context.Context) (T, error))
 	default:
 	}
 	var zero T
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return zero, ctx.Err() // the caller's context ended first: the journal did not stall
+	}
 	return zero, fmt.Errorf("%w (within %v)", errStalled, storeWait)
 }
 

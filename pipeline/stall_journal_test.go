@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
@@ -193,4 +194,25 @@ func TestAStalledOrderCheckHoldsNoWebhookPastTheBound(t *testing.T) {
 	red := fakereditus.New(t, fakereditus.WithKey(apiKey))
 	b := journaledBridge(t, red, stalled, nil)
 	answeredWithin(t, b, signedAs(t, "lemonsqueezy", "", webhooktest.Fixture(t, "lemonsqueezy/order_created.json")), http.StatusOK, "forwarded")
+}
+
+// A journal call whose caller leaves first (the sender hung up) reports
+// the caller's context, not a journal that did not answer in time: the log
+// line and the alert say which.
+func TestACallerWhoLeavesIsNotAStalledJournal(t *testing.T) {
+	for name, call := range map[string]func(context.Context, func(context.Context) (int, error)) (int, error){
+		"bounded": bounded[int], "detached": detached[int],
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			_, err := call(ctx, func(ctx context.Context) (int, error) {
+				<-ctx.Done()
+				return 0, ctx.Err()
+			})
+			if !errors.Is(err, context.Canceled) || errors.Is(err, errStalled) {
+				t.Errorf("err = %v, want the caller's context.Canceled", err)
+			}
+		})
+	}
 }
