@@ -103,34 +103,38 @@ func (b *batcher) do(ctx context.Context, durable bool, run func(context.Context
 
 func (b *batcher) loop() {
 	defer close(b.stopped)
+	busy := false // the last transaction carried more than one write
 	for {
 		select {
 		case op := <-b.ops:
 			// Every write that waited while the last transaction
 			// committed goes into this one; none is waited for.
-			b.commit(b.gather([]*batchOp{op}))
+			batch := b.gather([]*batchOp{op}, busy)
+			busy = len(batch) > 1
+			b.commit(batch)
 		case <-b.quit:
 			return
 		}
 	}
 }
 
-// gather adds to batch the writes waiting now, up to maxBatch. It yields
-// the processor before each look, and looks again as long as it finds more:
-// under load, the webhooks the last commit answered are runnable but not
-// yet running, and yielding lets them reach their next write, which then
-// joins this transaction instead of waiting for one of its own. Without it,
-// bench/load's transactions carried 1.8 writes each, and the journal kept
-// 0.55x the bridge's throughput without it; with it, 3.1 and 0.64x
-// (BENCHMARKS.md). A lone write at rest loses only the yield: nothing else
-// is runnable.
-func (b *batcher) gather(batch []*batchOp) []*batchOp {
-	for seen := 0; len(batch) > seen && len(batch) < maxBatch; {
-		seen = len(batch)
+// gather adds to batch the writes waiting now, up to maxBatch. When the
+// last transaction carried more than one write (busy), it first yields the
+// processor once: under load, the webhooks that commit answered are
+// runnable but not yet running, and yielding lets them reach their next
+// write, which then joins this transaction instead of waiting for one of
+// its own. Without it, bench/load's transactions carried 1.8 writes each,
+// and the journal kept 0.55x the bridge's throughput without it
+// (BENCHMARKS.md). A yield puts the writer behind every runnable
+// goroutine, so it is made once, and only when busy: a lone write at rest
+// is not held, and neither is a trickle of writes among goroutines that
+// keep the processors busy (with a yield before every look, such a
+// trickle waited over a second for its commit).
+func (b *batcher) gather(batch []*batchOp, busy bool) []*batchOp {
+	if busy {
 		runtime.Gosched()
-		batch = b.waiting(batch)
 	}
-	return batch
+	return b.waiting(batch)
 }
 
 // waiting adds to batch the writes waiting now, up to maxBatch.
