@@ -392,7 +392,15 @@ func (p *Pipeline) recorded(ctx context.Context, rec journal.Record) Result {
 }
 
 // journalFailed logs and counts a journal error; the event goes on without.
+// A call that ended only because its caller left (the sender hung up, the
+// bridge is stopping) is no failure of the journal's: it is logged as that,
+// and neither counted nor alerted, so that journal_unavailable means the
+// journal.
 func (p *Pipeline) journalFailed(ctx context.Context, op string, err error) {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) && !errors.Is(err, errStalled) {
+		p.log.WarnContext(ctx, "journal "+op+" ended as its caller left; going on without the journal", "err", err)
+		return
+	}
 	p.log.ErrorContext(ctx, "journal "+op+" failed; going on without the journal", "err", err)
 	p.metrics.JournalError(op)
 	p.journalAnswered(op, err)

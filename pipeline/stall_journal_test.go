@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/getreditus/reditus-bridge/alert"
 	"github.com/getreditus/reditus-bridge/internal/fakereditus"
 	"github.com/getreditus/reditus-bridge/internal/webhooktest"
 	"github.com/getreditus/reditus-bridge/journal"
+	"github.com/getreditus/reditus-bridge/metrics"
 	"github.com/getreditus/reditus-bridge/reditus"
 )
 
@@ -212,6 +215,45 @@ func TestACallerWhoLeavesIsNotAStalledJournal(t *testing.T) {
 			})
 			if !errors.Is(err, context.Canceled) || errors.Is(err, errStalled) {
 				t.Errorf("err = %v, want the caller's context.Canceled", err)
+			}
+		})
+	}
+}
+
+// A sender who hangs up while its claim waits for a stalled journal is not
+// the journal failing: nothing reports journal_unavailable, and no journal
+// error is counted, while a claim that runs out the bound is both.
+func TestASenderWhoHangsUpRaisesNoJournalAlert(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		hangUp bool
+		alerts int
+	}{{"the sender hangs up", true, 0}, {"the bound passes", false, 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := webhooktest.OpenStore(t, journal.Options{DataDir: t.TempDir()})
+			stalled := &stalling{Store: store, begin: newGate()}
+			defer stalled.begin.release()
+			heard := &reports{}
+			b := &bridge{reditus: fakereditus.New(t, fakereditus.WithKey(apiKey)), metrics: metrics.New()}
+			b.start(t, nil, Deps{Alerter: heard, Journal: stalled})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.hangUp {
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			w := stripeWebhook(customerCreated("evt_hangup", "hangup@example.com"), stripeSecret, time.Now())
+			b.pipeline.Webhook(ctx, Delivery{Provider: w.provider, Header: w.header,
+				Read: func() ([]byte, func(), error) { return w.body, func() {}, nil }})
+			n := 0
+			for _, k := range heard.kinds() {
+				if k == string(alert.JournalUnavailable) {
+					n++
+				}
+			}
+			counted := strings.Contains(scrape(t, b), `reditus_bridge_journal_errors_total{op="begin"} 1`)
+			if n != tt.alerts || counted != (tt.alerts > 0) {
+				t.Errorf("journal_unavailable reported %d times, begin error counted: %v; want %d and %v\n%s",
+					n, counted, tt.alerts, tt.alerts > 0, b.logText())
 			}
 		})
 	}
