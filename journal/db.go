@@ -49,9 +49,11 @@ type dialect struct {
 	// (Forget).
 	bodyHolds string
 	bodyText  func(needle string) any
-	// scrubOn and scrubOff surround Forget's deletes, and scrubWAL follows
-	// them, where deleted bytes would otherwise stay in the file (SQLite).
-	scrubOn, scrubOff, scrubWAL string
+	// scrubWAL follows Forget's deletes, where the WAL would otherwise keep
+	// the pages they changed (SQLite). keepFreed and scrubFreed surround
+	// retention's deletes, which need not overwrite what they delete (see
+	// sqliteParams).
+	scrubWAL, keepFreed, scrubFreed string
 }
 
 // DB is the journal, on SQLite or on Postgres, over database/sql. Every

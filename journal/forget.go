@@ -23,19 +23,13 @@ func (db *DB) Forget(ctx context.Context, email string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("journal: forget: %w", err)
 	}
-	if db.d.scrubOn != "" {
-		// The deleted rows' bytes are overwritten, not only unlinked, and
-		// the WAL that held them is emptied: erased means gone from the file.
-		if _, err := db.write.Exec(ctx, db.d.scrubOn); err != nil {
-			return 0, fmt.Errorf("journal: forget: %w", err)
-		}
-		defer func() {
-			ctx := context.WithoutCancel(ctx)
-			_, _ = db.write.Exec(ctx, db.d.scrubOff)
-			// Best effort: a reader in the middle of a query keeps the WAL
-			// it reads, until the next checkpoint.
-			_, _ = db.write.Exec(ctx, db.d.scrubWAL)
-		}()
+	if db.d.scrubWAL != "" {
+		// The deleted rows' bytes are overwritten, not only unlinked
+		// (secure_delete, see sqliteParams), and the WAL that held them
+		// is emptied: erased means gone from the file. Best effort: a
+		// reader in the middle of a query keeps the WAL it reads, until
+		// the next checkpoint.
+		defer func() { _, _ = db.write.Exec(context.WithoutCancel(ctx), db.d.scrubWAL) }()
 	}
 	var total int64
 	for _, id := range ids {

@@ -120,6 +120,15 @@ func (db *DB) pruneOnce(ctx context.Context, step pruneStep, release bool) (int6
 	if release && !db.room.release() {
 		return 0, errors.New("the disk is full, and the room held back for deletes is gone: free some room on the volume")
 	}
+	if db.d.keepFreed != "" {
+		// Records past retention are deleted, not erased: overwriting
+		// every page they free would write them all to the WAL once more,
+		// which a full volume has no room for (see sqliteParams).
+		if _, err := conn.ExecContext(ctx, db.d.keepFreed); err != nil {
+			return 0, err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), db.d.scrubFreed) //nolint:errcheck // it fails only on a broken connection, whose successor opens with it
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

@@ -36,11 +36,11 @@ var sqliteDialect = dialect{
 	syncOff:      "PRAGMA synchronous = NORMAL",
 	day:          `substr(received_at, 1, 10)`,
 	// SQLite's lower() folds ASCII letters only, as Forget's needle is.
-	bodyHolds: `instr(lower(CAST(body AS TEXT)), ?) > 0`,
-	bodyText:  func(needle string) any { return needle },
-	scrubOn:   "PRAGMA secure_delete = ON",
-	scrubOff:  "PRAGMA secure_delete = OFF",
-	scrubWAL:  "PRAGMA wal_checkpoint(TRUNCATE)",
+	bodyHolds:  `instr(lower(CAST(body AS TEXT)), ?) > 0`,
+	bodyText:   func(needle string) any { return needle },
+	scrubWAL:   "PRAGMA wal_checkpoint(TRUNCATE)",
+	keepFreed:  "PRAGMA secure_delete = OFF",
+	scrubFreed: "PRAGMA secure_delete = ON",
 }
 
 // sqliteParams apply to every connection. WAL lets the reader run beside the
@@ -59,10 +59,19 @@ var sqliteDialect = dialect{
 // without a journal, and its throughput at 0.60x, against the targets of 2x
 // and 0.6x (BENCHMARKS.md).
 //
+// secure_delete overwrites with zeros what a write deletes or replaces, in
+// the page and in the pages it frees: the journal holds emails and raw
+// bodies, and a change to a record that is larger than its page (a body of
+// a few KB) rewrites it on new pages and frees the old ones, which kept the
+// address where Forget could not reach it. Freed pages are then written
+// once more, as zeros; retention's deletes, of many whole pages, are not
+// (keepFreed), so that on a full volume they fit in the room held back for
+// them.
+//
 // wal_autocheckpoint is the writer's own checkpoint, now a backstop: the
 // checkpointer does that work beside the writer, and the writer only copies
 // what it left, once the WAL holds 3,000 pages (see checkpointer).
-const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(3000)&_txlock=immediate"
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(3000)&_txlock=immediate"
 
 func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if o.ReadOnly {
