@@ -25,10 +25,14 @@ func (db *DB) Forget(ctx context.Context, email string) (int64, error) {
 	}
 	if db.d.scrubWAL != "" {
 		// The deleted rows' bytes are overwritten, not only unlinked
-		// (secure_delete, see sqliteParams), and the WAL that held them
-		// is emptied: erased means gone from the file. Best effort: a
-		// reader in the middle of a query keeps the WAL it reads, until
+		// (secure_delete, on for every write, see sqliteParams; set again
+		// so that an erasure never rests on that), and the WAL that held
+		// them is emptied: erased means gone from the file. Best effort:
+		// a reader in the middle of a query keeps the WAL it reads, until
 		// the next checkpoint.
+		if _, err := db.write.Exec(ctx, db.d.scrubFreed); err != nil {
+			return 0, fmt.Errorf("journal: forget: %w", err)
+		}
 		defer func() { _, _ = db.write.Exec(context.WithoutCancel(ctx), db.d.scrubWAL) }()
 	}
 	var total int64
