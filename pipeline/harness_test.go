@@ -113,7 +113,13 @@ func signedAs(t *testing.T, name, id string, body []byte) webhook {
 // do runs w through b's pipeline as handlers do, and returns the answer.
 func (b *bridge) do(t *testing.T, w webhook) webhooktest.Answer {
 	t.Helper()
-	return answerOf(b.pipeline.Webhook(context.Background(), Delivery{
+	return b.doWithin(context.Background(), w)
+}
+
+// doWithin is do under ctx, the request's context: the sender hangs up when
+// it ends.
+func (b *bridge) doWithin(ctx context.Context, w webhook) webhooktest.Answer {
+	return answerOf(b.pipeline.Webhook(ctx, Delivery{
 		Provider: w.provider,
 		Header:   w.header,
 		Read:     func() ([]byte, func(), error) { return w.body, func() {}, nil },

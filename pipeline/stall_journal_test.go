@@ -242,8 +242,7 @@ func TestASenderWhoHangsUpRaisesNoJournalAlert(t *testing.T) {
 				time.AfterFunc(50*time.Millisecond, cancel)
 			}
 			w := stripeWebhook(customerCreated("evt_hangup", "hangup@example.com"), stripeSecret, time.Now())
-			b.pipeline.Webhook(ctx, Delivery{Provider: w.provider, Header: w.header,
-				Read: func() ([]byte, func(), error) { return w.body, func() {}, nil }})
+			b.doWithin(ctx, w)
 			n := 0
 			for _, k := range heard.kinds() {
 				if k == string(alert.JournalUnavailable) {
