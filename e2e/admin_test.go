@@ -831,3 +831,26 @@ func sqliteFiles(t *testing.T, env []string) []byte {
 	}
 	return all
 }
+
+// Erasing a customer whose event carried a body of a few KB, the address
+// past its first page: the built bridge's files keep no copy of it, though
+// the record was rewritten (its outcome) after the body was first written.
+func TestErasingACustomerLeavesNoCopyOfALargeBody(t *testing.T) {
+	red := newReditus(t)
+	env := []string{"DATA_DIR=" + t.TempDir()}
+	p := start(t, liveEnv(red, env...)...)
+	const email = "large.body@example.com"
+	expect(t, p, delivery{"generic", "msg_large_body", email,
+		[]byte(`{"note":"` + strings.Repeat("x", 6000) + `","email":"` + email + `","uid":"usr_large","affiliate_slug":"john"}`)}, "200 forwarded")
+	// Erased by the command while the bridge runs, a second process on
+	// the file, whose retention has just run (its deletes overwrite
+	// nothing).
+	stdout, stderr, code := runCommand(t, env, "events", "forget", "--email", email)
+	if code != 0 || stdout != "deleted 1 event of "+email+"\n" {
+		t.Fatalf("events forget: exit %d\n%s%s", code, stdout, stderr)
+	}
+	p.stop(t)
+	if bytes.Contains(sqliteFiles(t, env), []byte(email)) {
+		t.Error("the SQLite files still hold the erased address")
+	}
+}
