@@ -587,6 +587,13 @@ func TestAJournalOverwrittenWhileServingNeverAnswersQueued(t *testing.T) {
 	p := start(t, liveEnv(red, "DATA_DIR="+dir)...)
 	expect(t, p, signup("a"), "200 forwarded")
 	junk := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4096)
+	// Until the checkpointer has first copied the WAL into the file, the
+	// WAL holds every page, and a checkpoint after the overwrite would put
+	// them all back: the file would be whole, and 202 right.
+	waitFor(t, 5*time.Second, "the journal's pages in bridge.db", func() bool {
+		fi, err := os.Stat(filepath.Join(dir, "bridge.db"))
+		return err == nil && fi.Size() > int64(len(junk))
+	})
 	if err := os.WriteFile(filepath.Join(dir, "bridge.db"), junk, 0o600); err != nil {
 		t.Fatal(err)
 	}
