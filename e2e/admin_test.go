@@ -784,8 +784,8 @@ func TestAdminErasesACustomer(t *testing.T) {
 	})
 }
 
-// journalRows counts the rows of the journal's tables (events and attempts)
-// whose text holds s: what an erasure must leave none of.
+// journalRows counts the rows of the journal's tables (events, attempts and
+// bodies) whose text holds s: what an erasure must leave none of.
 func journalRows(t *testing.T, env []string, s string) int {
 	t.Helper()
 	var db *sql.DB
@@ -794,7 +794,8 @@ func journalRows(t *testing.T, env []string, s string) int {
 		if dir, ok := strings.CutPrefix(kv, "DATA_DIR="); ok {
 			db = journalDB(t, dir)
 			query = `SELECT (SELECT COUNT(*) FROM journal WHERE instr(CAST(body AS TEXT), ?) > 0 OR instr(email, ?) > 0)
-				+ (SELECT COUNT(*) FROM journal_attempts WHERE instr(reason, ?) > 0)`
+				+ (SELECT COUNT(*) FROM journal_attempts WHERE instr(reason, ?) > 0)
+				+ (SELECT COUNT(*) FROM journal_body WHERE instr(CAST(body AS TEXT), ?) > 0)`
 		}
 		if u, ok := strings.CutPrefix(kv, "DATABASE_URL="); ok {
 			var err error
@@ -803,11 +804,12 @@ func journalRows(t *testing.T, env []string, s string) int {
 			}
 			t.Cleanup(func() { db.Close() })
 			query = `SELECT (SELECT COUNT(*) FROM journal WHERE position($1::bytea in body) > 0 OR position($2 in email) > 0)
-				+ (SELECT COUNT(*) FROM journal_attempts WHERE position($3 in reason) > 0)`
+				+ (SELECT COUNT(*) FROM journal_attempts WHERE position($3 in reason) > 0)
+				+ (SELECT COUNT(*) FROM journal_body WHERE position($4::bytea in body) > 0)`
 		}
 	}
 	var n int
-	if err := db.QueryRow(query, s, s, s).Scan(&n); err != nil {
+	if err := db.QueryRow(query, s, s, s, s).Scan(&n); err != nil {
 		t.Fatalf("count the rows: %v", err)
 	}
 	return n

@@ -127,7 +127,7 @@ func TestAMegabyteBodyIsJournaledWhole(t *testing.T) {
 	}
 	db := journalDB(t, dir)
 	var stored []byte
-	if err := db.QueryRow(`SELECT body FROM journal WHERE delivery_id = 'msg_mib'`).Scan(&stored); err != nil || !bytes.Equal(stored, body) {
+	if err := db.QueryRow(`SELECT journal_body.body FROM journal_body JOIN journal ON id = event_id WHERE delivery_id = 'msg_mib'`).Scan(&stored); err != nil || !bytes.Equal(stored, body) {
 		t.Errorf("the journal holds %d bytes of the 1 MiB body (%v), want all %d", len(stored), err, len(body))
 	}
 	var n int
@@ -317,7 +317,7 @@ func TestOnlyEventsThatCanBeRetriedKeepTheirBodies(t *testing.T) {
 	p.stop(t)
 
 	bodies := map[string]int{}
-	rows, err := journalDB(t, dir).Query(`SELECT delivery_id, length(body) FROM journal`)
+	rows, err := journalDB(t, dir).Query(`SELECT delivery_id, length(journal.body) + COALESCE(length(journal_body.body), 0) FROM journal LEFT JOIN journal_body ON event_id = id`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,13 +100,16 @@ type DB struct {
 // errReadOnly is what a write gets from a journal opened read-only.
 var errReadOnly = errors.New("the journal was opened read-only")
 
-// columns are a Record's, in the order scan reads them. listColumns leave the
+// columns are a Record's, in the order scan reads them. The body is its row
+// of journal_body, or, for a record made before that table (migration
+// 0006), journal.body, which is empty in the others. listColumns leave the
 // body out, and say only whether there is one: a page of results must not
 // carry megabytes of payloads.
 const (
 	baseColumns = `id, provider, delivery_id, event_type, received_at, updated_at, outcome, reason, attempts, retries, referral_id, email, next_attempt_at, affiliate_slug, advocate_slug, uid, payment_key`
-	columns     = baseColumns + `, body`
-	listColumns = baseColumns + `, length(body) > 0`
+	bodyColumn  = `COALESCE((SELECT body FROM journal_body WHERE event_id = journal.id), journal.body)`
+	columns     = baseColumns + `, ` + bodyColumn
+	listColumns = baseColumns + `, (length(journal.body) > 0 OR EXISTS (SELECT 1 FROM journal_body WHERE event_id = journal.id))`
 )
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -177,10 +180,14 @@ func (db *DB) t(t time.Time) any {
 	return db.d.timeArg(utc(t))
 }
 
-// Begin's statements, in the order it tries them. beginInsert returns what
-// Postgres's clock set (see at); on SQLite, whose times are this process's,
-// beginInsertRow returns nothing, and the driver the new row's id
-// (dialect.lastInsertID).
+// Begin's statements, in the order it tries them. On SQLite, whose times
+// are this process's, beginInsertRow returns nothing, the driver the new
+// row's id (dialect.lastInsertID), and beginBody then keeps its body, in the
+// same transaction (batcher). On Postgres, which runs Begin's statements on
+// their own, beginInsert does both in one statement, and returns what its
+// clock set (see at); beginInsertBodiless is it for an event without a body.
+// The record's own body column, kept for records made before journal_body,
+// is written empty.
 const (
 	beginInsertRow = `
 		INSERT INTO journal (provider, delivery_id, event_type, received_at, updated_at,
@@ -188,8 +195,13 @@ const (
 		SELECT ?, ?, ?, {?}, {?}, 'pending', ?, ?, ?, ?, {blob}, {?}, ?, ?
 		WHERE NOT EXISTS (SELECT 1 FROM journal_tombstone WHERE delivery_id = ? AND provider = ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING`
-	beginInsert = beginInsertRow + `
+	beginBody           = `INSERT INTO journal_body (event_id, body) VALUES (?, {blob})`
+	beginInsertBodiless = beginInsertRow + `
 		RETURNING id, received_at, updated_at, next_attempt_at`
+	beginInsert = `
+		WITH event AS (` + beginInsertBodiless + `),
+		kept AS (INSERT INTO journal_body (event_id, body) SELECT id, {blob} FROM event)
+		SELECT id, received_at, updated_at, next_attempt_at FROM event`
 	beginRetake = `
 		UPDATE journal SET outcome = 'pending', next_attempt_at = {?}, updated_at = {?}
 		WHERE provider = ? AND delivery_id = ?
@@ -222,7 +234,7 @@ const (
 
 // batchedQueries are the statements of the writes every webhook makes;
 // SQLite commits them in shared transactions (batcher).
-var batchedQueries = []string{beginInsertRow, beginRetake, beginSelect, beginTombstone, attemptInsert, attemptTrim,
+var batchedQueries = []string{beginInsertRow, beginBody, beginRetake, beginSelect, beginTombstone, attemptInsert, attemptTrim,
 	finishSet + finishWhere, finishSet + finishWhere + finishLease,
 	finishSet + finishEmail + finishWhere, finishSet + finishEmail + finishWhere + finishLease}
 
@@ -291,9 +303,6 @@ func (db *DB) Begin(ctx context.Context, r Record, lease time.Duration) (Record,
 	if lease <= 0 {
 		return Record{}, false, errors.New("journal: begin: the lease must be positive")
 	}
-	if r.Body == nil {
-		r.Body = []byte{} // the column is NOT NULL; an empty body is still a body
-	}
 	var rec Record
 	var claimed bool
 	err := db.writing(ctx, false, func(ctx context.Context, q querier) (err error) {
@@ -356,7 +365,7 @@ func (db *DB) begin(ctx context.Context, q querier, r Record, lease time.Duratio
 // delivery is recorded already, or its id kept after retention deleted it.
 func (db *DB) insert(ctx context.Context, q querier, rec *Record, r Record, now time.Time, lease time.Duration) (bool, error) {
 	args := db.args(r.Provider, r.DeliveryID, r.EventType, at(r.ReceivedAt), at(now),
-		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), r.Body, at(now.Add(lease)), r.UID, r.PaymentKey,
+		r.Reason, r.ReferralID, r.Email, emailKey(r.Email), []byte{}, at(now.Add(lease)), r.UID, r.PaymentKey,
 		r.DeliveryID, r.Provider)
 	if db.d.lastInsertID {
 		res, err := q.Exec(ctx, beginInsertRow, args...)
@@ -366,14 +375,21 @@ func (db *DB) insert(ctx context.Context, q querier, rec *Record, r Record, now 
 		if n, err := res.RowsAffected(); n == 0 || err != nil {
 			return false, err
 		}
-		rec.ID, err = res.LastInsertId()
+		if rec.ID, err = res.LastInsertId(); err != nil || len(r.Body) == 0 {
+			return err == nil, err
+		}
+		_, err = q.Exec(ctx, beginBody, rec.ID, r.Body)
 		return err == nil, err
 	}
 	dest := []any{&rec.ID, discard{}, discard{}, discard{}}
 	if !db.ownClock {
 		dest = []any{&rec.ID, timeScanner{&rec.ReceivedAt}, timeScanner{&rec.UpdatedAt}, timeScanner{&rec.NextAttemptAt}}
 	}
-	switch err := q.QueryRow(ctx, beginInsert, args...).Scan(dest...); {
+	query := beginInsertBodiless
+	if len(r.Body) > 0 {
+		query, args = beginInsert, append(args, r.Body)
+	}
+	switch err := q.QueryRow(ctx, query, args...).Scan(dest...); {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:

@@ -58,8 +58,8 @@ func (db *DB) Forget(ctx context.Context, email string) (int64, error) {
 // "ann@example.com" does not erase "joann@example.com".
 func (db *DB) mentioning(ctx context.Context, key string) ([]int64, error) {
 	needle := asciiLower(key)
-	rows, err := db.read.Query(ctx, `SELECT id, email_key, body FROM journal WHERE email_key = ? OR `+db.d.bodyHolds,
-		key, db.d.bodyText(needle))
+	rows, err := db.read.Query(ctx, `SELECT id, email_key, body FROM (SELECT id, email_key, `+bodyColumn+` AS body FROM journal) AS e
+		WHERE email_key = ? OR `+db.d.bodyHolds, key, db.d.bodyText(needle))
 	if err != nil {
 		return nil, err
 	}

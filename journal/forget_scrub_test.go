@@ -11,9 +11,10 @@ import (
 
 // Forget leaves no byte of an erased customer's records in the journal's
 // files, also of a body too large for one page: SQLite keeps such a body on
-// pages of its own, and writes them afresh each time the record changes,
-// freeing the old ones, which kept the address unless overwritten. A prune
-// before, whose deletes overwrite nothing, changes nothing to that.
+// pages of its own, and a row it rewrites or deletes leaves its old bytes on
+// the pages it frees unless they are overwritten (when bodies were in their
+// records, every Finish did). A prune before, whose deletes overwrite
+// nothing, changes nothing to that.
 func TestForgetLeavesNoCopyOfALargeBody(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLiteForTest(t, t.TempDir())

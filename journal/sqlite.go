@@ -3,8 +3,10 @@ package journal
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -70,8 +72,57 @@ var sqliteDialect = dialect{
 //
 // wal_autocheckpoint is the writer's own checkpoint, now a backstop: the
 // checkpointer does that work beside the writer, and the writer only copies
-// what it left, once the WAL holds 3,000 pages (see checkpointer).
-const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(3000)&_txlock=immediate"
+// what it left, once the WAL holds walBound bytes of pages (see
+// checkpointer). It counts pages, so it follows the file's page size.
+//
+// page_size applies to a file SQLite makes, before its first page is
+// written: the driver runs the _pragma list in alphabetical order, so WAL is
+// set by _journal_mode, which it runs after that list.
+func sqliteParams(pageSize int) string {
+	return fmt.Sprintf("_pragma=busy_timeout(10000)&_pragma=page_size(%d)&_journal_mode=WAL&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(%d)&_txlock=immediate",
+		newPageSize, walBound/pageSize)
+}
+
+// newPageSize is the page size of a journal the bridge makes: 1,024 bytes,
+// not SQLite's 4,096. A webhook's two writes change about eleven pages (its
+// record, five index entries, its attempt) by a few bytes each, and SQLite
+// writes each changed page whole to the WAL: smaller pages are fewer bytes
+// to write, checksum and copy back (16.6 KB a webhook against 46.4 KB), so
+// the WAL reaches walBound, and some webhook's commit waits for the writer's
+// checkpoint, a third as often. That pays because a record is small, its
+// body apart (journal_body): a record spilling over several small pages
+// was rewritten whole at each change. bench/journal.sh: the p99 at 1,000
+// webhooks/s 1.77x the bridge's without a journal, against 2.13x with
+// 4,096-byte pages and bodies in their records (BENCHMARKS.md). A journal
+// made before keeps its pages (changing them rewrites the file).
+const newPageSize = 1024
+
+// walBound is the WAL's size, in the bytes of its pages, at which the
+// writer checkpoints it itself: 3,000 pages of 4,096 bytes, as before pages
+// were smaller. The WAL file keeps its largest size on disk.
+const walBound = 3000 * 4096
+
+// sqlitePageSize is the page size of the journal in file: what its header
+// says, or newPageSize for a file SQLite has yet to write.
+func sqlitePageSize(file string) (int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var header [18]byte
+	if _, err := io.ReadFull(f, header[:]); err != nil {
+		return newPageSize, nil // empty: new, or too short to be a journal, which opening says
+	}
+	size := int(binary.BigEndian.Uint16(header[16:]))
+	switch {
+	case size == 1:
+		return 65536, nil
+	case size < 512 || size&(size-1) != 0:
+		return newPageSize, nil // not SQLite's: opening says so
+	}
+	return size, nil
+}
 
 func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if o.ReadOnly {
@@ -81,7 +132,11 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn := sqliteDSN(file, sqliteParams)
+	pageSize, err := sqlitePageSize(file)
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", file, err)
+	}
+	dsn := sqliteDSN(file, sqliteParams(pageSize))
 	// One connection writes and one reads (List, Get); a third checkpoints
 	// (checkpointer). SQLite has one writer at a time: one connection makes
 	// writes queue in Go instead of spinning on SQLITE_BUSY, and is faster
@@ -311,14 +366,15 @@ const (
 // target is 2x).
 //
 // The WAL restarts from its start only when a write finds it all copied; the
-// writer's own checkpoint, at 3,000 pages (wal_autocheckpoint), is the
-// backstop, and the WAL file keeps its largest size on disk: 3,000 pages
-// keep it under 12.5 MB, and the journal of 2,000 small events under 16 MB
-// (e2e's TestAFloodIsForwardedOnceEachInBoundedDiskAndMemory). Under a
-// steady load the checkpointer never finds the WAL all copied (writes land
-// while it copies), so the backstop is what restarts it: one commit in
-// about 270 webhooks copies what the checkpointer left and syncs twice.
-// That is most of the journal's p99 at 1,000/s (docs/decisions.md).
+// writer's own checkpoint, at walBound (wal_autocheckpoint), is the
+// backstop, and the WAL file keeps its largest size on disk: about 12 MiB,
+// and the journal of 2,000 small events under 16 MiB (e2e's
+// TestAFloodIsForwardedOnceEachInBoundedDiskAndMemory). Under a steady load
+// the checkpointer never finds the WAL all copied (writes land while it
+// copies), so the backstop is what restarts it: one commit copies what the
+// checkpointer left and syncs twice, and the next syncs the WAL's header.
+// Those are the slowest commits at 1,000/s (docs/decisions.md), and the
+// smaller pages (newPageSize) make them rarer.
 type checkpointer struct {
 	db         *sql.DB
 	checkpoint func() error

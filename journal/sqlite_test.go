@@ -353,12 +353,16 @@ func walFrames(t *testing.T, s *DB) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const header, frameHeader, page = 32, 24, 4096
-	return max(0, (fi.Size()-header)/(frameHeader+page))
+	page, err := sqlitePageSize(s.where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const header, frameHeader = 32, 24
+	return max(0, (fi.Size()-header)/int64(frameHeader+page))
 }
 
 // The checkpointer copies the WAL into the database file beside the writer,
-// long before the writer's own checkpoint (at 3,000 pages) would, so that no
+// long before the writer's own checkpoint (at walBound) would, so that no
 // webhook waits for it.
 func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 	ctx := context.Background()
@@ -372,7 +376,7 @@ func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 		return fi.Size()
 	}
 	before := size()
-	// About 40 pages of bodies, far from either threshold.
+	// 160 KB of bodies, far from either threshold.
 	body := make([]byte, 2000)
 	for i := range 80 {
 		rec, _, err := s.Begin(ctx, Record{Provider: "stripe", DeliveryID: fmt.Sprintf("evt_%d", i), Body: body}, time.Minute)
@@ -383,8 +387,8 @@ func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if frames := walFrames(t, s); frames >= 1000 {
-		t.Fatalf("the test wrote %d pages, enough for the writer's own checkpoint", frames)
+	if frames := walFrames(t, s); frames >= walBound/newPageSize/4 {
+		t.Fatalf("the test wrote %d pages, near the writer's own checkpoint (%d)", frames, walBound/newPageSize)
 	}
 	for deadline := time.Now().Add(10 * time.Second); size() < before+80*2000; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -618,5 +622,45 @@ func TestATrickleOfWritesIsNotHeldBehindBusyProcessors(t *testing.T) {
 	writes.Wait()
 	if n := late.Load(); n > 0 {
 		t.Errorf("%d of 100 writes were not committed within 2 s", n)
+	}
+}
+
+// A journal the bridge makes has newPageSize pages; one SQLite made with
+// its default 4,096 keeps them, and either one's writer checkpoints at
+// walBound, counted in its own pages.
+func TestANewJournalHasSmallPagesAndAnOldOneKeepsItsOwn(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		before int // the page size of a journal there before; 0: none
+		want   int
+	}{{"new", 0, newPageSize}, {"made with 4,096-byte pages", 4096, 4096}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.before != 0 {
+				file, err := makeSQLiteFile(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old, err := sql.Open("sqlite", sqliteDSN(file, fmt.Sprintf("_pragma=page_size(%d)&_journal_mode=WAL", tt.before)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := old.Exec(`CREATE TABLE earlier (x INTEGER)`); err != nil {
+					t.Fatal(err)
+				}
+				old.Close()
+			}
+			s := openSQLiteForTest(t, dir)
+			var page, pages int
+			if err := s.write.db.QueryRow(`PRAGMA page_size`).Scan(&page); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.write.db.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+				t.Fatal(err)
+			}
+			if page != tt.want || pages != walBound/tt.want {
+				t.Errorf("pages of %d bytes, the writer's checkpoint at %d; want %d and %d", page, pages, tt.want, walBound/tt.want)
+			}
+		})
 	}
 }
