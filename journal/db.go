@@ -271,9 +271,11 @@ func (db *DB) writable() error {
 // write made to a deleted file returns its error all the same.
 //
 // A file overwritten in place (cp over it) is the same file to a stat; one
-// whose first bytes are no longer SQLite's is corrupt (checked). A copy of
-// another journal over it (a backup) is found only by the check at the next
-// start.
+// whose first bytes are no longer SQLite's is corrupt (checked). A checkpoint
+// that copies SQLite's first page back from the WAL after the overwrite puts
+// those bytes back, and hides it from this check; a copy of another journal
+// over it (a backup) is never seen here. The check at the next start finds
+// either.
 func (db *DB) inPlace() error {
 	if db.opened == nil {
 		return nil
